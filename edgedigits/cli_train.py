@@ -1,0 +1,1 @@
+"""`edgedigits train` and `edgedigits archs` (filled in with the trainer)."""
