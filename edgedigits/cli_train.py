@@ -1,1 +1,68 @@
-"""`edgedigits train` and `edgedigits archs` (filled in with the trainer)."""
+"""`edgedigits train` and `edgedigits archs`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edgedigits.cli import app, friendly_errors
+
+_DEFAULTS = None
+
+
+def _defaults():
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        from edgedigits.train.config import TrainConfig
+
+        _DEFAULTS = TrainConfig()
+    return _DEFAULTS
+
+
+@app.command()
+@friendly_errors
+def train(
+    arch: str = typer.Option("edge", "--arch", "-a", help="Architecture (see `edgedigits archs`)."),
+    epochs: int = typer.Option(15, "--epochs", "-e", help="Passes over the training split."),
+    batch_size: int = typer.Option(128, "--batch-size", "-b", help="Images per step."),
+    lr: float = typer.Option(4e-3, "--lr", help="Peak learning rate (Adam)."),
+    lr_schedule: str = typer.Option("cosine", "--lr-schedule", help="cosine (1 warm-up epoch, then decay), step, or constant."),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="Random small rotations, zooms and shifts."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same data order, same result on the same machine."),
+    early_stopping: int = typer.Option(0, "--early-stopping", help="Stop after N epochs without better validation accuracy (0: off)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Train on only N training images (quick runs)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<arch>, runs/<arch>-2, ... if taken)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last completed epoch."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
+) -> None:
+    """Train a CNN on MNIST and write a run folder (model, config, history, plots, metrics)."""
+    from edgedigits.train import TrainConfig, train as run_training
+
+    config = TrainConfig(
+        arch=arch, epochs=epochs, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
+        augment=augment, seed=seed, early_stopping=early_stopping, limit=limit,
+        data_dir=None if data_dir is None else str(data_dir), out=None if out is None else str(out),
+        resume=resume, overwrite=overwrite,
+    ).validate()
+    result = run_training(config, log=typer.echo, progress=sys.stdout.isatty())
+    typer.echo(f"\nnext: edgedigits export {result.run_dir} --int8")
+
+
+@app.command()
+@friendly_errors
+def archs(
+    details: bool = typer.Option(False, "--details", help="Also build each model to count parameters and MACs (imports TensorFlow)."),
+) -> None:
+    """List the registered architectures."""
+    from edgedigits.train.architectures import _REGISTRY, count_macs, create_model
+
+    for name, arch in sorted(_REGISTRY.items()):
+        line = f"{name:8s} {arch.summary}"
+        if details:
+            model = create_model(name)
+            line += f"  [{model.count_params():,} params, {count_macs(model):,} MACs/image]"
+        typer.echo(line)

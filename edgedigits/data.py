@@ -1,0 +1,121 @@
+"""MNIST for training: a validation split carved from the training set, and tf.data pipelines.
+
+The test set is never touched here except by :func:`load_test`, used only for the
+final evaluation. Reading and validating the files is the runtime's loader
+(:mod:`edgedigits_runtime.mnist`), shared with the device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from edgedigits.errors import UsageError
+from edgedigits_runtime.mnist import load_mnist
+
+__all__ = ["Splits", "load_splits", "load_test", "to_float", "make_train_dataset", "SPLIT_SEED"]
+
+SPLIT_SEED = 20261125  # fixed: every run, whatever its seed, validates on the same images
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    """uint8 images (N, 28, 28) and uint8 labels for the training and validation parts."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def load_splits(data_dir=None, *, val_fraction: float = 1 / 12, limit: int | None = None) -> Splits:
+    """Load the MNIST training set and carve a validation split from it.
+
+    Args:
+      data_dir: where MNIST is (see :func:`edgedigits_runtime.mnist.load_mnist`).
+      val_fraction: share of the (possibly limited) training images held out for validation.
+      limit: use only this many training images (picked at random, fixed), e.g. in tests.
+
+    Returns:
+      :class:`Splits`; the same images go to validation on every call.
+
+    Raises:
+      UsageError: a fraction outside (0, 0.5] or a limit too small to split.
+      DataError: the files are missing or corrupted.
+    """
+    if not 0 < val_fraction <= 0.5:
+        raise UsageError(f"validation fraction must be in (0, 0.5], got {val_fraction}")
+    images, labels = load_mnist("train", data_dir)
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(images))
+    if limit is not None:
+        if limit < 20:
+            raise UsageError(f"--limit must be at least 20 images, got {limit}")
+        order = order[: min(limit, len(order))]
+    n_val = max(1, int(round(len(order) * val_fraction)))
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return Splits(images[train], labels[train], images[val], labels[val])
+
+
+def load_test(data_dir=None):
+    """The 10,000 test images and labels, for final evaluation only."""
+    return load_mnist("test", data_dir)
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1], the models' input."""
+    return (np.asarray(images, dtype=np.float32) / 255.0)[..., None]
+
+
+def make_train_dataset(x, y, *, batch_size: int, seed: int, epochs: int, start_epoch: int = 0, augment: bool = True):
+    """A deterministic tf.data pipeline over ``epochs - start_epoch`` epochs.
+
+    Each epoch's order is a permutation drawn from ``(seed, epoch)`` and each
+    batch's augmentation from ``(seed, batch number)``, so a run resumed at
+    ``start_epoch`` sees exactly the data an uninterrupted run would have.
+
+    Returns:
+      ``(dataset, steps_per_epoch)``.
+    """
+    from edgedigits._tf import tf_and_keras
+
+    tf, _ = tf_and_keras()
+    n = len(x)
+    steps = math.ceil(n / batch_size)
+    perms = np.stack([np.random.default_rng([seed, e]).permutation(n) for e in range(start_epoch, epochs)])
+    images = tf.constant(to_float(x))
+    labels = tf.constant(np.asarray(y, dtype=np.int32))
+    ds = tf.data.Dataset.from_tensor_slices(perms.astype(np.int32))
+    ds = ds.flat_map(lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
+    counter = tf.data.Dataset.counter(start=start_epoch * steps)
+    ds = tf.data.Dataset.zip((ds, counter))
+
+    def _gather(idx, step):
+        xb = tf.gather(images, idx)
+        if augment:
+            xb = _augment(tf, xb, tf.stack([tf.cast(seed, tf.int64), step]))
+        return xb, tf.gather(labels, idx)
+
+    ds = ds.map(_gather, num_parallel_calls=1, deterministic=True).prefetch(2)
+    return ds, steps
+
+
+def _augment(tf, images, seed, max_rotation_deg=10.0, max_zoom=0.1, max_shift_px=2.5):
+    """Random small rotations, zooms and shifts (one affine warp per image), stateless."""
+    batch = tf.shape(images)[0]
+    u = tf.random.stateless_uniform([batch, 4], seed=seed, minval=-1.0, maxval=1.0)
+    angle = u[:, 0] * (max_rotation_deg * math.pi / 180.0)
+    inv_scale = 1.0 / (1.0 + u[:, 1] * max_zoom)
+    tx, ty = u[:, 2] * max_shift_px, u[:, 3] * max_shift_px
+    cos, sin = tf.cos(angle) * inv_scale, tf.sin(angle) * inv_scale
+    c = 13.5  # centre of a 28x28 image
+    # Output pixel (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2).
+    a2 = c - cos * c + sin * c + tx
+    b2 = c - sin * c - cos * c + ty
+    zeros = tf.zeros_like(cos)
+    transforms = tf.stack([cos, -sin, a2, sin, cos, b2, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=[28, 28], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="CONSTANT",
+    )

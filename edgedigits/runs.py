@@ -1,0 +1,84 @@
+"""Run folders: where a training run writes, and how later stages find it.
+
+A run folder is never overwritten silently: the default name ``runs/<arch>``
+moves on to ``runs/<arch>-2``, ``-3``, ... when taken, and an explicit folder that
+already exists is refused unless the user asks to resume or overwrite.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from edgedigits.errors import RunError
+
+__all__ = ["RUNS_ROOT", "MODEL_FILE", "choose_run_dir", "resolve_run", "latest_run"]
+
+RUNS_ROOT = Path("runs")
+MODEL_FILE = "model.keras"
+CHECKPOINT_DIR = "checkpoint"
+
+
+def choose_run_dir(out: str | None, arch: str, *, resume: bool, overwrite: bool) -> Path:
+    """Pick (and create) the folder a training run writes to.
+
+    Args:
+      out: explicit folder, or None for ``runs/<arch>`` (next free ``-N`` suffix).
+      arch: architecture name, for the default folder name.
+      resume: continue the run in ``out``; it must hold a checkpoint.
+      overwrite: replace ``out`` if it exists.
+
+    Raises:
+      RunError: ``out`` exists (without resume/overwrite), or resume finds no checkpoint.
+    """
+    if out is None:
+        base = RUNS_ROOT / arch
+        run_dir, n = base, 1
+        while run_dir.exists():
+            n += 1
+            run_dir = base.with_name(f"{arch}-{n}")
+        run_dir.mkdir(parents=True)
+        return run_dir
+    run_dir = Path(out)
+    if resume:
+        if not (run_dir / CHECKPOINT_DIR / "state.json").is_file():
+            raise RunError(f"nothing to resume in {run_dir}: it has no {CHECKPOINT_DIR}/state.json; start a new run instead")
+        return run_dir
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise RunError(
+                f"run folder {run_dir} already exists; pass --overwrite to replace it, "
+                "--resume to continue it, or choose another --out"
+            )
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def latest_run(root: str | Path = RUNS_ROOT) -> Path:
+    """The most recently finished run under ``root`` (by its model's modification time).
+
+    Raises:
+      RunError: no finished run there.
+    """
+    root = Path(root)
+    models = sorted(root.glob(f"*/{MODEL_FILE}"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise RunError(f"no finished run under {root}/; train one first with `edgedigits train`, or name the RUN folder")
+    return models[-1].parent
+
+
+def resolve_run(run: str | Path | None) -> Path:
+    """The run folder a command should use: ``run`` itself, or the latest run when None.
+
+    Raises:
+      RunError: the folder does not exist or holds no trained model.
+    """
+    if run is None:
+        return latest_run()
+    run_dir = Path(run)
+    if not run_dir.is_dir():
+        raise RunError(f"run folder {run_dir} does not exist; train one with `edgedigits train --out {run_dir}`")
+    if not (run_dir / MODEL_FILE).is_file():
+        raise RunError(f"{run_dir} holds no {MODEL_FILE}: the run did not finish (resume it with `edgedigits train --resume --out {run_dir}`)")
+    return run_dir

@@ -1,0 +1,87 @@
+"""`TrainConfig`: every option of `edgedigits train`, typed, checked up front."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from edgedigits.errors import UsageError
+from edgedigits.train.architectures import get_architecture
+
+__all__ = ["TrainConfig", "LR_SCHEDULES"]
+
+LR_SCHEDULES = ("cosine", "constant", "step")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Resolved options of one training run (saved as ``config.json`` in the run folder).
+
+    Attributes:
+      arch: registered architecture name (``edge`` by default, ``seed`` the baseline).
+      epochs: passes over the training split.
+      batch_size: images per step.
+      learning_rate: peak learning rate of the Adam optimizer.
+      lr_schedule: ``cosine`` (one warm-up epoch, then cosine decay; default),
+        ``step`` (x0.1 at 50% and 75% of the epochs) or ``constant``.
+      augment: random small rotations, zooms and shifts of the training images.
+      seed: seeds data order, augmentation and weights: same seed, same result on the same machine.
+      val_fraction: share of the training set held out for validation (never the test set).
+      limit: train on only this many training images (quick runs and tests).
+      early_stopping: stop after this many epochs without a better validation accuracy (0: off).
+      data_dir: folder with the MNIST files (else ``$EDGEDIGITS_DATA``, user cache, download).
+      out: run folder; default ``runs/<arch>`` (``runs/<arch>-2``, ... if taken).
+      resume: continue the run in ``out`` from its last completed epoch.
+      overwrite: replace an existing run folder.
+    """
+
+    arch: str = "edge"
+    epochs: int = 15
+    batch_size: int = 128
+    learning_rate: float = 4e-3
+    lr_schedule: str = "cosine"
+    augment: bool = True
+    seed: int = 0
+    val_fraction: float = 1 / 12
+    limit: int | None = None
+    early_stopping: int = 0
+    data_dir: str | None = None
+    out: str | None = None
+    resume: bool = False
+    overwrite: bool = False
+
+    def validate(self) -> "TrainConfig":
+        """Check every option; return self.
+
+        Raises:
+          UsageError: naming the option and the value received.
+        """
+        get_architecture(self.arch)
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise UsageError(f"--epochs must be a whole number >= 1, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise UsageError(f"--batch-size must be a whole number >= 1, got {self.batch_size!r}")
+        if not self.learning_rate > 0 or self.learning_rate > 1:
+            raise UsageError(f"--lr must be in (0, 1], got {self.learning_rate!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UsageError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.early_stopping < 0:
+            raise UsageError(f"--early-stopping must be >= 0 epochs (0 turns it off), got {self.early_stopping}")
+        if self.limit is not None and self.limit < 20:
+            raise UsageError(f"--limit must be at least 20 images, got {self.limit}")
+        if self.resume and self.overwrite:
+            raise UsageError("--resume and --overwrite contradict each other: choose one")
+        if self.resume and not self.out:
+            raise UsageError("--resume needs --out RUN_FOLDER: the run to continue")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        """Read a saved ``config.json`` (unknown keys, e.g. versions, are ignored)."""
+        data = json.loads(Path(path).read_text())
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
