@@ -31,6 +31,7 @@ import gzip
 import hashlib
 import os
 import urllib.request
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -282,7 +283,7 @@ def _read_npz(path: Path, split: str):
             images, labels = npz[key_x], npz[key_y]
     except DataError:
         raise
-    except (OSError, ValueError, zlib.error, EOFError) as exc:
+    except (OSError, ValueError, zlib.error, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: cannot be read as .npz ({exc}); it is truncated or corrupted") from None
     if images.dtype != np.uint8 or labels.dtype != np.uint8 or labels.ndim != 1:
         raise DataError(f"{path}: {key_x} is {images.dtype}{images.shape}, {key_y} is {labels.dtype}{labels.shape}; "
