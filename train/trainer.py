@@ -9,7 +9,9 @@ Example:
 
 Every epoch ends with an atomic checkpoint (model, optimizer state, history), so
 an interrupted run loses at most the epoch in progress and ``resume=True``
-continues it with exactly the data an uninterrupted run would have seen.
+continues it with the optimizer state, learning-rate schedule, data order and
+augmentation an uninterrupted run would have had (Keras' dropout random stream
+cannot be restored, so a resumed run is equivalent, not bit-identical).
 """
 
 from __future__ import annotations

@@ -1,0 +1,45 @@
+"""The architecture registry and its single factory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from edgedigits.errors import UsageError  # noqa: E402
+from edgedigits.train import architectures as archs  # noqa: E402
+
+
+def test_registry_lists_seed_and_edge():
+    assert {"seed", "edge"} <= set(archs.list_architectures())
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(UsageError, match="unknown architecture 'egde'; did you mean 'edge'"):
+        archs.get_architecture("egde")
+
+
+def test_duplicate_registration_is_refused():
+    with pytest.raises(ValueError, match="registered twice"):
+        archs.register("seed", "again")(lambda keras: None)
+
+
+@pytest.mark.parametrize("name", ["seed", "edge"])
+def test_models_take_mnist_and_return_probabilities(name):
+    model = archs.create_model(name)
+    assert model.name == name
+    assert tuple(model.input_shape) == (None, 28, 28, 1)
+    out = model(np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32), training=False).numpy()
+    assert out.shape == (3, 10)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_seed_macs_match_hand_count():
+    # conv1 26*26*32*9 + conv2 11*11*64*32*9 + dense 1600*10
+    assert archs.count_macs(archs.create_model("seed")) == 26 * 26 * 32 * 9 + 11 * 11 * 64 * 32 * 9 + 1600 * 10
+
+
+def test_edge_is_cheaper_than_seed():
+    edge, seed = archs.create_model("edge"), archs.create_model("seed")
+    assert archs.count_macs(edge) < archs.count_macs(seed)

@@ -1,0 +1,36 @@
+"""TrainConfig checks every option up front, naming what it received."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from edgedigits.errors import UsageError  # noqa: E402
+from edgedigits.train import TrainConfig  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"epochs": 0}, "--epochs must be a whole number >= 1, got 0"),
+        ({"epochs": -3}, "got -3"),
+        ({"batch_size": 0}, "--batch-size"),
+        ({"learning_rate": 0.0}, "--lr"),
+        ({"lr_schedule": "fancy"}, "--lr-schedule must be one of"),
+        ({"early_stopping": -1}, "--early-stopping"),
+        ({"limit": 5}, "--limit must be at least 20"),
+        ({"arch": "sead"}, "did you mean 'seed'"),
+        ({"resume": True}, "--resume needs --out"),
+        ({"resume": True, "overwrite": True, "out": "x"}, "contradict"),
+    ],
+)
+def test_bad_options_are_refused(changes, message):
+    with pytest.raises(UsageError, match=message):
+        TrainConfig(**changes).validate()
+
+
+def test_round_trips_through_json(tmp_path):
+    config = TrainConfig(arch="seed", epochs=3, limit=100)
+    (tmp_path / "config.json").write_text(config.to_json())
+    assert TrainConfig.from_file(tmp_path / "config.json") == config

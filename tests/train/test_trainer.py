@@ -1,0 +1,105 @@
+"""End to end: train on a few hundred real MNIST images and check the run folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from edgedigits.errors import RunError, UsageError  # noqa: E402
+from edgedigits.train import TrainConfig, train  # noqa: E402
+
+EXPECTED_FILES = {"model.keras", "config.json", "history.json", "metrics.json", "curves.png", "confusion.png", "checkpoint"}
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, mnist_dir):
+    out = tmp_path_factory.mktemp("runs") / "small"
+    config = TrainConfig(arch="seed", epochs=1, limit=600, batch_size=16, learning_rate=5e-3, augment=False,
+                         data_dir=str(mnist_dir), out=str(out))
+    lines = []
+    return train(config, log=lines.append), lines
+
+
+def test_run_folder_holds_everything(small_run):
+    result, _ = small_run
+    assert EXPECTED_FILES <= {p.name for p in result.run_dir.iterdir()}
+    assert not [p for p in result.run_dir.rglob("*partial*")]  # no temporary file left behind
+    for png in ("curves.png", "confusion.png"):
+        assert (result.run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_accuracy_is_well_above_chance(small_run):
+    result, _ = small_run
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert metrics["test_images"] == 10000
+    assert metrics["test_accuracy"] == result.test_accuracy > 0.6  # chance is 0.1
+    assert len(metrics["per_class_accuracy"]) == 10
+    assert metrics["params"] == 34826 and metrics["macs"] > 0
+
+
+def test_config_and_history_are_saved(small_run, mnist_dir):
+    result, lines = small_run
+    saved = TrainConfig.from_file(result.run_dir / "config.json")
+    assert saved.arch == "seed" and saved.limit == 600
+    history = json.loads((result.run_dir / "history.json").read_text())
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(history)
+    assert any(line.startswith("epoch 1/1") for line in lines)
+    assert any("test accuracy" in line for line in lines)
+
+
+def test_existing_run_is_never_overwritten_silently(small_run, mnist_dir):
+    result, _ = small_run
+    before = (result.run_dir / "model.keras").read_bytes()
+    config = TrainConfig(arch="seed", epochs=1, limit=100, batch_size=16, data_dir=str(mnist_dir), out=str(result.run_dir))
+    with pytest.raises(RunError, match="already exists; pass --overwrite"):
+        train(config)
+    assert (result.run_dir / "model.keras").read_bytes() == before
+
+
+def test_batch_larger_than_data_is_refused(tmp_path, mnist_dir):
+    config = TrainConfig(epochs=1, limit=100, batch_size=500, data_dir=str(mnist_dir), out=str(tmp_path / "r"))
+    with pytest.raises(UsageError, match="larger than the 92 training images"):
+        train(config)
+    assert not (tmp_path / "r").exists()
+
+
+def _edge_config(out, mnist_dir, **kw):
+    return TrainConfig(arch="edge", epochs=3, limit=300, batch_size=32, data_dir=str(mnist_dir), out=str(out), **kw)
+
+
+def _history(run_dir):
+    return json.loads((run_dir / "history.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def full_edge_run(tmp_path_factory, mnist_dir):
+    return train(_edge_config(tmp_path_factory.mktemp("full") / "run", mnist_dir), log=lambda line: None)
+
+
+def test_same_seed_same_result(full_edge_run, tmp_path, mnist_dir):
+    again = train(_edge_config(tmp_path / "again", mnist_dir), log=lambda line: None)
+    assert _history(again.run_dir)["loss"] == _history(full_edge_run.run_dir)["loss"]
+    assert again.test_accuracy == full_edge_run.test_accuracy
+
+
+def test_resume_after_interruption_loses_at_most_one_epoch(full_edge_run, tmp_path, mnist_dir):
+    def interrupt_in_epoch_3(line):
+        if line.startswith("epoch 3/3"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_edge_config(tmp_path / "cut", mnist_dir), log=interrupt_in_epoch_3)
+    state = json.loads((tmp_path / "cut" / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 2  # only the epoch in progress was lost
+    assert not (tmp_path / "cut" / "model.keras").exists()  # an unfinished run has no model
+
+    resumed = train(TrainConfig(out=str(tmp_path / "cut"), resume=True, data_dir=str(mnist_dir)), log=lambda line: None)
+    assert resumed.metrics["epochs_run"] == 3
+    full, cut = _history(full_edge_run.run_dir), _history(resumed.run_dir)
+    assert cut["loss"][:2] == full["loss"][:2]  # the checkpointed epochs are kept as they were
+    assert cut["lr"][:2] == full["lr"][:2]
+    assert cut["lr"][2] < cut["lr"][1]  # the schedule continues decaying, not restarted
+    assert (resumed.run_dir / "model.keras").is_file()
