@@ -1,0 +1,201 @@
+"""`export(config) -> ExportResult`: a trained run in, verified artifacts and a manifest out.
+
+Each format is converted in memory, loaded back in its own runtime, evaluated on
+the full MNIST test set and held to its gate; only then is its file written
+(atomically). A format that fails, whether inside the converter or at its gate,
+becomes an error row and leaves no file behind; the others still go through.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgedigits.errors import EdgeDigitsError, GateError, ModelError, RunError
+from edgedigits.export import manifest as _manifest
+from edgedigits.export.config import ExportConfig
+from edgedigits.export.context import ConvertContext
+from edgedigits.export.formats import get_format
+from edgedigits.export.results import ExportResult, ExportRow
+from edgedigits.export.verify import check_gate, evaluate
+from edgedigits.runs import MODEL_FILE, resolve_run
+from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+
+__all__ = ["export", "CONFIG_FILE", "RESULTS_FILE"]
+
+CONFIG_FILE = "export_config.json"
+RESULTS_FILE = "export_results.json"
+_OWN_FILES = (_manifest.MANIFEST_FILE, _manifest.REFERENCE_FILE, CONFIG_FILE, RESULTS_FILE)
+_INPUT_SHAPE, _OUTPUT_SHAPE = (None, 28, 28, 1), (None, 10)
+
+
+def export(config: ExportConfig, progress: Callable[[str], None] | None = None) -> ExportResult:
+    """Convert a trained run into the requested formats, verify each, write them and a manifest.
+
+    Example:
+
+    >>> from edgedigits.export import ExportConfig, export
+    >>> result = export(ExportConfig(run="runs/edge", formats=["int8", "float32"]))  # doctest: +SKIP
+    >>> print(result.to_table())                                                     # doctest: +SKIP
+
+    Args:
+      config: what to export and the gates; see :class:`ExportConfig`.
+      progress: called with one-line progress messages (e.g. ``print``); silent when None.
+
+    Returns:
+      :class:`ExportResult`, one row per format. Check ``result.ok`` or call
+      ``result.raise_for_errors()``: a failed format is a row, not an exception.
+
+    Raises:
+      UsageError: bad options (unknown format, gate outside its range, ...).
+      RunError: the run folder is missing or unfinished, or the output folder already
+        holds an export and ``overwrite`` is off.
+      ModelError: ``model.keras`` cannot be loaded or has another input/output shape.
+      DataError: MNIST cannot be found or read.
+    """
+    log = progress or (lambda message: None)
+    config.validate()
+    run_dir = resolve_run(config.run)
+    out_dir = config.out_dir
+    _check_out_dir(out_dir, config.overwrite)
+
+    from edgedigits._tf import tf_and_keras  # noqa: PLC0415
+    from edgedigits.data import load_splits, load_test  # noqa: PLC0415
+
+    tf, keras = tf_and_keras()
+    model = _load_model(keras, run_dir / MODEL_FILE)
+    arch = _arch_of(run_dir, model)
+    x_test, y_test = load_test(config.data_dir)
+    splits = load_splits(config.data_dir)
+    keras_probs = model.predict(x_test.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0)
+    reference = keras_probs.argmax(axis=1)
+    keras_accuracy = float((reference == y_test).mean())
+    log(f"{run_dir}/{MODEL_FILE}: {arch}, Keras test accuracy {keras_accuracy:.2%} on {len(y_test)} images")
+
+    rng = np.random.default_rng(config.seed)
+    pick = np.sort(rng.choice(len(splits.x_train), size=min(config.calibration_samples, len(splits.x_train)), replace=False))
+    ctx = ConvertContext(tf=tf, keras=keras, model=model, train_x=splits.x_train, train_y=splits.y_train,
+                         calibration=splits.x_train[pick].astype(np.float32)[..., None] / 255.0, config=config, log=log)
+
+    if config.overwrite:
+        _clear_out_dir(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, entries = [], {}
+    for name in config.formats:
+        row, entry = _export_one(get_format(name), arch, ctx, out_dir, x_test, y_test, reference, keras_accuracy, log)
+        rows.append(row)
+        if entry is not None:
+            entries[Path(row.path).name] = entry
+
+    manifest_path = None
+    if entries:
+        reference_path = atomic_write_bytes(out_dir / _manifest.REFERENCE_FILE, _npy_bytes(reference.astype(np.uint8)))
+        source = {"path": str(run_dir), "arch": arch, "model_sha256": sha256_file(run_dir / MODEL_FILE),
+                  "test_accuracy": keras_accuracy}
+        document = _manifest.build_manifest(source_run=source, artifacts=entries, reference={
+            "file": reference_path.name, "sha256": sha256_file(reference_path),
+            "what": "top-1 predictions (uint8) of the Keras model on the MNIST test set, in file order"})
+        manifest_path = _manifest.write_manifest(out_dir, document)
+    result = ExportResult(rows=rows, out_dir=out_dir, manifest_path=manifest_path, run_dir=run_dir,
+                          keras_accuracy=keras_accuracy, test_images=int(len(y_test)))
+    atomic_write_text(out_dir / CONFIG_FILE, config.to_json() + "\n")
+    atomic_write_text(out_dir / RESULTS_FILE, result.to_json() + "\n")
+    return result
+
+
+def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accuracy, log):
+    """Convert, verify, gate, then write one format. Returns ``(row, manifest entry or None)``."""
+    row = ExportRow(format=fmt.name, runtime=fmt.runtime)
+    log(f"{fmt.name}: converting ({fmt.summary})")
+    start = time.perf_counter()
+    try:
+        data = fmt.convert(ctx)
+    except EdgeDigitsError as exc:
+        return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
+    except Exception as exc:  # noqa: BLE001 (TensorFlow, tfmot and tf2onnx raise anything)
+        return _failed(row, f"{fmt.name}: conversion failed inside the converter: {_first_line(exc)}", "conversion", log), None
+    row.seconds = round(time.perf_counter() - start, 2)
+    start = time.perf_counter()
+    try:
+        verification = evaluate(data, fmt.runtime, x_test, y_test, reference)
+    except EdgeDigitsError as exc:
+        return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
+    row.verify_seconds = round(time.perf_counter() - start, 2)
+    row.accuracy, row.agreement, row.size = verification.accuracy, verification.agreement, len(data)
+    try:
+        check_gate(fmt.gate, verification, keras_accuracy, ctx.config, fmt.name)
+    except GateError as exc:
+        return _failed(row, str(exc), "gate", log), None
+    path = atomic_write_bytes(out_dir / fmt.filename(arch), data)
+    row.path = str(path)
+    log(f"{fmt.name}: {path.name} {len(data):,} bytes, accuracy {row.accuracy:.2%}, "
+        f"agreement {row.agreement:.2%} ({row.seconds:.1f}s + {row.verify_seconds:.1f}s verify)")
+    entry = _manifest.artifact_entry(fmt=fmt, sha256=sha256_bytes(data), size=len(data), verification=verification,
+                                     export_seconds=row.seconds, notes=ctx.notes.get(fmt.name))
+    return row, entry
+
+
+def _failed(row: ExportRow, message: str, kind: str, log) -> ExportRow:
+    row.status, row.error, row.error_kind = "error", message, kind
+    log(f"  FAILED: {message}")
+    return row
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def _existing_export(out_dir: Path) -> list[str]:
+    if not out_dir.is_dir():
+        return []
+    return sorted(p.name for p in out_dir.iterdir()
+                  if p.name in _OWN_FILES or p.suffix in (".tflite", ".onnx"))
+
+
+def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunError(f"--out {out_dir} is a file, not a folder; choose another --out")
+    found = _existing_export(out_dir)
+    if found and not overwrite:
+        shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+        raise RunError(f"{out_dir} already holds an export ({shown}); pass --overwrite to replace it, or choose another --out")
+
+
+def _clear_out_dir(out_dir: Path) -> None:
+    """Remove what an earlier export wrote, so the new manifest describes exactly what is there."""
+    for name in _existing_export(out_dir):
+        (out_dir / name).unlink()
+
+
+def _load_model(keras, path: Path):
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 (Keras raises anything on a bad file)
+        raise ModelError(f"cannot load {path} as a Keras model ({_first_line(exc)}); re-run `edgedigits train`") from None
+    inp, out = tuple(model.input_shape), tuple(model.output_shape)
+    if inp != _INPUT_SHAPE or out != _OUTPUT_SHAPE:
+        raise ModelError(f"{path} takes input {inp} and gives output {out}; edgedigits exports MNIST classifiers "
+                         f"with input {_INPUT_SHAPE} and output {_OUTPUT_SHAPE} (train one with `edgedigits train`)")
+    return model
+
+
+def _arch_of(run_dir: Path, model) -> str:
+    try:
+        arch = json.loads((run_dir / "config.json").read_text()).get("arch")
+    except (OSError, ValueError):
+        arch = None
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(arch or model.name or "model"))
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+

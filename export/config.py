@@ -1,0 +1,85 @@
+"""`ExportConfig`: every option of `edgedigits export`, typed and checked up front."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from edgedigits.errors import UsageError
+from edgedigits.export.formats import DEFAULT_FORMATS, parse_formats
+
+__all__ = ["ExportConfig", "EXPORT_DIR"]
+
+EXPORT_DIR = "export"
+
+
+@dataclasses.dataclass
+class ExportConfig:
+    """Resolved options of one export (saved as ``export_config.json`` beside the artifacts).
+
+    Attributes:
+      run: the run folder holding ``model.keras`` (written by ``edgedigits train``).
+      formats: format names from :data:`edgedigits.export.formats.FORMATS`;
+        default ``int8, float32, onnx`` (the Pi model, its float reference, ONNX).
+      out: where artifacts go; default ``<run>/export`` so ``edgedigits bench RUN`` finds them.
+      overwrite: replace what an earlier export left in ``out`` (all of it, so that the
+        manifest describes exactly the files present).
+      qat_epochs: quantization-aware fine-tune passes over the training split (int8 only).
+      qat_learning_rate: Adam learning rate of that fine-tune; low, the model is already trained.
+      qat_limit: fine-tune on only this many training images (quick runs, tests).
+      calibration_samples: training images used to calibrate int8 activations (TFLite and ONNX).
+      per_channel: per-channel weight quantization for int8 TFLite (per-tensor if False).
+      min_accuracy: gate: quantized formats must reach this test accuracy.
+      max_drop: gate: ... and lose at most this many percentage points against the Keras model.
+      min_agreement: gate: float formats must give the Keras model's top-1 on this share of test images.
+      data_dir: folder with the MNIST files (else ``$EDGEDIGITS_DATA``, user cache, download).
+      seed: picks calibration images and the fine-tune order.
+    """
+
+    run: str = ""
+    formats: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_FORMATS))
+    out: str | None = None
+    overwrite: bool = False
+    qat_epochs: float = 1.0
+    qat_learning_rate: float = 1e-4
+    qat_limit: int | None = None
+    calibration_samples: int = 500
+    per_channel: bool = True
+    min_accuracy: float = 0.994
+    max_drop: float = 0.15
+    min_agreement: float = 0.999
+    data_dir: str | None = None
+    seed: int = 0
+
+    @property
+    def out_dir(self) -> Path:
+        """``out``, or ``<run>/export``."""
+        return Path(self.out) if self.out else Path(self.run) / EXPORT_DIR
+
+    def validate(self) -> "ExportConfig":
+        """Check every option and normalise ``formats`` to registry order; return self.
+
+        Raises:
+          UsageError: naming the option and the value received.
+        """
+        if not self.run:
+            raise UsageError("no run folder given; name the RUN folder written by `edgedigits train`")
+        self.formats = [f.name for f in parse_formats(self.formats)]
+        if not self.qat_epochs > 0 or self.qat_epochs > 100:
+            raise UsageError(f"--qat-epochs must be in (0, 100], got {self.qat_epochs!r}")
+        if not 0 < self.qat_learning_rate <= 0.1:
+            raise UsageError(f"--qat-lr must be in (0, 0.1], got {self.qat_learning_rate!r}")
+        if self.qat_limit is not None and self.qat_limit < 10:
+            raise UsageError(f"--qat-limit must be at least 10 images, got {self.qat_limit}")
+        if not isinstance(self.calibration_samples, int) or not 10 <= self.calibration_samples <= 60000:
+            raise UsageError(f"--calibration-samples must be a whole number in [10, 60000], got {self.calibration_samples!r}")
+        for name, value in (("--min-accuracy", self.min_accuracy), ("--min-agreement", self.min_agreement)):
+            if not 0.0 <= value <= 1.0:
+                raise UsageError(f"{name} is a fraction in [0, 1] (e.g. 0.994), got {value!r}")
+        if not 0.0 <= self.max_drop <= 100.0:
+            raise UsageError(f"--max-drop is in percentage points, in [0, 100], got {self.max_drop!r}")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

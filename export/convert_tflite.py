@@ -1,0 +1,116 @@
+"""TFLite converters: QAT int8, post-training int8, float32, float16, dynamic range.
+
+Every converter takes a :class:`~edgedigits.export.context.ConvertContext` and
+returns the model's bytes; nothing is written here. The input convention is the
+same for all: NHWC float32 in [0, 1] (uint8 / 255). For the full-integer models
+that gives an int8 input with scale 1/255 and zero point -128, i.e. ``uint8 - 128``:
+exact, no rounding.
+
+Converter options for the int8 path (measured, see benchmarks/RESULTS.md "Export"):
+int8 input and output (no QUANTIZE/DEQUANTIZE ops left in the graph), builtin int8
+ops only (conversion fails rather than leaving a float op behind), per-channel
+weights (same speed as per-tensor under XNNPACK here, better accuracy).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+__all__ = ["int8_qat", "int8_ptq", "float32", "float16", "dynamic_range", "qat_model"]
+
+_QAT_BATCH = 128
+
+
+def float32(ctx) -> bytes:
+    """Plain float32 TFLite."""
+    return _converter(ctx, ctx.model).convert()
+
+
+def float16(ctx) -> bytes:
+    """float16 weights (dequantized to float32 at load on CPU)."""
+    conv = _converter(ctx, ctx.model)
+    conv.optimizations = [ctx.tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_types = [ctx.tf.float16]
+    return conv.convert()
+
+
+def dynamic_range(ctx) -> bytes:
+    """int8 weights, float activations, no calibration data."""
+    conv = _converter(ctx, ctx.model)
+    conv.optimizations = [ctx.tf.lite.Optimize.DEFAULT]
+    return conv.convert()
+
+
+def int8_ptq(ctx) -> bytes:
+    """Post-training full-integer quantization of the trained model."""
+    return _full_integer(ctx, ctx.model)
+
+
+def int8_qat(ctx) -> bytes:
+    """Quantization-aware fine-tune of the trained model, then full-integer conversion."""
+    return _full_integer(ctx, qat_model(ctx))
+
+
+def qat_model(ctx):
+    """The trained model wrapped by tfmot's ``quantize_model`` and fine-tuned briefly.
+
+    The fine-tune runs ``config.qat_epochs`` passes (fractions allowed) over the
+    training split (or its first ``config.qat_limit`` images) with Adam at
+    ``config.qat_learning_rate``. The result is cached in ``ctx.cache``.
+
+    Returns:
+      The fine-tuned quantization-aware ``tf_keras`` model.
+    """
+    if "qat_model" in ctx.cache:
+        return ctx.cache["qat_model"]
+    import tensorflow_model_optimization as tfmot  # noqa: PLC0415
+
+    cfg, keras = ctx.config, ctx.keras
+    keras.utils.set_random_seed(cfg.seed)
+    qmodel = tfmot.quantization.keras.quantize_model(ctx.model)
+    qmodel.compile(optimizer=keras.optimizers.Adam(cfg.qat_learning_rate),
+                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = ctx.train_x, ctx.train_y
+    if cfg.qat_limit is not None:
+        x, y = x[: cfg.qat_limit], y[: cfg.qat_limit]
+    rng = np.random.default_rng(cfg.seed)
+    n_images = max(_QAT_BATCH, int(round(cfg.qat_epochs * len(x))))
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(math.ceil(n_images / len(x)))])[:n_images]
+    start = time.perf_counter()
+    history = qmodel.fit((x[order].astype(np.float32) / 255.0)[..., None], y[order],
+                         batch_size=_QAT_BATCH, epochs=1, shuffle=False, verbose=0)
+    seconds = time.perf_counter() - start
+    ctx.notes["int8"] = {"qat_images": int(n_images), "qat_learning_rate": cfg.qat_learning_rate,
+                         "qat_train_accuracy": round(float(history.history["accuracy"][-1]), 5),
+                         "qat_seconds": round(seconds, 2)}
+    ctx.log(f"  QAT fine-tune: {n_images} training images in {seconds:.1f}s "
+            f"(train accuracy {history.history['accuracy'][-1]:.4f})")
+    ctx.cache["qat_model"] = qmodel
+    return qmodel
+
+
+def _converter(ctx, model):
+    return ctx.tf.lite.TFLiteConverter.from_keras_model(model)
+
+
+def _full_integer(ctx, model) -> bytes:
+    tf = ctx.tf
+    conv = _converter(ctx, model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = _representative(ctx.calibration)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    conv._experimental_disable_per_channel = not ctx.config.per_channel  # noqa: SLF001
+    return conv.convert()
+
+
+def _representative(images: np.ndarray):
+    def generate():
+        for i in range(len(images)):
+            yield [images[i : i + 1]]
+
+    return generate
