@@ -119,10 +119,14 @@ def parse_formats(text: str | list[str] | tuple[str, ...]) -> list[ExportFormat]
     return [row for row in _ROWS if row.name in wanted]
 
 
-def formats_table(arch: str = "<arch>") -> str:
-    """The registry as a plain-text table (name, file, runtime, what it is for)."""
-    lines = [f"{'format':10s} {'file':24s} {'runtime':8s} what it is for"]
+def formats_table(arch: str = "<arch>", width: int = 76) -> str:
+    """The registry as a plain-text table (format, file, what it is for), wrapped to ``width``."""
+    import textwrap  # noqa: PLC0415
+
+    indent = " " * 34
+    lines = [f"{'format':10s} {'file':22s} what it is for"]
     for row in _ROWS:
         default = " (default)" if row.name in DEFAULT_FORMATS else ""
-        lines.append(f"{row.name:10s} {row.filename(arch):24s} {row.runtime:8s} {row.summary}{default}")
+        text = f"{row.name:10s} {row.filename(arch):22s} {row.summary}{default}"
+        lines += textwrap.wrap(text, width=width, subsequent_indent=indent)
     return "\n".join(lines)

@@ -89,7 +89,7 @@ class ExportResult:
             acc = f"{r.accuracy:.2%}" if r.accuracy is not None else ""
             agree = f"{r.agreement:.2%}" if r.agreement is not None else ""
             secs = f"{r.seconds:.1f}s" if r.seconds is not None else ""
-            status = "ok" if r.status == "ok" else f"FAILED: {r.error}"
+            status = "ok" if r.status == "ok" else f"FAILED ({r.error_kind})"
             lines.append(f"{r.format:10s} {name:26s} {size:>9s} {acc:>9s} {agree:>8s} {secs:>7s}  {status}")
         return "\n".join(lines)
 

@@ -85,8 +85,10 @@ def check_gate(gate: str, result: Verification, keras_accuracy: float, config, n
     if gate == "accuracy":
         drop = (keras_accuracy - result.accuracy) * 100.0
         if result.accuracy < config.min_accuracy:
+            hint = (f"the Keras model itself scores {keras_accuracy:.2%}: train a better one, or "
+                    if keras_accuracy < config.min_accuracy else f"Keras model {keras_accuracy:.2%}; ")
             raise GateError(f"{name}: test accuracy {result.accuracy:.2%} is below the gate {config.min_accuracy:.2%} "
-                            f"(Keras model {keras_accuracy:.2%}); lower it with --min-accuracy only if you accept that")
+                            f"({hint}lower the gate with --min-accuracy if you accept that)")
         if drop > config.max_drop + 1e-9:
             raise GateError(f"{name}: test accuracy {result.accuracy:.2%} is {drop:.2f} points below the Keras model's "
                             f"{keras_accuracy:.2%} (gate: at most {config.max_drop:.2f}); lower it with --max-drop")
