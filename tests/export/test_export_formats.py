@@ -1,0 +1,73 @@
+"""The formats registry and ExportConfig: names, files, suggestions, option checks (no TensorFlow)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgedigits.cli_export import FLAGS
+from edgedigits.errors import UsageError
+from edgedigits.export import DEFAULT_FORMATS, FORMATS, ExportConfig, get_format, parse_formats
+from edgedigits.export.formats import GATES, formats_table
+
+
+def test_registry_rows_are_consistent():
+    assert list(FORMATS) == ["int8", "ptq", "float32", "float16", "dynamic", "onnx", "onnx-int8"]
+    files = [row.filename("edge") for row in FORMATS.values()]
+    assert len(set(files)) == len(files)
+    for row in FORMATS.values():
+        assert row.runtime in ("tflite", "onnx")
+        assert row.filename("edge").endswith("." + row.runtime)
+        assert row.gate in GATES
+        assert callable(row.convert) and row.summary
+    assert set(DEFAULT_FORMATS) <= set(FORMATS)
+
+
+def test_design_file_names():
+    names = {row.name: row.filename("edge") for row in FORMATS.values()}
+    assert names == {"int8": "edge_int8.tflite", "ptq": "edge_ptq_int8.tflite", "float32": "edge_float32.tflite",
+                     "float16": "edge_float16.tflite", "dynamic": "edge_dynamic.tflite",
+                     "onnx": "edge_float32.onnx", "onnx-int8": "edge_int8.onnx"}
+
+
+def test_every_format_has_a_cli_flag_and_a_help_line():
+    assert set(FLAGS.values()) == set(FORMATS)
+    table = formats_table()
+    for name in FORMATS:
+        assert f"\n{name} " in table
+    assert max(len(line) for line in table.splitlines()) <= 76
+
+
+@pytest.mark.parametrize("typo, suggestion", [("in8", "int8"), ("onnx_int8", "onnx-int8"), ("float", "float32")])
+def test_unknown_format_suggests_the_closest(typo, suggestion):
+    with pytest.raises(UsageError, match=f"unknown export format '{typo}'; did you mean '{suggestion}'"):
+        get_format(typo)
+
+
+def test_parse_formats_orders_and_deduplicates():
+    assert [f.name for f in parse_formats("onnx, int8,int8")] == ["int8", "onnx"]
+    with pytest.raises(UsageError, match="no export format"):
+        parse_formats(" , ")
+
+
+def test_config_defaults_and_out_dir(tmp_path):
+    config = ExportConfig(run=str(tmp_path)).validate()
+    assert config.formats == list(DEFAULT_FORMATS)
+    assert config.out_dir == tmp_path / "export"
+    assert (config.min_accuracy, config.max_drop, config.min_agreement) == (0.994, 0.15, 0.999)
+    assert ExportConfig(run="r", out=str(tmp_path / "x")).out_dir == tmp_path / "x"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("min_accuracy", 99.4, "--min-accuracy is a fraction"),
+    ("min_agreement", -0.1, "--min-agreement is a fraction"),
+    ("max_drop", -1.0, "--max-drop"),
+    ("qat_epochs", 0, "--qat-epochs"),
+    ("qat_limit", 3, "--qat-limit"),
+    ("calibration_samples", 2, "--calibration-samples"),
+    ("run", "", "no run folder"),
+])
+def test_config_rejects_bad_options(option, value, message):
+    config = ExportConfig(run="runs/edge")
+    setattr(config, option, value)
+    with pytest.raises(UsageError, match=message):
+        config.validate()
