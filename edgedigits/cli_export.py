@@ -42,7 +42,7 @@ def export(
     qat_lr: float = typer.Option(1e-4, "--qat-lr", help="Learning rate of the QAT fine-tune (Adam)."),
     qat_limit: Optional[int] = typer.Option(None, "--qat-limit", help="Fine-tune on only N training images (quick runs)."),
     calibration_samples: int = typer.Option(500, "--calibration-samples", help="Training images used to calibrate int8 activations."),
-    per_tensor: bool = typer.Option(False, "--per-tensor", help="Per-tensor instead of per-channel int8 TFLite weights."),
+    per_tensor: bool = typer.Option(False, "--per-tensor", help="Per-tensor weights for the post-training int8 model (--ptq); QAT fixes per-channel conv weights itself."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the calibration images and the QAT fine-tune order."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON instead of a table."),

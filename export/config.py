@@ -29,7 +29,8 @@ class ExportConfig:
       qat_learning_rate: Adam learning rate of that fine-tune; low, the model is already trained.
       qat_limit: fine-tune on only this many training images (quick runs, tests).
       calibration_samples: training images used to calibrate int8 activations (TFLite and ONNX).
-      per_channel: per-channel weight quantization for int8 TFLite (per-tensor if False).
+      per_channel: per-channel weights for post-training int8 TFLite (per-tensor if False); the
+        QAT model keeps what tfmot chose (per-channel conv weights), whatever this says.
       min_accuracy: gate: quantized formats must reach this test accuracy.
       max_drop: gate: ... and lose at most this many percentage points against the Keras model.
       min_agreement: gate: float formats must give the Keras model's top-1 on this share of test images.
