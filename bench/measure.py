@@ -1,0 +1,143 @@
+"""Measurements through the runtime package, exactly as the device runs a model.
+
+Every figure comes from :class:`edgedigits_runtime.DigitClassifier` calls: the
+same loading (manifest and SHA-256 check), the same input quantization, the same
+backend and thread setting the device will use. Timings use
+:func:`time.perf_counter_ns` around single ``predict`` calls.
+
+Timing is interleaved: each round times every artifact in turn (A B C A B C ...,
+see :func:`schedule`), so a shared, noisy machine slows them all alike and the
+spread between rounds shows it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Iterator
+
+import numpy as np
+
+__all__ = ["CLASSIFIER", "BACKEND_MODULES", "import_backend", "load_classifier_class", "open_classifier", "schedule", "time_calls", "time_batches",
+           "score", "first_line"]
+
+# Where the classifier comes from ("module:attribute"); the memory child imports it by this name too.
+CLASSIFIER = "edgedigits_runtime:DigitClassifier"
+_SCORE_BATCH = 500
+# Runtime family -> modules that provide it, tried in order (as the runtime does).
+BACKEND_MODULES = {"tflite": ["ai_edge_litert.interpreter", "tflite_runtime.interpreter"], "onnx": ["onnxruntime"]}
+
+
+def load_classifier_class(spec: str | None = None):
+    """Import the classifier class named by ``spec`` (default :data:`CLASSIFIER`)."""
+    module, _, attr = (spec or CLASSIFIER).partition(":")  # CLASSIFIER read at call time: tests swap it
+    return getattr(importlib.import_module(module), attr)
+
+
+def import_backend(runtime: str) -> str | None:
+    """Import the first installed backend library of ``runtime`` (so that load times exclude it).
+
+    Returns:
+      The module imported, or None when none is installed (loading will then say what to install).
+    """
+    for name in BACKEND_MODULES.get(runtime, []):
+        try:
+            importlib.import_module(name)
+            return name
+        except ImportError:
+            continue
+    return None
+
+
+def open_classifier(path, threads: int, spec: str | None = None):
+    """Load one model as the device would and time it.
+
+    Args:
+      path: model file (its manifest is found beside it by the runtime).
+      threads: interpreter threads.
+      spec: classifier class, ``"module:attribute"`` (default the runtime's ``DigitClassifier``).
+
+    Returns:
+      ``(classifier, load_seconds)``.
+
+    Raises:
+      whatever the runtime raises: ``ModelError``, ``ModelIntegrityError``, ``BackendUnavailableError``.
+    """
+    cls = load_classifier_class(spec)
+    start = time.perf_counter_ns()
+    clf = cls(str(path), num_threads=threads)
+    return clf, (time.perf_counter_ns() - start) / 1e9
+
+
+def time_calls(clf, images: np.ndarray, n: int, start: int = 0) -> np.ndarray:
+    """Time ``n`` batch-1 ``predict`` calls, cycling through ``images``.
+
+    Args:
+      clf: a classifier.
+      images: uint8 (M, 28, 28); each call gets one (28, 28) image, as a device would.
+      n: number of calls (0 is allowed: returns an empty array).
+      start: index of the first image to use.
+
+    Returns:
+      float64 (n,) seconds per call.
+    """
+    out = np.empty(n, dtype=np.float64)
+    m = len(images)
+    clock = time.perf_counter_ns
+    for i in range(n):
+        image = images[(start + i) % m]
+        t0 = clock()
+        clf.predict(image)
+        out[i] = clock() - t0
+    return out / 1e9
+
+
+def time_batches(clf, batch: np.ndarray, n: int) -> np.ndarray:
+    """Seconds per ``predict(batch)`` call, ``n`` calls."""
+    out = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        t0 = time.perf_counter_ns()
+        clf.predict(batch)
+        out[i] = time.perf_counter_ns() - t0
+    return out / 1e9
+
+
+def score(clf, images: np.ndarray, labels: np.ndarray, reference: np.ndarray | None = None) -> tuple[float, float | None]:
+    """Accuracy against ``labels`` and agreement with ``reference`` (the Keras model's top-1).
+
+    Returns:
+      ``(accuracy, agreement or None)``.
+    """
+    predictions = np.concatenate([np.asarray(clf.predict(images[i : i + _SCORE_BATCH])).reshape(-1)
+                                  for i in range(0, len(images), _SCORE_BATCH)])
+    accuracy = float((predictions == labels).mean())
+    agreement = None if reference is None else float((predictions == reference).mean())
+    return accuracy, agreement
+
+
+def schedule(n_artifacts: int, rounds: int, threads: list[int]) -> Iterator[tuple[int, int, int]]:
+    """The timing order: ``(round, threads, artifact index)``, artifacts interleaved within each round.
+
+    Example:
+
+    >>> list(schedule(2, 2, [1]))
+    [(0, 1, 0), (0, 1, 1), (1, 1, 0), (1, 1, 1)]
+
+    Within a round, each thread count times every artifact in turn, in the same order
+    every round (A B C A B C ...): a slow spell on a shared machine hits them all.
+    """
+    for r in range(rounds):
+        for t in threads:
+            for a in range(n_artifacts):
+                yield r, t, a
+
+
+def first_line(exc: BaseException) -> str:
+    """A one-line description of an exception for an error row."""
+    text = str(exc).strip().splitlines()
+    message = text[0] if text else ""
+    from edgedigits.errors import EdgeDigitsError
+
+    if isinstance(exc, EdgeDigitsError):
+        return message or type(exc).__name__
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
