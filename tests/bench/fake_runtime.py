@@ -32,7 +32,10 @@ class FakeClassifier:
         self.runtime = "onnx" if self.path.suffix == ".onnx" else "tflite"
         try:
             if self.runtime == "onnx":
-                import onnxruntime as ort
+                try:
+                    import onnxruntime as ort
+                except ImportError:
+                    raise BackendUnavailableError("no ONNX runtime: pip install onnxruntime") from None
 
                 opts = ort.SessionOptions()
                 opts.intra_op_num_threads = num_threads or 0

@@ -1,0 +1,60 @@
+"""The timing order (interleaving), timed calls and scoring, with a recording stand-in classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgedigits.bench.measure import first_line, schedule, score, time_batches, time_calls
+from edgedigits.errors import ModelError
+
+
+class _Recorder:
+    """Predicts the image's first pixel; remembers what it was given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def predict(self, images):
+        images = np.asarray(images)
+        self.calls.append(images.shape)
+        return images.reshape(-1, 28 * 28)[:, 0].astype(np.int64)
+
+
+def test_schedule_interleaves_artifacts_round_by_round():
+    order = [(r, t, a) for r, t, a in schedule(3, 2, [1, 2])]
+    assert order == [(0, 1, 0), (0, 1, 1), (0, 1, 2), (0, 2, 0), (0, 2, 1), (0, 2, 2),
+                     (1, 1, 0), (1, 1, 1), (1, 1, 2), (1, 2, 0), (1, 2, 1), (1, 2, 2)]
+    artifacts = [a for _, t, a in schedule(3, 4, [1]) if t == 1]
+    assert artifacts == [0, 1, 2] * 4  # A B C A B C ...: no artifact is timed twice in a row
+
+
+def test_time_calls_times_single_images_cycling_through_them():
+    clf = _Recorder()
+    images = np.zeros((3, 28, 28), np.uint8)
+    seconds = time_calls(clf, images, 7, start=2)
+    assert seconds.shape == (7,) and np.all(seconds >= 0)
+    assert clf.calls == [(28, 28)] * 7  # batch 1, as a device calls it
+    assert time_calls(clf, images, 0).shape == (0,)
+
+
+def test_time_batches_times_whole_batches():
+    clf = _Recorder()
+    assert time_batches(clf, np.zeros((32, 28, 28), np.uint8), 3).shape == (3,)
+    assert clf.calls == [(32, 28, 28)] * 3
+
+
+def test_score_counts_accuracy_and_agreement_over_batches():
+    images = np.zeros((1200, 28, 28), np.uint8)
+    images[:, 0, 0] = np.arange(1200) % 10
+    labels = np.arange(1200) % 10
+    labels[:120] = (labels[:120] + 1) % 10  # 10% wrong
+    reference = images[:, 0, 0].astype(np.int64)
+    accuracy, agreement = score(_Recorder(), images, labels, reference)
+    assert accuracy == 0.9 and agreement == 1.0
+    assert score(_Recorder(), images, labels)[1] is None
+
+
+def test_first_line_of_errors():
+    assert first_line(ModelError("bad file\nmore detail")) == "bad file"
+    assert first_line(RuntimeError("boom")) == "RuntimeError: boom"
+    assert first_line(KeyError()) == "KeyError"
