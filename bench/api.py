@@ -11,7 +11,7 @@ import numpy as np
 
 from edgedigits.bench import memory
 from edgedigits.bench.config import BENCH_DIR, BenchConfig
-from edgedigits.bench.measure import first_line, import_backend, open_classifier, schedule, score, time_batches, time_calls
+from edgedigits.bench.measure import first_line, import_backend, load_classifier_class, open_classifier, schedule, score, time_batches, time_calls
 from edgedigits.bench.report import BenchReport, BenchRow, machine_info
 from edgedigits.bench.stats import summarize
 from edgedigits.bench.targets import Artifact, load_reference, resolve_targets
@@ -50,10 +50,12 @@ def bench(config: BenchConfig, progress: Progress | None = None) -> BenchReport:
       UsageError: an impossible option, or a target that does not exist / is not a model.
       RunError: a folder with no artifacts to benchmark.
       DataError: the MNIST test set cannot be found or read.
+      BackendUnavailableError: the runtime package (``edgedigits_runtime.DigitClassifier``) is not installed.
     """
     from edgedigits_runtime.mnist import load_mnist
 
     config.validate()
+    load_classifier_class()  # no runtime package at all: one clear error, not one per row
     started = time.perf_counter()
     load_before = _load_average()
     artifacts, run_dir = resolve_targets(config.targets)

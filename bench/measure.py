@@ -29,9 +29,21 @@ BACKEND_MODULES = {"tflite": ["ai_edge_litert.interpreter", "tflite_runtime.inte
 
 
 def load_classifier_class(spec: str | None = None):
-    """Import the classifier class named by ``spec`` (default :data:`CLASSIFIER`)."""
-    module, _, attr = (spec or CLASSIFIER).partition(":")  # CLASSIFIER read at call time: tests swap it
-    return getattr(importlib.import_module(module), attr)
+    """Import the classifier class named by ``spec`` (default :data:`CLASSIFIER`).
+
+    Raises:
+      BackendUnavailableError: it cannot be imported (the runtime package missing or too old).
+    """
+    spec = spec or CLASSIFIER  # read at call time: tests swap it
+    module, _, attr = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        from edgedigits.errors import BackendUnavailableError
+
+        raise BackendUnavailableError(
+            f"bench measures through the runtime package, but {spec.replace(':', '.')} cannot be imported ({exc}); "
+            "install the runtime: `pip install ./runtime` from the checkout (or `pip install edgedigits-runtime`)") from None
 
 
 def import_backend(runtime: str) -> str | None:

@@ -1,0 +1,249 @@
+"""The headline of benchmarks/RESULTS.md: the project's default int8 model against the hand-made baseline.
+
+Usage:
+  python benchmarks/headline.py [--seed-run RUN] [--edge-run RUN] [--data-dir DIR] [--results FILE]
+  python benchmarks/headline.py --smoke          # a minute-long check of the script itself; writes nothing
+
+In ONE run on one machine it builds (or reuses) both sides and benchmarks them interleaved:
+
+(a) the baseline a user would make by hand from the tutorials: the ``seed`` architecture trained
+    with the trainer's defaults, converted with the plain ``tf.lite.TFLiteConverter.from_keras_model``
+    to float32 and nothing else;
+(b) the project's default pipeline: ``train`` (arch ``edge``, defaults) -> ``export --int8`` -> the
+    int8 model.
+
+Both go through ``edgedigits.bench`` (the runtime package, as the device runs them), and the ratios
+(batch-1 single-thread p50 latency, accuracy, size) with the targets (int8 >= 99.5%, p50 <= 0.5x the
+baseline, <= 50 KB) replace the "Bench" section of RESULTS.md, with the machine and the command.
+``--seed-run`` / ``--edge-run`` reuse finished run folders instead of training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SECTION = "## Bench"
+TARGETS = {"accuracy": 0.995, "latency_ratio": 0.5, "size_bytes": 50 * 1024}
+BASELINE_DIR = "baseline"  # inside the seed run: the hand-made float32 TFLite and its manifest
+
+
+def main(argv=None) -> int:
+    args = _parse(argv)
+    from edgedigits.bench import BenchConfig, bench
+
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    times = {}
+    train_kw = {"limit": 2000, "epochs": 1} if args.smoke else {}
+    root = Path(args.runs)
+
+    seed_run = Path(args.seed_run) if args.seed_run else _train("seed", root / "seed", args, train_kw, times, log)
+    baseline = _hand_made_float32(seed_run, args, times, log)
+    edge_run = Path(args.edge_run) if args.edge_run else _train("edge", root / "edge", args, train_kw, times, log)
+    int8 = _default_int8(edge_run, args, times, log)
+
+    log(f"benchmarking {baseline} and {int8}, interleaved")
+    for run in (seed_run, edge_run):
+        _recorded_times(run, times)
+    config = BenchConfig(targets=[str(baseline), str(int8)], quick=args.smoke,
+                         data_dir=args.data_dir, save=False)
+    start = time.perf_counter()
+    report = bench(config)
+    times["bench (both models)"] = time.perf_counter() - start
+    print(report.to_table())
+    section = _section(report, times, seed_run, edge_run, argv)
+    print("\n" + section)
+    if args.results and not args.smoke:
+        _replace_section(Path(args.results), section)
+        log(f"wrote the {SECTION!r} section of {args.results}")
+    return 0 if all(r.ok for r in report.rows) else 1
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seed-run", help="finished `seed` run folder to reuse (else train one with defaults)")
+    p.add_argument("--edge-run", help="finished `edge` run folder to reuse (else train one with defaults)")
+    p.add_argument("--runs", default="runs/headline", help="where new runs go (default runs/headline)")
+    p.add_argument("--data-dir", help="folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)")
+    p.add_argument("--results", default=str(RESULTS), help="RESULTS.md whose Bench section to replace ('' for none)")
+    p.add_argument("--smoke", action="store_true", help="1 epoch on 2,000 images, quick bench, RESULTS.md untouched")
+    return p.parse_args(argv)
+
+
+def _train(arch: str, out: Path, args, train_kw: dict, times: dict, log) -> Path:
+    from edgedigits.train import TrainConfig, train
+
+    log(f"training `{arch}` with the defaults{' (smoke: ' + str(train_kw) + ')' if train_kw else ''} into {out}")
+    start = time.perf_counter()
+    result = train(TrainConfig(arch=arch, out=str(out), overwrite=True, data_dir=args.data_dir, **train_kw), log=log)
+    times[f"train {arch}"] = time.perf_counter() - start
+    return result.run_dir
+
+
+def _recorded_times(run: Path, times: dict) -> None:
+    """Training and int8 export times a reused run recorded (metrics.json, the export manifest)."""
+    try:
+        metrics = json.loads((run / "metrics.json").read_text())
+        key = f"train {metrics.get('arch', run.name)}"
+        if key not in times and metrics.get("train_seconds") is not None:
+            times[key + " (recorded)"] = float(metrics["train_seconds"])
+    except (OSError, ValueError):
+        pass
+    int8 = _int8_in(run / "export")
+    if int8 is not None and "export edge --int8" not in times:
+        entry = json.loads((int8.parent / "manifest.json").read_text())["artifacts"][int8.name]
+        if entry.get("export_seconds") is not None:
+            times["export --int8 (recorded)"] = float(entry["export_seconds"])
+
+
+def _hand_made_float32(seed_run: Path, args, times: dict, log) -> Path:
+    """seed model.keras -> plain TFLiteConverter float32; a manifest beside it so the runtime checks its hash."""
+    from edgedigits._tf import tf_and_keras
+    from edgedigits_runtime.mnist import load_mnist
+
+    tf, keras = tf_and_keras()
+    start = time.perf_counter()
+    model = keras.models.load_model(seed_run / "model.keras")
+    data = tf.lite.TFLiteConverter.from_keras_model(model).convert()  # the tutorial's conversion, nothing else
+    times["convert seed to float32 TFLite"] = time.perf_counter() - start
+    folder = seed_run / BASELINE_DIR
+    folder.mkdir(exist_ok=True)
+    path = folder / "seed_float32.tflite"
+    path.write_bytes(data)
+    x_test, _ = load_mnist("test", args.data_dir)
+    reference = model.predict(x_test.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0).argmax(1)
+    np.save(folder / "keras_predictions.npy", reference.astype(np.uint8))
+    _write_manifest(folder, path, seed_run)
+    log(f"hand-made baseline: {path} ({len(data) / 1024:.1f} KB)")
+    return path
+
+
+def _write_manifest(folder: Path, path: Path, seed_run: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+
+    def io(d):
+        return {"name": d["name"], "shape": [-1, *map(int, d["shape"][1:])], "dtype": np.dtype(d["dtype"]).name,
+                "scale": None, "zero_point": None}
+
+    sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    manifest = {
+        "schema": "edgedigits-manifest/1", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source_run": {"path": str(seed_run), "arch": "seed"}, "tools": {},
+        "labels": [str(d) for d in range(10)],
+        "preprocessing": {"layout": "NHWC", "height": 28, "width": 28, "channels": 1, "scale": "x / 255",
+                          "polarity": "white-on-black", "range": [0.0, 1.0]},
+        "artifacts": {path.name: {"format": "float32", "runtime": "tflite", "sha256": sha(path), "size": path.stat().st_size,
+                                  "input": io(it.get_input_details()[0]), "output": io(it.get_output_details()[0]),
+                                  "output_kind": "probabilities", "note": "plain TFLiteConverter.from_keras_model, hand-made baseline"}},
+        "reference": {"file": "keras_predictions.npy", "sha256": sha(folder / "keras_predictions.npy"),
+                      "what": "the seed Keras model's top-1 on the MNIST test set, in file order"},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _default_int8(edge_run: Path, args, times: dict, log) -> Path:
+    """The int8 model `edgedigits export --int8` wrote for the run (exported now when there is none)."""
+    for folder in (edge_run / "export", edge_run / "export-headline"):
+        found = _int8_in(folder)
+        if found is not None:
+            log(f"reusing {found}")
+            return found
+    from edgedigits.export import ExportConfig, export
+
+    out = edge_run / "export" if not (edge_run / "export").exists() else edge_run / "export-headline"
+    kw = {"qat_limit": 2000, "calibration_samples": 100, "min_accuracy": 0.0, "max_drop": 100.0} if args.smoke else {}
+    log(f"exporting {edge_run} --int8 into {out}")
+    start = time.perf_counter()
+    result = export(ExportConfig(run=str(edge_run), formats=["int8"], out=str(out), overwrite=True,
+                                 data_dir=args.data_dir, **kw), progress=log)
+    times["export edge --int8"] = time.perf_counter() - start
+    result.raise_for_errors()
+    return _int8_in(out)
+
+
+def _int8_in(folder: Path) -> Path | None:
+    try:
+        artifacts = json.loads((folder / "manifest.json").read_text())["artifacts"]
+    except (OSError, ValueError, KeyError):
+        return None
+    names = [name for name, entry in artifacts.items() if entry.get("format") == "int8"]
+    return folder / names[0] if names else None
+
+
+def _section(report, times: dict, seed_run: Path, edge_run: Path, argv) -> str:
+    base, int8 = report.rows
+    lines = [SECTION, ""]
+    command = "python benchmarks/headline.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    if not (base.ok and int8.ok):
+        errors = "; ".join(f"{r.name}: {r.error}" for r in report.rows if not r.ok)
+        return "\n".join(lines + [f"Headline not measured: {errors}", "", f"Command: `{command.strip()}`", ""])
+    b1, i1 = base.p50(1), int8.p50(1)
+    ratio = i1 / b1
+    verdict = lambda ok: "**met**" if ok else "**missed**"  # noqa: E731
+    subset = " (SUBSET: quick mode)" if report.subset else ""
+    lines += [
+        "### Headline: the default int8 model against the hand-made float32 baseline",
+        "",
+        f"Measured in one run on one machine, {report.created}: {_machine(report.machine)}.",
+        f"Command: `{command.strip()}` (runs: `{seed_run}`, `{edge_run}`).",
+        "Baseline = the `seed` architecture trained with the trainer's defaults, converted with the plain "
+        "`tf.lite.TFLiteConverter.from_keras_model` to float32 and nothing else. Project = `edgedigits train` "
+        "(arch `edge`, defaults) -> `edgedigits export --int8`. Both measured through `edgedigits_runtime."
+        "DigitClassifier` by `edgedigits.bench`, interleaved round by round.",
+        "",
+        "| | hand-made baseline (seed, float32) | edgedigits default (edge, int8) | ratio | target | |",
+        "|---|---:|---:|---:|---|---|",
+        f"| accuracy, {int8.test_images:,} test images{subset} | {base.accuracy:.2%} | {int8.accuracy:.2%} | "
+        f"{int8.accuracy - base.accuracy:+.2%} | int8 >= {TARGETS['accuracy']:.1%} | {verdict(int8.accuracy >= TARGETS['accuracy'])} |",
+        f"| p50 latency, batch 1, 1 thread | {b1 * 1e3:.1f} µs | {i1 * 1e3:.1f} µs | **{ratio:.2f}x** | "
+        f"<= {TARGETS['latency_ratio']}x | {verdict(ratio <= TARGETS['latency_ratio'])} |",
+        f"| p99 latency, batch 1, 1 thread | {base.latency_ms['1']['p99'] * 1e3:.1f} µs | "
+        f"{int8.latency_ms['1']['p99'] * 1e3:.1f} µs | {int8.latency_ms['1']['p99'] / base.latency_ms['1']['p99']:.2f}x | | |",
+        f"| size on disk | {base.size_bytes / 1024:.1f} KB | {int8.size_bytes / 1024:.1f} KB | "
+        f"{int8.size_bytes / base.size_bytes:.2f}x | <= 50 KB | {verdict(int8.size_bytes <= TARGETS['size_bytes'])} |",
+    ]
+    most = str(max(int(b) for b in int8.throughput)) if int8.throughput else None
+    if most and most in base.throughput:
+        lines.append(f"| throughput, batch {most}, {max(report.config['threads'])} threads | {base.throughput[most]:,.0f} img/s | "
+                     f"{int8.throughput[most]:,.0f} img/s | {int8.throughput[most] / base.throughput[most]:.2f}x | | |")
+    if base.peak_rss_mb and int8.peak_rss_mb:
+        lines.append(f"| peak memory, fresh process | {base.peak_rss_mb:.1f} MB | {int8.peak_rss_mb:.1f} MB | | | |")
+    lines += ["", "Time taken: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()) + ".", "",
+              "Full bench rows (both models, same run):", "", report.to_markdown()]
+    return "\n".join(lines)
+
+
+def _machine(m: dict) -> str:
+    packages = ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)
+    return f"{m.get('cpu')}, {m.get('cores')} cores, {m.get('os')}, Python {m.get('python')}; {packages}"
+
+
+def _replace_section(path: Path, section: str) -> None:
+    """Replace the ``## Bench`` section of ``path`` (up to the next ``## `` heading), or append it."""
+    from edgedigits_runtime.fileio import atomic_write_text
+
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = text.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == SECTION)
+    except StopIteration:
+        new = text.rstrip("\n") + ("\n\n" if text.strip() else "") + section.rstrip("\n") + "\n"
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        new = "\n".join(lines[:start] + section.rstrip("\n").splitlines() + ([""] + lines[end:] if end < len(lines) else [])) + "\n"
+    atomic_write_text(path, new)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
