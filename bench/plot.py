@@ -8,6 +8,9 @@ from edgedigits_runtime.fileio import atomic_path
 
 __all__ = ["plot_report"]
 
+# Label positions, cycled, so that artifacts with the same speed and accuracy stay legible.
+_OFFSETS = [(6, 4), (6, -22), (-48, 4), (-48, -22)]
+
 
 def plot_report(report, path) -> Path:
     """Plot each measured artifact's accuracy against its batch-1 p50 latency at the fewest threads.
@@ -31,7 +34,7 @@ def plot_report(report, path) -> Path:
     best = report.recommended()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     try:
-        for row in rows:
+        for k, row in enumerate(rows):
             x, y = row.p50(threads), 100 * row.accuracy
             if x is None:
                 continue
@@ -39,7 +42,7 @@ def plot_report(report, path) -> Path:
             ax.errorbar([x], [y], xerr=[[x - s.get("min", x)], [s.get("p99", x) - x]], fmt="o",
                         color="tab:green" if row.gate == "pass" else "tab:red", capsize=3)
             ax.annotate(f"{row.format}\n{row.size_bytes / 1024:.0f} KB" if row.size_bytes else row.format, (x, y),
-                        textcoords="offset points", xytext=(6, 4), fontsize=8)
+                        textcoords="offset points", xytext=_OFFSETS[k % len(_OFFSETS)], fontsize=8)
             if best is not None and row.name == best.name:
                 ax.plot([x], [y], "o", ms=16, mfc="none", mec="black")
         ax.axhline(100 * report.min_accuracy, color="gray", ls="--", lw=1)

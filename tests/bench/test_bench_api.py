@@ -76,3 +76,12 @@ def test_missing_backend_row_names_the_package(tiny_run, mnist_dir, monkeypatch)
     onnx, tflite = report.rows
     assert onnx.status == "error" and "onnxruntime" in onnx.error
     assert tflite.ok
+
+
+def test_no_runtime_package_is_one_clear_error(tiny_run, mnist_dir, monkeypatch):
+    from edgedigits.bench import measure
+    from edgedigits.errors import BackendUnavailableError
+
+    monkeypatch.setattr(measure, "CLASSIFIER", "edgedigits_runtime_not_installed:DigitClassifier")
+    with pytest.raises(BackendUnavailableError, match=r"install the runtime: `pip install \./runtime`"):
+        bench(_config([tiny_run], mnist_dir, save=False))
