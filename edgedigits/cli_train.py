@@ -10,29 +10,22 @@ import typer
 
 from edgedigits.cli import app, friendly_errors
 
-_DEFAULTS = None
+from edgedigits.train.config import TrainConfig  # no TensorFlow: dataclass and checks only
 
-
-def _defaults():
-    global _DEFAULTS
-    if _DEFAULTS is None:
-        from edgedigits.train.config import TrainConfig
-
-        _DEFAULTS = TrainConfig()
-    return _DEFAULTS
+_D = TrainConfig()  # the options' defaults come from the config, never restated here
 
 
 @app.command()
 @friendly_errors
 def train(
-    arch: str = typer.Option("edge", "--arch", "-a", help="Architecture (see `edgedigits archs`)."),
-    epochs: int = typer.Option(15, "--epochs", "-e", help="Passes over the training split."),
-    batch_size: int = typer.Option(128, "--batch-size", "-b", help="Images per step."),
-    lr: float = typer.Option(4e-3, "--lr", help="Peak learning rate (Adam)."),
-    lr_schedule: str = typer.Option("cosine", "--lr-schedule", help="cosine (1 warm-up epoch, then decay), step, or constant."),
-    augment: bool = typer.Option(True, "--augment/--no-augment", help="Random small rotations, zooms and shifts."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same data order, same result on the same machine."),
-    early_stopping: int = typer.Option(0, "--early-stopping", help="Stop after N epochs without better validation accuracy (0: off)."),
+    arch: str = typer.Option(_D.arch, "--arch", "-a", help="Architecture (see `edgedigits archs`)."),
+    epochs: int = typer.Option(_D.epochs, "--epochs", "-e", help="Passes over the training split."),
+    batch_size: int = typer.Option(_D.batch_size, "--batch-size", "-b", help="Images per step."),
+    lr: float = typer.Option(_D.learning_rate, "--lr", help="Peak learning rate (Adam)."),
+    lr_schedule: str = typer.Option(_D.lr_schedule, "--lr-schedule", help="cosine (1 warm-up epoch, then decay), step, or constant."),
+    augment: bool = typer.Option(_D.augment, "--augment/--no-augment", help="Random small rotations, zooms and shifts."),
+    seed: int = typer.Option(_D.seed, "--seed", help="Same seed, same data order, same result on the same machine."),
+    early_stopping: int = typer.Option(_D.early_stopping, "--early-stopping", help="Stop after N epochs without better validation accuracy (0: off)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on only N training images (quick runs)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<arch>, runs/<arch>-2, ... if taken)."),
@@ -40,7 +33,7 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
 ) -> None:
     """Train a CNN on MNIST and write a run folder (model, config, history, plots, metrics)."""
-    from edgedigits.train import TrainConfig, train as run_training
+    from edgedigits.train import train as run_training
 
     config = TrainConfig(
         arch=arch, epochs=epochs, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,

@@ -37,7 +37,7 @@ class TrainConfig:
     """
 
     arch: str = "edge"
-    epochs: int = 15
+    epochs: int = 25
     batch_size: int = 128
     learning_rate: float = 4e-3
     lr_schedule: str = "cosine"

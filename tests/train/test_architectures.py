@@ -43,3 +43,9 @@ def test_seed_macs_match_hand_count():
 def test_edge_is_cheaper_than_seed():
     edge, seed = archs.create_model("edge"), archs.create_model("seed")
     assert archs.count_macs(edge) < archs.count_macs(seed)
+
+
+def test_edge_macs_match_hand_count():
+    # conv 28*28*16*9*1 + conv 14*14*32*9*16 + conv 7*7*64*9*32 + dense 3*3*64*10
+    expected = 28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 7 * 7 * 64 * 9 * 32 + 576 * 10
+    assert archs.count_macs(archs.create_model("edge")) == expected
