@@ -24,7 +24,7 @@ _EPILOG = "\b\nFormats (default: " + ", ".join(DEFAULT_FORMATS) + "):\n\b\n" + f
 @app.command(epilog=_EPILOG)
 @friendly_errors
 def export(
-    run: Path = typer.Argument(..., help="Run folder written by `edgedigits train` (holds model.keras)."),
+    run: Optional[Path] = typer.Argument(None, help="Run folder written by `edgedigits train` (holds model.keras). Default: the latest run under runs/."),
     int8: bool = typer.Option(False, "--int8", help="QAT full-integer TFLite: the Raspberry Pi model."),
     ptq: bool = typer.Option(False, "--ptq", help="Post-training full-integer TFLite (compare with QAT)."),
     float32: bool = typer.Option(False, "--float32", help="Plain float32 TFLite."),
@@ -49,6 +49,9 @@ def export(
 ) -> None:
     """Export a trained run to int8/float TFLite and ONNX, each verified on the full MNIST test set."""
     from edgedigits.export import ExportConfig, export as run_export
+    from edgedigits.runs import resolve_run
+
+    run = resolve_run(run)  # None -> the latest finished run; the config records the folder actually used
 
     flags = {"int8": int8, "ptq": ptq, "float32": float32, "float16": float16, "dynamic": dynamic,
              "onnx": onnx, "onnx_int8": onnx_int8}

@@ -105,6 +105,12 @@ def test_missing_run_folder(tmp_path):
     assert result.exit_code == 1 and "error: run folder" in output and "does not exist" in output
 
 
+def test_no_run_given_and_none_trained(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no runs/ here
+    result, output = _cli("--int8")
+    assert result.exit_code == 1 and "no finished run under runs/" in output and "edgedigits train" in output
+
+
 def test_run_folder_without_model(tmp_path):
     (tmp_path / "run").mkdir()
     result, output = _cli(tmp_path / "run")
