@@ -1,0 +1,34 @@
+"""Atomic writes: complete or absent, with the usual file mode."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from edgedigits_runtime.fileio import atomic_path, atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+
+
+def test_written_file_has_the_umask_mode_not_mkstemps_private_one(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = atomic_write_text(tmp_path / "a.json", "{}")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    assert path.read_text() == "{}"
+
+
+def test_failure_leaves_destination_untouched_and_no_temporary(tmp_path):
+    dest = atomic_write_bytes(tmp_path / "model.bin", b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(dest) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("disk full")
+    assert dest.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin"]
+
+
+def test_sha256_of_file_matches_bytes(tmp_path):
+    data = os.urandom(3 << 20)  # more than one read chunk
+    path = atomic_write_bytes(tmp_path / "x", data)
+    assert sha256_file(path) == sha256_bytes(data)
