@@ -1,0 +1,354 @@
+"""Backends: the packages that can run a model file, as a registry (data, not if-chains).
+
+Each backend runs one model family (``"tflite"`` or ``"onnx"``) and opens a model
+from its bytes into a :class:`Session` with one input and one output. TFLite models
+are always opened with ``model_content=`` so that the interpreter's flatbuffer
+verifier runs (it does not for ``model_path=``).
+
+Example:
+
+>>> backend = select_backend("tflite")                       # doctest: +SKIP
+>>> session = backend.open(model_bytes, num_threads=1)       # doctest: +SKIP
+>>> session.input.dtype, session.input.scale                 # doctest: +SKIP
+(dtype('int8'), 0.00392156...)
+
+Order tried for TFLite: ``litert`` (ai-edge-litert), ``tflite-runtime`` (numpy<2 only),
+then ``tensorflow-lite`` (``tf.lite.Interpreter``), which is imported only when the
+other two are missing. ONNX: ``onnxruntime``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+from typing import Callable
+
+import numpy as np
+
+from edgedigits_runtime.errors import BackendUnavailableError, ModelError, UsageError
+
+__all__ = ["TensorSpec", "Session", "Backend", "BACKENDS", "FAMILIES", "select_backend", "open_model",
+           "available_backends"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """What a model's input or output tensor is.
+
+    Attributes:
+      name: tensor name in the model.
+      shape: shape with ``-1`` for the batch (and any other dynamic) axis.
+      dtype: numpy dtype of the tensor.
+      scale: quantization scale, None for float tensors.
+      zero_point: quantization zero point, None for float tensors.
+    """
+
+    name: str
+    shape: tuple
+    dtype: np.dtype
+    scale: float | None
+    zero_point: int | None
+
+    def as_dict(self) -> dict:
+        """The manifest form: ``{"name", "shape", "dtype", "scale", "zero_point"}``."""
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype.name,
+                "scale": self.scale, "zero_point": self.zero_point}
+
+
+class Session:
+    """An opened model: ``input``/``output`` :class:`TensorSpec` and ``run(x) -> y``.
+
+    ``run`` is not thread-safe; :class:`~edgedigits_runtime.DigitClassifier` serialises calls.
+    """
+
+    backend: str
+    input: TensorSpec
+    output: TensorSpec
+
+    def run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class Backend:
+    """One way of running a model family.
+
+    Attributes:
+      name: registry key (``backend=`` argument).
+      family: ``"tflite"`` or ``"onnx"``.
+      module: the module imported to run it.
+      package: the pip package that provides ``module``.
+      install: the command that installs it for this runtime.
+      open_fn: ``(module, model_bytes, num_threads) -> Session``.
+    """
+
+    name: str
+    family: str
+    module: str
+    package: str
+    install: str
+    open_fn: Callable
+
+    def load(self):
+        """Import and return the backend module.
+
+        Raises:
+          BackendUnavailableError: not installed, or installed but unusable (tflite-runtime with numpy 2).
+        """
+        try:
+            return importlib.import_module(self.module)
+        except (ImportError, SystemError, AttributeError, RuntimeError) as exc:
+            if isinstance(exc, ModuleNotFoundError) or (isinstance(exc, ImportError) and "None in sys.modules" in str(exc)):
+                reason = "not installed"
+            else:
+                text = str(exc).strip().splitlines()
+                reason = f"does not import: {text[0] if text else type(exc).__name__}"
+            raise _unavailable(f"backend {self.name!r} cannot be used: {self.package} {reason}; {self.install}",
+                               reason) from None
+
+    def available(self) -> bool:
+        """True when the module imports (imports it: call only on the backend you would use)."""
+        try:
+            self.load()
+        except BackendUnavailableError:
+            return False
+        return True
+
+    def open(self, model_bytes: bytes, num_threads: int | None = None) -> Session:
+        """Open a model from its bytes.
+
+        Args:
+          model_bytes: the whole model file.
+          num_threads: interpreter threads (None: the backend's default).
+
+        Returns:
+          A :class:`Session`.
+
+        Raises:
+          BackendUnavailableError: the backend is not installed.
+          ModelError: the backend rejects the bytes (the message is the backend's first line;
+            the caller adds the file name).
+        """
+        module = self.load()
+        try:
+            return self.open_fn(module, model_bytes, num_threads)
+        except ModelError:
+            raise
+        except SystemError as exc:  # tflite-runtime built for numpy 1 under numpy 2: "_ARRAY_API not found"
+            import numpy
+
+            reason = f"fails under numpy {numpy.__version__} ({type(exc).__name__})"
+            raise _unavailable(f"backend {self.name!r} cannot be used: {self.package} {reason}; {self.install}",
+                               reason) from None
+        except Exception as exc:  # noqa: BLE001 - backends raise ValueError, RuntimeError, their own types
+            text = str(exc).strip().splitlines()
+            raise ModelError(text[0] if text else type(exc).__name__) from None
+
+
+def _unavailable(message: str, reason: str) -> BackendUnavailableError:
+    exc = BackendUnavailableError(message)
+    exc.reason = reason  # short form for "tried ..." lists
+    return exc
+
+
+# --------------------------------------------------------------------------- TFLite
+
+
+class _TFLiteSession(Session):
+    """A TFLite interpreter with one input and one output; resizes only when the batch size changes."""
+
+    def __init__(self, interpreter, backend: str):
+        self.backend = backend
+        self._it = interpreter
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs; a digit classifier has one of each")
+        self.input, self.output = _tflite_spec(inputs[0]), _tflite_spec(outputs[0])
+        self._in_index, self._out_index = inputs[0]["index"], outputs[0]["index"]
+        self._batch = int(inputs[0]["shape"][0]) if len(inputs[0]["shape"]) else None
+        self._set, self._invoke, self._get = interpreter.set_tensor, interpreter.invoke, interpreter.get_tensor
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[0] != self._batch:
+            self._it.resize_tensor_input(self._in_index, list(x.shape), strict=False)
+            self._it.allocate_tensors()
+            self._batch = x.shape[0]
+        self._set(self._in_index, x)
+        self._invoke()
+        return self._get(self._out_index)
+
+
+def _tflite_spec(detail: dict) -> TensorSpec:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    signature = detail.get("shape_signature")
+    shape = signature if signature is not None and len(signature) else detail["shape"]
+    shape = tuple(int(d) for d in shape)
+    if shape:
+        shape = (-1,) + shape[1:]
+    quantized = bool(scale)
+    return TensorSpec(name=str(detail.get("name", "")), shape=shape, dtype=np.dtype(detail["dtype"]),
+                      scale=float(scale) if quantized else None, zero_point=int(zero_point) if quantized else None)
+
+
+def _open_tflite(interpreter_cls: Callable, backend: str, model_bytes: bytes, num_threads: int | None) -> Session:
+    interpreter = interpreter_cls(model_content=model_bytes, num_threads=num_threads)  # model_content: verifier runs
+    interpreter.allocate_tensors()
+    return _TFLiteSession(interpreter, backend)
+
+
+def _open_litert(module, model_bytes, num_threads):
+    return _open_tflite(module.Interpreter, "litert", model_bytes, num_threads)
+
+
+def _open_tflite_runtime(module, model_bytes, num_threads):
+    return _open_tflite(module.Interpreter, "tflite-runtime", model_bytes, num_threads)
+
+
+def _open_tensorflow_lite(module, model_bytes, num_threads):
+    return _open_tflite(module.lite.Interpreter, "tensorflow-lite", model_bytes, num_threads)
+
+
+# --------------------------------------------------------------------------- ONNX
+
+_ONNX_DTYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
+                "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int32)": "int32", "tensor(int64)": "int64"}
+
+
+class _OnnxSession(Session):
+    backend = "onnxruntime"
+
+    def __init__(self, session):
+        self._session = session
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs; a digit classifier has one of each")
+        self.input, self.output = _onnx_spec(inputs[0]), _onnx_spec(outputs[0])
+        self._in_name, self._out_names = inputs[0].name, [outputs[0].name]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(self._out_names, {self._in_name: x})[0]
+
+
+def _onnx_spec(arg) -> TensorSpec:
+    if arg.type not in _ONNX_DTYPES:
+        raise ModelError(f"tensor {arg.name!r} has type {arg.type}; expected a float or integer tensor")
+    shape = tuple(d if isinstance(d, int) and d > 0 else -1 for d in arg.shape)
+    if shape:
+        shape = (-1,) + shape[1:]
+    return TensorSpec(name=arg.name, shape=shape, dtype=np.dtype(_ONNX_DTYPES[arg.type]), scale=None, zero_point=None)
+
+
+def _open_onnxruntime(module, model_bytes, num_threads):
+    options = module.SessionOptions()
+    options.intra_op_num_threads = int(num_threads or 0)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = module.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    return _OnnxSession(session)
+
+
+# --------------------------------------------------------------------------- registry
+
+_LITERT = 'pip install "edgedigits-runtime[litert]"'
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("litert", "tflite", "ai_edge_litert.interpreter", "ai-edge-litert", _LITERT, _open_litert),
+        Backend("tflite-runtime", "tflite", "tflite_runtime.interpreter", "tflite-runtime",
+                'pip install "edgedigits-runtime[tflite-runtime]" (needs numpy<2)', _open_tflite_runtime),
+        Backend("tensorflow-lite", "tflite", "tensorflow", "tensorflow",
+                f"{_LITERT} (the light option) or pip install tensorflow", _open_tensorflow_lite),
+        Backend("onnxruntime", "onnx", "onnxruntime", "onnxruntime", 'pip install "edgedigits-runtime[onnx]"',
+                _open_onnxruntime),
+    )
+}
+# Family -> (what it is called, backends in the order tried, install hint when none is there).
+FAMILIES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "tflite": ("TFLite interpreter", ("litert", "tflite-runtime", "tensorflow-lite"),
+               f'{_LITERT} (on 32-bit ARM: pip install "edgedigits-runtime[tflite-runtime]" with numpy<2)'),
+    "onnx": ("ONNX runtime (onnxruntime)", ("onnxruntime",), 'pip install "edgedigits-runtime[onnx]"'),
+}
+
+
+def select_backend(family: str, name: str | None = None) -> Backend:
+    """The backend that will run a model of ``family``.
+
+    Args:
+      family: ``"tflite"`` or ``"onnx"`` (what the model file is).
+      name: force one backend by its registry name (see :data:`BACKENDS`); None tries them in order.
+
+    Returns:
+      The first importable :class:`Backend` of the family (or the one named).
+
+    Raises:
+      UsageError: ``name`` is not a backend, or runs another family.
+      BackendUnavailableError: nothing installed runs this family (the message says what to pip install).
+    """
+    if family not in FAMILIES:
+        raise UsageError(f"unknown model family {family!r}; expected one of {', '.join(FAMILIES)}")
+    what, order, install = FAMILIES[family]
+    if name is not None:
+        if not isinstance(name, str) or name not in BACKENDS:
+            close = difflib.get_close_matches(str(name), list(BACKENDS), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(f"unknown backend {name!r}: {hint}choose one of {', '.join(BACKENDS)}")
+        backend = BACKENDS[name]
+        if backend.family != family:
+            raise UsageError(f"backend {name!r} runs {backend.family} models, not {family}; choose one of {', '.join(order)}")
+        backend.load()  # raises BackendUnavailableError with the install command
+        return backend
+    reasons = []
+    for key in order:
+        try:
+            BACKENDS[key].load()
+            return BACKENDS[key]
+        except BackendUnavailableError as exc:
+            reasons.append(f"{BACKENDS[key].package}: {getattr(exc, 'reason', exc)}")
+    raise BackendUnavailableError(f"no {what} works here ({'; '.join(reasons)}): {install}")
+
+
+def open_model(family: str, model_bytes: bytes, num_threads: int | None = None, name: str | None = None) -> Session:
+    """Open model bytes in the named backend, or in the first of the family's backends that works.
+
+    A backend that imports but cannot start (tflite-runtime under numpy 2) is skipped
+    for the next one; a model the backend rejects is an error at once.
+
+    Args:
+      family: ``"tflite"`` or ``"onnx"``.
+      model_bytes: the whole model file.
+      num_threads: interpreter threads (None: the backend's default).
+      name: force one backend (see :func:`select_backend`).
+
+    Returns:
+      A :class:`Session`.
+
+    Raises:
+      UsageError: unknown or wrong-family ``name``.
+      BackendUnavailableError: nothing installed runs this family (says what to pip install).
+      ModelError: the backend rejects the bytes (its first line; the caller adds the file name).
+    """
+    if name is not None:
+        return select_backend(family, name).open(model_bytes, num_threads)
+    if family not in FAMILIES:
+        raise UsageError(f"unknown model family {family!r}; expected one of {', '.join(FAMILIES)}")
+    what, order, install = FAMILIES[family]
+    tried = []
+    for key in order:  # tensorflow is imported only when the light interpreters are missing or broken
+        try:
+            return BACKENDS[key].open(model_bytes, num_threads)
+        except BackendUnavailableError as exc:
+            tried.append(f"{BACKENDS[key].package}: {getattr(exc, 'reason', exc)}")
+    raise BackendUnavailableError(f"no {what} works here ({'; '.join(tried)}): {install}")
+
+
+def available_backends() -> list[str]:
+    """Names of the backends that import here (imports each candidate; tensorflow last and only if needed)."""
+    found = []
+    for _, order, _ in FAMILIES.values():
+        for key in order:
+            if key == "tensorflow-lite" and found and BACKENDS[found[-1]].family == "tflite":
+                continue  # never import TensorFlow when a light TFLite interpreter is there
+            if BACKENDS[key].available():
+                found.append(key)
+    return found

@@ -1,0 +1,295 @@
+"""`DigitClassifier`: a TFLite or ONNX digit model behind a small, checked numpy API.
+
+Loading reads the file, tells TFLite from ONNX by its bytes, checks it against its
+manifest (SHA-256) and opens it in the first installed backend. Calls take uint8
+(0-255) or float ([0, 1]) images, one or many, with or without a channel axis, and
+quantize them from the model's own input details (a 256-entry lookup table for
+uint8). A batch runs as one interpreter call. One lock serialises interpreter use,
+so any number of threads may share a classifier.
+
+Example:
+
+>>> from edgedigits_runtime import DigitClassifier
+>>> clf = DigitClassifier("runs/edge/export/edge_int8.tflite", num_threads=1)   # doctest: +SKIP
+>>> clf.predict(images)              # uint8 (N, 28, 28) -> int64 (N,)           # doctest: +SKIP
+array([7, 2, 1])
+>>> clf.top_k(images[0], k=2)                                                     # doctest: +SKIP
+[[(7, 0.99609375), (3, 0.00390625)]]
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits_runtime.backends import open_model
+from edgedigits_runtime.errors import InputError, ModelError, UsageError
+from edgedigits_runtime.manifest import check_model
+from edgedigits_runtime.modelfile import read_model
+
+__all__ = ["DigitClassifier", "load_default", "DEFAULT_MODEL", "NUM_CLASSES"]
+
+NUM_CLASSES = 10
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default_int8.tflite"
+_IMAGE = (28, 28)
+_INPUT_TAILS = ((28, 28, 1), (28, 28), (784,))  # model input shapes (after the batch axis) we can feed
+
+
+class DigitClassifier:
+    """Classify 28x28 digit images with an exported TFLite or ONNX model.
+
+    Example:
+
+    >>> clf = DigitClassifier("edge_int8.tflite")         # manifest.json beside it is checked   # doctest: +SKIP
+    >>> clf.predict(np.zeros((28, 28), np.uint8))                                               # doctest: +SKIP
+    array([1])
+
+    Args:
+      path: the model file (``.tflite`` or ``.onnx``; the kind is read from its bytes).
+      manifest: None (use ``manifest.json`` beside the model if there is one), a manifest path, or
+        a manifest dict.
+      num_threads: interpreter threads (None: the backend's default).
+      backend: force a backend by name (``"litert"``, ``"tflite-runtime"``, ``"tensorflow-lite"``,
+        ``"onnxruntime"``); None picks the first installed one for the model's kind.
+
+    Raises:
+      ModelError: the file is missing, empty, truncated, corrupted, of another kind, or not a
+        28x28 -> 10 classes model.
+      ModelIntegrityError: the file's bytes differ from its manifest's SHA-256.
+      BackendUnavailableError: no installed package runs this kind of model (says what to install).
+      UsageError: ``num_threads``, ``backend`` or ``manifest`` is not valid.
+
+    Warns:
+      ManifestWarning: no manifest (or no entry for this file): the model runs unverified.
+
+    Inputs (every method): a numpy array (or nested list) of uint8 0-255 or float in [0, 1]
+    (white ink on black, as MNIST), shaped (28, 28), (28, 28, 1), (N, 28, 28) or (N, 28, 28, 1).
+    A batch of N = 0 images gives empty results. Anything else raises
+    :class:`~edgedigits_runtime.errors.InputError`.
+    """
+
+    def __init__(self, path: str | os.PathLike, manifest=None, num_threads: int | None = None, backend: str | None = None):
+        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
+                                        or num_threads < 1):
+            raise UsageError(f"num_threads must be a positive whole number or None; got {num_threads!r}")
+        if backend is not None and not isinstance(backend, str):
+            raise UsageError(f"backend must be a name such as 'litert' or None; got {type(backend).__name__}")
+        self.path = Path(path)
+        data, family = read_model(self.path)
+        check = check_model(self.path, data, manifest)
+        entry = check.entry or {}
+        if entry.get("runtime") not in (None, family):
+            raise ModelError(f"{self.path} is a {family} model but its manifest entry says {entry['runtime']}: "
+                             "the manifest does not describe this file; re-export it")
+        try:
+            self._session = open_model(family, data, None if num_threads is None else int(num_threads), backend)
+        except ModelError as exc:
+            raise ModelError(f"{self.path} is not a valid {family} model ({exc}): it may be truncated or corrupted; "
+                             "re-copy or re-export it") from None
+        self._lock = threading.Lock()
+        self._setup_input()
+        self._setup_output(entry.get("output_kind"))
+        spec_in, spec_out = self._session.input, self._session.output
+        self.info = {
+            "path": str(self.path), "format": entry.get("format", family), "runtime": family,
+            "backend": self._session.backend, "num_threads": num_threads,
+            "input_dtype": spec_in.dtype.name, "input_scale": spec_in.scale, "input_zero_point": spec_in.zero_point,
+            "input_shape": list(spec_in.shape),
+            "output_dtype": spec_out.dtype.name, "output_scale": spec_out.scale, "output_zero_point": spec_out.zero_point,
+            "output_kind": self._output_kind, "sha256": check.sha256, "verified": check.verified,
+            "manifest": check.source, "size": len(data),
+        }
+        self.manifest = check.manifest
+
+    def __repr__(self) -> str:
+        state = "verified" if self.info["verified"] else "unverified"
+        return f"DigitClassifier({str(self.path)!r}, backend={self.info['backend']!r}, input={self.info['input_dtype']}, {state})"
+
+    # ------------------------------------------------------------------ set-up
+
+    def _setup_input(self) -> None:
+        spec = self._session.input
+        tail = tuple(spec.shape[1:])
+        if tail not in _INPUT_TAILS:
+            raise ModelError(f"{self.path} takes input of shape {list(spec.shape)}; a digit classifier takes "
+                             "(N, 28, 28, 1) images")
+        self._in_tail = tail
+        self._in_dtype = spec.dtype
+        levels = np.arange(256, dtype=np.float32) / np.float32(255.0)  # the project's convention: x / 255
+        if spec.dtype.kind in "iu":
+            if spec.scale is None:
+                raise ModelError(f"{self.path} has an unquantized {spec.dtype.name} input; expected float or int8 with a scale")
+            self._lut = self._quantize(levels)
+        elif spec.dtype.kind == "f":
+            self._lut = levels.astype(spec.dtype)
+        else:
+            raise ModelError(f"{self.path} has a {spec.dtype.name} input; expected float or int8")
+
+    def _quantize(self, x: np.ndarray) -> np.ndarray:
+        spec = self._session.input
+        info = np.iinfo(spec.dtype)
+        q = np.round(x / np.float32(spec.scale)) + np.float32(spec.zero_point)
+        return np.clip(q, info.min, info.max).astype(spec.dtype)
+
+    def _setup_output(self, kind: str | None) -> None:
+        spec = self._session.output
+        if tuple(spec.shape[1:]) != (NUM_CLASSES,):
+            raise ModelError(f"{self.path} outputs shape {list(spec.shape)}; a digit classifier outputs (N, 10)")
+        self._out_scale = None if spec.scale is None else np.float32(spec.scale)
+        self._out_zero = None if spec.zero_point is None else np.float32(spec.zero_point)
+        self._output_kind = kind or self._probe_output_kind()
+
+    def _probe_output_kind(self) -> str:
+        """Without a manifest: probabilities if rows of a blank and a grey image sum to 1 and are >= 0."""
+        probes = self._lut[np.stack([np.zeros(_IMAGE, np.uint8), np.full(_IMAGE, 128, np.uint8)])]
+        probes = probes.reshape((2,) + self._in_tail)
+        rows = self._dequantize(self._run(probes))
+        if np.all(rows >= -1e-3) and np.allclose(rows.sum(axis=1), 1.0, atol=0.05):
+            return "probabilities"
+        return "logits"
+
+    # ------------------------------------------------------------------ calls
+
+    def _prepare(self, images) -> np.ndarray:
+        """Images -> model input array (N, *tail) in the model's dtype."""
+        x = images if isinstance(images, np.ndarray) else _as_array(images)
+        shape = x.shape
+        if shape[-2:] == _IMAGE and x.ndim in (2, 3):
+            n = 1 if x.ndim == 2 else shape[0]
+        elif shape[-3:] == (28, 28, 1) and x.ndim in (3, 4):
+            n = 1 if x.ndim == 3 else shape[0]
+        else:
+            raise InputError(f"images have shape {shape}; expected (28, 28), (28, 28, 1), (N, 28, 28) or (N, 28, 28, 1)")
+        kind = x.dtype.kind
+        if x.dtype == np.uint8:
+            q = self._lut[x]
+        elif kind == "f":
+            q = self._from_float(x)
+        elif kind in "iu":
+            q = self._lut[_int_to_uint8(x)]
+        else:
+            raise InputError(f"images have dtype {x.dtype}; pass uint8 (0-255) or float (0.0-1.0) numbers")
+        return q.reshape((n,) + self._in_tail)
+
+    def _from_float(self, x: np.ndarray) -> np.ndarray:
+        if x.size:
+            low, high = float(np.min(x)), float(np.max(x))
+            if not (np.isfinite(low) and np.isfinite(high)):
+                raise InputError("images contain NaN or infinity; pass finite values in [0, 1] (or uint8 0-255)")
+            if low < 0.0 or high > 1.0:
+                raise InputError(f"float images must be in [0, 1]; got values in [{low:g}, {high:g}]: "
+                                 "pass uint8 0-255 or divide by 255")
+        if self._in_dtype.kind == "f":
+            return np.ascontiguousarray(x, dtype=self._in_dtype)
+        return self._quantize(x.astype(np.float32, copy=False))
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._session.run(x)
+
+    def _dequantize(self, y: np.ndarray) -> np.ndarray:
+        if self._out_scale is not None:
+            return (y.astype(np.float32) - self._out_zero) * self._out_scale
+        return y.astype(np.float32, copy=False)
+
+    def _raw(self, images) -> np.ndarray:
+        x = self._prepare(images)
+        if x.shape[0] == 0:
+            return np.zeros((0, NUM_CLASSES), self._session.output.dtype)
+        return self._run(x)
+
+    def predict(self, images) -> np.ndarray:
+        """Top-1 digit of each image.
+
+        Args:
+          images: see the class docstring (uint8 0-255 or float 0-1; one image or a batch).
+
+        Returns:
+          int64 array (N,), N = 1 for a single image.
+
+        Raises:
+          InputError: wrong shape, dtype, range, NaN or infinity.
+        """
+        y = self._raw(images)
+        return np.argmax(y, axis=1).astype(np.int64, copy=False)  # quantization and softmax keep the order
+
+    def predict_proba(self, images) -> np.ndarray:
+        """Class probabilities of each image.
+
+        Args:
+          images: see the class docstring.
+
+        Returns:
+          float32 array (N, 10): dequantized output; softmax applied when the model outputs logits.
+
+        Raises:
+          InputError: wrong shape, dtype, range, NaN or infinity.
+        """
+        p = self._dequantize(self._raw(images))
+        if self._output_kind == "logits" and len(p):
+            p = np.exp(p - p.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+        return np.asarray(p, dtype=np.float32)
+
+    def top_k(self, images, k: int = 3) -> list[list[tuple[int, float]]]:
+        """The ``k`` most likely digits of each image with their probabilities, best first.
+
+        Args:
+          images: see the class docstring.
+          k: how many (1 to 10).
+
+        Returns:
+          One list per image of ``(label, probability)`` pairs.
+
+        Raises:
+          UsageError: ``k`` is not in 1..10.
+          InputError: bad images.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= NUM_CLASSES:
+            raise UsageError(f"k must be a whole number from 1 to {NUM_CLASSES}; got {k!r}")
+        probs = self.predict_proba(images)
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        return [[(int(c), float(row[c])) for c in idx] for row, idx in zip(probs, order)]
+
+
+def _as_array(images) -> np.ndarray:
+    try:
+        return np.asarray(images)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"images are not an array of numbers ({exc}); pass a numpy array of uint8 or float") from None
+
+
+def _int_to_uint8(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind == "b":  # pragma: no cover - bool has kind "b", caught by the caller
+        raise InputError("images have dtype bool; pass uint8 (0-255) or float (0.0-1.0) numbers")
+    if x.size:
+        low, high = int(x.min()), int(x.max())
+        if low < 0 or high > 255:
+            raise InputError(f"integer images must be in 0-255; got values in [{low}, {high}]: pass uint8 0-255 or floats in [0, 1]")
+    return x.astype(np.uint8)
+
+
+def load_default(num_threads: int | None = None, backend: str | None = None) -> DigitClassifier:
+    """The pretrained int8 model shipped with the runtime, checked against its manifest.
+
+    Example:
+
+    >>> clf = load_default()                       # doctest: +SKIP
+    >>> clf.info["verified"]                       # doctest: +SKIP
+    True
+
+    Args:
+      num_threads: interpreter threads (None: the backend's default).
+      backend: force a TFLite backend by name (None: first installed).
+
+    Raises:
+      ModelError: the shipped model is missing from this installation (reinstall edgedigits-runtime).
+      BackendUnavailableError: no TFLite interpreter installed.
+    """
+    if not DEFAULT_MODEL.is_file():
+        raise ModelError(f"the shipped model {DEFAULT_MODEL} is missing from this installation: "
+                         "reinstall edgedigits-runtime, or pass a model with --model")
+    return DigitClassifier(DEFAULT_MODEL, num_threads=num_threads, backend=backend)

@@ -1,0 +1,167 @@
+"""Read ``manifest.json`` (docs/DESIGN.md) and check a model file against it.
+
+The export stage records each file's SHA-256. A corrupted ``.tflite`` often loads and
+runs silently wrong, so the hash is the defence: a file whose bytes changed since
+export is refused with :class:`~edgedigits_runtime.errors.ModelIntegrityError`.
+Without a manifest (or without an entry for the file) the model still runs, with a
+:class:`ManifestWarning`, and what is needed is read from the model itself.
+
+Example:
+
+>>> check = check_model("export/edge_int8.tflite", data)   # doctest: +SKIP
+>>> check.verified, check.entry["format"]                   # doctest: +SKIP
+(True, 'int8')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+
+from edgedigits_runtime.errors import ModelError, ModelIntegrityError, UsageError
+from edgedigits_runtime.fileio import sha256_bytes
+
+__all__ = ["SCHEMA", "MANIFEST_FILE", "OUTPUT_KINDS", "ManifestWarning", "ManifestCheck", "read_manifest", "check_model"]
+
+SCHEMA = "edgedigits-manifest/1"
+MANIFEST_FILE = "manifest.json"
+OUTPUT_KINDS = ("probabilities", "logits")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_RUNTIMES = ("tflite", "onnx")
+
+
+class ManifestWarning(UserWarning):
+    """The model runs unverified: no manifest, or no entry for this file in it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ManifestCheck:
+    """The outcome of checking a model file against its manifest.
+
+    Attributes:
+      sha256: hex SHA-256 of the model bytes.
+      verified: True when a manifest entry matched the bytes.
+      entry: the file's ``artifacts`` entry (None when unverified).
+      manifest: the whole manifest (None when there was none).
+      source: where the manifest came from (a path, ``"<dict>"``, or None).
+    """
+
+    sha256: str
+    verified: bool
+    entry: dict | None
+    manifest: dict | None
+    source: str | None
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    """Read and schema-check a manifest file.
+
+    Args:
+      path: a ``manifest.json``.
+
+    Returns:
+      The manifest as a dict.
+
+    Raises:
+      ModelError: missing, unreadable, not JSON, or not an edgedigits manifest.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(f"manifest {path} not found: pass the manifest.json written by `edgedigits export`") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read manifest {path}: {exc}") from None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"manifest {path} is not readable JSON ({exc.msg} at line {exc.lineno}): re-export or re-copy it") from None
+    _check_schema(manifest, str(path))
+    return manifest
+
+
+def _check_schema(manifest, where: str) -> None:
+    if not isinstance(manifest, dict):
+        raise ModelError(f"manifest {where} is a JSON {type(manifest).__name__}, not an object: re-export it")
+    schema = manifest.get("schema")
+    if schema != SCHEMA:
+        raise ModelError(f"manifest {where} has schema {schema!r}, this runtime reads {SCHEMA!r}: "
+                         "re-export with a matching edgedigits, or upgrade edgedigits-runtime")
+    artifacts = manifest.get("artifacts")
+    if not isinstance(artifacts, dict):
+        raise ModelError(f"manifest {where} has no 'artifacts' object: re-export it")
+    for name, entry in artifacts.items():
+        _check_entry(entry, f"manifest {where}, artifact {name!r}")
+
+
+def _check_entry(entry, where: str) -> None:
+    if not isinstance(entry, dict):
+        raise ModelError(f"{where} is not an object: re-export it")
+    sha = entry.get("sha256")
+    if not isinstance(sha, str) or not _SHA256.match(sha):
+        raise ModelError(f"{where} has no valid 'sha256' (got {sha!r}): re-export it")
+    if entry.get("runtime") is not None and entry["runtime"] not in _RUNTIMES:
+        raise ModelError(f"{where} has runtime {entry['runtime']!r}; expected one of {', '.join(_RUNTIMES)}")
+    kind = entry.get("output_kind", "probabilities")
+    if kind not in OUTPUT_KINDS:
+        raise ModelError(f"{where} has output_kind {kind!r}; expected one of {', '.join(OUTPUT_KINDS)}")
+    for side in ("input", "output"):
+        spec = entry.get(side)
+        if spec is None:
+            continue
+        if not isinstance(spec, dict) or not isinstance(spec.get("dtype"), str):
+            raise ModelError(f"{where} has an '{side}' without a 'dtype': re-export it")
+
+
+def check_model(path: str | os.PathLike, data: bytes, manifest=None) -> ManifestCheck:
+    """Check a model file's bytes against its manifest.
+
+    Args:
+      path: the model file (its name selects the manifest entry; ``manifest.json`` beside it
+        is used when ``manifest`` is None).
+      data: the file's bytes (already read: hashed here).
+      manifest: None (look beside the model), a path to a manifest, or a manifest dict.
+
+    Returns:
+      A :class:`ManifestCheck`.
+
+    Raises:
+      ModelIntegrityError: the bytes differ from the SHA-256 the manifest recorded.
+      ModelError: a given manifest is missing or malformed.
+      UsageError: ``manifest`` is neither None, a path nor a dict.
+
+    Warns:
+      ManifestWarning: no manifest beside the model, or no entry for it: the model runs unverified.
+    """
+    path = Path(path)
+    digest = sha256_bytes(data)
+    if manifest is None:
+        beside = path.parent / MANIFEST_FILE
+        if not beside.is_file():
+            warnings.warn(f"no {MANIFEST_FILE} beside {path}: running it unverified (SHA-256 not checked), "
+                          "with input/output details read from the model", ManifestWarning, stacklevel=3)
+            return ManifestCheck(digest, False, None, None, None)
+        manifest, source = read_manifest(beside), str(beside)
+    elif isinstance(manifest, dict):
+        _check_schema(manifest, "<dict>")
+        source = "<dict>"
+    elif isinstance(manifest, (str, os.PathLike)):
+        source = str(manifest)
+        manifest = read_manifest(manifest)
+    else:
+        raise UsageError(f"manifest must be None, a path or a dict; got {type(manifest).__name__}")
+    entry = manifest["artifacts"].get(path.name)
+    if entry is None:
+        listed = ", ".join(manifest["artifacts"]) or "nothing"
+        warnings.warn(f"manifest {source} has no entry for {path.name} (it lists {listed}): running it unverified, "
+                      "with input/output details read from the model", ManifestWarning, stacklevel=3)
+        return ManifestCheck(digest, False, None, manifest, source)
+    if entry["sha256"] != digest:
+        raise ModelIntegrityError(
+            f"{path} changed since export: its SHA-256 is {digest[:12]}..., {source} recorded {entry['sha256'][:12]}...; "
+            "re-copy the file or re-export it (with its manifest)")
+    return ManifestCheck(digest, True, entry, manifest, source)
