@@ -1,0 +1,138 @@
+"""Ship a run's int8 model as the runtime's pretrained default (``load_default()``, ``predict`` without --model).
+
+Usage (one command, from the checkout; needs only the runtime, not TensorFlow):
+
+  python scripts/ship_default_model.py RUN [--data-dir DIR]
+
+``RUN`` is a run folder exported with ``edgedigits export RUN --int8`` (or its ``export/`` folder).
+The script:
+
+1. reads ``RUN/export/manifest.json`` and its ``int8`` entry (``<arch>_int8.tflite``);
+2. checks the file's SHA-256 against that entry (refuses a changed file);
+3. scores it through ``edgedigits_runtime.DigitClassifier`` on the full MNIST test set and refuses
+   it below 99.4% (``--min-accuracy``, a fraction);
+4. copies it to ``runtime/edgedigits_runtime/models/default_int8.tflite`` and writes
+   ``models/manifest.json`` beside it: the export manifest with only this entry, renamed, plus
+   the source run's facts and the runtime's score (``"shipped"``). Both files are written atomically.
+
+Then commit the two files. The runtime's tests check the shipped model against this manifest and
+its accuracy on MNIST.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "runtime" / "edgedigits_runtime" / "models"
+SHIPPED_NAME = "default_int8.tflite"
+MIN_ACCURACY = 0.994
+
+
+def main(argv=None) -> int:
+    args = _parse(argv)
+    sys.path.insert(0, str(ROOT / "runtime"))  # the checkout's runtime, even when another is installed
+    from edgedigits_runtime.errors import EdgeDigitsError
+
+    try:
+        shipped = ship(Path(args.run), data_dir=args.data_dir, min_accuracy=args.min_accuracy, models_dir=Path(args.models_dir),
+                       command=" ".join(["python", "scripts/ship_default_model.py", *map(shlex.quote, argv or sys.argv[1:])]))
+    except EdgeDigitsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(shipped, indent=2))
+    return 0
+
+
+def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models_dir: Path = MODELS, command: str = "") -> dict:
+    """Check, score and copy a run's int8 model into the runtime's ``models/`` folder.
+
+    Returns:
+      The ``"shipped"`` facts written into the manifest.
+
+    Raises:
+      UsageError: no export manifest or no int8 entry in it.
+      ModelIntegrityError: the file does not match its manifest.
+      ModelError: the model does not score ``min_accuracy`` on the MNIST test set.
+    """
+    import numpy as np
+
+    from edgedigits_runtime import DigitClassifier
+    from edgedigits_runtime.errors import ModelError, UsageError
+    from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text
+    from edgedigits_runtime.manifest import read_manifest
+    from edgedigits_runtime.mnist import load_mnist
+
+    export = run / "export" if (run / "export" / "manifest.json").is_file() else run
+    if not (export / "manifest.json").is_file():
+        raise UsageError(f"no export manifest in {run} (looked for {run}/export/manifest.json): "
+                         f"run `edgedigits export {run} --int8` first")
+    manifest = read_manifest(export / "manifest.json")
+    names = [name for name, entry in manifest["artifacts"].items() if entry.get("format") == "int8"]
+    if not names:
+        raise UsageError(f"{export}/manifest.json lists no int8 artifact (it has {', '.join(manifest['artifacts'])}): "
+                         f"run `edgedigits export {run} --int8`")
+    source = export / names[0]
+    clf = DigitClassifier(source, num_threads=1)  # checks the SHA-256 against the export manifest
+    if not clf.info["verified"]:  # pragma: no cover - the entry exists, so an unverified load cannot happen
+        raise ModelError(f"{source} could not be verified against {export}/manifest.json")
+
+    images, labels = load_mnist("test", data_dir)
+    start = time.perf_counter()
+    predictions = np.concatenate([clf.predict(images[i : i + 1000]) for i in range(0, len(images), 1000)])
+    accuracy = float((predictions == labels).mean())
+    seconds = time.perf_counter() - start
+    print(f"{source}: {accuracy:.2%} on the {len(labels)} MNIST test images through the runtime "
+          f"({clf.info['backend']}, {seconds:.1f} s)", file=sys.stderr)
+    if accuracy < min_accuracy:
+        raise ModelError(f"{source} scores {accuracy:.2%} on the MNIST test set, below {min_accuracy:.2%}: "
+                         "train longer (the default `edgedigits train`) and export again")
+
+    entry = dict(manifest["artifacts"][names[0]])
+    shipped = {
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "from_file": names[0], "from_run": str(run),
+        "runtime_accuracy": round(accuracy, 6), "test_images": int(len(labels)), "backend": clf.info["backend"],
+        "command": command,
+    }
+    shipped.update(_run_facts(run))
+    out = {key: value for key, value in manifest.items() if key not in ("artifacts", "reference")}
+    out["artifacts"] = {SHIPPED_NAME: entry}
+    out["shipped"] = shipped
+    atomic_write_bytes(models_dir / SHIPPED_NAME, source.read_bytes())
+    atomic_write_text(models_dir / "manifest.json", json.dumps(out, indent=2) + "\n")
+    return shipped
+
+
+def _run_facts(run: Path) -> dict:
+    """Training facts from the run folder (when it is one): epochs, arch, Keras test accuracy."""
+    facts = {}
+    for name, keys in (("config.json", ("arch", "epochs", "batch_size", "lr", "augment", "seed", "limit")),
+                       ("metrics.json", ("test_accuracy", "params", "macs", "epochs_run"))):
+        try:
+            data = json.loads((run / name).read_text())
+        except (OSError, ValueError):
+            continue
+        found = {key: data[key] for key in keys if key in data}
+        if found:
+            facts[f"run_{name.split('.')[0]}"] = found
+    return facts
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run", help="run folder exported with `edgedigits export RUN --int8` (or its export/ folder)")
+    p.add_argument("--data-dir", default=None, help="MNIST folder (else $EDGEDIGITS_DATA, cache, download)")
+    p.add_argument("--min-accuracy", type=float, default=MIN_ACCURACY, help="refuse below this test accuracy (fraction)")
+    p.add_argument("--models-dir", default=str(MODELS), help=argparse.SUPPRESS)  # tests write elsewhere
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
