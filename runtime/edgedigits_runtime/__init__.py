@@ -15,8 +15,9 @@ from edgedigits_runtime.classifier import DEFAULT_MODEL, DigitClassifier, load_d
 from edgedigits_runtime.errors import (BackendUnavailableError, DataError, EdgeDigitsError, InputError, ModelError,
                                        ModelIntegrityError, UsageError)
 from edgedigits_runtime.manifest import ManifestWarning
+from edgedigits_runtime.preprocess import preprocess_image
 
 __version__ = "0.1.0"
 
-__all__ = ["DigitClassifier", "load_default", "DEFAULT_MODEL", "ManifestWarning", "EdgeDigitsError", "UsageError",
+__all__ = ["DigitClassifier", "load_default", "DEFAULT_MODEL", "preprocess_image", "ManifestWarning", "EdgeDigitsError", "UsageError",
            "DataError", "ModelError", "ModelIntegrityError", "InputError", "BackendUnavailableError", "__version__"]
