@@ -1,0 +1,139 @@
+"""`edgedigits-rt`: the runtime's own light command (no TensorFlow): predict, info, evaluate.
+
+Each command validates, calls one library function and renders the result. Library
+errors print ``error: <message>`` on stderr and exit 1. ``predict`` goes on past bad
+files and exits 1 at the end if any failed. ``edgedigits predict`` is this same command.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from edgedigits_runtime.errors import EdgeDigitsError
+
+app = typer.Typer(name="edgedigits-rt", help="Classify handwritten digits on a device (no TensorFlow).",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def _friendly(fn):
+    """Library errors -> one line on stderr and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except EdgeDigitsError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _open(model: Optional[Path], threads: Optional[int], backend: Optional[str]):
+    from edgedigits_runtime.classifier import DigitClassifier, load_default
+
+    if model is None:
+        return load_default(num_threads=threads, backend=backend)
+    return DigitClassifier(model, num_threads=threads, backend=backend)
+
+
+@_friendly
+def predict_command(
+    images: List[str] = typer.Argument(..., help="Image files, folders, glob patterns ('digits/*.png'), or - for stdin.",
+                                       show_default=False),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file (.tflite/.onnx; manifest.json beside "
+                                         "it is checked). Default: the shipped int8 model."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per line: path, label, confidence, top_k (error)."),
+    top_k: int = typer.Option(1, "--top-k", "-k", min=1, max=10, help="Also show the K most likely digits."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Interpreter threads (default: backend's)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Force litert, tflite-runtime, tensorflow-lite or onnxruntime."),
+) -> None:
+    """Classify digit images (photos or scans): prints `path: label (confidence)` per file."""
+    from edgedigits_runtime.predict import predict_files
+
+    results = predict_files(images, _open(model, threads, backend), top_k=top_k)
+    for r in results:
+        if json_out:
+            typer.echo(json.dumps(r.as_dict()))
+        elif r.ok:
+            extra = "" if top_k == 1 else "  [" + ", ".join(f"{d}: {p:.3f}" for d, p in r.top_k) + "]"
+            typer.echo(f"{r.path}: {r.label} ({r.confidence:.3f}){extra}")
+        else:
+            typer.secho(f"error: {r.path}: {r.error}", fg=typer.colors.RED, err=True)
+    failed = sum(not r.ok for r in results)
+    if failed:
+        typer.secho(f"{failed} of {len(results)} file(s) failed", err=True)
+        raise typer.Exit(1)
+
+
+app.command("predict")(predict_command)
+
+
+@app.command("info")
+@_friendly
+def info_command(
+    model: Optional[Path] = typer.Argument(None, help="Model file (default: the shipped int8 model)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Force a backend."),
+) -> None:
+    """Show a model's details and whether it matches its manifest (SHA-256)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = _open(model, None, backend)
+    details = dict(clf.info)
+    entry = (clf.manifest or {}).get("artifacts", {}).get(Path(clf.info["path"]).name, {})
+    for key in ("accuracy", "agreement", "created"):
+        if key in entry:
+            details[f"manifest_{key}"] = entry[key]
+    if clf.manifest:
+        details["source_run"] = clf.manifest.get("source_run")
+        if "shipped" in clf.manifest:
+            details["shipped"] = clf.manifest["shipped"]
+    details["warnings"] = [str(w.message) for w in caught]
+    if json_out:
+        typer.echo(json.dumps(details, indent=2))
+        return
+    for key, value in details.items():
+        if key == "warnings":
+            continue
+        typer.echo(f"{key:18} {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    for text in details["warnings"]:
+        typer.secho(f"warning: {text}", fg=typer.colors.YELLOW, err=True)
+
+
+@app.command("evaluate")
+@_friendly
+def evaluate_command(
+    model: Optional[Path] = typer.Argument(None, help="Model file (default: the shipped int8 model)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, "
+                                            "cache, download)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test images."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Interpreter threads."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Force a backend."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Accuracy on the MNIST test set, through the runtime."""
+    from edgedigits_runtime.evaluate import evaluate
+
+    result = evaluate(_open(model, threads, backend), data_dir=data_dir, limit=limit)
+    if json_out:
+        typer.echo(json.dumps(result))
+    else:
+        typer.echo(f"accuracy {result['accuracy']:.2%} on {result['images']} MNIST test images "
+                   f"({result['errors']} wrong; {result['backend']}, {result['seconds']:.1f} s)")
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

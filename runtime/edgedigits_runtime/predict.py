@@ -1,0 +1,142 @@
+"""Classify image files (the library behind both ``predict`` commands).
+
+Paths are expanded (files, folders, globs, ``"-"`` for image bytes on stdin), every
+image is preprocessed to MNIST form and all of them run as one batch. One bad
+file never stops the others: it gets a result with its error instead of a label.
+
+Example:
+
+>>> from edgedigits_runtime import load_default
+>>> results = predict_files(["digits/", "seven.jpg"], load_default(), top_k=3)   # doctest: +SKIP
+>>> results[0].as_dict()                                                        # doctest: +SKIP
+{'path': 'digits/a.png', 'label': 3, 'confidence': 0.98828125, 'top_k': [[3, 0.988], ...]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+import numpy as np
+
+from edgedigits_runtime.errors import EdgeDigitsError, InputError, UsageError
+
+__all__ = ["IMAGE_SUFFIXES", "STDIN", "FileResult", "expand_inputs", "predict_files"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
+STDIN = "-"
+_GLOB_CHARS = set("*?[")
+
+
+@dataclasses.dataclass
+class FileResult:
+    """What one input became.
+
+    Attributes:
+      path: the file (``"-"`` for stdin; a pattern or folder that matched nothing).
+      label: the top-1 digit, None on error.
+      confidence: its probability, None on error.
+      top_k: ``[(label, probability), ...]`` best first (empty on error).
+      error: one-line message when this input failed, else None.
+    """
+
+    path: str
+    label: int | None = None
+    confidence: float | None = None
+    top_k: list = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict:
+        """JSON-ready: path, label, confidence, top_k (pairs as lists), error (only when failed)."""
+        out = {"path": self.path, "label": self.label, "confidence": self.confidence,
+               "top_k": [[label, prob] for label, prob in self.top_k]}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def expand_inputs(items: Iterable[str | os.PathLike]) -> list[tuple[str, str | None]]:
+    """Expand command-line inputs into files, in order.
+
+    Args:
+      items: file paths, folders (their image files, sorted, not recursive), glob patterns
+        (``**`` recurses), or ``"-"`` for stdin.
+
+    Returns:
+      ``[(path, error or None), ...]``: an input that matches nothing keeps its place with an error.
+    """
+    out: list[tuple[str, str | None]] = []
+    for item in items:
+        text = os.fspath(item)
+        if text == STDIN:
+            out.append((STDIN, None))
+        elif Path(text).is_dir():
+            found = sorted(str(p) for p in Path(text).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            out.extend((p, None) for p in found) if found else out.append(
+                (text, f"folder {text} holds no image files ({', '.join(IMAGE_SUFFIXES[:3])}, ...)"))
+        elif _GLOB_CHARS & set(text) and not Path(text).exists():
+            found = sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
+            out.extend((p, None) for p in found) if found else out.append((text, f"no file matches {text}"))
+        else:
+            out.append((text, None))
+    return out
+
+
+def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int = 3,
+                  stdin: BinaryIO | None = None) -> list[FileResult]:
+    """Classify image files with one batched call.
+
+    Args:
+      items: paths, folders, globs or ``"-"`` (see :func:`expand_inputs`).
+      classifier: a :class:`~edgedigits_runtime.DigitClassifier`.
+      top_k: how many alternatives to keep per file (1 to 10).
+      stdin: where ``"-"`` reads image bytes from (default ``sys.stdin.buffer``).
+
+    Returns:
+      One :class:`FileResult` per file, in input order; failed files carry ``error``.
+
+    Raises:
+      UsageError: no inputs, ``top_k`` out of range, or ``"-"`` given more than once.
+      BackendUnavailableError: Pillow is not installed (needed to read any image file).
+    """
+    items = list(items)
+    if not items:
+        raise UsageError("no images given: pass image files, folders, glob patterns or - for stdin")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 10:
+        raise UsageError(f"top_k must be a whole number from 1 to 10; got {top_k!r}")
+    if sum(1 for i in items if os.fspath(i) == STDIN) > 1:
+        raise UsageError("- (stdin) can be given only once")
+    from edgedigits_runtime.preprocess import preprocess_image, require_pillow
+
+    require_pillow()  # one clear error up front rather than the same one per file
+    results, images, slots = [], [], []
+    for path, error in expand_inputs(items):
+        result = FileResult(path, error=error)
+        results.append(result)
+        if error is not None:
+            continue
+        try:
+            source = (stdin or sys.stdin.buffer).read() if path == STDIN else path
+            if path == STDIN and not source:
+                raise InputError("stdin is empty: pipe an image file into it")
+            images.append(preprocess_image(source, name="stdin" if path == STDIN else None))
+            slots.append(result)
+        except EdgeDigitsError as exc:
+            result.error = str(exc)
+        except OSError as exc:
+            result.error = f"cannot read {path}: {exc.strerror or exc}"
+    if images:
+        probs = classifier.predict_proba(np.stack(images))
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
+        for result, row, idx in zip(slots, probs, order):
+            result.top_k = [(int(c), float(row[c])) for c in idx]
+            result.label, result.confidence = result.top_k[0]
+    return results
