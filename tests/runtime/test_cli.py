@@ -1,0 +1,130 @@
+"""`edgedigits-rt predict/info/evaluate` (and `edgedigits predict`, the same command) on real files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgedigits_runtime.cli import app
+
+PIL = pytest.importorskip("PIL")
+runner = CliRunner()
+
+
+def _out(result):
+    return result.stdout if hasattr(result, "stdout") else result.output
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory, mnist_test):
+    """A folder of 6 PNG/JPEG photos made from MNIST test digits (dark on light, enlarged), with their labels."""
+    from PIL import Image
+    from photos import make_photo
+
+    images, labels = mnist_test
+    folder = tmp_path_factory.mktemp("pictures")
+    rng = np.random.default_rng(3)
+    truth = {}
+    for n, i in enumerate(range(6)):
+        name = folder / (f"d{n}.jpg" if n % 2 else f"d{n}.png")
+        if n % 2:
+            name.write_bytes(make_photo(images[i], rng))
+        else:
+            Image.fromarray(make_photo(images[i], rng, jpeg=False)).save(name)
+        truth[str(name)] = int(labels[i])
+    return folder, truth
+
+
+def test_predict_files_folder_and_glob(pictures):
+    folder, truth = pictures
+    for args in ([str(p) for p in sorted(truth)], [str(folder)], [str(folder / "d*")]):
+        result = runner.invoke(app, ["predict", *args])
+        assert result.exit_code == 0, result.output
+        lines = _out(result).strip().splitlines()
+        assert len(lines) == len(truth)
+        for line in lines:
+            path, rest = line.rsplit(": ", 1)
+            label, confidence = rest.split(" ")
+            assert int(label) == truth[path] and 0 < float(confidence.strip("()")) <= 1
+
+
+def test_predict_json_and_top_k(pictures):
+    folder, truth = pictures
+    result = runner.invoke(app, ["predict", str(folder), "--json", "--top-k", "3", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in _out(result).strip().splitlines()]
+    assert [r["path"] for r in rows] == sorted(truth)
+    for r in rows:
+        assert r["label"] == truth[r["path"]] and r["confidence"] == r["top_k"][0][1] and len(r["top_k"]) == 3
+        assert "error" not in r
+
+
+def test_predict_stdin(pictures):
+    folder, truth = pictures
+    first = sorted(truth)[1]
+    result = runner.invoke(app, ["predict", "-", "--json"], input=open(first, "rb").read())
+    assert result.exit_code == 0, result.output
+    row = json.loads(_out(result))
+    assert row["path"] == "-" and row["label"] == truth[first]
+
+
+def test_bad_files_among_good_ones(pictures, tmp_path):
+    folder, truth = pictures
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "cut.png").write_bytes((folder / "d0.png").read_bytes()[:300])
+    good = sorted(truth)[0]
+    args = [str(tmp_path / "notes.png"), good, str(tmp_path / "empty.jpg"), str(tmp_path / "missing.png"),
+            str(tmp_path / "cut.png"), str(tmp_path / "nothing*.png")]
+    result = runner.invoke(app, ["predict", *args])
+    assert result.exit_code == 1
+    assert _out(result).strip() == f"{good}: {truth[good]} ({_out(result).split('(')[1].split(')')[0]})"
+    err = result.stderr if hasattr(result, "stderr") else result.output
+    assert "notes.png is not an image" in err and "empty.jpg is empty" in err and "missing.png: file not found" in err
+    assert "cut.png is truncated or corrupted" in err and "no file matches" in err and "5 of 6 file(s) failed" in err
+    as_json = runner.invoke(app, ["predict", *args, "--json"])
+    rows = [json.loads(line) for line in _out(as_json).strip().splitlines()]
+    assert as_json.exit_code == 1 and len(rows) == 6 and [r["label"] is None for r in rows].count(False) == 1
+
+
+def test_predict_with_a_bad_model_is_one_error(pictures, tmp_path):
+    (tmp_path / "m.tflite").write_bytes(b"")
+    result = runner.invoke(app, ["predict", str(pictures[0]), "--model", str(tmp_path / "m.tflite")])
+    assert result.exit_code == 1 and "error: model file" in result.output and "is empty" in result.output
+
+
+def test_info(shipped):
+    result = runner.invoke(app, ["info", "--json"])
+    assert result.exit_code == 0, result.output
+    details = json.loads(_out(result))
+    assert details["verified"] is True and details["format"] == "int8" and details["path"] == str(shipped[0])
+    assert details["shipped"]["runtime_accuracy"] >= 0.99
+    text = runner.invoke(app, ["info", str(shipped[0])])
+    assert text.exit_code == 0 and "verified" in _out(text)
+
+
+def test_info_unverified_warns(model_copy):
+    (model_copy.parent / "manifest.json").unlink()
+    result = runner.invoke(app, ["info", str(model_copy), "--json"])
+    details = json.loads(_out(result))
+    assert result.exit_code == 0 and details["verified"] is False and "unverified" in details["warnings"][0]
+
+
+def test_evaluate_small(mnist_dir):
+    result = runner.invoke(app, ["evaluate", "--data-dir", str(mnist_dir), "--limit", "500", "--json"])
+    assert result.exit_code == 0, result.output
+    scored = json.loads(_out(result))
+    assert scored["images"] == 500 and scored["accuracy"] >= 0.98 and len(scored["per_class_accuracy"]) == 10
+
+
+def test_edgedigits_predict_is_the_same_command(pictures):
+    pytest.importorskip("edgedigits.cli")  # the full toolkit (absent in the runtime-only environment)
+    from edgedigits.cli import app as main_app
+
+    folder, truth = pictures
+    result = runner.invoke(main_app, ["predict", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    assert {json.loads(line)["path"]: json.loads(line)["label"] for line in _out(result).strip().splitlines()} == truth

@@ -1,0 +1,78 @@
+"""The pretrained model shipped in the package: matches its manifest, scores >= 99.4% on MNIST, small."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits_runtime import DigitClassifier, load_default
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_model_matches_its_manifest(shipped):
+    model, manifest_path = shipped
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest["artifacts"][model.name]
+    data = model.read_bytes()
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
+    assert entry["format"] == "int8" and entry["runtime"] == "tflite" and entry["input"]["dtype"] == "int8"
+    assert len(data) < 64 * 1024  # a few tens of KB
+    assert manifest["schema"] == "edgedigits-manifest/1"
+    assert manifest["shipped"]["runtime_accuracy"] >= 0.994 and manifest["shipped"]["from_file"].endswith("_int8.tflite")
+    assert load_default().info["verified"] is True
+
+
+def test_shipped_model_scores_on_the_full_mnist_test_set(clf, mnist_test):
+    images, labels = mnist_test
+    assert len(labels) == 10000
+    predictions = np.concatenate([clf.predict(images[i : i + 1000]) for i in range(0, 10000, 1000)])
+    accuracy = float((predictions == labels).mean())
+    assert accuracy >= 0.994, f"shipped model: {accuracy:.2%}"
+
+
+def test_importing_and_predicting_never_imports_tensorflow():
+    code = ("import sys, numpy as np\n"
+            "import edgedigits_runtime\n"
+            "from edgedigits_runtime import load_default, preprocess\n"
+            "from edgedigits_runtime import cli, predict, evaluate\n"
+            "clf = load_default()\n"
+            "clf.predict(np.zeros((3, 28, 28), np.uint8))\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras', 'edgedigits'))\n"
+            "print('IMPORTED', bad)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "runtime", timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "IMPORTED []" in out.stdout
+
+
+def test_ship_script_checks_scores_and_copies(shipped, tmp_path, mnist_dir):
+    """scripts/ship_default_model.py on an export folder made from the shipped model (no TF needed)."""
+    model, manifest_path = shipped
+    manifest = json.loads(manifest_path.read_text())
+    export = tmp_path / "run" / "export"
+    export.mkdir(parents=True)
+    (export / "edge_int8.tflite").write_bytes(model.read_bytes())
+    manifest["artifacts"] = {"edge_int8.tflite": manifest["artifacts"][model.name]}
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    out_dir = tmp_path / "models"
+    script = ROOT / "scripts" / "ship_default_model.py"
+    cmd = [sys.executable, str(script), str(tmp_path / "run"), "--data-dir", str(mnist_dir), "--models-dir", str(out_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (out_dir / "default_int8.tflite").read_bytes() == model.read_bytes()
+    written = json.loads((out_dir / "manifest.json").read_text())
+    assert list(written["artifacts"]) == ["default_int8.tflite"] and written["shipped"]["runtime_accuracy"] >= 0.994
+    assert DigitClassifier(out_dir / "default_int8.tflite").info["verified"]
+
+    refused = subprocess.run(cmd[:-1] + [str(tmp_path / "m2"), "--min-accuracy", "0.9999"], capture_output=True,
+                             text=True, timeout=300)
+    assert refused.returncode == 1 and "below 99.99%" in refused.stderr and not (tmp_path / "m2").exists()
+
+    (export / "edge_int8.tflite").write_bytes(model.read_bytes()[:-1] + b"\0")
+    changed = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert changed.returncode == 1 and "changed since export" in changed.stderr
