@@ -76,6 +76,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     started = time.perf_counter()
 
     model, state = _model_and_state(keras, config, run_dir, steps_per_epoch=-(-len(splits.x_train) // config.batch_size))
+    earlier_seconds = state["seconds"]  # epochs a resumed run already spent (the callback adds this run's epochs)
     ds, steps = make_train_dataset(
         splits.x_train, splits.y_train, batch_size=config.batch_size, seed=config.seed,
         epochs=config.epochs, start_epoch=state["epoch"], augment=config.augment,
@@ -93,7 +94,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
             validation_data=(to_float(splits.x_val), splits.y_val), callbacks=callbacks,
             verbose=1 if progress else 0,
         )
-    train_seconds = state["seconds"] + (time.perf_counter() - started)
+    train_seconds = earlier_seconds + (time.perf_counter() - started)
     return _finish(model, config, run_dir, state["history"], train_seconds, log)
 
 

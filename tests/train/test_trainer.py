@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -20,7 +21,10 @@ def small_run(tmp_path_factory, mnist_dir):
     config = TrainConfig(arch="seed", epochs=1, limit=600, batch_size=16, learning_rate=5e-3, augment=False,
                          data_dir=str(mnist_dir), out=str(out))
     lines = []
-    return train(config, log=lines.append), lines
+    start = time.perf_counter()
+    result = train(config, log=lines.append)
+    result.wall_seconds = time.perf_counter() - start
+    return result, lines
 
 
 def test_run_folder_holds_everything(small_run):
@@ -38,6 +42,12 @@ def test_accuracy_is_well_above_chance(small_run):
     assert metrics["test_accuracy"] == result.test_accuracy > 0.6  # chance is 0.1
     assert len(metrics["per_class_accuracy"]) == 10
     assert metrics["params"] == 34826 and metrics["macs"] > 0
+
+
+def test_train_time_is_the_wall_time_of_the_run(small_run):
+    result, _ = small_run
+    epochs = sum(json.loads((result.run_dir / "history.json").read_text())["seconds"])
+    assert epochs <= result.metrics["train_seconds"] <= result.wall_seconds
 
 
 def test_config_and_history_are_saved(small_run, mnist_dir):
@@ -103,3 +113,5 @@ def test_resume_after_interruption_loses_at_most_one_epoch(full_edge_run, tmp_pa
     assert cut["lr"][:2] == full["lr"][:2]
     assert cut["lr"][2] < cut["lr"][1]  # the schedule continues decaying, not restarted
     assert (resumed.run_dir / "model.keras").is_file()
+    # both sessions' time, counted once: the three epochs and at most the overheads around them
+    assert sum(cut["seconds"]) <= resumed.metrics["train_seconds"] <= sum(cut["seconds"]) + 120
