@@ -129,10 +129,15 @@ class DigitClassifier:
             raise ModelError(f"{self.path} has a {spec.dtype.name} input; expected float or int8")
 
     def _quantize(self, x: np.ndarray) -> np.ndarray:
+        """float32 in [0, 1] -> the model's integer input: round(x / scale) + zero_point, clipped to the dtype."""
         spec = self._session.input
         info = np.iinfo(spec.dtype)
-        q = np.round(x / np.float32(spec.scale)) + np.float32(spec.zero_point)
-        return np.clip(q, info.min, info.max).astype(spec.dtype)
+        q = np.multiply(x, np.float32(1.0 / spec.scale), dtype=np.float32)
+        np.rint(q, out=q)
+        q += np.float32(spec.zero_point)
+        if spec.zero_point < info.min or spec.zero_point + round(1.0 / spec.scale) > info.max:  # else [0, 1] fits
+            np.minimum(np.maximum(q, info.min, out=q), info.max, out=q)
+        return q.astype(spec.dtype)
 
     def _setup_output(self, kind: str | None) -> None:
         spec = self._session.output
@@ -176,7 +181,7 @@ class DigitClassifier:
 
     def _from_float(self, x: np.ndarray) -> np.ndarray:
         if x.size:
-            low, high = float(np.min(x)), float(np.max(x))
+            low, high = float(x.min()), float(x.max())  # NaN propagates into both
             if not (np.isfinite(low) and np.isfinite(high)):
                 raise InputError("images contain NaN or infinity; pass finite values in [0, 1] (or uint8 0-255)")
             if low < 0.0 or high > 1.0:
