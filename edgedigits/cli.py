@@ -63,14 +63,11 @@ def _root(
 
 
 # Commands register themselves from their own modules to keep this file small.
-from edgedigits import cli_train  # noqa: E402,F401  (registers `train`, `archs`)
-
-for _optional in ("cli_export", "cli_bench", "cli_predict"):
-    try:
-        __import__(f"edgedigits.{_optional}")
-    except ModuleNotFoundError as _exc:  # a stage not written yet
-        if _exc.name != f"edgedigits.{_optional}":
-            raise
+# Imported in pipeline order, which is the order `edgedigits --help` lists them in.
+from edgedigits import cli_train  # noqa: E402,F401,I001  (train, archs)
+from edgedigits import cli_export  # noqa: E402,F401
+from edgedigits import cli_bench  # noqa: E402,F401
+from edgedigits import cli_predict  # noqa: E402,F401
 
 
 def main() -> None:  # console-script entry point
