@@ -3,38 +3,17 @@
 ``tiny_run``: a run folder whose ``export/`` holds an int8 and a float32 TFLite model and
 an ONNX model of a tiny CNN trained for two epochs on 2,000 images (well below 99%),
 with ``keras_predictions.npy``. ``bad_run``: the same CNN untrained (about 10%).
-Until the runtime package has ``DigitClassifier``, the tests run against a stand-in
-that follows its contract (``fake_runtime.py``).
+Every measurement goes through the real ``edgedigits_runtime.DigitClassifier``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench_helpers import tiny_model, to_onnx, to_tflite, write_export
-
-HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _classifier():
-    """Use the real ``DigitClassifier`` when it exists, else the contract stand-in (also in child processes)."""
-    try:
-        from edgedigits_runtime import DigitClassifier  # noqa: F401
-    except ImportError:
-        from edgedigits.bench import measure
-
-        mp = pytest.MonkeyPatch()
-        mp.setattr(measure, "CLASSIFIER", "fake_runtime:FakeClassifier")
-        mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p))
-        yield "fake"
-        mp.undo()
-    else:
-        yield "real"
 
 
 @pytest.fixture(scope="session")
