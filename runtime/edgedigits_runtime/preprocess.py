@@ -238,25 +238,34 @@ def _to_mnist(grey: np.ndarray, label: str) -> np.ndarray:
     if max(small.shape) > _BOX:
         f = _BOX / max(small.shape)
         small = _resize(small, max(1, round(small.shape[0] * f)), max(1, round(small.shape[1] * f)))
-    return _centre(small)
+    out = _centre(small)
+    if int(out.max()) < 128 or int((out >= 128).sum()) < 8:  # never hand a model an empty field as if it were a digit
+        raise InputError(f"{label}: the ink found is too faint or too small to be a digit after clean-up; "
+                         "photograph the digit closer, with more contrast")
+    return out
 
 
 def _ink_image(grey: np.ndarray) -> tuple[np.ndarray, float]:
     """Grey [0, 1] -> (ink image with polarity fixed (ink bright) and smooth background removed, noise sigma)."""
     surface = _background(grey, np.median)
     residual = grey - surface
-    sigma = _noise_sigma(residual)
-    cut = 4.0 * sigma
+    cut = 4.0 * _noise_sigma(grey)
     dark = float(-residual[residual < -cut].sum())
     light = float(residual[residual > cut].sum())
+    if dark == light:  # nothing stands out from the fitted background (a digit filling the frame): the border is paper
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        dark, light = float(np.median(border)), float(np.median(grey))
     ink = 1.0 - grey if dark > light else grey
     flat = ink - _background(ink, lambda v, axis: np.percentile(v, 30, axis=axis))
-    return np.clip(flat, 0.0, None), _noise_sigma(flat)
+    flat = np.clip(flat, 0.0, None)
+    return flat, _noise_sigma(flat)
 
 
-def _noise_sigma(values: np.ndarray) -> float:
-    centre = np.median(values)
-    return max(1.4826 * float(np.median(np.abs(values - centre))), 0.004)
+def _noise_sigma(img: np.ndarray) -> float:
+    """Pixel noise: robust spread of neighbour differences (large flat areas of ink or paper don't inflate it)."""
+    diffs = np.concatenate([np.diff(img, axis=0).ravel(), np.diff(img, axis=1).ravel()])
+    centre = np.median(diffs)
+    return max(1.4826 * float(np.median(np.abs(diffs - centre))) / np.sqrt(2.0), 0.004)
 
 
 def _background(img: np.ndarray, stat) -> np.ndarray:

@@ -48,6 +48,20 @@ def test_synthetic_photos_stay_close_to_mnist_accuracy(clf, sample, kind, option
     assert accuracy >= 0.97 and accuracy >= baseline - 0.025, f"{kind}: {accuracy:.1%} vs MNIST {baseline:.1%}"
 
 
+@pytest.mark.parametrize("invert", [True, False], ids=["dark on light", "light on dark"])
+def test_tight_crops_filling_the_frame(clf, sample, invert):
+    # A scan cropped to the digit: ink and paper both cover large areas. This once fooled the noise
+    # estimate (and with it polarity) into returning a blank field, silently classified as "1".
+    images, labels = sample
+    crops = [np.asarray(Image.fromarray(255 - image if invert else image).resize((200, 200), Image.BILINEAR))
+             for image in images[:150]]
+    processed = np.stack([preprocess_image(crop) for crop in crops])
+    assert (processed.max(axis=(1, 2)) >= 128).all()
+    baseline = float((clf.predict(images[:150]) == labels[:150]).mean())
+    accuracy = float((clf.predict(processed) == labels[:150]).mean())
+    assert accuracy >= baseline - 0.02, f"{accuracy:.1%} vs MNIST {baseline:.1%}"
+
+
 def test_output_is_mnist_shaped(sample):
     image = sample[0][3]
     out = preprocess_image(make_photo(image, np.random.default_rng(0), size=(480, 640), scale=9.0))
