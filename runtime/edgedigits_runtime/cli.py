@@ -65,7 +65,8 @@ def predict_command(
             extra = "" if top_k == 1 else "  [" + ", ".join(f"{d}: {p:.3f}" for d, p in r.top_k) + "]"
             typer.echo(f"{r.path}: {r.label} ({r.confidence:.3f}){extra}")
         else:
-            typer.secho(f"error: {r.path}: {r.error}", fg=typer.colors.RED, err=True)
+            message = r.error if r.error.startswith(str(r.path)) else f"{r.path}: {r.error}"  # name the file once
+            typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     failed = sum(not r.ok for r in results)
     if failed:
         typer.secho(f"{failed} of {len(results)} file(s) failed", err=True)
