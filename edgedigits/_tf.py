@@ -26,7 +26,7 @@ def tf_and_keras():
     global _LOADED
     if _LOADED is None:
         os.environ["TF_USE_LEGACY_KERAS"] = "1"
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also its harmless graph-version "E" lines; real failures raise
         with _captured_stderr(enabled=os.environ.get("EDGEDIGITS_TF_VERBOSE") != "1"):
             import tensorflow as tf  # noqa: PLC0415
             import tf_keras as keras  # noqa: PLC0415
