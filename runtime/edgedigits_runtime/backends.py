@@ -3,7 +3,9 @@
 Each backend runs one model family (``"tflite"`` or ``"onnx"``) and opens a model
 from its bytes into a :class:`Session` with one input and one output. TFLite models
 are always opened with ``model_content=`` so that the interpreter's flatbuffer
-verifier runs (it does not for ``model_path=``).
+verifier runs (it does not for ``model_path=``). tflite-runtime 2.14 has no verifier at all:
+a truncated file can crash it, so a model not already checked against its manifest is first
+opened in a child process there (:func:`_probe_in_child`).
 
 Example:
 
@@ -84,6 +86,7 @@ class Backend:
       package: the pip package that provides ``module``.
       install: the command that installs it for this runtime.
       open_fn: ``(module, model_bytes, num_threads) -> Session``.
+      verifies: the backend checks the model's structure itself (a broken file is an exception, not a crash).
     """
 
     name: str
@@ -92,6 +95,7 @@ class Backend:
     package: str
     install: str
     open_fn: Callable
+    verifies: bool = True
 
     def load(self):
         """Import and return the backend module.
@@ -118,12 +122,13 @@ class Backend:
             return False
         return True
 
-    def open(self, model_bytes: bytes, num_threads: int | None = None) -> Session:
+    def open(self, model_bytes: bytes, num_threads: int | None = None, trusted: bool = False) -> Session:
         """Open a model from its bytes.
 
         Args:
           model_bytes: the whole model file.
           num_threads: interpreter threads (None: the backend's default).
+          trusted: the bytes already matched their manifest's SHA-256 (no crash probe needed).
 
         Returns:
           A :class:`Session`.
@@ -134,6 +139,8 @@ class Backend:
             the caller adds the file name).
         """
         module = self.load()
+        if not (trusted or self.verifies):
+            _probe_in_child(self, model_bytes)
         try:
             return self.open_fn(module, model_bytes, num_threads)
         except ModelError:
@@ -147,6 +154,46 @@ class Backend:
         except Exception as exc:  # noqa: BLE001 - backends raise ValueError, RuntimeError, their own types
             text = str(exc).strip().splitlines()
             raise ModelError(text[0] if text else type(exc).__name__) from None
+
+
+_PROBE = """
+import sys
+import numpy as np
+from {module} import {attr} as Interpreter
+it = Interpreter(model_content=sys.stdin.buffer.read())
+it.allocate_tensors()
+d = it.get_input_details()[0]
+it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+it.invoke()
+"""
+
+
+def _probe_in_child(backend: Backend, model_bytes: bytes) -> None:
+    """Open and run the model once in a child process first, for a backend that does not verify files.
+
+    Reading a truncated flatbuffer without a verifier is undefined behaviour: the same bytes may
+    raise in one process and crash the next. So any failure in the child (a signal, or an
+    exception about the model) is a ModelError here, and the model is never opened in-process.
+    Failures of the backend itself (it does not import, numpy 2) are left to the in-process open.
+    """
+    import subprocess
+    import sys
+
+    code = _PROBE.format(module=backend.module, attr="Interpreter")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], input=model_bytes, capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return  # cannot probe: open in-process as usual
+    if done.returncode == 0:
+        return
+    if done.returncode < 0:
+        raise ModelError(f"it crashed the {backend.package} interpreter (signal {-done.returncode}), which does not "
+                         "verify model files")
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    last = lines[-1] if lines else f"exit code {done.returncode}"
+    if last.startswith(("SystemError", "ImportError", "ModuleNotFoundError", "AttributeError")):
+        return  # the backend is broken, not the model: the in-process open says so
+    raise ModelError(last.split(": ", 1)[-1])
 
 
 def _unavailable(message: str, reason: str) -> BackendUnavailableError:
@@ -284,7 +331,7 @@ BACKENDS: dict[str, Backend] = {
     for b in (
         Backend("litert", "tflite", "ai_edge_litert.interpreter", "ai-edge-litert", _LITERT, _open_litert),
         Backend("tflite-runtime", "tflite", "tflite_runtime.interpreter", "tflite-runtime",
-                'pip install "edgedigits-runtime[tflite-runtime]" (needs numpy<2)', _open_tflite_runtime),
+                'pip install "edgedigits-runtime[tflite-runtime]" (needs numpy<2)', _open_tflite_runtime, verifies=False),
         Backend("tensorflow-lite", "tflite", "tensorflow", "tensorflow",
                 f"{_LITERT} (the light option) or pip install tensorflow", _open_tensorflow_lite),
         Backend("onnxruntime", "onnx", "onnxruntime", "onnxruntime", 'pip install "edgedigits-runtime[onnx]"',
@@ -336,7 +383,8 @@ def select_backend(family: str, name: str | None = None) -> Backend:
     raise BackendUnavailableError(f"no {what} works here ({'; '.join(reasons)}): {install}")
 
 
-def open_model(family: str, model_bytes: bytes, num_threads: int | None = None, name: str | None = None) -> Session:
+def open_model(family: str, model_bytes: bytes, num_threads: int | None = None, name: str | None = None,
+               trusted: bool = False) -> Session:
     """Open model bytes in the named backend, or in the first of the family's backends that works.
 
     A backend that imports but cannot start (tflite-runtime under numpy 2) is skipped
@@ -347,6 +395,7 @@ def open_model(family: str, model_bytes: bytes, num_threads: int | None = None, 
       model_bytes: the whole model file.
       num_threads: interpreter threads (None: the backend's default).
       name: force one backend (see :func:`select_backend`).
+      trusted: the bytes matched their manifest's SHA-256 (backends without a verifier skip the crash probe).
 
     Returns:
       A :class:`Session`.
@@ -357,14 +406,14 @@ def open_model(family: str, model_bytes: bytes, num_threads: int | None = None, 
       ModelError: the backend rejects the bytes (its first line; the caller adds the file name).
     """
     if name is not None:
-        return select_backend(family, name).open(model_bytes, num_threads)
+        return select_backend(family, name).open(model_bytes, num_threads, trusted)
     if family not in FAMILIES:
         raise UsageError(f"unknown model family {family!r}; expected one of {', '.join(FAMILIES)}")
     what, order, install = FAMILIES[family]
     tried = []
     for key in order:  # tensorflow is imported only when the light interpreters are missing or broken
         try:
-            return BACKENDS[key].open(model_bytes, num_threads)
+            return BACKENDS[key].open(model_bytes, num_threads, trusted)
         except BackendUnavailableError as exc:
             tried.append(f"{BACKENDS[key].package}: {getattr(exc, 'reason', exc)}")
     raise BackendUnavailableError(f"no {what} works here ({'; '.join(tried)}): {install}")

@@ -85,7 +85,8 @@ class DigitClassifier:
             raise ModelError(f"{self.path} is a {family} model but its manifest entry says {entry['runtime']}: "
                              "the manifest does not describe this file; re-export it")
         try:
-            self._session = open_model(family, data, None if num_threads is None else int(num_threads), backend)
+            self._session = open_model(family, data, None if num_threads is None else int(num_threads), backend,
+                                       trusted=check.verified)
         except ModelError as exc:
             raise ModelError(f"{self.path} is not a valid {family} model ({exc}): it may be truncated or corrupted; "
                              "re-copy or re-export it") from None

@@ -122,3 +122,33 @@ def test_selection_order_and_available(monkeypatch):
         assert "tensorflow-lite" not in available_backends()  # TF is never imported when litert is there
     with pytest.raises(UsageError, match="unknown model family"):
         select_backend("keras")
+
+
+@pytest.mark.parametrize("body, outcome", [
+    ("import os, signal\n        os.kill(os.getpid(), signal.SIGSEGV)", "crashed the fake-pkg interpreter (signal 11)"),
+    ("raise ValueError('No subgraph in the model.')", "No subgraph in the model."),
+    ("raise SystemError('returned a result with an exception set')", None),  # the backend is broken, not the model
+    ("pass", None),
+])
+def test_unverified_model_is_probed_in_a_child_for_backends_without_a_verifier(tmp_path, monkeypatch, body, outcome):
+    """tflite-runtime has no flatbuffer verifier: a truncated file may crash it, so it is opened in a child first."""
+    from edgedigits_runtime.backends import Backend, _probe_in_child
+    from edgedigits_runtime.errors import ModelError
+
+    (tmp_path / "fake_interp.py").write_text(
+        "import numpy as np\n"
+        "class Interpreter:\n"
+        "    def __init__(self, model_content=None, num_threads=None):\n"
+        f"        {body}\n"
+        "    def allocate_tensors(self): pass\n"
+        "    def get_input_details(self): return [{'index': 0, 'shape': [1, 28, 28, 1], 'dtype': np.int8}]\n"
+        "    def set_tensor(self, i, x): pass\n"
+        "    def invoke(self): pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    fake = Backend("fake", "tflite", "fake_interp", "fake-pkg", "pip install fake", lambda *a: None, verifies=False)
+    if outcome is None:
+        assert _probe_in_child(fake, b"1234TFL3") is None
+    else:
+        with pytest.raises(ModelError, match=outcome.replace("(", r"\(").replace(")", r"\)")):
+            _probe_in_child(fake, b"1234TFL3")
+    assert not BACKENDS["tflite-runtime"].verifies and BACKENDS["litert"].verifies
