@@ -80,11 +80,14 @@ def expand_inputs(items: Iterable[str | os.PathLike]) -> list[tuple[str, str | N
             out.append((STDIN, None))
         elif Path(text).is_dir():
             found = sorted(str(p) for p in Path(text).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            out.extend((p, None) for p in found) if found else out.append(
-                (text, f"folder {text} holds no image files ({', '.join(IMAGE_SUFFIXES[:3])}, ...)"))
+            out.extend((p, None) for p in found)
+            if not found:
+                out.append((text, f"folder {text} holds no image files ({', '.join(IMAGE_SUFFIXES[:3])}, ...)"))
         elif _GLOB_CHARS & set(text) and not Path(text).exists():
             found = sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
-            out.extend((p, None) for p in found) if found else out.append((text, f"no file matches {text}"))
+            out.extend((p, None) for p in found)
+            if not found:
+                out.append((text, f"no file matches {text}"))
         else:
             out.append((text, None))
     return out

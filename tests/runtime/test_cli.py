@@ -128,3 +128,16 @@ def test_edgedigits_predict_is_the_same_command(pictures):
     result = runner.invoke(main_app, ["predict", str(folder), "--json"])
     assert result.exit_code == 0, result.output
     assert {json.loads(line)["path"]: json.loads(line)["label"] for line in _out(result).strip().splitlines()} == truth
+
+
+def test_expand_inputs_keeps_order_and_reports_what_matched_nothing(tmp_path):
+    from edgedigits_runtime.predict import expand_inputs
+
+    (tmp_path / "b.png").write_bytes(b"x")
+    (tmp_path / "a.JPG").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    got = expand_inputs([str(tmp_path / "b.png"), "-", str(tmp_path), str(tmp_path / "empty"), str(tmp_path / "*.gif")])
+    assert got[:4] == [(str(tmp_path / "b.png"), None), ("-", None), (str(tmp_path / "a.JPG"), None),
+                       (str(tmp_path / "b.png"), None)]
+    assert "holds no image files" in got[4][1] and "no file matches" in got[5][1] and len(got) == 6
