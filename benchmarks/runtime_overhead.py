@@ -7,7 +7,8 @@ Times one-image calls, interleaved round by round so that a busy shared machine 
 variant alike: (a) the bare ai-edge-litert interpreter, ``set_tensor`` + ``invoke`` +
 ``get_tensor`` on an already quantized int8 array (the floor); (b) ``clf.predict(uint8 28x28)``;
 (c) ``clf.predict_proba(uint8 28x28)``; (d) ``clf.predict(float32 28x28 in [0, 1])``;
-(e) ``clf.predict`` on a batch of 256 (per image). Medians of per-call ``perf_counter_ns``, and
+(e) ``clf.predict`` on a batch of 256 (per image); and, apart, ``preprocess_image`` on 240x320
+JPEG photos made from MNIST test digits (tests/runtime/photos.py). Medians of per-call ``perf_counter_ns``, and
 the overhead (b - a) with the spread of the per-round differences. Writes the "Runtime"
 section of benchmarks/RESULTS.md with the machine and the command.
 """
@@ -75,6 +76,7 @@ def main(argv=None) -> int:
     clf.predict(batch)
     batch_times = [_time(lambda i: clf.predict(batch), 1, 1)[0] for _ in range(50)]
     clf.predict(images[:1])
+    preprocess_ms = _preprocess_ms(images[:100])
     elapsed = time.time() - start
 
     names = list(variants)
@@ -87,7 +89,7 @@ def main(argv=None) -> int:
     batch_per_image = float(np.median(batch_times)) / 256
     command = "python benchmarks/runtime_overhead.py " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:]))
     tools = versions("ai-edge-litert", "numpy")
-    text = _render(rows, batch_per_image, model, clf, args, describe(), tools, command.strip(), elapsed)
+    text = _render(rows, batch_per_image, preprocess_ms, model, clf, args, describe(), tools, command.strip(), elapsed)
     print(text)
     if not args.no_write:
         _write_section(text)
@@ -105,7 +107,24 @@ def _time(fn, n, m, offset=0):
     return out / 1e3  # µs
 
 
-def _render(rows, batch_per_image, model, clf, args, machine, tools, command, elapsed) -> str:
+def _preprocess_ms(images) -> float:
+    """Median ms of ``preprocess_image`` on JPEG bytes of 240x320 synthetic photos (decode included)."""
+    sys.path.insert(0, str(ROOT / "tests" / "runtime"))
+    from photos import make_photo
+
+    from edgedigits_runtime import preprocess_image
+
+    rng = np.random.default_rng(0)
+    photos = [make_photo(image, rng) for image in images]
+    times = []
+    for photo in photos:
+        t0 = time.perf_counter_ns()
+        preprocess_image(photo)
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+    return float(np.median(times))
+
+
+def _render(rows, batch_per_image, preprocess_ms, model, clf, args, machine, tools, command, elapsed) -> str:
     lines = [SECTION, "",
              f"Machine: {machine}; ai-edge-litert {tools['ai-edge-litert']}, numpy {tools['numpy']} "
              "(2 shared cores: other jobs ran at times).",
@@ -123,6 +142,8 @@ def _render(rows, batch_per_image, model, clf, args, machine, tools, command, el
             lines.append(f"| `{name}` | {med:.1f} | **{over:+.1f}** | {lo:+.1f} .. {hi:+.1f} |")
     lines += ["", f"`clf.predict(batch of 256 uint8)`: {batch_per_image:.1f} µs per image (one interpreter call, "
               "resized once).", "",
+              f"`preprocess_image(240x320 JPEG bytes)` (decode, polarity, background, threshold, components, resize, "
+              f"centring): {preprocess_ms:.1f} ms median over 100 synthetic photos of MNIST test digits.", "",
               "What the overhead is: `np.asarray`, shape/dtype checks, the 256-entry int8 lookup table "
               "(uint8 -> int8 quantization), the lock around set/invoke/get, `argmax` on the raw int8 output "
               "(no dequantization needed for the label). `predict_proba` adds the dequantization; float input "
