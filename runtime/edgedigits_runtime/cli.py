@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -22,17 +23,29 @@ app = typer.Typer(name="edgedigits-rt", help="Classify handwritten digits on a d
 
 
 def _friendly(fn):
-    """Library errors -> one line on stderr and exit 1."""
+    """Library errors -> one line on stderr and exit 1; the runtime's own warnings -> one ``warning:`` line."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except EdgeDigitsError as exc:
-            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(1) from None
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return fn(*args, **kwargs)
+            except EdgeDigitsError as exc:
+                typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+                raise typer.Exit(1) from None
 
     return wrapper
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if category.__module__.startswith("edgedigits_runtime"):
+        typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
 
 
 def _open(model: Optional[Path], threads: Optional[int], backend: Optional[str]):

@@ -141,3 +141,18 @@ def test_expand_inputs_keeps_order_and_reports_what_matched_nothing(tmp_path):
     assert got[:4] == [(str(tmp_path / "b.png"), None), ("-", None), (str(tmp_path / "a.JPG"), None),
                        (str(tmp_path / "b.png"), None)]
     assert "holds no image files" in got[4][1] and "no file matches" in got[5][1] and len(got) == 6
+
+
+def test_a_model_without_manifest_runs_with_a_one_line_warning(pictures, tmp_path):
+    from edgedigits_runtime.classifier import DEFAULT_MODEL
+
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(DEFAULT_MODEL.read_bytes())
+    folder, truth = pictures
+    first = sorted(truth)[0]
+    result = runner.invoke(app, ["predict", first, "--model", str(bare)])
+    assert result.exit_code == 0
+    assert f"{first}: {truth[first]} (" in _out(result)
+    err = result.stderr
+    assert err.startswith("warning: no manifest.json beside") and "unverified" in err
+    assert "Warning:" not in err and len(err.strip().splitlines()) == 1  # not Python's two-line warning format
