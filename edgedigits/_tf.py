@@ -8,7 +8,8 @@ TensorFlow's C++ start-up writes several lines to the process's stderr before it
 logging is configured (oneDNN notices, "could not find cuda drivers", a failed
 ``cuInit`` on machines without a GPU); ``TF_CPP_MIN_LOG_LEVEL`` does not reach them.
 They are captured while TensorFlow loads and shown only if loading fails, or when
-``EDGEDIGITS_TF_VERBOSE=1``.
+``EDGEDIGITS_TF_VERBOSE=1``. :func:`quiet_native_stderr` does the same around other native
+calls that print (the TFLite converter's "fully_quantize: 0, ..." line, LiteRT's XNNPACK notice).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def tf_and_keras():
     if _LOADED is None:
         os.environ["TF_USE_LEGACY_KERAS"] = "1"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also its harmless graph-version "E" lines; real failures raise
-        with _captured_stderr(enabled=os.environ.get("EDGEDIGITS_TF_VERBOSE") != "1"):
+        with quiet_native_stderr():
             import tensorflow as tf  # noqa: PLC0415
             import tf_keras as keras  # noqa: PLC0415
 
@@ -38,9 +39,16 @@ def tf_and_keras():
 
 
 @contextlib.contextmanager
-def _captured_stderr(enabled: bool = True):
-    """Send file descriptor 2 to a temporary file; replay it if the block raises."""
-    if not enabled:
+def quiet_native_stderr(replay_on_error: bool = True):
+    """Send file descriptor 2 to a temporary file during the block (native code's prints included).
+
+    Args:
+      replay_on_error: if the block raises, write what was captured to stderr first (for a crash
+        in TensorFlow's own start-up); callers that turn failures into one-line errors pass False.
+
+    ``EDGEDIGITS_TF_VERBOSE=1`` turns the capture off.
+    """
+    if os.environ.get("EDGEDIGITS_TF_VERBOSE") == "1":
         yield
         return
     try:
@@ -55,8 +63,9 @@ def _captured_stderr(enabled: bool = True):
             yield
         except BaseException:
             os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
+            if replay_on_error:
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
             raise
         finally:
             os.dup2(saved, 2)

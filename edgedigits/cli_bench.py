@@ -60,6 +60,11 @@ def bench(
     typer.echo(report.to_table())
     if report.out_files:
         typer.echo("written: " + ", ".join(report.out_files))
+    best = report.recommended()
+    if best is not None:
+        typer.echo(f"\nnext:\n  edgedigits predict IMAGE.png --model {best.path}    # classify a digit photo with it\n"
+                   f"  copy {best.path} and the manifest.json beside it to the device; there: "
+                   f"edgedigits-rt predict IMAGE.png --model {Path(best.path).name}")
     report.raise_for_gate()
 
 

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from edgedigits._tf import quiet_native_stderr
 from edgedigits.errors import EdgeDigitsError, GateError, ModelError, RunError
 from edgedigits.export import manifest as _manifest
 from edgedigits.export.config import ExportConfig
@@ -123,7 +124,8 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
     row.seconds = round(time.perf_counter() - start, 2)
     start = time.perf_counter()
     try:
-        verification = evaluate(data, fmt.runtime, x_test, y_test, reference)
+        with quiet_native_stderr(replay_on_error=False):  # LiteRT's "Created ... XNNPACK delegate" notice
+            verification = evaluate(data, fmt.runtime, x_test, y_test, reference)
     except EdgeDigitsError as exc:
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
     row.verify_seconds = round(time.perf_counter() - start, 2)

@@ -27,7 +27,7 @@ _QAT_BATCH = 128
 
 def float32(ctx) -> bytes:
     """Plain float32 TFLite."""
-    return _converter(ctx, ctx.model).convert()
+    return _convert(_converter(ctx, ctx.model))
 
 
 def float16(ctx) -> bytes:
@@ -35,14 +35,14 @@ def float16(ctx) -> bytes:
     conv = _converter(ctx, ctx.model)
     conv.optimizations = [ctx.tf.lite.Optimize.DEFAULT]
     conv.target_spec.supported_types = [ctx.tf.float16]
-    return conv.convert()
+    return _convert(conv)
 
 
 def dynamic_range(ctx) -> bytes:
     """int8 weights, float activations, no calibration data."""
     conv = _converter(ctx, ctx.model)
     conv.optimizations = [ctx.tf.lite.Optimize.DEFAULT]
-    return conv.convert()
+    return _convert(conv)
 
 
 def int8_ptq(ctx) -> bytes:
@@ -108,6 +108,14 @@ def _full_integer(ctx, model) -> bytes:
     conv._experimental_disable_per_channel = not ctx.config.per_channel  # noqa: SLF001
     with warnings.catch_warnings():  # "Statistics for quantized inputs were expected": not with int8 input from float
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return _convert(conv)
+
+
+def _convert(conv) -> bytes:
+    """``conv.convert()`` without the converter's native prints ("fully_quantize: 0, ..."); failures still raise."""
+    from edgedigits._tf import quiet_native_stderr  # noqa: PLC0415
+
+    with quiet_native_stderr(replay_on_error=False):
         return conv.convert()
 
 

@@ -35,6 +35,8 @@ def test_quick_bench_of_a_run_passes_and_writes_files(tiny_run, mnist_dir, tmp_p
     assert [r["status"] for r in data["rows"]] == ["ok"] * 3 and data["config"]["quick"] is True
     assert (tmp_path / "r.md").read_text().count("| tiny_") == 3
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["bench.json", "bench.md", "bench.png"]
+    best = data["rows"][[r["name"] for r in data["rows"]].index(data["recommendation"].split()[1])]
+    assert f"edgedigits predict IMAGE.png --model {best['path']}" in result.output  # the next command, as export prints
 
 
 def test_gate_exit_code_names_the_artifact(bad_run, mnist_dir):
@@ -44,6 +46,7 @@ def test_gate_exit_code_names_the_artifact(bad_run, mnist_dir):
     line = _error_line(result)
     assert "tiny_float32.tflite (float32) scored" in line and "below --min-accuracy 99.00%" in line
     assert "recommendation: none" in result.output  # the table is still printed
+    assert "next:" not in result.output  # nothing to recommend running
 
 
 def test_model_files_are_benchmarked_directly(tiny_run, mnist_dir):
