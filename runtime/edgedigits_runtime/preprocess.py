@@ -116,20 +116,12 @@ def load_image(source, name: str | None = None) -> np.ndarray:
 def _to_grey(img, Image) -> np.ndarray:
     """A PIL image -> float32 grey [0, 1] with transparency flattened, long side <= WORK_SIZE."""
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
-        alpha = rgba[..., 3]
-        luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
-        opaque = alpha > 0.5
-        # Ink drawn on a transparent sheet: put it on a background that contrasts with it.
-        back = 1.0 if (not opaque.any() or float(luma[opaque].mean()) < 0.5) else 0.0
-        grey = luma * alpha + back * (1.0 - alpha)
-    else:
-        if img.mode not in ("L", "RGB"):
-            img = img.convert("RGB")
-        if img.mode == "RGB":
-            img = img.convert("L")
-        grey = np.asarray(img, dtype=np.float32) / 255.0
-    return _shrink(grey, WORK_SIZE)
+        return _as_grey(np.asarray(img.convert("RGBA")))  # flattened as arrays are (see there)
+    if img.mode not in ("L", "RGB"):
+        img = img.convert("RGB")
+    if img.mode == "RGB":
+        img = img.convert("L")
+    return _shrink(np.asarray(img, dtype=np.float32) / 255.0, WORK_SIZE)
 
 
 def _as_grey(array) -> np.ndarray:
@@ -162,7 +154,7 @@ def _as_grey(array) -> np.ndarray:
             x = x[..., 0]
         else:
             luma = x[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
-            if x.shape[2] == 4:
+            if x.shape[2] == 4:  # ink drawn on a transparent sheet: put it on a background that contrasts with it
                 alpha = x[..., 3]
                 opaque = alpha > 0.5
                 back = 1.0 if (not opaque.any() or float(luma[opaque].mean()) < 0.5) else 0.0
