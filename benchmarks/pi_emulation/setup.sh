@@ -12,6 +12,7 @@
 #   rootfs/    those .debs unpacked with `dpkg -x`: the emulated root file system
 #   wheels/    aarch64 cp311 wheels (manylinux tags a bookworm/glibc-2.36 pip accepts), never TensorFlow
 #   wheels-tflite/  the same for the tflite-runtime fallback (numpy<2)
+#   wheels-build/   setuptools and wheel, to install from a checkout (pip install ./runtime)
 #   cpuinfo/   fake /proc/cpuinfo and /sys/devices/system/cpu of a Raspberry Pi 4 (Cortex-A72) and 5 (Cortex-A76)
 #   versions.txt  what was installed/downloaded (qemu, proot, debs, wheels)
 set -euo pipefail
@@ -147,6 +148,10 @@ _download "$WORK/wheels" "${REQS[@]}"
 # The fallback interpreter: tflite-runtime (its last release, 2.14, needs numpy<2), kept apart.
 mapfile -t REQS_TFL < <(_reqs tflite-runtime image)
 _download "$WORK/wheels-tflite" "${REQS_TFL[@]}"
+# The build backend pip needs to install from a checkout (pip install ./runtime): runtime/pyproject.toml's
+# [build-system] requires.
+mapfile -t REQS_BUILD < <("$PYTHON" -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["build-system"]["requires"]))' "$REPO/runtime/pyproject.toml")
+_download "$WORK/wheels-build" "${REQS_BUILD[@]}"
 
 # --- 5. smoke test + versions ---------------------------------------------------------------------
 log "smoke test: emulated python"
@@ -161,5 +166,6 @@ env -i PATH=/usr/bin:/bin proot -q "qemu-aarch64-static -cpu cortex-a72" -r "$WO
   echo "debs:"; (cd "$WORK/debs" && ls *.deb | sed 's/^/  /')
   echo "wheels:"; (cd "$WORK/wheels" && ls *.whl | sed 's/^/  /')
   echo "wheels-tflite:"; (cd "$WORK/wheels-tflite" && ls *.whl | sed 's/^/  /')
+  echo "wheels-build:"; (cd "$WORK/wheels-build" && ls *.whl | sed 's/^/  /')
 } > "$WORK/versions.txt"
 log "ready: $WORK (see $WORK/versions.txt); next: bash $HERE/run.sh $WORK"
