@@ -1,0 +1,58 @@
+"""The Python examples in README.md and runtime/README.md run as written (so they never go stale)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PIL = pytest.importorskip("PIL")
+
+
+def _python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_main_readme_runtime_example_classifies_a_photo(mnist_test, tmp_path, monkeypatch):
+    from PIL import Image
+    from photos import make_photo
+
+    images, labels = mnist_test
+    (block,) = [b for b in _python_blocks(ROOT / "README.md") if "edgedigits_runtime" in b]
+    Image.fromarray(make_photo(images[0], np.random.default_rng(0), jpeg=False)).save(tmp_path / "digit.jpg")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 (our own README)
+    assert namespace["label"] == labels[0]
+
+
+def test_runtime_readme_examples_run(mnist_test, tmp_path, monkeypatch):
+    """Each python block of runtime/README.md, with the files it names made from MNIST test digits."""
+    from PIL import Image
+    from photos import make_photo
+
+    images, labels = mnist_test
+    assert labels[0] == 7  # the example photographs a 7
+    blocks = _python_blocks(ROOT / "runtime" / "README.md")
+    assert blocks, "runtime/README.md lost its Python example"
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    for block in blocks:
+        for name in set(re.findall(r'"([\w./-]+\.(?:jpg|png))"', block)):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(make_photo(images[0], rng, jpeg=False)).save(tmp_path / name)
+        for name in set(re.findall(r'"([\w./-]+\.tflite)"', block)):  # an exported model: the shipped one stands in
+            from edgedigits_runtime import DEFAULT_MODEL
+
+            target = tmp_path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(DEFAULT_MODEL.read_bytes())
+            (target.parent / "manifest.json").write_text(
+                (DEFAULT_MODEL.parent / "manifest.json").read_text().replace("default_int8.tflite", target.name))
+        namespace: dict = {}
+        exec(compile(block, "runtime/README.md", "exec"), namespace)  # noqa: S102 (our own README)
+        if "x" in namespace:
+            assert namespace["clf"].predict(namespace["x"]).tolist() == [7]  # as the example's comment says
