@@ -42,7 +42,7 @@ check() {  # name command...: run, log to LOGS/name.log, record PASS/FAIL
 # The user-facing install lives in /home/pi/venv, as on a Pi; the tests run from a second venv in
 # WORK/pi-test (same path inside and out) so that Typer's checks on the shipped model's path pass.
 _pi() {  # run a command in the emulated Pi, as user pi (uid 1000) with the Pi's CPU model
-  env -i HOME=/home/pi USER=pi LOGNAME=pi PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb NO_COLOR=1 \
+  ${PI_TIMEOUT:+timeout -k 10 "$PI_TIMEOUT"} env -i HOME=/home/pi USER=pi LOGNAME=pi PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TERM=dumb NO_COLOR=1 \
       ${GUEST_ENV:-} \
     proot -q "qemu-aarch64-static -cpu $QEMU_CPU" -r "$WORK/rootfs" -i 1000:1000 \
       -b /dev -b /proc -b "$WORK/cpuinfo/$PI:/proc/cpuinfo" -b "$WORK/cpuinfo/sys-$PI:/sys/devices/system/cpu" \
@@ -218,12 +218,16 @@ if [ "$TESTS" != none ]; then
   check pi-venv-test _pi /usr/bin/python3 -m venv "$TV"
   check pi-install-test _pi "$TV/bin/pip" install --no-index --find-links /wheels --find-links /dist \
     "edgedigits-runtime[litert,onnx,image,test]"
-  # From a shell, as on the Pi: with pytest itself as proot's first process, the run stopped silently
-  # (exit 0, no summary) a third of the way through; under /bin/sh it runs to the end.
-  GUEST_ENV="EDGEDIGITS_DATA=$MNIST" GUEST_CWD="$WORK/src" check pi-pytest \
-    _pi /bin/sh -c '"$@"; exit $?' sh "$TV/bin/python" -m pytest tests/runtime -q -p no:cacheprovider \
-      --basetemp "$WORK/pi-test/tmp" "${k_args[@]}"
-  tail -1 "$LOGS/pi-pytest.log" | tee -a "$SUMMARY"
+  # One pytest process per test file, under /bin/sh, each with a time limit: the whole suite in one
+  # process stopped silently, hung or aborted (heap corruption) under qemu-user after tests that start
+  # child processes from a process running interpreter threads (see RESULTS.md); file by file it passes.
+  for f in "$WORK"/src/tests/runtime/test_*.py; do
+    name="pi-pytest-$(basename "$f" .py)"
+    PI_TIMEOUT=1200 GUEST_ENV="EDGEDIGITS_DATA=$MNIST" GUEST_CWD="$WORK/src" check "$name" \
+      _pi /bin/sh -c '"$@"; exit $?' sh "$TV/bin/python" -m pytest "tests/runtime/$(basename "$f")" -q -p no:cacheprovider \
+        --basetemp "$WORK/pi-test/tmp" "${k_args[@]}"
+    note "  $(basename "$f"): $(tail -1 "$LOGS/$name.log")"
+  done
 fi
 
 log "summary ($SUMMARY)"
