@@ -341,7 +341,7 @@ BACKENDS: dict[str, Backend] = {
 # Family -> (what it is called, backends in the order tried, install hint when none is there).
 FAMILIES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "tflite": ("TFLite interpreter", ("litert", "tflite-runtime", "tensorflow-lite"),
-               f'{_LITERT} (on 32-bit ARM: pip install "edgedigits-runtime[tflite-runtime]" with numpy<2)'),
+               f'{_LITERT} (or, with numpy<2: pip install "edgedigits-runtime[tflite-runtime]")'),
     "onnx": ("ONNX runtime (onnxruntime)", ("onnxruntime",), 'pip install "edgedigits-runtime[onnx]"'),
 }
 
