@@ -8,16 +8,17 @@ TensorFlow's C++ start-up writes several lines to the process's stderr before it
 logging is configured (oneDNN notices, "could not find cuda drivers", a failed
 ``cuInit`` on machines without a GPU); ``TF_CPP_MIN_LOG_LEVEL`` does not reach them.
 They are captured while TensorFlow loads and shown only if loading fails, or when
-``EDGEDIGITS_TF_VERBOSE=1``. :func:`quiet_native_stderr` does the same around other native
-calls that print (the TFLite converter's "fully_quantize: 0, ..." line, LiteRT's XNNPACK notice).
+``EDGEDIGITS_VERBOSE=1`` (see :mod:`edgedigits_runtime._native`, re-exported here for the
+converters).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import tempfile
+
+from edgedigits_runtime._native import quiet_native_stderr
+
+__all__ = ["tf_and_keras", "quiet_native_stderr"]
 
 _LOADED = None
 
@@ -36,37 +37,3 @@ def tf_and_keras():
         tf.get_logger().setLevel("ERROR")
         _LOADED = tf, keras
     return _LOADED
-
-
-@contextlib.contextmanager
-def quiet_native_stderr(replay_on_error: bool = True):
-    """Send file descriptor 2 to a temporary file during the block (native code's prints included).
-
-    Args:
-      replay_on_error: if the block raises, write what was captured to stderr first (for a crash
-        in TensorFlow's own start-up); callers that turn failures into one-line errors pass False.
-
-    ``EDGEDIGITS_TF_VERBOSE=1`` turns the capture off.
-    """
-    if os.environ.get("EDGEDIGITS_TF_VERBOSE") == "1":
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to capture
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            if replay_on_error:
-                sink.seek(0)
-                sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)

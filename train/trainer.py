@@ -23,8 +23,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from edgedigits import __version__
 from edgedigits.data import load_splits, load_test, make_train_dataset, to_float
 from edgedigits.errors import TrainError, UsageError
@@ -32,7 +30,7 @@ from edgedigits.runs import CHECKPOINT_DIR, MODEL_FILE, choose_run_dir
 from edgedigits.train.architectures import count_macs, create_model
 from edgedigits.train.config import TrainConfig
 from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_confusion, plot_curves
-from edgedigits_runtime.fileio import atomic_path, atomic_write_text
+from edgedigits_runtime.fileio import atomic_path
 
 __all__ = ["TrainResult", "train"]
 

@@ -21,16 +21,14 @@ other two are missing. ONNX: ``onnxruntime``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import importlib
-import os
-import sys
 from typing import Callable
 
 import numpy as np
 
+from edgedigits_runtime._native import quiet_native_stderr
 from edgedigits_runtime.errors import BackendUnavailableError, ModelError, UsageError
 
 __all__ = ["TensorSpec", "Session", "Backend", "BACKENDS", "FAMILIES", "select_backend", "open_model",
@@ -242,34 +240,11 @@ def _tflite_spec(detail: dict) -> TensorSpec:
 
 
 def _open_tflite(interpreter_cls: Callable, backend: str, model_bytes: bytes, num_threads: int | None) -> Session:
-    with _native_logs_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on every load
+    with quiet_native_stderr(replay_on_error=False):  # "INFO: Created ... XNNPACK delegate" on every load
         interpreter = interpreter_cls(model_content=model_bytes, num_threads=num_threads)  # model_content: verifier runs
         interpreter.allocate_tensors()
     return _TFLiteSession(interpreter, backend)
 
-
-@contextlib.contextmanager
-def _native_logs_hidden():
-    """Hide what native code writes to file descriptor 2 during the block (``EDGEDIGITS_VERBOSE=1`` shows it).
-
-    Failures still surface as Python exceptions, which callers turn into one-line errors.
-    """
-    if os.environ.get("EDGEDIGITS_VERBOSE") == "1":
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr: nothing to hide
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as sink:
-            os.dup2(sink.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _open_litert(module, model_bytes, num_threads):

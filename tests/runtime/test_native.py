@@ -1,4 +1,4 @@
-"""TensorFlow's native start-up and converter chatter is hidden, but not a failure's explanation."""
+"""Native libraries' chatter on stderr is hidden, but not a failure's explanation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from edgedigits._tf import quiet_native_stderr
+from edgedigits_runtime._native import quiet_native_stderr
 
 
 def test_native_writes_to_stderr_are_hidden(capfd):
@@ -33,7 +33,7 @@ def test_no_replay_when_the_caller_reports_failures_itself(capfd):
 
 
 def test_verbose_environment_variable_shows_everything(capfd, monkeypatch):
-    monkeypatch.setenv("EDGEDIGITS_TF_VERBOSE", "1")
+    monkeypatch.setenv("EDGEDIGITS_VERBOSE", "1")
     with quiet_native_stderr():
         os.write(2, b"shown\n")
     assert capfd.readouterr().err == "shown\n"

@@ -1,0 +1,60 @@
+"""Quiet native libraries: what C++ code writes straight to file descriptor 2.
+
+TensorFlow's start-up (oneDNN notices, CUDA probing), the TFLite converter ("fully_quantize:
+0, ...") and LiteRT ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") print below
+Python, where neither ``warnings`` nor ``logging`` reach. :func:`quiet_native_stderr` captures
+file descriptor 2 for the length of a block. ``EDGEDIGITS_VERBOSE=1`` turns it off everywhere.
+Shared by the runtime and the toolkit (which may import the runtime, never the reverse).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+__all__ = ["quiet_native_stderr", "VERBOSE_ENV"]
+
+VERBOSE_ENV = "EDGEDIGITS_VERBOSE"
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(replay_on_error: bool = True):
+    """Send file descriptor 2 to a temporary file during the block.
+
+    Example:
+
+    >>> with quiet_native_stderr(replay_on_error=False):   # doctest: +SKIP
+    ...     interpreter = Interpreter(model_content=data)
+
+    Args:
+      replay_on_error: if the block raises, write what was captured to stderr first (a crash
+        while loading TensorFlow explains itself there); callers that turn failures into their
+        own one-line errors pass False.
+
+    The redirection is process-wide: another thread's stderr output during the block is
+    captured too. Python-level ``sys.stderr`` writes inside the block are captured as well.
+    """
+    if os.environ.get(VERBOSE_ENV) == "1":
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to capture
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            if replay_on_error:
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
