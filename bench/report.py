@@ -22,7 +22,7 @@ from pathlib import Path
 from edgedigits.errors import GateError
 from edgedigits_runtime.fileio import atomic_write_text
 
-__all__ = ["BenchRow", "BenchReport", "machine_info"]
+__all__ = ["BenchRow", "BenchReport", "machine_info", "package_versions", "cpu_model"]
 
 _PACKAGES = ("edgedigits", "edgedigits-runtime", "numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime")
 
@@ -276,22 +276,28 @@ class BenchReport:
 
 def machine_info() -> dict:
     """CPU model, cores, OS, Python and the versions of the packages that run the models."""
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         usable = os.cpu_count()
-    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "usable_cores": usable,
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "usable_cores": usable,
             "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
-            "python": sys.version.split()[0], "packages": versions}
+            "python": sys.version.split()[0], "packages": package_versions(*_PACKAGES)}
 
 
-def _cpu_model() -> str:
+def package_versions(*names: str) -> dict:
+    """``{distribution name: installed version or None}``."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on x86 and Raspberry Pi kernels, else lscpu, else the platform)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:

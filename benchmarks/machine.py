@@ -1,31 +1,17 @@
-"""Describe the machine a benchmark ran on, for RESULTS.md (shared by the benchmark scripts)."""
+"""Describe the machine a benchmark ran on, for RESULTS.md (shared by the benchmark scripts).
+
+The facts come from :mod:`edgedigits.bench.report`, the same ones `edgedigits bench` records.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import sys
-from importlib import metadata
 
+from edgedigits.bench.report import cpu_model, package_versions as versions
 
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def versions(*packages: str) -> dict:
-    found = {}
-    for name in packages:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+__all__ = ["cpu_model", "versions", "describe"]
 
 
 def describe() -> str:
