@@ -8,8 +8,7 @@ TensorFlow's C++ start-up writes several lines to the process's stderr before it
 logging is configured (oneDNN notices, "could not find cuda drivers", a failed
 ``cuInit`` on machines without a GPU); ``TF_CPP_MIN_LOG_LEVEL`` does not reach them.
 They are captured while TensorFlow loads and shown only if loading fails, or when
-``EDGEDIGITS_VERBOSE=1`` (see :mod:`edgedigits_runtime._native`, re-exported here for the
-converters).
+``EDGEDIGITS_VERBOSE=1`` (see :mod:`edgedigits_runtime._native`).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import os
 
 from edgedigits_runtime._native import quiet_native_stderr
 
-__all__ = ["tf_and_keras", "quiet_native_stderr"]
+__all__ = ["tf_and_keras"]
 
 _LOADED = None
 

@@ -17,7 +17,6 @@ from typing import Callable
 
 import numpy as np
 
-from edgedigits._tf import quiet_native_stderr
 from edgedigits.errors import EdgeDigitsError, GateError, ModelError, RunError
 from edgedigits.export import manifest as _manifest
 from edgedigits.export.config import ExportConfig
@@ -124,8 +123,7 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
     row.seconds = round(time.perf_counter() - start, 2)
     start = time.perf_counter()
     try:
-        with quiet_native_stderr(replay_on_error=False):  # LiteRT's "Created ... XNNPACK delegate" notice
-            verification = evaluate(data, fmt.runtime, x_test, y_test, reference)
+        verification = evaluate(data, fmt.runtime, x_test, y_test, reference)
     except EdgeDigitsError as exc:
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
     row.verify_seconds = round(time.perf_counter() - start, 2)

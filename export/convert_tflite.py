@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 
+from edgedigits_runtime._native import quiet_native_stderr
+
 __all__ = ["int8_qat", "int8_ptq", "float32", "float16", "dynamic_range", "qat_model"]
 
 _QAT_BATCH = 128
@@ -113,8 +115,6 @@ def _full_integer(ctx, model) -> bytes:
 
 def _convert(conv) -> bytes:
     """``conv.convert()`` without the converter's native prints ("fully_quantize: 0, ..."); failures still raise."""
-    from edgedigits._tf import quiet_native_stderr  # noqa: PLC0415
-
     with quiet_native_stderr(replay_on_error=False):
         return conv.convert()
 

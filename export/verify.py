@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 
 from edgedigits.errors import ExportError, GateError
+from edgedigits_runtime._native import quiet_native_stderr
 
 __all__ = ["Verification", "evaluate", "check_gate", "quantize_input"]
 
@@ -115,7 +116,9 @@ class _TFLiteRunner:
     def __init__(self, data: bytes):
         from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
 
-        self._interp = Interpreter(model_content=data, num_threads=1)
+        with quiet_native_stderr(replay_on_error=False):  # "INFO: Created ... XNNPACK delegate", at the first allocation
+            self._interp = Interpreter(model_content=data, num_threads=1)
+            self._interp.allocate_tensors()
         self._in, self._out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]
         self.input, self.output = self._describe(self._in), self._describe(self._out)
         self._batch = None
