@@ -97,8 +97,6 @@ def info_command(
     backend: Optional[str] = typer.Option(None, "--backend", help="Force a backend."),
 ) -> None:
     """Show a model's details and whether it matches its manifest (SHA-256)."""
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clf = _open(model, None, backend)
