@@ -75,12 +75,15 @@ note "wheel: $WHEEL ($(unzip -l "$WORK/dist/$WHEEL" | grep -c '\.tflite$') .tfli
 
 # --- 2. host reference: the same wheel in a fresh x86-64 venv (packages from the index) -----------
 log "host reference venv"
+_host_venv() {  # dir extras: an x86-64 venv holding this wheel (reinstalled) with its extras from the index
+  if [ ! -x "$1/bin/python" ]; then "$PYTHON" -m venv "$1"; fi
+  "$1/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$WORK/dist/$WHEEL" \
+    2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
+  "$1/bin/python" -m pip install -q --disable-pip-version-check "$WORK/dist/$WHEEL[$2]" \
+    2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
+}
 HV="$WORK/host-venv"
-if [ ! -x "$HV/bin/python" ]; then "$PYTHON" -m venv "$HV"; fi
-"$HV/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$WORK/dist/$WHEEL" \
-  2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
-"$HV/bin/python" -m pip install -q --disable-pip-version-check "$WORK/dist/$WHEEL[litert,onnx,image]" \
-  2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
+_host_venv "$HV" litert,onnx,image
 
 # PNG digits from the MNIST test set: plain 28x28 ones, and photo-like ones (large, dark ink on light
 # grey paper, RGB, off-centre, uneven lighting, noise) for the preprocessing.
@@ -127,11 +130,7 @@ note "host: $("$HV/bin/python" -c 'import platform; print(platform.machine(), pl
 # tflite-runtime 2.14 and ai-edge-litert 2.3 may disagree on an image or two (different kernels): the
 # fallback's reference is tflite-runtime on the host.
 HVT="$WORK/host-venv-tflite"
-if [ ! -x "$HVT/bin/python" ]; then "$PYTHON" -m venv "$HVT"; fi
-"$HVT/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$WORK/dist/$WHEEL" \
-  2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
-"$HVT/bin/python" -m pip install -q --disable-pip-version-check "$WORK/dist/$WHEEL[tflite-runtime,image]" \
-  2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
+_host_venv "$HVT" tflite-runtime,image
 "$HVT/bin/edgedigits-rt" evaluate --data-dir "$MNIST" --json --backend tflite-runtime \
   > "$LOGS/host-evaluate-tflite.json" 2> "$LOGS/host-evaluate-tflite.err"
 note "host tflite-runtime: $(cat "$LOGS/host-evaluate-tflite.json")"
