@@ -1,4 +1,4 @@
-"""benchmarks/headline.py: its Bench section replaces only itself in RESULTS.md."""
+"""benchmarks/figures/headline.py: its Bench section replaces only itself in RESULTS.md."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "headline.py"
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "figures" / "headline.py"
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """The headline of benchmarks/RESULTS.md: the project's default int8 model against the hand-made baseline.
 
 Usage:
-  python benchmarks/headline.py [--seed-run RUN] [--edge-run RUN] [--data-dir DIR] [--results FILE]
-  python benchmarks/headline.py --smoke          # a minute-long check of the script itself; writes nothing
+  python benchmarks/figures/headline.py [--seed-run RUN] [--edge-run RUN] [--data-dir DIR] [--results FILE]
+  python benchmarks/figures/headline.py --smoke          # a minute-long check of the script itself; writes nothing
 
 In ONE run on one machine it builds (or reuses) both sides and benchmarks them interleaved:
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Bench"
 TARGETS = {"accuracy": 0.995, "latency_ratio": 0.5, "size_bytes": 50 * 1024}
@@ -188,7 +188,7 @@ def _int8_in(folder: Path) -> Path | None:
 def _section(report, times: dict, seed_run: Path, edge_run: Path, argv) -> str:
     base, int8 = report.rows
     lines = [SECTION, ""]
-    command = "python benchmarks/headline.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    command = "python benchmarks/figures/headline.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     if not (base.ok and int8.ok):
         errors = "; ".join(f"{r.name}: {r.error}" for r in report.rows if not r.ok)
         return "\n".join(lines + [f"Headline not measured: {errors}", "", f"Command: `{command.strip()}`", ""])

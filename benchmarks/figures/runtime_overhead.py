@@ -1,7 +1,7 @@
 """Per-call overhead of ``DigitClassifier.predict`` over the bare interpreter, for RESULTS.md ("Runtime").
 
 Usage:
-  python benchmarks/runtime_overhead.py [--model PATH] [--calls N] [--rounds R] [--threads T] [--no-write]
+  python benchmarks/figures/runtime_overhead.py [--model PATH] [--calls N] [--rounds R] [--threads T] [--no-write]
 
 Times one-image calls, interleaved round by round so that a busy shared machine slows every
 variant alike: (a) the bare ai-edge-litert interpreter, ``set_tensor`` + ``invoke`` +
@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Runtime"
 
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    sys.path.insert(0, str(ROOT / "benchmarks" / "figures"))
     from ai_edge_litert.interpreter import Interpreter
 
     from edgedigits_runtime import DEFAULT_MODEL, DigitClassifier
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         diffs = np.array(per_round[name]) - np.array(per_round[names[0]])
         rows.append((name, med, med - floor, float(diffs.min()), float(diffs.max())))
     batch_per_image = float(np.median(batch_times)) / 256
-    command = "python benchmarks/runtime_overhead.py " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:]))
+    command = "python benchmarks/figures/runtime_overhead.py " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:]))
     tools = versions("ai-edge-litert", "numpy")
     text = _render(rows, batch_per_image, preprocess_ms, model, clf, args, describe(), tools, command.strip(), elapsed)
     print(text)

@@ -2,7 +2,7 @@
 
 Usage (from the repository root; about 10 minutes for both on 2 cores):
 
-    python benchmarks/train_archs.py --data-dir ../shared/data/mnist --out runs/bench
+    python benchmarks/figures/train_archs.py --data-dir ../shared/data/mnist --out runs/bench
 
 Writes ``runs/bench/<arch>/`` run folders and prints the rows recorded in
 ``benchmarks/RESULTS.md`` (accuracy, time, parameters, MACs), with the machine.
@@ -34,7 +34,7 @@ def main() -> None:
         rows.append(f"| `{arch}` | {m['test_accuracy']:.2%} | {m['epochs_run']} | {m['train_seconds']:.0f} s "
                     f"| {m['params']:,} | {m['macs']:,} |")
     print(f"\nMachine: {describe()}; {versions('tensorflow', 'tf-keras')}")
-    print(f"Command: python benchmarks/train_archs.py --data-dir {args.data_dir} --out {args.out}\n")
+    print(f"Command: python benchmarks/figures/train_archs.py --data-dir {args.data_dir} --out {args.out}\n")
     print("| arch | test accuracy | epochs | train time | parameters | MACs/image |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))

@@ -1,7 +1,7 @@
 """Export a trained run to every format and print the figures for benchmarks/RESULTS.md ("Export").
 
 Usage:
-  python benchmarks/export_formats.py [RUN] [--out DIR] [--repeats N]
+  python benchmarks/figures/export_formats.py [RUN] [--out DIR] [--repeats N]
 
 RUN defaults to the latest finished run under runs/. Every registered format is
 exported with the real gates; a format that misses its gate still gets its
@@ -89,7 +89,7 @@ def main() -> None:
     print(f"Machine: {describe()}")
     tools = versions("tensorflow", "tensorflow-model-optimization", "tf2onnx", "onnxruntime", "ai-edge-litert")
     print("Tools: " + ", ".join(f"{k} {v}" for k, v in tools.items()))
-    print(f"Command: python benchmarks/export_formats.py {run}   (whole export {total:.0f}s)")
+    print(f"Command: python benchmarks/figures/export_formats.py {run}   (whole export {total:.0f}s)")
     print(f"Keras model: {run}/model.keras, test accuracy {result.keras_accuracy:.2%}\n")
     print("| format | file | size | accuracy | agreement with Keras | export time | gate | latency µs, XNNPACK | latency µs, built-in |")
     print("|---|---|---:|---:|---:|---:|---|---:|---:|")
