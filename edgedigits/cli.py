@@ -3,18 +3,23 @@
 Each command validates its options, calls one library function and renders the
 result. Errors from the library (:class:`EdgeDigitsError`) become one line on
 stderr and exit code 1; nothing here imports TensorFlow at module level.
+
+The commands live in ``cli_*.py`` as plain functions and are registered here, in one
+place and in pipeline order (the order ``edgedigits --help`` lists them in); the
+command modules never import this one, so ``python -m edgedigits`` and the
+``edgedigits`` console script build the same app.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from typing import Callable, TypeVar
 
 import typer
 
-from edgedigits import __version__
-from edgedigits.errors import EdgeDigitsError
+from edgedigits import __version__, cli_bench, cli_export, cli_train
+from edgedigits_runtime.cli import predict_command
+
+__all__ = ["app", "main", "COMMANDS"]
 
 app = typer.Typer(
     name="edgedigits",
@@ -23,30 +28,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-F = TypeVar("F", bound=Callable)
-
-
-def fail(message: str, code: int = 1) -> "typer.Exit":
-    """Print ``error: message`` on stderr and return the Exit to raise."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
-
-
-def friendly_errors(fn: F) -> F:
-    """Turn library errors (and Ctrl-C) into one line and a non-zero exit."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except EdgeDigitsError as exc:
-            raise fail(str(exc)) from None
-        except KeyboardInterrupt:
-            typer.secho("interrupted", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version_callback(value: bool) -> None:
@@ -62,12 +43,17 @@ def _root(
     """Train an MNIST CNN, export it to int8 TFLite/ONNX, benchmark it, and classify digits."""
 
 
-# Commands register themselves from their own modules to keep this file small.
-# Imported in pipeline order, which is the order `edgedigits --help` lists them in.
-from edgedigits import cli_train  # noqa: E402,F401,I001  (train, archs)
-from edgedigits import cli_export  # noqa: E402,F401
-from edgedigits import cli_bench  # noqa: E402,F401
-from edgedigits import cli_predict  # noqa: E402,F401
+# Command name -> (function, extra Typer options). `predict` is the runtime's own command:
+# the toolkit adds nothing on top of what runs on the device.
+COMMANDS = {
+    "train": (cli_train.train, {}),
+    "archs": (cli_train.archs, {}),
+    "export": (cli_export.export, {"epilog": cli_export.EPILOG}),
+    "bench": (cli_bench.bench, {"epilog": cli_bench.EPILOG}),
+    "predict": (predict_command, {}),
+}
+for _name, (_function, _options) in COMMANDS.items():
+    app.command(_name, **_options)(_function)
 
 
 def main() -> None:  # console-script entry point

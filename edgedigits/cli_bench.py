@@ -9,10 +9,10 @@ from typing import List, Optional
 
 import typer
 
-from edgedigits.cli import app, friendly_errors
+from edgedigits.cli_common import friendly_errors
 from edgedigits.errors import UsageError
 
-_EPILOG = (
+EPILOG = (
     "Every figure is measured through the runtime package (edgedigits_runtime.DigitClassifier), as the device "
     "runs the model: accuracy on the 10,000 MNIST test images and agreement with the Keras model, batch-1 latency "
     "p50/p99 per thread count over interleaved rounds (A B C A B C ...), throughput at larger batches, load and "
@@ -21,7 +21,6 @@ _EPILOG = (
 )
 
 
-@app.command(epilog=_EPILOG)
 @friendly_errors
 def bench(
     targets: Optional[List[Path]] = typer.Argument(

@@ -8,20 +8,19 @@ from typing import Optional
 
 import typer
 
-from edgedigits.cli import app, friendly_errors
+from edgedigits.cli_common import friendly_errors
 from edgedigits.export.formats import DEFAULT_FORMATS, formats_table
 
 # Each format flag and the registry row it selects (tests check that every row has one).
 FLAGS = {"int8": "int8", "ptq": "ptq", "float32": "float32", "float16": "float16",
          "dynamic": "dynamic", "onnx": "onnx", "onnx_int8": "onnx-int8"}
 
-_EPILOG = "\b\nFormats (default: " + ", ".join(DEFAULT_FORMATS) + "):\n\b\n" + formats_table() + (
+EPILOG = "\b\nFormats (default: " + ", ".join(DEFAULT_FORMATS) + "):\n\b\n" + formats_table() + (
     "\n\nEvery artifact is loaded back in its runtime and checked on the 10,000 test images before it is "
     "written: int8 formats must reach --min-accuracy and lose at most --max-drop points against the Keras "
     "model; float formats must agree with it on --min-agreement of the images.")
 
 
-@app.command(epilog=_EPILOG)
 @friendly_errors
 def export(
     run: Optional[Path] = typer.Argument(None, help="Run folder written by `edgedigits train` (holds model.keras). Default: the latest run under runs/."),

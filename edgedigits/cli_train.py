@@ -8,14 +8,13 @@ from typing import Optional
 
 import typer
 
-from edgedigits.cli import app, friendly_errors
+from edgedigits.cli_common import friendly_errors
 
 from edgedigits.train.config import TrainConfig  # no TensorFlow: dataclass and checks only
 
 _D = TrainConfig()  # the options' defaults come from the config, never restated here
 
 
-@app.command()
 @friendly_errors
 def train(
     arch: str = typer.Option(_D.arch, "--arch", "-a", help="Architecture (see `edgedigits archs`)."),
@@ -45,7 +44,6 @@ def train(
     typer.echo(f"\nnext: edgedigits export {result.run_dir} --int8")
 
 
-@app.command()
 @friendly_errors
 def archs(
     details: bool = typer.Option(False, "--details", help="Also build each model to count parameters and MACs (imports TensorFlow)."),

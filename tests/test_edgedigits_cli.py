@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
-from edgedigits.cli import app
+from edgedigits.cli import COMMANDS, app
 
 runner = CliRunner()
 
@@ -17,8 +22,28 @@ def _run(*args):
 def test_help_lists_the_commands():
     result = _run("--help")
     assert result.exit_code == 0
-    for command in ("train", "archs"):
-        assert command in result.output
+    for command in ("train", "archs", "export", "bench", "predict"):
+        assert command in COMMANDS and command in result.output
+
+
+def _entry_points():
+    script = Path(sys.executable).with_name("edgedigits")
+    yield pytest.param([str(script)], id="console-script",
+                       marks=pytest.mark.skipif(not script.is_file(), reason=f"no console script at {script}"))
+    yield pytest.param([sys.executable, "-m", "edgedigits"], id="python-m-edgedigits")
+    yield pytest.param([sys.executable, "-m", "edgedigits.cli"], id="python-m-edgedigits.cli")
+
+
+@pytest.mark.parametrize("command", list(_entry_points()))
+def test_every_entry_point_lists_every_command_and_runs_one(command, tmp_path):
+    env = dict(os.environ, COLUMNS="200", TERM="dumb")
+    done = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    listed = {line.strip(" │|").split()[0] for line in done.stdout.splitlines() if line.strip(" │|")}
+    assert set(COMMANDS) <= listed, done.stdout
+    archs = subprocess.run([*command, "archs"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert archs.returncode == 0, archs.stderr
+    assert "edge" in archs.stdout
 
 
 def test_version():
