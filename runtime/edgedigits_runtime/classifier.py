@@ -29,6 +29,7 @@ from edgedigits_runtime.backends import open_model
 from edgedigits_runtime.errors import InputError, ModelError, UsageError
 from edgedigits_runtime.manifest import check_model
 from edgedigits_runtime.modelfile import read_model
+from edgedigits_runtime.reject import Classification, check_rule, check_threshold, classification_from_probs
 
 __all__ = ["DigitClassifier", "load_default", "DEFAULT_MODEL", "NUM_CLASSES"]
 
@@ -64,6 +65,13 @@ class DigitClassifier:
 
     Warns:
       ManifestWarning: no manifest (or no entry for this file): the model runs unverified.
+
+    Attributes:
+      reject: the model's calibrated "not a digit" rule (its manifest entry's ``"reject"`` dict,
+        with how it was chosen), or None (older exports, third-party files, unverified files):
+        then :meth:`classify` rejects nothing unless given ``threshold=``.
+      info: details of the model and backend (path, format, dtypes, sha256, verified, reject, ...).
+      manifest: the whole manifest, or None.
 
     Inputs (every method): a numpy array (or nested list) of uint8 0-255 or float in [0, 1]
     (white ink on black, as MNIST), shaped (28, 28), (28, 28, 1), (N, 28, 28) or (N, 28, 28, 1).
@@ -104,6 +112,10 @@ class DigitClassifier:
             "manifest": check.source, "size": len(data),
         }
         self.manifest = check.manifest
+        self.reject = check_rule(entry.get("reject"), f"manifest entry of {self.path.name}")
+        """The model's calibrated reject rule (the manifest entry's ``"reject"`` dict, with how it was
+        chosen), or None: then :meth:`classify` rejects nothing unless given ``threshold=``."""
+        self.info["reject"] = self.reject
 
     def __repr__(self) -> str:
         state = "verified" if self.info["verified"] else "unverified"
@@ -239,6 +251,38 @@ class DigitClassifier:
             p = np.exp(p - p.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
         return np.asarray(p, dtype=np.float32)
+
+    def classify(self, images, threshold: float | None = None) -> Classification:
+        """Each image's digit, or "not a digit" (label :data:`~edgedigits_runtime.NOT_A_DIGIT`, -1).
+
+        Example:
+
+        >>> c = clf.classify(images)                  # the model's calibrated rule   # doctest: +SKIP
+        >>> c.labels, c.not_a_digit                                                   # doctest: +SKIP
+        (array([ 7, -1]), array([False,  True]))
+        >>> clf.classify(images, threshold=0.9).to_dict(0)                            # doctest: +SKIP
+        {'label': 7, 'not_a_digit': False, 'confidence': 0.99609375, 'top_k': [[7, 0.99609375]], 'score': ..., ...}
+
+        Args:
+          images: see the class docstring.
+          threshold: reject images whose score (the top digit's probability) is below this;
+            None uses the model's calibrated rule (:attr:`reject`), and a model without one
+            rejects nothing.
+
+        Returns:
+          A :class:`~edgedigits_runtime.reject.Classification` (labels, probs, confidence,
+          not_a_digit, score, threshold, method).
+
+        Raises:
+          UsageError: ``threshold`` is not a probability in [0, 1].
+          InputError: bad images.
+        """
+        method = (self.reject or {}).get("method", "max_prob")
+        if threshold is not None:
+            threshold = check_threshold(threshold, method)
+        elif self.reject is not None:
+            threshold = float(self.reject["threshold"])
+        return classification_from_probs(self.predict_proba(images), threshold, method)
 
     def top_k(self, images, k: int = 3) -> list[list[tuple[int, float]]]:
         """The ``k`` most likely digits of each image with their probabilities, best first.

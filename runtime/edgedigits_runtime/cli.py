@@ -62,21 +62,28 @@ def predict_command(
                                        show_default=False),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file (.tflite/.onnx; manifest.json beside "
                                          "it is checked). Default: the shipped int8 model."),
-    json_out: bool = typer.Option(False, "--json", help="One JSON object per line: path, label, confidence, top_k (error)."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per line: path, label (null: not a digit), not_a_digit, "
+                                  "confidence, top_k, score, threshold (error)."),
     top_k: int = typer.Option(1, "--top-k", "-k", min=1, max=10, help="Also show the K most likely digits."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Interpreter threads (default: backend's)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Force litert, tflite-runtime, tensorflow-lite or onnxruntime."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
+                                              help="'not a digit' below this top-digit probability (default: the "
+                                                   "model's calibrated rule; a model without one rejects nothing)."),
 ) -> None:
-    """Classify digit images (photos or scans): prints `path: label (confidence)` per file."""
+    """Classify digit images (photos or scans): prints `path: label (confidence)` or `path: not a digit` per file."""
     from edgedigits_runtime.predict import predict_files
 
-    results = predict_files(images, _open(model, threads, backend), top_k=top_k)
+    results = predict_files(images, _open(model, threads, backend), top_k=top_k, threshold=threshold)
     for r in results:
         if json_out:
             typer.echo(json.dumps(r.as_dict()))
         elif r.ok:
             extra = "" if top_k == 1 else "  [" + ", ".join(f"{d}: {p:.3f}" for d, p in r.top_k) + "]"
-            typer.echo(f"{r.path}: {r.label} ({r.confidence:.3f}){extra}")
+            if r.not_a_digit:
+                typer.echo(f"{r.path}: not a digit (score {r.score:.3f} < {r.threshold:.3f}){extra}")
+            else:
+                typer.echo(f"{r.path}: {r.label} ({r.confidence:.3f}){extra}")
         else:
             message = r.error if r.error.startswith(str(r.path)) else f"{r.path}: {r.error}"  # name the file once
             typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)

@@ -9,7 +9,11 @@ Example:
 >>> from edgedigits_runtime import load_default
 >>> results = predict_files(["digits/", "seven.jpg"], load_default(), top_k=3)   # doctest: +SKIP
 >>> results[0].as_dict()                                                        # doctest: +SKIP
-{'path': 'digits/a.png', 'label': 3, 'confidence': 0.98828125, 'top_k': [[3, 0.988], ...]}
+{'path': 'digits/a.png', 'label': 3, 'not_a_digit': False, 'confidence': 0.98828125, 'top_k': [[3, 0.988], ...],
+ 'score': 0.98828125, 'threshold': 0.80078125}
+
+A file the model's reject rule (or a hand-set ``threshold``) refuses gets ``label=None`` and
+``not_a_digit=True``; its ``confidence``/``top_k`` still say which digit the model leaned to.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import BinaryIO, Iterable
 import numpy as np
 
 from edgedigits_runtime.errors import EdgeDigitsError, InputError, UsageError
+from edgedigits_runtime.reject import check_threshold
 
 __all__ = ["IMAGE_SUFFIXES", "STDIN", "FileResult", "expand_inputs", "predict_files"]
 
@@ -38,9 +43,12 @@ class FileResult:
 
     Attributes:
       path: the file (``"-"`` for stdin; a pattern or folder that matched nothing).
-      label: the top-1 digit, None on error.
-      confidence: its probability, None on error.
+      label: the digit; None on error or when it is not a digit.
+      not_a_digit: True when the reject rule refused the image.
+      confidence: the top digit's probability, None on error.
       top_k: ``[(label, probability), ...]`` best first (empty on error).
+      score: the value the reject rule compared (higher = more digit-like), None on error.
+      threshold: what ``score`` was compared with (None: no rule, nothing rejected).
       error: one-line message when this input failed, else None.
     """
 
@@ -49,15 +57,18 @@ class FileResult:
     confidence: float | None = None
     top_k: list = dataclasses.field(default_factory=list)
     error: str | None = None
+    not_a_digit: bool = False
+    score: float | None = None
+    threshold: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def as_dict(self) -> dict:
-        """JSON-ready: path, label, confidence, top_k (pairs as lists), error (only when failed)."""
-        out = {"path": self.path, "label": self.label, "confidence": self.confidence,
-               "top_k": [[label, prob] for label, prob in self.top_k]}
+        """JSON-ready: path, label, not_a_digit, confidence, top_k (pairs as lists), score, threshold, error (only when failed)."""
+        out = {"path": self.path, "label": self.label, "not_a_digit": self.not_a_digit, "confidence": self.confidence,
+               "top_k": [[label, prob] for label, prob in self.top_k], "score": self.score, "threshold": self.threshold}
         if self.error is not None:
             out["error"] = self.error
         return out
@@ -94,7 +105,7 @@ def expand_inputs(items: Iterable[str | os.PathLike]) -> list[tuple[str, str | N
 
 
 def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int = 3,
-                  stdin: BinaryIO | None = None) -> list[FileResult]:
+                  stdin: BinaryIO | None = None, threshold: float | None = None) -> list[FileResult]:
     """Classify image files with one batched call.
 
     Args:
@@ -102,12 +113,14 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
       classifier: a :class:`~edgedigits_runtime.DigitClassifier`.
       top_k: how many alternatives to keep per file (1 to 10).
       stdin: where ``"-"`` reads image bytes from (default ``sys.stdin.buffer``).
+      threshold: "not a digit" below this top-digit probability (None: the model's calibrated rule,
+        if it has one; see :meth:`~edgedigits_runtime.DigitClassifier.classify`).
 
     Returns:
       One :class:`FileResult` per file, in input order; failed files carry ``error``.
 
     Raises:
-      UsageError: no inputs, ``top_k`` out of range, or ``"-"`` given more than once.
+      UsageError: no inputs, ``top_k`` or ``threshold`` out of range, or ``"-"`` given more than once.
       BackendUnavailableError: Pillow is not installed (needed to read any image file).
     """
     items = list(items)
@@ -115,6 +128,8 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
         raise UsageError("no images given: pass image files, folders, glob patterns or - for stdin")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 10:
         raise UsageError(f"top_k must be a whole number from 1 to 10; got {top_k!r}")
+    if threshold is not None:
+        check_threshold(threshold)
     if sum(1 for i in items if os.fspath(i) == STDIN) > 1:
         raise UsageError("- (stdin) can be given only once")
     from edgedigits_runtime.preprocess import preprocess_image, require_pillow
@@ -137,9 +152,10 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
         except OSError as exc:
             result.error = f"cannot read {path}: {exc.strerror or exc}"
     if images:
-        probs = classifier.predict_proba(np.stack(images))
-        order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
-        for result, row, idx in zip(slots, probs, order):
-            result.top_k = [(int(c), float(row[c])) for c in idx]
-            result.label, result.confidence = result.top_k[0]
+        outcome = classifier.classify(np.stack(images), threshold=threshold)
+        for i, result in enumerate(slots):
+            row = outcome.to_dict(i, top_k)
+            result.top_k = [tuple(pair) for pair in row["top_k"]]
+            result.label, result.not_a_digit, result.confidence = row["label"], row["not_a_digit"], row["confidence"]
+            result.score, result.threshold = row["score"], row["threshold"]
     return results

@@ -48,6 +48,7 @@ _CENTRE = 14.0  # MNIST test digits' mean centre of mass (row and column)
 _TARGET_STROKE = 2.6  # MNIST stroke width in the 28x28 image, pixels (about)
 _MIN_CONTRAST = 0.08  # ink must stand this far (of full scale) above the background ...
 _MIN_SNR = 6.0  # ... and this many noise sigmas
+_MIN_SIDE = 8  # fewer pixels than this either way cannot hold a digit (and breaks the 4x4 background grid)
 
 
 def require_pillow():
@@ -97,6 +98,9 @@ def load_image(source, name: str | None = None) -> np.ndarray:
         try:
             img = Image.open(io.BytesIO(data))
             pixels = img.size[0] * img.size[1]
+            if min(img.size) < _MIN_SIDE:
+                raise InputError(f"{label} is {img.size[0]}x{img.size[1]} pixels: too small or too thin to hold a digit "
+                                 f"(at least {_MIN_SIDE}x{_MIN_SIDE}); use a larger image of the digit")
             if pixels > MAX_PIXELS:
                 raise InputError(f"{label} is {img.size[0]}x{img.size[1]} = {pixels / 1e6:.0f} MP, over the "
                                  f"{MAX_PIXELS / 1e6:.0f} MP limit (a decompression bomb?): use a smaller image")
@@ -104,6 +108,8 @@ def load_image(source, name: str | None = None) -> np.ndarray:
             img = ImageOps.exif_transpose(img)
             img.load()
             grey = _to_grey(img, Image)
+        except InputError:  # ours, above (a ValueError: keep it from the clause below)
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise InputError(f"{label} is too large to decode safely ({exc}); use a smaller image") from None
         except UnidentifiedImageError:
@@ -135,8 +141,9 @@ def _as_grey(array) -> np.ndarray:
         pass
     elif x.ndim != 2:
         raise InputError(f"image array has shape {x.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
-    if min(x.shape[:2]) < 8:
-        raise InputError(f"image array is {x.shape[0]}x{x.shape[1]}: too small to hold a digit (at least 8x8)")
+    if min(x.shape[:2]) < _MIN_SIDE:
+        raise InputError(f"image array is {x.shape[0]}x{x.shape[1]}: too small to hold a digit "
+                         f"(at least {_MIN_SIDE}x{_MIN_SIDE})")
     if x.dtype.kind == "f":
         if not np.isfinite(x).all():
             raise InputError("image array contains NaN or infinity")
@@ -192,6 +199,9 @@ def preprocess_image(source, name: str | None = None) -> np.ndarray:
     else:
         grey = _as_grey(source)
     label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "image")
+    if min(grey.shape) < _MIN_SIDE:
+        raise InputError(f"{label} is too thin to hold a digit: {grey.shape[1]}x{grey.shape[0]} pixels once shrunk to "
+                         f"{WORK_SIZE} on the long side (at least {_MIN_SIDE} each way); crop closer around the digit")
     if grey.shape == (_FIELD, _FIELD) and _is_mnist_like(grey):
         return np.round(grey * 255.0).astype(np.uint8)
     return _to_mnist(grey, label)

@@ -156,3 +156,42 @@ def test_a_model_without_manifest_runs_with_a_one_line_warning(pictures, tmp_pat
     err = result.stderr
     assert err.startswith("warning: no manifest.json beside") and "unverified" in err
     assert "Warning:" not in err and len(err.strip().splitlines()) == 1  # not Python's two-line warning format
+
+
+def test_predict_not_a_digit_table_and_json(pictures):
+    """A hand-set threshold no image reaches: every file is "not a digit", in the table and in JSON."""
+    folder, truth = pictures
+    result = runner.invoke(app, ["predict", str(folder), "--threshold", "1.0", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    lines = _out(result).strip().splitlines()
+    assert len(lines) == len(truth)
+    rejected = [line for line in lines if ": not a digit (score " in line]
+    assert rejected and all("[" in line for line in rejected)  # top-k still shows what the model leaned to
+    result = runner.invoke(app, ["predict", str(folder), "--json", "--threshold", "1.0"])
+    rows = [json.loads(line) for line in _out(result).strip().splitlines()]
+    for r in rows:
+        assert set(r) >= {"path", "label", "not_a_digit", "confidence", "top_k", "score", "threshold"}
+        assert r["threshold"] == 1.0
+        assert (r["label"] is None) == r["not_a_digit"] == (r["score"] < 1.0)
+    result = runner.invoke(app, ["predict", str(folder), "--json", "--threshold", "0"])
+    rows = [json.loads(line) for line in _out(result).strip().splitlines()]
+    assert all(r["not_a_digit"] is False and r["label"] == truth[r["path"]] for r in rows)
+    result = runner.invoke(app, ["predict", str(folder), "--threshold", "1.5"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 3), (100, 1), (1, 100), (4000, 3), (4, 4), (5, 5)])
+def test_tiny_and_thin_images_are_per_file_errors_and_the_batch_goes_on(pictures, tmp_path, size):
+    from PIL import Image
+
+    folder, truth = pictures
+    first = sorted(truth)[0]
+    bad = tmp_path / f"tiny_{size[0]}x{size[1]}.png"
+    Image.fromarray((np.random.default_rng(0).random(size[::-1]) * 255).astype(np.uint8)).save(bad)
+    result = runner.invoke(app, ["predict", first, str(bad), first, "--json"])
+    assert result.exit_code == 1
+    rows = [json.loads(line) for line in _out(result).strip().splitlines()]
+    assert [r["path"] for r in rows] == [first, str(bad), first]
+    assert rows[0]["label"] == rows[2]["label"] == truth[first]
+    assert rows[1]["label"] is None and "too small or too thin" in rows[1]["error"]
+    assert "Traceback" not in result.output

@@ -123,6 +123,9 @@ def test_specks_and_border_blobs_are_ignored(clf, sample):
     (lambda: b"", "empty"),
     (lambda: b"hello, not an image", "not an image"),
     (lambda: np.zeros((4, 4), np.uint8), "too small"),
+    (lambda: np.full((1, 300), 255, np.uint8), "too small"),
+    (lambda: np.full((5000, 5), 255, np.uint8), "too small"),
+    (lambda: np.full((30, 7000), 255, np.uint8), "too thin"),  # 512x2 once shrunk
     (lambda: np.zeros((30, 30, 2), np.uint8), "shape"),
     (lambda: np.full((30, 30), np.nan), "NaN"),
     (lambda: np.full((30, 30), 2.0), r"\[0, 1\]"),

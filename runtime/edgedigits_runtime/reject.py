@@ -1,0 +1,156 @@
+""""Not a digit": the outcome type and the reject rules a model's manifest can carry.
+
+A digit model always has a favourite digit, even for a letter, a smudge or a thumb. A
+*reject rule* turns its output into a *score* (higher = more digit-like) and compares it
+with a *threshold*: below it, the image is "not a digit" (label :data:`NOT_A_DIGIT`).
+The rule is chosen at export on validation data and stored in the manifest entry of each
+artifact under ``"reject"`` (int8 and float artifacts each get their own), for example::
+
+    "reject": {"method": "max_prob", "threshold": 0.8046875,
+               "chosen_on": "5,000 MNIST validation digits (never the test set)",
+               "target_accept": 0.99, ...}
+
+Methods (:data:`METHODS`):
+
+- ``max_prob``: the score is the probability of the top digit. Models trained by
+  ``edgedigits train`` see generated non-digits pushed to a uniform output (outlier
+  exposure), so a low top probability means "none of these".
+
+A model without a rule (older exports, third-party files) never rejects unless the caller
+passes ``threshold=`` by hand.
+
+Example:
+
+>>> import numpy as np
+>>> probs = np.array([[0.97] + [0.003] * 9, [0.1] * 10], np.float32)
+>>> c = classification_from_probs(probs, threshold=0.5)
+>>> c.labels.tolist(), c.not_a_digit.tolist()
+([0, -1], [False, True])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from edgedigits_runtime.errors import ModelError, UsageError
+
+__all__ = ["NOT_A_DIGIT", "METHODS", "Classification", "classification_from_probs", "check_rule", "check_threshold"]
+
+NOT_A_DIGIT = -1
+METHODS = ("max_prob",)
+_NUM_CLASSES = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Classification:
+    """What a classifier made of a batch of images (arrays of length N).
+
+    Attributes:
+      labels: int64 (N,): the digit, or :data:`NOT_A_DIGIT` (-1) when rejected.
+      probs: float32 (N, 10): the digit probabilities (whatever the verdict).
+      confidence: float32 (N,): probability of the top digit.
+      not_a_digit: bool (N,): True where the image was rejected.
+      score: float32 (N,): the value the rule compared (higher = more digit-like).
+      threshold: the threshold used (None: no rule, nothing rejected).
+      method: the rule's method (``"max_prob"``), None without a rule.
+    """
+
+    labels: np.ndarray
+    probs: np.ndarray
+    confidence: np.ndarray
+    not_a_digit: np.ndarray
+    score: np.ndarray
+    threshold: float | None = None
+    method: str | None = None
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def top_k(self, i: int, k: int = 3) -> list[tuple[int, float]]:
+        """The ``k`` most likely digits of image ``i``, ``[(digit, prob), ...]`` best first (also when rejected)."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= _NUM_CLASSES:
+            raise UsageError(f"k must be a whole number from 1 to {_NUM_CLASSES}; got {k!r}")
+        row = self.probs[i]
+        order = np.argsort(-row, kind="stable")[:k]
+        return [(int(c), float(row[c])) for c in order]
+
+    def to_dict(self, i: int, k: int = 1) -> dict:
+        """JSON-ready result of image ``i``.
+
+        Returns:
+          ``{"label": int | None, "not_a_digit": bool, "confidence": float, "top_k": [[digit, prob], ...],
+          "score": float, "threshold": float | None}``; ``label`` is None when rejected, ``confidence``
+          and ``top_k`` are still the digits' (what the model leaned to).
+        """
+        rejected = bool(self.not_a_digit[i])
+        return {"label": None if rejected else int(self.labels[i]), "not_a_digit": rejected,
+                "confidence": float(self.confidence[i]), "top_k": [[d, p] for d, p in self.top_k(i, k)],
+                "score": float(self.score[i]), "threshold": self.threshold}
+
+    def to_rows(self, k: int = 1) -> list[dict]:
+        """:meth:`to_dict` of every image, in order."""
+        return [self.to_dict(i, k) for i in range(len(self))]
+
+
+def check_threshold(threshold, method: str = "max_prob") -> float:
+    """A hand-set threshold as a float, checked for the method.
+
+    Raises:
+      UsageError: not a finite number, or outside [0, 1] for ``max_prob``.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
+        raise UsageError(f"threshold must be a number; got {threshold!r}")
+    value = float(threshold)
+    if not math.isfinite(value) or (method == "max_prob" and not 0.0 <= value <= 1.0):
+        raise UsageError(f"threshold must be a probability in [0, 1] (the top digit's probability below which an "
+                         f"image is 'not a digit'); got {threshold!r}")
+    return value
+
+
+def check_rule(rule, where: str) -> dict | None:
+    """Validate a manifest entry's ``"reject"`` rule (None passes through).
+
+    Raises:
+      ModelError: not an object, unknown method (a newer exporter?) or a bad threshold.
+    """
+    if rule is None:
+        return None
+    if not isinstance(rule, dict):
+        raise ModelError(f"{where}: 'reject' is a {type(rule).__name__}, not an object: re-export the model")
+    method = rule.get("method")
+    if method not in METHODS:
+        raise ModelError(f"{where}: reject method {method!r} is unknown to this runtime (it knows {', '.join(METHODS)}): "
+                         "upgrade edgedigits-runtime or re-export")
+    try:
+        check_threshold(rule.get("threshold"), method)
+    except UsageError as exc:
+        raise ModelError(f"{where}: bad reject threshold ({exc}): re-export the model") from None
+    return rule
+
+
+def classification_from_probs(probs: np.ndarray, threshold: float | None = None, method: str = "max_prob") -> Classification:
+    """Apply a rule to digit probabilities (N, 10).
+
+    Args:
+      probs: float (N, 10) digit probabilities.
+      threshold: reject where the score is below it; None rejects nothing.
+      method: one of :data:`METHODS`.
+
+    Returns:
+      A :class:`Classification`.
+    """
+    probs = np.asarray(probs, dtype=np.float32).reshape(-1, _NUM_CLASSES)
+    digits = probs.argmax(axis=1).astype(np.int64) if len(probs) else np.zeros(0, np.int64)
+    confidence = probs.max(axis=1) if len(probs) else np.zeros(0, np.float32)
+    score = confidence.astype(np.float32, copy=True)  # max_prob: the only method so far
+    if threshold is None:
+        rejected = np.zeros(len(probs), bool)
+    else:
+        rejected = score < np.float32(threshold)
+    labels = np.where(rejected, NOT_A_DIGIT, digits).astype(np.int64)
+    return Classification(labels=labels, probs=probs, confidence=confidence.astype(np.float32), not_a_digit=rejected,
+                          score=score, threshold=None if threshold is None else float(threshold),
+                          method=None if threshold is None else method)

@@ -1,0 +1,109 @@
+""""Not a digit": Classification, reject rules from the manifest, hand-set thresholds, the CLI's table and JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgedigits_runtime import NOT_A_DIGIT, Classification, DigitClassifier
+from edgedigits_runtime.errors import ModelError, UsageError
+from edgedigits_runtime.reject import check_rule, classification_from_probs
+
+
+def _manifest_with(model_copy, rule):
+    path = model_copy.parent / "manifest.json"
+    manifest = json.loads(path.read_text())
+    entry = manifest["artifacts"][model_copy.name]
+    if rule is None:
+        entry.pop("reject", None)
+    else:
+        entry["reject"] = rule
+    path.write_text(json.dumps(manifest))
+    return manifest
+
+
+def test_classification_from_probs_rejects_below_the_threshold():
+    probs = np.array([[0.97] + [0.0033] * 9, [0.1] * 10, [0.0] * 3 + [0.5, 0.5] + [0.0] * 5], np.float32)
+    c = classification_from_probs(probs, threshold=0.5)
+    assert isinstance(c, Classification) and len(c) == 3
+    assert c.labels.dtype == np.int64 and c.labels.tolist() == [0, NOT_A_DIGIT, 3]  # a tie at the threshold is kept
+    assert c.not_a_digit.tolist() == [False, True, False]
+    assert c.score.dtype == np.float32 and c.confidence.dtype == np.float32 and c.probs.shape == (3, 10)
+    np.testing.assert_allclose(c.score, [0.97, 0.1, 0.5])
+    assert c.threshold == 0.5 and c.method == "max_prob"
+    row = c.to_dict(1, k=2)
+    assert row["label"] is None and row["not_a_digit"] is True and row["threshold"] == 0.5
+    assert row["top_k"][0][0] == 0 and len(row["top_k"]) == 2 and row["score"] == pytest.approx(0.1)
+    json.dumps(c.to_rows(k=3))  # JSON-ready
+    assert [r["label"] for r in c.to_rows()] == [0, None, 3]
+
+
+def test_no_threshold_rejects_nothing():
+    c = classification_from_probs(np.full((4, 10), 0.1, np.float32))
+    assert not c.not_a_digit.any() and (c.labels >= 0).all() and c.threshold is None and c.method is None
+    empty = classification_from_probs(np.zeros((0, 10), np.float32), threshold=0.5)
+    assert len(empty) == 0 and empty.labels.shape == (0,) and empty.to_rows() == []
+
+
+@pytest.mark.parametrize("rule, message", [
+    ([0.5], "not an object"),
+    ({"method": "telepathy", "threshold": 0.5}, "unknown to this runtime"),
+    ({"method": "max_prob"}, "bad reject threshold"),
+    ({"method": "max_prob", "threshold": 1.5}, "bad reject threshold"),
+])
+def test_bad_rules_are_model_errors(rule, message):
+    with pytest.raises(ModelError, match=message):
+        check_rule(rule, "manifest entry")
+    assert check_rule(None, "x") is None
+
+
+def test_model_without_rule_behaves_as_before(model_copy, digits):
+    _manifest_with(model_copy, None)
+    clf = DigitClassifier(model_copy, num_threads=1)
+    images = digits[0][:50]
+    assert clf.reject is None and clf.info["reject"] is None
+    c = clf.classify(images)
+    assert not c.not_a_digit.any() and c.threshold is None
+    np.testing.assert_array_equal(c.labels, clf.predict(images))
+    np.testing.assert_array_equal(c.probs, clf.predict_proba(images))
+    # By hand: a threshold above every probability rejects everything, 0 rejects nothing.
+    assert clf.classify(images, threshold=1.0).not_a_digit.sum() == int((c.confidence < 1.0).sum())
+    assert not clf.classify(images, threshold=0.0).not_a_digit.any()
+    for bad in (-0.1, 1.1, float("nan"), "0.5", True):
+        with pytest.raises(UsageError, match="threshold must be"):
+            clf.classify(images, threshold=bad)
+
+
+def test_rule_from_the_manifest_is_applied(model_copy, digits):
+    rule = {"method": "max_prob", "threshold": 0.999, "chosen_on": "a test"}
+    _manifest_with(model_copy, rule)
+    clf = DigitClassifier(model_copy, num_threads=1)
+    assert clf.reject == rule and clf.info["reject"] == rule
+    images = digits[0][:100]
+    c = clf.classify(images)
+    assert c.threshold == 0.999
+    np.testing.assert_array_equal(c.not_a_digit, clf.predict_proba(images).max(axis=1) < np.float32(0.999))
+    assert (c.labels[c.not_a_digit] == NOT_A_DIGIT).all()
+    # predict/predict_proba keep giving digits only, for old callers.
+    assert (clf.predict(images) >= 0).all()
+    # A hand-set threshold overrides the rule.
+    assert not clf.classify(images, threshold=0.0).not_a_digit.any()
+
+
+def test_a_bad_rule_in_the_manifest_refuses_the_model(model_copy):
+    _manifest_with(model_copy, {"method": "max_prob", "threshold": "high"})
+    with pytest.raises(ModelError, match="reject"):
+        DigitClassifier(model_copy)
+
+
+def test_shipped_model_rejects_uniform_noise_and_blank(clf):
+    """Pure noise and empty frames handed straight to the model (no preprocessing) are not digits."""
+    if clf.reject is None:
+        pytest.skip("the shipped model has no calibrated reject rule yet")
+    rng = np.random.default_rng(0)
+    noise = (rng.random((64, 28, 28)) * 255).astype(np.uint8)
+    sparse = ((rng.random((64, 28, 28)) < 0.1) * 255).astype(np.uint8)
+    c = clf.classify(np.concatenate([noise, sparse]))
+    assert c.not_a_digit.mean() >= 0.95
