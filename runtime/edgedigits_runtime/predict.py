@@ -132,9 +132,9 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
         check_threshold(threshold)
     if sum(1 for i in items if os.fspath(i) == STDIN) > 1:
         raise UsageError("- (stdin) can be given only once")
-    from edgedigits_runtime.preprocess import preprocess_image, require_pillow
+    from edgedigits_runtime.preprocess import preprocess_image, require_image_libs
 
-    require_pillow()  # one clear error up front rather than the same one per file
+    require_image_libs()  # one clear error up front rather than the same one per file
     results, images, slots = [], [], []
     for path, error in expand_inputs(items):
         result = FileResult(path, error=error)
