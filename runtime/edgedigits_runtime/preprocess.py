@@ -45,8 +45,17 @@ import numpy as np
 
 from edgedigits_runtime.errors import BackendUnavailableError, InputError
 
-__all__ = ["preprocess_image", "load_image", "find_ink", "to_field", "Ink", "require_image_libs", "MAX_PIXELS",
-           "WORK_SIZE", "WORK_MIN"]
+__all__ = [
+    "MAX_PIXELS",
+    "WORK_MIN",
+    "WORK_SIZE",
+    "Ink",
+    "find_ink",
+    "load_image",
+    "preprocess_image",
+    "require_image_libs",
+    "to_field",
+]
 
 MAX_PIXELS = 50_000_000  # larger images are refused (decompression bombs); a 48 MP phone photo fits
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
@@ -521,7 +530,7 @@ def _field_from_crop(crop: np.ndarray, keep: np.ndarray, sigma: float, label: st
     scale = _BOX / max(bottom - top, right - left)
     clean = _thicken(clean, mask, scale, cv2)
     ch, cw = clean.shape
-    small = _resize(clean, max(1, int(round(ch * scale))), max(1, int(round(cw * scale))), cv2)
+    small = _resize(clean, max(1, round(ch * scale)), max(1, round(cw * scale)), cv2)
     small = _trim(small)  # the padding's empty rows/cols go, so the digit (not the margin) fits 20x20
     if max(small.shape) > _BOX:
         f = _BOX / max(small.shape)
@@ -538,7 +547,7 @@ def _thicken(crop: np.ndarray, mask: np.ndarray, scale: float, cv2) -> np.ndarra
     area = float(cv2.countNonZero(mask))
     edges = float(np.count_nonzero(mask[1:] != mask[:-1]) + np.count_nonzero(mask[:, 1:] != mask[:, :-1]))
     width = 2.0 * area / max(edges, 1.0)  # stroke width (px) of a long thin shape
-    radius = int(round((_TARGET_STROKE / scale - width) / 2.0))
+    radius = round((_TARGET_STROKE / scale - width) / 2.0)
     return cv2.dilate(crop, _CROSS, iterations=radius) if radius >= 1 else crop
 
 
@@ -565,8 +574,8 @@ def _centre(small: np.ndarray) -> np.ndarray:
         ys = float((small.sum(axis=1) * np.arange(h)).sum()) / total + top
         xs = float((small.sum(axis=0) * np.arange(w)).sum()) / total + left
         # Never push ink out of the field.
-        top += int(np.clip(int(round(_CENTRE - ys)), -top, _FIELD - (top + h)))
-        left += int(np.clip(int(round(_CENTRE - xs)), -left, _FIELD - (left + w)))
+        top += int(np.clip(round(_CENTRE - ys), -top, _FIELD - (top + h)))
+        left += int(np.clip(round(_CENTRE - xs), -left, _FIELD - (left + w)))
     field = np.zeros((_FIELD, _FIELD), np.uint8)
     field[top : top + h, left : left + w] = np.round(np.clip(small, 0.0, 1.0) * 255.0).astype(np.uint8)
     return field
