@@ -11,10 +11,12 @@ import numpy as np
 
 from edgedigits.bench import memory
 from edgedigits.bench.config import BENCH_DIR, BenchConfig
-from edgedigits.bench.measure import first_line, import_backend, load_classifier_class, open_classifier, schedule, score, time_batches, time_calls
+from edgedigits.bench.measure import import_backend, load_classifier_class, open_classifier, schedule, time_batches, time_calls
 from edgedigits.bench.report import BenchReport, BenchRow, machine_info
 from edgedigits.bench.stats import summarize
 from edgedigits.bench.targets import Artifact, load_reference, resolve_targets
+from edgedigits_runtime.errors import first_line
+from edgedigits_runtime.evaluate import score
 
 __all__ = ["bench", "Progress"]
 
@@ -136,7 +138,8 @@ def _prepare(i, artifact: Artifact, row: BenchRow, config, images, labels, timin
         if row.format in ("tflite", "onnx") and info.get("format"):
             row.format = str(info["format"])
         reference, row.agreement_note = load_reference(artifact, len(labels))
-        row.accuracy, row.agreement = score(clf, images, labels, reference)
+        scored = score(clf, images, labels, reference)
+        row.accuracy, row.agreement = scored.accuracy, scored.agreement
         row.test_images = len(labels)
         for t in config.threads:
             clfs[(i, t)] = clf if t == most else open_classifier(artifact.path, t)[0]

@@ -2,7 +2,8 @@
 
 Every figure comes from :class:`edgedigits_runtime.DigitClassifier` calls: the
 same loading (manifest and SHA-256 check), the same input quantization, the same
-backend and thread setting the device will use. Timings use
+backend and thread setting the device will use. Accuracy is the runtime's own scorer
+(:func:`edgedigits_runtime.evaluate.score`). Timings use
 :func:`time.perf_counter_ns` around single ``predict`` calls.
 
 Timing is interleaved: each round times every artifact in turn (A B C A B C ...,
@@ -18,14 +19,15 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["CLASSIFIER", "BACKEND_MODULES", "import_backend", "load_classifier_class", "open_classifier", "schedule", "time_calls", "time_batches",
-           "score", "first_line"]
+from edgedigits_runtime.backends import BACKENDS, FAMILIES
+
+__all__ = ["CLASSIFIER", "BACKEND_MODULES", "import_backend", "load_classifier_class", "open_classifier", "schedule",
+           "time_calls", "time_batches"]
 
 # Where the classifier comes from ("module:attribute"); the memory child imports it by this name too.
 CLASSIFIER = "edgedigits_runtime:DigitClassifier"
-_SCORE_BATCH = 500
-# Runtime family -> modules that provide it, tried in order (as the runtime does).
-BACKEND_MODULES = {"tflite": ["ai_edge_litert.interpreter", "tflite_runtime.interpreter"], "onnx": ["onnxruntime"]}
+# Runtime family -> modules that provide it, in the order the runtime tries them (from its backends table).
+BACKEND_MODULES = {family: [BACKENDS[name].module for name in order] for family, (_, order, _) in FAMILIES.items()}
 
 
 def load_classifier_class(spec: str | None = None):
@@ -114,19 +116,6 @@ def time_batches(clf, batch: np.ndarray, n: int) -> np.ndarray:
     return out / 1e9
 
 
-def score(clf, images: np.ndarray, labels: np.ndarray, reference: np.ndarray | None = None) -> tuple[float, float | None]:
-    """Accuracy against ``labels`` and agreement with ``reference`` (the Keras model's top-1).
-
-    Returns:
-      ``(accuracy, agreement or None)``.
-    """
-    predictions = np.concatenate([np.asarray(clf.predict(images[i : i + _SCORE_BATCH])).reshape(-1)
-                                  for i in range(0, len(images), _SCORE_BATCH)])
-    accuracy = float((predictions == labels).mean())
-    agreement = None if reference is None else float((predictions == reference).mean())
-    return accuracy, agreement
-
-
 def schedule(n_artifacts: int, rounds: int, threads: list[int]) -> Iterator[tuple[int, int, int]]:
     """The timing order: ``(round, threads, artifact index)``, artifacts interleaved within each round.
 
@@ -142,14 +131,3 @@ def schedule(n_artifacts: int, rounds: int, threads: list[int]) -> Iterator[tupl
         for t in threads:
             for a in range(n_artifacts):
                 yield r, t, a
-
-
-def first_line(exc: BaseException) -> str:
-    """A one-line description of an exception for an error row."""
-    text = str(exc).strip().splitlines()
-    message = text[0] if text else ""
-    from edgedigits.errors import EdgeDigitsError
-
-    if isinstance(exc, EdgeDigitsError):
-        return message or type(exc).__name__
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

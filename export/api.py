@@ -25,7 +25,8 @@ from edgedigits.export.formats import get_format
 from edgedigits.export.results import ExportResult, ExportRow
 from edgedigits.export.verify import check_gate, evaluate
 from edgedigits.runs import MODEL_FILE, resolve_run
-from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
+from edgedigits_runtime.errors import first_line
+from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_file
 
 __all__ = ["export", "CONFIG_FILE", "RESULTS_FILE"]
 
@@ -119,11 +120,11 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
     except EdgeDigitsError as exc:
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
     except Exception as exc:  # noqa: BLE001 (TensorFlow, tfmot and tf2onnx raise anything)
-        return _failed(row, f"{fmt.name}: conversion failed inside the converter: {_first_line(exc)}", "conversion", log), None
+        return _failed(row, f"{fmt.name}: conversion failed inside the converter: {first_line(exc, with_type=True)}", "conversion", log), None
     row.seconds = round(time.perf_counter() - start, 2)
     start = time.perf_counter()
     try:
-        verification = evaluate(data, fmt.runtime, x_test, y_test, reference)
+        verification = evaluate(data, fmt, x_test, y_test, reference, name=fmt.filename(arch))
     except EdgeDigitsError as exc:
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
     row.verify_seconds = round(time.perf_counter() - start, 2)
@@ -136,7 +137,7 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
     row.path = str(path)
     log(f"{fmt.name}: {path.name} {len(data):,} bytes, accuracy {row.accuracy:.2%}, "
         f"agreement {row.agreement:.2%} ({row.seconds:.1f}s + {row.verify_seconds:.1f}s verify)")
-    entry = _manifest.artifact_entry(fmt=fmt, sha256=sha256_bytes(data), size=len(data), verification=verification,
+    entry = _manifest.artifact_entry(fmt=fmt, sha256=verification.sha256, size=len(data), verification=verification,
                                      export_seconds=row.seconds, notes=ctx.notes.get(fmt.name))
     return row, entry
 
@@ -145,11 +146,6 @@ def _failed(row: ExportRow, message: str, kind: str, log) -> ExportRow:
     row.status, row.error, row.error_kind = "error", message, kind
     log(f"  FAILED: {message}")
     return row
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 def _existing_export(out_dir: Path) -> list[str]:
@@ -178,7 +174,7 @@ def _load_model(keras, path: Path):
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 (Keras raises anything on a bad file)
-        raise ModelError(f"cannot load {path} as a Keras model ({_first_line(exc)}); re-run `edgedigits train`") from None
+        raise ModelError(f"cannot load {path} as a Keras model ({first_line(exc, with_type=True)}); re-run `edgedigits train`") from None
     inp, out = tuple(model.input_shape), tuple(model.output_shape)
     if inp != _INPUT_SHAPE or out != _OUTPUT_SHAPE:
         raise ModelError(f"{path} takes input {inp} and gives output {out}; edgedigits exports MNIST classifiers "

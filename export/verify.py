@@ -1,9 +1,10 @@
-"""Load an artifact back in its own runtime, evaluate it, and hold it to its gate.
+"""Load an artifact back through the runtime, score it, and hold it to its gate.
 
-TFLite models run through ai-edge-litert and ONNX models through onnxruntime,
-from their bytes, on the full MNIST test set in batches: what is measured here
-is what the device will run. Inputs are fed exactly as the manifest says
-(float32 ``x / 255``, or int8 ``round(x / scale) + zero_point``).
+Each artifact's bytes are opened with :meth:`edgedigits_runtime.DigitClassifier.from_bytes`
+(checked against their SHA-256, in the backend the device uses) and scored on the full
+MNIST test set by the runtime's one scorer, :func:`edgedigits_runtime.evaluate.score`:
+what export measures is, by construction, what the device runs. The manifest's
+``input``/``output`` entries are the runtime's own description of the model.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import dataclasses
 
 import numpy as np
 
-from edgedigits.errors import ExportError, GateError
-from edgedigits_runtime._native import quiet_native_stderr
+from edgedigits.errors import EdgeDigitsError, ExportError, GateError
+from edgedigits_runtime import DigitClassifier
+from edgedigits_runtime.errors import first_line
+from edgedigits_runtime.evaluate import Score, score
+from edgedigits_runtime.fileio import sha256_bytes
 
-__all__ = ["Verification", "evaluate", "check_gate", "quantize_input"]
-
-_BATCH = 500
+__all__ = ["Verification", "evaluate", "check_gate"]
 
 
 @dataclasses.dataclass
@@ -25,52 +27,57 @@ class Verification:
     """What loading an artifact back showed.
 
     Attributes:
-      accuracy: top-1 accuracy on the test images.
-      agreement: share of test images where its top-1 equals the Keras model's.
-      input: ``{"name", "shape", "dtype", "scale", "zero_point"}`` of the model input.
+      score: the runtime's :class:`~edgedigits_runtime.evaluate.Score` on the test images
+        (``agreement`` with the Keras model's top-1).
+      input: the manifest's ``{"name", "shape", "dtype", "scale", "zero_point"}`` of the model input,
+        as the runtime reads it.
       output: the same for the output.
-      predictions: its top-1 predictions (N,).
+      sha256: hex SHA-256 of the bytes verified.
     """
 
-    accuracy: float
-    agreement: float
+    score: Score
     input: dict
     output: dict
-    predictions: np.ndarray
+    sha256: str
+
+    @property
+    def accuracy(self) -> float:
+        return self.score.accuracy
+
+    @property
+    def agreement(self) -> float:
+        return self.score.agreement
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.score.predictions
 
 
-def quantize_input(images_u8: np.ndarray, dtype: str, scale, zero_point) -> np.ndarray:
-    """uint8 (N, 28, 28) -> the model's input (N, 28, 28, 1): float32 x/255, or quantized."""
-    x = images_u8.astype(np.float32)[..., None] / np.float32(255.0)
-    if scale is None:
-        return x.astype(dtype)
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / np.float32(scale)) + zero_point, info.min, info.max).astype(dtype)
-
-
-def evaluate(data: bytes, runtime: str, images: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> Verification:
-    """Run an artifact's bytes on ``images`` and compare with ``labels`` and ``reference``.
+def evaluate(data: bytes, fmt, images: np.ndarray, labels: np.ndarray, reference: np.ndarray,
+             name: str | None = None) -> Verification:
+    """Open an artifact's bytes in the runtime and score them against ``labels`` and ``reference``.
 
     Args:
       data: the artifact's bytes.
-      runtime: ``"tflite"`` or ``"onnx"``.
+      fmt: its :class:`~edgedigits.export.formats.ExportFormat` row (name, runtime family).
       images: uint8 (N, 28, 28).
       labels: true labels (N,).
       reference: the Keras model's top-1 predictions (N,).
+      name: the file name, for messages (default the format name).
 
     Raises:
       ExportError: the runtime cannot load or run the artifact.
     """
-    runner = {"tflite": _TFLiteRunner, "onnx": _OnnxRunner}[runtime]
+    sha256 = sha256_bytes(data)
+    entry = {"sha256": sha256, "format": fmt.name, "runtime": fmt.runtime, "output_kind": "probabilities"}
     try:
-        model = runner(data)
-        predictions = np.concatenate([model.predict(images[i : i + _BATCH]).argmax(axis=1)
-                                      for i in range(0, len(images), _BATCH)])
-    except Exception as exc:  # noqa: BLE001 (the runtimes raise their own types)
-        raise ExportError(f"the converted {runtime} model does not run in its runtime: {_first_line(exc)}") from None
-    return Verification(accuracy=float((predictions == labels).mean()),
-                        agreement=float((predictions == reference).mean()),
-                        input=model.input, output=model.output, predictions=predictions)
+        clf = DigitClassifier.from_bytes(data, entry, name=name or fmt.name, num_threads=1)
+        scored = score(clf, images, labels, reference)
+    except EdgeDigitsError as exc:
+        raise ExportError(f"the converted model does not run in the runtime: {first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 (the backends raise their own types)
+        raise ExportError(f"the converted {fmt.runtime} model does not run in its runtime: {first_line(exc)}") from None
+    return Verification(score=scored, input=clf.input_spec.as_dict(), output=clf.output_spec.as_dict(), sha256=sha256)
 
 
 def check_gate(gate: str, result: Verification, keras_accuracy: float, config, name: str) -> None:
@@ -100,64 +107,3 @@ def check_gate(gate: str, result: Verification, keras_accuracy: float, config, n
                             f"({differ} differ; gate {config.min_agreement:.2%}); lower it with --min-agreement")
     else:  # a registry row with a gate nobody implemented: a bug, not user input
         raise ValueError(f"unknown gate kind {gate!r}")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def _tensor(name, shape, dtype, scale=None, zero_point=None) -> dict:
-    return {"name": name, "shape": [int(d) for d in shape], "dtype": np.dtype(dtype).name,
-            "scale": scale, "zero_point": zero_point}
-
-
-class _TFLiteRunner:
-    def __init__(self, data: bytes):
-        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
-
-        with quiet_native_stderr(replay_on_error=False):  # "INFO: Created ... XNNPACK delegate", at the first allocation
-            self._interp = Interpreter(model_content=data, num_threads=1)
-            self._interp.allocate_tensors()
-        self._in, self._out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]
-        self.input, self.output = self._describe(self._in), self._describe(self._out)
-        self._batch = None
-
-    @staticmethod
-    def _describe(detail) -> dict:
-        scale, zero_point = detail["quantization"]
-        quantized = scale != 0.0
-        return _tensor(detail["name"], detail["shape_signature"], detail["dtype"],
-                       float(scale) if quantized else None, int(zero_point) if quantized else None)
-
-    def predict(self, images_u8: np.ndarray) -> np.ndarray:
-        if self._batch != len(images_u8):
-            self._interp.resize_tensor_input(self._in["index"], [len(images_u8), 28, 28, 1])
-            self._interp.allocate_tensors()
-            self._batch = len(images_u8)
-        i = self.input
-        self._interp.set_tensor(self._in["index"], quantize_input(images_u8, i["dtype"], i["scale"], i["zero_point"]))
-        self._interp.invoke()
-        out = self._interp.get_tensor(self._out["index"])
-        o = self.output
-        return out if o["scale"] is None else (out.astype(np.float32) - o["zero_point"]) * o["scale"]
-
-
-class _OnnxRunner:
-    def __init__(self, data: bytes):
-        import onnxruntime as ort  # noqa: PLC0415
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own (non-public) exception types
-            raise RuntimeError(_first_line(exc)) from None
-        i, o = self._session.get_inputs()[0], self._session.get_outputs()[0]
-        dtypes = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8"}
-        self.input = _tensor(i.name, [d if isinstance(d, int) else -1 for d in i.shape], dtypes[i.type])
-        self.output = _tensor(o.name, [d if isinstance(d, int) else -1 for d in o.shape], dtypes[o.type])
-
-    def predict(self, images_u8: np.ndarray) -> np.ndarray:
-        x = quantize_input(images_u8, self.input["dtype"], None, None)
-        return self._session.run([self.output["name"]], {self.input["name"]: x})[0]

@@ -26,7 +26,6 @@ import datetime as _dt
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,13 +60,11 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
       ModelIntegrityError: the file does not match its manifest.
       ModelError: the model does not score ``min_accuracy`` on the MNIST test set.
     """
-    import numpy as np
-
     from edgedigits_runtime import DigitClassifier
     from edgedigits_runtime.errors import ModelError, UsageError
     from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text
+    from edgedigits_runtime.evaluate import evaluate
     from edgedigits_runtime.manifest import read_manifest
-    from edgedigits_runtime.mnist import load_mnist
 
     export = run / "export" if (run / "export" / "manifest.json").is_file() else run
     if not (export / "manifest.json").is_file():
@@ -83,13 +80,10 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     if not clf.info["verified"]:  # pragma: no cover - the entry exists, so an unverified load cannot happen
         raise ModelError(f"{source} could not be verified against {export}/manifest.json")
 
-    images, labels = load_mnist("test", data_dir)
-    start = time.perf_counter()
-    predictions = np.concatenate([clf.predict(images[i : i + 1000]) for i in range(0, len(images), 1000)])
-    accuracy = float((predictions == labels).mean())
-    seconds = time.perf_counter() - start
-    print(f"{source}: {accuracy:.2%} on the {len(labels)} MNIST test images through the runtime "
-          f"({clf.info['backend']}, {seconds:.1f} s)", file=sys.stderr)
+    scored = evaluate(clf, data_dir=data_dir, batch_size=1000)  # the runtime's one scorer
+    accuracy = scored.accuracy
+    print(f"{source}: {accuracy:.2%} on the {scored.images} MNIST test images through the runtime "
+          f"({clf.info['backend']}, {scored.seconds:.1f} s)", file=sys.stderr)
     if accuracy < min_accuracy:
         raise ModelError(f"{source} scores {accuracy:.2%} on the MNIST test set, below {min_accuracy:.2%}: "
                          "train longer (the default `edgedigits train`) and export again")
@@ -98,7 +92,7 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     shipped = {
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "from_file": names[0], "from_run": str(run),
-        "runtime_accuracy": round(accuracy, 6), "test_images": int(len(labels)), "backend": clf.info["backend"],
+        "runtime_accuracy": round(accuracy, 6), "test_images": scored.images, "backend": clf.info["backend"],
         "command": command,
     }
     shipped.update(_run_facts(run))

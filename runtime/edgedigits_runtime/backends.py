@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from edgedigits_runtime._native import quiet_native_stderr
-from edgedigits_runtime.errors import BackendUnavailableError, ModelError, UsageError
+from edgedigits_runtime.errors import BackendUnavailableError, ModelError, UsageError, first_line
 
 __all__ = ["TensorSpec", "Session", "Backend", "BACKENDS", "FAMILIES", "select_backend", "open_model",
            "available_backends"]
@@ -107,8 +107,7 @@ class Backend:
             if isinstance(exc, ModuleNotFoundError) or (isinstance(exc, ImportError) and "None in sys.modules" in str(exc)):
                 reason = "not installed"
             else:
-                text = str(exc).strip().splitlines()
-                reason = f"does not import: {text[0] if text else type(exc).__name__}"
+                reason = f"does not import: {first_line(exc, with_type=False)}"
             raise _unavailable(f"backend {self.name!r} cannot be used: {self.package} {reason}; {self.install}",
                                reason) from None
 
@@ -150,8 +149,7 @@ class Backend:
             raise _unavailable(f"backend {self.name!r} cannot be used: {self.package} {reason}; {self.install}",
                                reason) from None
         except Exception as exc:  # noqa: BLE001 - backends raise ValueError, RuntimeError, their own types
-            text = str(exc).strip().splitlines()
-            raise ModelError(text[0] if text else type(exc).__name__) from None
+            raise ModelError(first_line(exc, with_type=False)) from None
 
 
 _PROBE = """

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from edgedigits_runtime.backends import open_model
+from edgedigits_runtime.backends import TensorSpec, open_model
 from edgedigits_runtime.errors import InputError, ModelError, UsageError
-from edgedigits_runtime.manifest import check_model
-from edgedigits_runtime.modelfile import read_model
+from edgedigits_runtime.fileio import sha256_bytes
+from edgedigits_runtime.manifest import ManifestCheck, ManifestWarning, check_entry, check_model
+from edgedigits_runtime.modelfile import read_model, sniff
 from edgedigits_runtime.reject import Classification, check_rule, check_threshold, classification_from_probs
 
 __all__ = ["DigitClassifier", "load_default", "DEFAULT_MODEL", "NUM_CLASSES"]
@@ -80,14 +82,61 @@ class DigitClassifier:
     """
 
     def __init__(self, path: str | os.PathLike, manifest=None, num_threads: int | None = None, backend: str | None = None):
-        if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
-                                        or num_threads < 1):
-            raise UsageError(f"num_threads must be a positive whole number or None; got {num_threads!r}")
-        if backend is not None and not isinstance(backend, str):
-            raise UsageError(f"backend must be a name such as 'litert' or None; got {type(backend).__name__}")
-        self.path = Path(path)
-        data, family = read_model(self.path)
-        check = check_model(self.path, data, manifest)
+        _check_options(num_threads, backend)
+        path = Path(path)
+        data, family = read_model(path)
+        self._open(path, data, family, check_model(path, data, manifest), num_threads, backend)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, manifest_entry: dict | None = None, *, name: str = "<bytes>",
+                   num_threads: int | None = None, backend: str | None = None) -> "DigitClassifier":
+        """A classifier from a model's bytes, e.g. straight out of a converter.
+
+        Export verifies every artifact this way before writing it, so what export gates is
+        what :class:`DigitClassifier` runs on the device.
+
+        Example:
+
+        >>> entry = {"sha256": hashlib.sha256(data).hexdigest(), "runtime": "tflite"}   # doctest: +SKIP
+        >>> clf = DigitClassifier.from_bytes(data, entry, name="edge_int8.tflite")     # doctest: +SKIP
+        >>> clf.info["verified"]                                                       # doctest: +SKIP
+        True
+
+        Args:
+          data: the whole model file (TFLite or ONNX; the kind is read from the bytes).
+          manifest_entry: the model's ``artifacts`` entry (at least ``sha256``); the bytes are
+            checked against it. None: the model runs unverified (a :class:`ManifestWarning`).
+          name: what to call the model in messages and ``info["path"]``.
+          num_threads: interpreter threads (None: the backend's default).
+          backend: force a backend by name (None: the first installed one for the model's kind).
+
+        Raises:
+          ModelError: not a model, or not a 28x28 -> 10 classes model; a malformed entry.
+          ModelIntegrityError: the bytes differ from the entry's SHA-256.
+          BackendUnavailableError: no installed package runs this kind of model.
+          UsageError: ``data``, ``num_threads`` or ``backend`` is not valid.
+        """
+        _check_options(num_threads, backend)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise UsageError(f"data must be the model's bytes; got {type(data).__name__}")
+        data = bytes(data)
+        if not data:
+            raise ModelError(f"{name} is empty (0 bytes): pass the whole model file")
+        family = sniff(data)
+        if family is None:
+            raise ModelError(f"{name} is not a TFLite or ONNX model (no 'TFL3' identifier, no ONNX header)")
+        if manifest_entry is None:
+            warnings.warn(f"{name}: no manifest entry: running it unverified (SHA-256 not checked), "
+                          "with input/output details read from the model", ManifestWarning, stacklevel=2)
+            check = ManifestCheck(sha256_bytes(data), False, None, None, None)
+        else:
+            check = check_entry(data, manifest_entry, name)
+        self = cls.__new__(cls)
+        self._open(Path(name), data, family, check, num_threads, backend)
+        return self
+
+    def _open(self, path: Path, data: bytes, family: str, check: ManifestCheck, num_threads, backend) -> None:
+        self.path = path
         entry = check.entry or {}
         if entry.get("runtime") not in (None, family):
             raise ModelError(f"{self.path} is a {family} model but its manifest entry says {entry['runtime']}: "
@@ -116,6 +165,16 @@ class DigitClassifier:
         """The model's calibrated reject rule (the manifest entry's ``"reject"`` dict, with how it was
         chosen), or None: then :meth:`classify` rejects nothing unless given ``threshold=``."""
         self.info["reject"] = self.reject
+
+    @property
+    def input_spec(self) -> TensorSpec:
+        """The model's input tensor as the backend reports it (``.as_dict()`` is the manifest's ``"input"``)."""
+        return self._session.input
+
+    @property
+    def output_spec(self) -> TensorSpec:
+        """The model's output tensor (``.as_dict()`` is the manifest's ``"output"``)."""
+        return self._session.output
 
     def __repr__(self) -> str:
         state = "verified" if self.info["verified"] else "unverified"
@@ -303,6 +362,14 @@ class DigitClassifier:
         probs = self.predict_proba(images)
         order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         return [[(int(c), float(row[c])) for c in idx] for row, idx in zip(probs, order)]
+
+
+def _check_options(num_threads, backend) -> None:
+    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
+                                    or num_threads < 1):
+        raise UsageError(f"num_threads must be a positive whole number or None; got {num_threads!r}")
+    if backend is not None and not isinstance(backend, str):
+        raise UsageError(f"backend must be a name such as 'litert' or None; got {type(backend).__name__}")
 
 
 def _as_array(images) -> np.ndarray:

@@ -144,10 +144,10 @@ def evaluate_command(
 
     result = evaluate(_open(model, threads, backend), data_dir=data_dir, limit=limit)
     if json_out:
-        typer.echo(json.dumps(result))
+        typer.echo(json.dumps(result.to_dict()))
     else:
-        typer.echo(f"accuracy {result['accuracy']:.2%} on {result['images']} MNIST test images "
-                   f"({result['errors']} wrong; {result['backend']}, {result['seconds']:.1f} s)")
+        typer.echo(f"accuracy {result.accuracy:.2%} on {result.images} MNIST test images "
+                   f"({result.errors} wrong; {result.backend}, {result.seconds:.1f} s)")
 
 
 def main() -> None:  # console-script entry point

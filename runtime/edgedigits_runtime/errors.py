@@ -15,6 +15,7 @@ __all__ = [
     "ModelIntegrityError",
     "InputError",
     "BackendUnavailableError",
+    "first_line",
 ]
 
 
@@ -44,3 +45,37 @@ class InputError(EdgeDigitsError, ValueError):
 
 class BackendUnavailableError(EdgeDigitsError, ImportError):
     """No installed package can run this model format; the message names what to install."""
+
+
+def first_line(exc: BaseException, *, with_type: bool | None = None, limit: int = 300) -> str:
+    """One line describing an exception, for one-line errors and per-item error rows.
+
+    Example:
+
+    >>> first_line(RuntimeError("boom\\nstack details"))
+    'RuntimeError: boom'
+    >>> first_line(ModelError("bad file\\nmore detail"))
+    'bad file'
+
+    Args:
+      exc: the exception.
+      with_type: prefix the exception's type name. None (default): only for exceptions that are
+        not :class:`EdgeDigitsError` (ours already say what happened; a library's ``KeyError: 'x'``
+        needs its type to make sense).
+      limit: cut the line to this many characters.
+
+    Returns:
+      The first non-blank line of the message (with the type name when asked), or the type
+      name alone when the message is empty.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    message = lines[0] if lines else ""
+    if with_type is None:
+        with_type = not isinstance(exc, EdgeDigitsError)
+    if not message:
+        text = type(exc).__name__
+    elif with_type:
+        text = f"{type(exc).__name__}: {message}"
+    else:
+        text = message
+    return text[:limit]

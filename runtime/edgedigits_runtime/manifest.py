@@ -25,7 +25,7 @@ from pathlib import Path
 from edgedigits_runtime.errors import ModelError, ModelIntegrityError, UsageError
 from edgedigits_runtime.fileio import sha256_bytes
 
-__all__ = ["SCHEMA", "MANIFEST_FILE", "OUTPUT_KINDS", "ManifestWarning", "ManifestCheck", "read_manifest", "check_model"]
+__all__ = ["SCHEMA", "MANIFEST_FILE", "OUTPUT_KINDS", "ManifestWarning", "ManifestCheck", "read_manifest", "check_model", "check_entry"]
 
 SCHEMA = "edgedigits-manifest/1"
 MANIFEST_FILE = "manifest.json"
@@ -165,3 +165,32 @@ def check_model(path: str | os.PathLike, data: bytes, manifest=None) -> Manifest
             f"{path} changed since export: its SHA-256 is {digest[:12]}..., {source} recorded {entry['sha256'][:12]}...; "
             "re-copy the file or re-export it (with its manifest)")
     return ManifestCheck(digest, True, entry, manifest, source)
+
+
+def check_entry(data: bytes, entry: dict, name: str = "<bytes>") -> ManifestCheck:
+    """Check model bytes against one ``artifacts`` entry, without a manifest file (e.g. before export writes it).
+
+    Example:
+
+    >>> check_entry(data, {"sha256": sha256_bytes(data), "runtime": "tflite"}).verified   # doctest: +SKIP
+    True
+
+    Args:
+      data: the model's bytes.
+      entry: an ``artifacts`` entry: at least ``sha256``; ``runtime``, ``output_kind``,
+        ``input``/``output`` are checked when present.
+      name: what to call the model in messages.
+
+    Returns:
+      A verified :class:`ManifestCheck` (``manifest`` None, ``source`` ``"<entry>"``).
+
+    Raises:
+      ModelIntegrityError: the bytes differ from the entry's SHA-256.
+      ModelError: the entry is malformed.
+    """
+    _check_entry(entry, f"manifest entry for {name}")
+    digest = sha256_bytes(data)
+    if entry["sha256"] != digest:
+        raise ModelIntegrityError(f"{name}: its SHA-256 is {digest[:12]}..., its manifest entry says "
+                                  f"{entry['sha256'][:12]}...: the entry does not describe these bytes")
+    return ManifestCheck(digest, True, entry, None, "<entry>")

@@ -1,11 +1,13 @@
-"""The timing order (interleaving), timed calls and scoring, with a recording stand-in classifier."""
+"""The timing order (interleaving), timed calls, and the runtime's scorer as bench uses it, with a recording stand-in classifier."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from edgedigits.bench.measure import first_line, schedule, score, time_batches, time_calls
+from edgedigits.bench.measure import schedule, time_batches, time_calls
 from edgedigits.errors import ModelError
+from edgedigits_runtime.errors import first_line
+from edgedigits_runtime.evaluate import score
 
 
 class _Recorder:
@@ -49,9 +51,10 @@ def test_score_counts_accuracy_and_agreement_over_batches():
     labels = np.arange(1200) % 10
     labels[:120] = (labels[:120] + 1) % 10  # 10% wrong
     reference = images[:, 0, 0].astype(np.int64)
-    accuracy, agreement = score(_Recorder(), images, labels, reference)
-    assert accuracy == 0.9 and agreement == 1.0
-    assert score(_Recorder(), images, labels)[1] is None
+    scored = score(_Recorder(), images, labels, reference)
+    assert scored.accuracy == 0.9 and scored.agreement == 1.0 and scored.errors == 120 and scored.images == 1200
+    assert scored.per_class_accuracy == [0.9] * 10
+    assert score(_Recorder(), images, labels).agreement is None
 
 
 def test_first_line_of_errors():

@@ -17,6 +17,7 @@ from edgedigits.cli import app  # noqa: E402
 from edgedigits.errors import ExportError, GateError  # noqa: E402
 from edgedigits.export import FORMATS, ExportConfig, export  # noqa: E402
 from edgedigits.export.verify import Verification, check_gate  # noqa: E402
+from edgedigits_runtime.evaluate import Score  # noqa: E402
 
 runner = CliRunner()
 
@@ -27,7 +28,9 @@ def _cli(*args):
 
 
 def _verification(accuracy, agreement):
-    return Verification(accuracy=accuracy, agreement=agreement, input={}, output={}, predictions=np.zeros(10_000))
+    score = Score(accuracy=accuracy, images=10_000, errors=round((1 - accuracy) * 10_000), per_class_accuracy=[None] * 10,
+                  agreement=agreement, predictions=np.zeros(10_000, np.int64))
+    return Verification(score=score, input={}, output={}, sha256="0" * 64)
 
 
 # --------------------------------------------------------------------------- gates
