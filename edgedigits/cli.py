@@ -17,7 +17,7 @@ import sys
 import typer
 
 from edgedigits import __version__, cli_bench, cli_export, cli_train
-from edgedigits_runtime.cli import predict_command
+from edgedigits_runtime.cli import predict_command, read_command
 
 __all__ = ["app", "main", "COMMANDS"]
 
@@ -43,7 +43,7 @@ def _root(
     """Train an MNIST CNN, export it to int8 TFLite/ONNX, benchmark it, and classify digits."""
 
 
-# Command name -> (function, extra Typer options). `predict` is the runtime's own command:
+# Command name -> (function, extra Typer options). `predict` and `read` are the runtime's own commands:
 # the toolkit adds nothing on top of what runs on the device.
 COMMANDS = {
     "train": (cli_train.train, {}),
@@ -51,6 +51,7 @@ COMMANDS = {
     "export": (cli_export.export, {"epilog": cli_export.EPILOG}),
     "bench": (cli_bench.bench, {"epilog": cli_bench.EPILOG}),
     "predict": (predict_command, {}),
+    "read": (read_command, {}),
 }
 for _name, (_function, _options) in COMMANDS.items():
     app.command(_name, **_options)(_function)

@@ -1,8 +1,9 @@
-"""`edgedigits-rt`: the runtime's own light command (no TensorFlow): predict, info, evaluate.
+"""`edgedigits-rt`: the runtime's own light command (no TensorFlow): predict, read, info, evaluate.
 
 Each command validates, calls one library function and renders the result. Library
 errors print ``error: <message>`` on stderr and exit 1. ``predict`` goes on past bad
-files and exits 1 at the end if any failed. ``edgedigits predict`` is this same command.
+files and exits 1 at the end if any failed (``read`` too). ``edgedigits predict`` and ``edgedigits read``
+are these same commands.
 """
 
 from __future__ import annotations
@@ -94,6 +95,57 @@ def predict_command(
 
 
 app.command("predict")(predict_command)
+
+
+def _parse_roi(text: Optional[str]):
+    if text is None:
+        return None
+    from edgedigits_runtime.errors import UsageError
+
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--roi takes x,y,w,h in pixels (four whole numbers, e.g. 100,50,400,120); got {text!r}") from None
+
+
+@_friendly
+def read_command(
+    images: List[str] = typer.Argument(..., help="Photos of numbers: files, folders, glob patterns, or - for stdin.",
+                                       show_default=False),
+    digits: Optional[int] = typer.Option(None, "--digits", "-n", min=1, help="The number's length, when known."),
+    roi: Optional[str] = typer.Option(None, "--roi", help="Read only this region: x,y,w,h in the photo's pixels."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file (.tflite/.onnx; manifest.json beside "
+                                         "it is checked). Default: the shipped int8 model."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per line: path, number, confidence, digits "
+                                  "(box, label, confidence, not_a_digit each) (error)."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Interpreter threads (default: backend's)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Force litert, tflite-runtime, tensorflow-lite or onnxruntime."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
+                                              help="'not a digit' (shown as ?) below this top-digit probability "
+                                                   "(default: the model's calibrated rule)."),
+) -> None:
+    """Read whole handwritten numbers from photos: prints `path: 2048 (0.97)` per file (? = not a digit)."""
+    from edgedigits_runtime.read import read_files
+
+    results = read_files(images, _open(model, threads, backend), digits=digits, roi=_parse_roi(roi), threshold=threshold)
+    for r in results:
+        if json_out:
+            typer.echo(json.dumps(r.as_dict()))
+        elif r.ok:
+            if r.reading.number:
+                typer.echo(f"{r.path}: {r.reading.number} ({r.reading.confidence:.2f})")
+            else:
+                typer.echo(f"{r.path}: no digits found")
+        else:
+            message = r.error if r.error.startswith(str(r.path)) else f"{r.path}: {r.error}"  # name the file once
+            typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    failed = sum(not r.ok for r in results)
+    if failed:
+        typer.secho(f"{failed} of {len(results)} file(s) failed", err=True)
+        raise typer.Exit(1)
+
+
+app.command("read")(read_command)
 
 
 @app.command("info")

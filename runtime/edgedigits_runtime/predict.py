@@ -27,10 +27,10 @@ from typing import BinaryIO, Iterable
 
 import numpy as np
 
-from edgedigits_runtime.errors import EdgeDigitsError, InputError, UsageError
+from edgedigits_runtime.errors import EdgeDigitsError, UsageError
 from edgedigits_runtime.reject import check_threshold
 
-__all__ = ["IMAGE_SUFFIXES", "STDIN", "FileResult", "expand_inputs", "predict_files"]
+__all__ = ["IMAGE_SUFFIXES", "STDIN", "FileResult", "check_inputs", "expand_inputs", "iter_sources", "predict_files"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 STDIN = "-"
@@ -104,6 +104,31 @@ def expand_inputs(items: Iterable[str | os.PathLike]) -> list[tuple[str, str | N
     return out
 
 
+def check_inputs(items) -> list:
+    """The inputs as a list, refused when empty or when ``"-"`` (stdin) appears more than once.
+
+    Raises:
+      UsageError: no inputs, or ``"-"`` twice.
+    """
+    items = list(items)
+    if not items:
+        raise UsageError("no images given: pass image files, folders, glob patterns or - for stdin")
+    if sum(1 for i in items if os.fspath(i) == STDIN) > 1:
+        raise UsageError("- (stdin) can be given only once")
+    return items
+
+
+def iter_sources(items, stdin: BinaryIO | None = None):
+    """Expanded inputs, each as ``(path, error or None, source, name)``: ``source`` is the path, or
+    the bytes read from stdin for ``"-"`` (``name`` "stdin"); an empty stdin is an error."""
+    for path, error in expand_inputs(items):
+        if error is not None or path != STDIN:
+            yield path, error, path, None
+            continue
+        data = (stdin or sys.stdin.buffer).read()
+        yield path, (None if data else "stdin is empty: pipe an image file into it"), data, "stdin"
+
+
 def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int = 3,
                   stdin: BinaryIO | None = None, threshold: float | None = None) -> list[FileResult]:
     """Classify image files with one batched call.
@@ -123,29 +148,22 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
       UsageError: no inputs, ``top_k`` or ``threshold`` out of range, or ``"-"`` given more than once.
       BackendUnavailableError: Pillow is not installed (needed to read any image file).
     """
-    items = list(items)
-    if not items:
-        raise UsageError("no images given: pass image files, folders, glob patterns or - for stdin")
+    items = check_inputs(items)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 10:
         raise UsageError(f"top_k must be a whole number from 1 to 10; got {top_k!r}")
     if threshold is not None:
         check_threshold(threshold)
-    if sum(1 for i in items if os.fspath(i) == STDIN) > 1:
-        raise UsageError("- (stdin) can be given only once")
     from edgedigits_runtime.preprocess import preprocess_image, require_image_libs
 
     require_image_libs()  # one clear error up front rather than the same one per file
     results, images, slots = [], [], []
-    for path, error in expand_inputs(items):
+    for path, error, source, name in iter_sources(items, stdin):
         result = FileResult(path, error=error)
         results.append(result)
         if error is not None:
             continue
         try:
-            source = (stdin or sys.stdin.buffer).read() if path == STDIN else path
-            if path == STDIN and not source:
-                raise InputError("stdin is empty: pipe an image file into it")
-            images.append(preprocess_image(source, name="stdin" if path == STDIN else None))
+            images.append(preprocess_image(source, name=name))
             slots.append(result)
         except EdgeDigitsError as exc:
             result.error = str(exc)

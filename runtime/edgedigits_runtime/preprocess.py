@@ -20,7 +20,7 @@ per-pixel work on a reduced copy of the photo:
    mass to the centre.
 
 Already 28x28 white-on-black images pass through unchanged. Steps 1-5 are shared with
-:func:`edgedigits_runtime.read.read_number` (:func:`find_ink`), step 6 too (:func:`to_field`).
+:func:`edgedigits_runtime.read.read_number` (:func:`find_ink`), step 6 too (:func:`field_of_parts`).
 
 Example:
 
@@ -45,17 +45,8 @@ import numpy as np
 
 from edgedigits_runtime.errors import BackendUnavailableError, InputError
 
-__all__ = [
-    "MAX_PIXELS",
-    "WORK_MIN",
-    "WORK_SIZE",
-    "Ink",
-    "find_ink",
-    "load_image",
-    "preprocess_image",
-    "require_image_libs",
-    "to_field",
-]
+__all__ = ["MAX_PIXELS", "WORK_MIN", "WORK_SIZE", "Ink", "field_of_parts", "find_ink", "load_image", "load_image_scaled",
+           "preprocess_image", "require_image_libs"]
 
 MAX_PIXELS = 50_000_000  # larger images are refused (decompression bombs); a 48 MP phone photo fits
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
@@ -125,6 +116,49 @@ def load_image(source, name: str | None = None) -> np.ndarray:
       InputError: empty, not an image, truncated, or over :data:`MAX_PIXELS` (decompression bomb).
       BackendUnavailableError: OpenCV or Pillow is not installed.
     """
+    return _decode(source, name, None)[0]
+
+
+def load_image_scaled(source, name: str | None = None, roi=None) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """An image file, its bytes or an array as a uint8 grey working image, and how it maps to the photo.
+
+    Args:
+      source: a path, the file's bytes, or an array (as :func:`preprocess_image` takes).
+      name: what to call it in messages.
+      roi: (x, y, w, h) in the photo's pixels (after EXIF rotation): only this region, decoded
+        at the scale that suits the region's size. Clipped to the photo.
+
+    Returns:
+      (uint8 (H, W) working image, working pixels per photo pixel, (x, y) of its top-left corner in the photo).
+
+    Raises:
+      InputError: as :func:`load_image` and :func:`preprocess_image`; a ``roi`` outside the photo.
+    """
+    if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+        grey, scale, origin = _decode(source, name, roi)
+    else:
+        x = np.asarray(source)
+        origin = (0, 0)
+        if roi is not None and x.ndim >= 2:
+            x, origin = _crop(x, roi, x.shape[1], x.shape[0], 1, name or "image")
+        grey = _as_grey(x)
+        scale = grey.shape[1] / x.shape[1]
+    _check_side(grey, source, name)
+    return grey, scale, origin
+
+
+def _crop(img: np.ndarray, roi, width: int, height: int, factor: float, label: str):
+    """``img`` (the photo decoded at 1/``factor``) cut to ``roi`` (photo pixels): (crop, (x, y) in the photo)."""
+    x, y, w, h = roi
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+    if x1 - x0 < _MIN_SIDE or y1 - y0 < _MIN_SIDE:
+        raise InputError(f"{label}: the region {x},{y},{w},{h} lies outside the {width}x{height} photo (or keeps less "
+                         f"than {_MIN_SIDE} pixels of it); give x,y,w,h inside the photo")
+    a, b = int(x0 / factor), int(y0 / factor)
+    return img[b : max(b + 1, round(y1 / factor)), a : max(a + 1, round(x1 / factor))], (x0, y0)
+
+
+def _decode(source, name, roi):
     Image = _require_pillow()
     cv2 = require_image_libs()
     from PIL import UnidentifiedImageError
@@ -148,7 +182,7 @@ def load_image(source, name: str | None = None) -> np.ndarray:
             width, height = head.size
             mode, kind = head.mode, head.format
             alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in head.info)
-            orientation = head.getexif().get(0x0112, 1) if alpha else 1
+            orientation = head.getexif().get(0x0112, 1)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise InputError(f"{label} is too large to decode safely ({exc}); use a smaller image") from None
         except UnidentifiedImageError:
@@ -163,13 +197,16 @@ def load_image(source, name: str | None = None) -> np.ndarray:
         raise InputError(f"{label} is {width}x{height} pixels: too small or too thin to hold a digit "
                          f"(at least {_MIN_SIDE}x{_MIN_SIDE}); use a larger image of the digit")
     buf = np.frombuffer(data, np.uint8)
+    if orientation in (5, 6, 7, 8):  # stored on its side: the photo as seen is the other way round
+        width, height = height, width
+    factor = 1
     if alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         if img is not None:
             img = _grey_from_array(_orient(_to_uint8(img), orientation, cv2), cv2)
     else:
-        factor = 1
-        while factor < 8 and max(width, height) // (2 * factor) >= WORK_MIN:
+        span = max(width, height) if roi is None else max(min(roi[2], width), min(roi[3], height))
+        while factor < 8 and span // (2 * factor) >= WORK_MIN:
             factor *= 2
         flag = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
                 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[factor]
@@ -177,7 +214,13 @@ def load_image(source, name: str | None = None) -> np.ndarray:
     if img is None:
         raise InputError(f"{label} is truncated or corrupted (its {kind or 'image'} data cannot be decoded); "
                          "re-save or re-copy it")
-    return _shrink(img, WORK_SIZE, cv2)
+    origin = (0, 0)
+    if roi is not None:
+        factor = width / img.shape[1]  # the decoder's actual scale (it rounds sizes up)
+        img, origin = _crop(img, roi, width, height, factor, label)
+    grey = _shrink(img, WORK_SIZE, cv2)
+    scale = grey.shape[1] / (width if roi is None else max(1, min(width, roi[0] + roi[2]) - origin[0]))
+    return grey, scale, origin
 
 
 def _to_uint8(img: np.ndarray) -> np.ndarray:
@@ -266,11 +309,15 @@ def _grey_of(source, name: str | None) -> np.ndarray:
         grey = load_image(source, name)
     else:
         grey = _as_grey(source)
+    _check_side(grey, source, name)
+    return grey
+
+
+def _check_side(grey, source, name) -> None:
     if min(grey.shape) < _MIN_SIDE:
         label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "image")
         raise InputError(f"{label} is too thin to hold a digit: {grey.shape[1]}x{grey.shape[0]} pixels once shrunk to "
                          f"{WORK_SIZE} on the long side (at least {_MIN_SIDE} each way); crop closer around the digit")
-    return grey
 
 
 # --------------------------------------------------------------------------- the public one-digit path
@@ -305,8 +352,7 @@ def preprocess_image(source, name: str | None = None) -> np.ndarray:
     if grey.shape == (_FIELD, _FIELD) and _is_mnist_like(grey):
         return grey.copy()
     ink = find_ink(grey, label)
-    keep = _digit_components(ink)
-    return to_field(ink, ink.labels, keep, label=label)
+    return field_of_parts(ink, [(int(i), None, None) for i in _digit_components(ink)], label)
 
 
 def _is_mnist_like(grey: np.ndarray) -> bool:
@@ -464,14 +510,13 @@ def _digit_components(ink: Ink) -> np.ndarray:
 # --------------------------------------------------------------------------- crop -> 28x28
 
 
-def to_field(ink: Ink, labels: np.ndarray, ids, box=None, label: str = "image") -> np.ndarray:
-    """The ink of some components (optionally only inside a box) as a 28x28 MNIST field.
+def field_of_parts(ink: Ink, parts, label: str = "image") -> np.ndarray:
+    """The ink of some components, each possibly only between two columns, as a 28x28 MNIST field.
 
     Args:
       ink: what :func:`find_ink` found.
-      labels: its component labels (or a relabelled copy).
-      ids: the component ids that make the digit.
-      box: (x0, x1) columns to keep (a cut through touching digits), or None for all.
+      parts: ``[(component id, x0, x1), ...]``: the pixels of each component in columns [x0, x1)
+        (a cut through touching digits); x0/x1 None for the whole component.
       label: what to call the image in errors.
 
     Returns:
@@ -482,24 +527,25 @@ def to_field(ink: Ink, labels: np.ndarray, ids, box=None, label: str = "image") 
     """
     cv2 = require_image_libs()
     stats = ink.stats
-    ids = np.asarray(ids, dtype=np.int64)
-    x0 = int(stats[ids, 0].min())
-    y0 = int(stats[ids, 1].min())
-    x1 = int((stats[ids, 0] + stats[ids, 2]).max())
-    y1 = int((stats[ids, 1] + stats[ids, 3]).max())
-    if box is not None:
-        x0, x1 = max(x0, int(box[0])), min(x1, int(box[1]))
+    boxes = []
+    for comp, a, b in parts:
+        x, y, w, h = (int(v) for v in stats[comp, :4])
+        a = x if a is None else max(int(a), x)
+        b = x + w if b is None else min(int(b), x + w)
+        boxes.append((comp, a, b, y, y + h))
+    x0, x1 = min(b[1] for b in boxes), max(b[2] for b in boxes)
+    y0, y1 = min(b[3] for b in boxes), max(b[4] for b in boxes)
     pad = 3
     h, w = ink.shape
     top, left = max(y0 - pad, 0), max(x0 - pad, 0)
     bottom, right = min(y1 + pad, h), min(x1 + pad, w)
-    lab = labels[top:bottom, left:right]
-    lut = np.zeros(len(stats), np.uint8)
-    lut[ids] = 1
-    keep = lut[lab]
-    if box is not None:
-        keep[:, : x0 - left] = 0
-        keep[:, x1 - left:] = 0
+    lab = ink.labels[top:bottom, left:right]
+    if len(boxes) == 1 and boxes[0][1] == int(stats[boxes[0][0], 0]) and boxes[0][2] == int(stats[boxes[0][0], 0] + stats[boxes[0][0], 2]):
+        keep = (lab == boxes[0][0]).view(np.uint8)
+    else:
+        keep = np.zeros(lab.shape, np.uint8)
+        for comp, a, b, _, _ in boxes:
+            keep[:, a - left : b - left] |= (lab[:, a - left : b - left] == comp).view(np.uint8)
     return _field_from_crop(ink.ink[top:bottom, left:right], keep, ink.sigma, label, cv2)
 
 

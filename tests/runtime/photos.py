@@ -43,3 +43,142 @@ def make_photo(digit: np.ndarray, rng: np.random.Generator, *, size=(240, 320), 
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="JPEG", quality=85)
     return buf.getvalue()
+
+
+SPACINGS = {  # gap between neighbouring digits' strokes, in MNIST pixels (28 px = one digit's field), per style
+    "apart": (1.5, 8.0),  # a clear gap, uneven
+    "touching": (-1.0, 0.0),  # strokes just meet
+    "overlapping": (-2.5, -1.0),  # strokes cross slightly into the neighbour's
+}
+
+
+def make_number_photo(digits: np.ndarray, rng: np.random.Generator, *, spacing: str = "apart", size=(480, 640),
+                      invert: bool | None = None, wave: float | None = None, noise: float | None = None,
+                      blur: float | None = None, jpeg: int | None = 85, rgb: bool = True,
+                      height: float | None = None) -> tuple[bytes | np.ndarray, list[tuple[int, int, int, int]]]:
+    """A handwritten number as a photo, built from MNIST digits (uint8 (n, 28, 28), left to right).
+
+    Neighbours are placed so that the gap between their strokes (row by row, after the wavy
+    baseline has moved them up and down) is drawn from ``SPACINGS[spacing]``: a clear gap,
+    touching, or overlapping strokes. Each digit gets its own size jitter; the whole number a
+    slight slant of the line, uneven light, noise, blur, RGB tint and JPEG compression.
+
+    Args:
+      digits: the digits' images (white on black, as MNIST), left to right.
+      rng: the random source (the photo is a function of it).
+      spacing: "apart", "touching" or "overlapping".
+      size: (height, width) of the photo.
+      invert: dark ink on light paper (default: random, 70% dark on light).
+      wave: amplitude of the wavy baseline in MNIST pixels (default: random 0-4).
+      noise: pixel noise sigma (default: random 0.01-0.05).
+      blur: Gaussian blur sigma in photo pixels (default: random 0-1.5).
+      jpeg: JPEG quality (None: return the array instead of bytes).
+      rgb: a tinted RGB photo (else grey).
+      height: digit height in photo pixels (default: random, as large as fits and at least 1/6 of the photo).
+
+    Returns:
+      (JPEG bytes or uint8 array, the digits' ink boxes (x, y, w, h) in the photo).
+    """
+    import cv2
+
+    lo, hi = SPACINGS[spacing]
+    n = len(digits)
+    wave = rng.uniform(0.0, 4.0) if wave is None else wave
+    phase, freq = rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 1.3)
+    sizes = rng.uniform(0.88, 1.08, n)
+    pieces, offsets = [], []
+    for i, d in enumerate(digits):
+        side = max(8, round(28 * sizes[i]))
+        pieces.append(cv2.resize(np.asarray(d, np.uint8), (side, side), interpolation=cv2.INTER_LINEAR))
+        offsets.append(wave * np.sin(phase + freq * i) + rng.uniform(-1.0, 1.0) + (28 - side) / 2)
+    top_pad = int(np.ceil(wave + 6))
+    canvas_h = 28 + 2 * top_pad
+    canvas = np.zeros((canvas_h, 40 * n + 40), np.float32)
+    right_edge = np.full(canvas_h, -np.inf)  # rightmost ink column so far, per row
+    boxes28 = []
+    x = 4.0
+    for i, piece in enumerate(pieces):
+        y = int(round(top_pad + offsets[i]))
+        ph, pw = piece.shape
+        ink = piece > 40
+        rows = np.flatnonzero(ink.any(axis=1))
+        if i == 0:
+            left = x
+        else:
+            gap = rng.uniform(lo, hi)
+            first = np.array([np.flatnonzero(ink[r])[0] if ink[r].any() else np.inf for r in range(ph)])
+            need = right_edge[y : y + ph] - first  # leftmost position per row that keeps strokes apart
+            left = float(np.max(need[np.isfinite(need)])) + 1.0 + gap if np.isfinite(need).any() else x
+            # Slight overlap only: the ink boxes may share at most a quarter of the narrower one's width.
+            px, _, pw_ink, _ = boxes28[-1]
+            cols = np.flatnonzero(ink.any(axis=0))
+            share = 0.25 * min(pw_ink, cols[-1] - cols[0] + 1)
+            left = max(left, px + pw_ink - share - cols[0])
+        xi = int(round(left))
+        canvas[y : y + ph, xi : xi + pw] = np.maximum(canvas[y : y + ph, xi : xi + pw], piece.astype(np.float32) / 255)
+        last = np.array([np.flatnonzero(ink[r])[-1] if ink[r].any() else -np.inf for r in range(ph)])
+        right_edge[y : y + ph] = np.maximum(right_edge[y : y + ph], xi + last)
+        cols = np.flatnonzero(ink.any(axis=0))
+        boxes28.append((xi + cols[0], y + rows[0], cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1))
+    used = np.flatnonzero(canvas.max(axis=0) > 0)
+    canvas = canvas[:, : used[-1] + 4]
+    h, w = size
+    ch, cw = canvas.shape
+    fit = min(0.9 * w / cw, 0.6 * h / ch)
+    scale = fit if height is None else height / 28.0
+    scale = min(scale, fit) if height is not None else rng.uniform(max(fit * 0.55, h / 6 / 28), fit)
+    nh, nw = max(1, round(ch * scale)), max(1, round(cw * scale))
+    big = cv2.resize(canvas, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    top, left = int(rng.integers(0, max(h - nh, 1))), int(rng.integers(0, max(w - nw, 1)))
+    slant = rng.uniform(-3.0, 3.0)  # the line is not quite level
+    photo = np.zeros((h, w), np.float32)
+    photo[top : top + nh, left : left + nw] = big[: h - top, : w - left]
+    turn = cv2.getRotationMatrix2D((left + nw / 2, top + nh / 2), slant, 1.0)
+    photo = cv2.warpAffine(photo, turn, (w, h), flags=cv2.INTER_LINEAR)
+    boxes = []
+    for bx, by, bw, bh in boxes28:
+        corners = np.array([[bx, by], [bx + bw, by], [bx, by + bh], [bx + bw, by + bh]], np.float64) * scale
+        corners += [left, top]
+        moved = corners @ turn[:, :2].T + turn[:, 2]
+        x0, y0 = moved.min(axis=0)
+        x1, y1 = moved.max(axis=0)
+        boxes.append((int(x0), int(y0), int(np.ceil(x1 - x0)), int(np.ceil(y1 - y0))))
+    invert = bool(rng.random() < 0.7) if invert is None else invert
+    paper, ink_level = rng.uniform(0.7, 0.92), rng.uniform(0.05, 0.3)
+    if invert:
+        photo = paper - (paper - ink_level) * photo
+    else:
+        photo = (1 - paper) + (paper - (1 - paper)) * 0.9 * photo
+    yy, xx = np.mgrid[0:h, 0:w] / np.array([h, w], np.float32)[:, None, None]
+    light = 0.65 + 0.5 * (rng.uniform(-1.0, 1.0) * xx + rng.uniform(-0.6, 0.6) * yy)
+    photo = photo * light / light.max()
+    blur = rng.uniform(0.0, 1.5) if blur is None else blur
+    if blur > 0.2:
+        photo = cv2.GaussianBlur(photo, (0, 0), blur)
+    noise = rng.uniform(0.01, 0.05) if noise is None else noise
+    photo = np.clip(photo + rng.normal(0, noise, photo.shape).astype(np.float32), 0, 1)
+    if rgb:
+        tint = np.array([1.0, 0.97, 0.9], np.float32) * rng.uniform(0.95, 1.0, 3).astype(np.float32)
+        photo = np.clip(photo[..., None] * tint, 0, 1)
+    array = (photo * 255).astype(np.uint8)
+    if jpeg is None:
+        return array, boxes
+    ok, buf = cv2.imencode(".jpg", array[..., ::-1] if rgb else array, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
+    return buf.tobytes(), boxes
+
+
+def number_photos(images: np.ndarray, labels: np.ndarray, count: int, seed: int, *, spacing: str | None = None,
+                  size=(480, 640), lengths=(3, 6), **options) -> list[tuple[bytes | np.ndarray, str, str]]:
+    """``count`` photos of numbers of 3-6 MNIST digits drawn from ``images``: [(photo, number, spacing), ...].
+
+    Spacing styles (when not fixed) are drawn 50% apart, 25% touching, 25% overlapping.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        n = int(rng.integers(lengths[0], lengths[1] + 1))
+        idx = rng.choice(len(images), n, replace=False)
+        style = spacing or str(rng.choice(["apart", "apart", "touching", "overlapping"]))
+        photo, _ = make_number_photo(images[idx], rng, spacing=style, size=size, **options)
+        out.append((photo, "".join(str(int(d)) for d in labels[idx]), style))
+    return out

@@ -1,0 +1,167 @@
+"""read_number / read_files / `edgedigits-rt read`: whole numbers from synthetic photos of MNIST test digits."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgedigits_runtime import NumberReading, read_number
+from edgedigits_runtime.cli import app
+from edgedigits_runtime.errors import InputError, UsageError
+from edgedigits_runtime.read import MAX_DIGITS, read_files
+
+pytest.importorskip("cv2")
+pytest.importorskip("PIL")
+from photos import make_number_photo, make_photo, number_photos  # noqa: E402
+
+runner = CliRunner()
+
+
+def _accuracy(clf, photos, **options) -> float:
+    return float(np.mean([read_number(photo, clf, **options).number == number for photo, number, _ in photos]))
+
+
+def test_numbers_with_clear_gaps(clf, mnist_test):
+    images, labels = mnist_test
+    photos = number_photos(images, labels, 30, seed=101, spacing="apart")
+    assert _accuracy(clf, photos) >= 0.85
+
+
+def test_reading_shape_boxes_and_dict(clf, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(4)
+    idx = [i for i in range(100) if labels[i] in (2, 0, 4, 8)][:4]
+    photo, boxes = make_number_photo(images[idx], rng, spacing="apart", invert=True, wave=1.0, noise=0.02, blur=0.0)
+    reading = read_number(photo, clf)
+    assert isinstance(reading, NumberReading)
+    assert reading.number == "".join(str(int(labels[i])) for i in idx)
+    assert 0.0 < reading.confidence <= 1.0
+    assert reading.confidence == pytest.approx(float(np.prod([d.confidence for d in reading.digits])))
+    for digit, (x, y, w, h) in zip(reading.digits, boxes):
+        bx, by, bw, bh = digit.box
+        cx, cy = bx + bw / 2, by + bh / 2
+        assert x - 4 <= cx <= x + w + 4 and y - 4 <= cy <= y + h + 4  # each box sits on its digit
+    row = reading.to_dict()
+    assert json.loads(json.dumps(row)) == row
+    assert set(row) == {"number", "confidence", "digits"}
+    assert set(row["digits"][0]) == {"box", "label", "confidence", "not_a_digit"}
+
+
+@pytest.mark.parametrize("invert", [True, False], ids=["dark on light", "light on dark"])
+def test_one_digit_reads_as_that_digit(clf, mnist_test, invert):
+    images, labels = mnist_test
+    rng = np.random.default_rng(8)
+    hits = sum(read_number(make_photo(images[i], rng, invert=invert), clf).number == str(labels[i]) for i in range(20))
+    assert hits >= 19
+
+
+def test_blank_photo_is_no_digits_found(clf):
+    paper = np.clip(np.random.default_rng(0).normal(0.8, 0.02, (240, 320)), 0, 1)
+    with pytest.raises(InputError, match="no digits found"):
+        read_number(paper, clf)
+
+
+def test_dozens_of_specks_do_not_make_a_long_number(clf, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(2)
+    photo, _ = make_number_photo(images[:3], rng, spacing="apart", jpeg=None, rgb=False, invert=True, noise=0.01)
+    dotted = photo.copy()
+    for _ in range(40):  # pencil dots: far smaller than the digits, ignored
+        y, x = rng.integers(5, 470), rng.integers(5, 630)
+        dotted[y : y + 3, x : x + 3] = 40
+    assert read_number(dotted, clf).number == "".join(str(v) for v in labels[:3])
+    # A surface covered in digit-sized blobs: refused with the reason, never a 40-digit number.
+    blobs = np.full((480, 640), 210, np.uint8)
+    for _ in range(60):
+        y, x = rng.integers(10, 440), rng.integers(10, 600)
+        blobs[y : y + 30, x : x + int(rng.integers(8, 30))] = 30
+    with pytest.raises(InputError, match=f"more than|at most {MAX_DIGITS}"):
+        read_number(blobs, clf)
+
+
+def test_expected_length_and_region(clf, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(6)
+    photo, boxes = make_number_photo(images[10:14], rng, spacing="apart", invert=True, noise=0.02, blur=0.0, jpeg=None)
+    truth = "".join(str(v) for v in labels[10:14])
+    assert read_number(photo, clf, digits=4).number == truth
+    x0 = min(b[0] for b in boxes[1:3]) - 6
+    x1 = max(b[0] + b[2] for b in boxes[1:3]) + 6
+    y0 = min(b[1] for b in boxes) - 10
+    y1 = max(b[1] + b[3] for b in boxes) + 10
+    region = (x0, y0, x1 - x0, y1 - y0)
+    inside = read_number(photo, clf, roi=region)
+    assert inside.number == truth[1:3]
+    assert all(x0 <= d.box[0] and d.box[0] + d.box[2] <= x1 + 1 for d in inside.digits)  # boxes in photo pixels
+    with pytest.raises(InputError, match=f"cannot find {MAX_DIGITS} digits"):
+        read_number(photo, clf, digits=MAX_DIGITS)
+    for bad in ({"digits": 0}, {"digits": MAX_DIGITS + 1}, {"roi": (1, 2, 3)}, {"roi": (0, 0, 2, 50)}, {"threshold": 2.0}):
+        with pytest.raises(UsageError):
+            read_number(photo, clf, **bad)
+    with pytest.raises(InputError, match="outside"):
+        read_number(photo, clf, roi=(5000, 0, 100, 100))
+
+
+def test_bad_files_are_refused_like_predict(clf, tmp_path):
+    from PIL import Image
+
+    Image.new("L", (6, 40), 255).save(tmp_path / "thin.png")
+    buf = io.BytesIO()
+    Image.new("L", (200, 100), 255).save(buf, format="PNG")
+    cases = {b"": "empty", b"not an image at all": "not an image", buf.getvalue()[:-20]: "truncated or corrupted",
+             (tmp_path / "thin.png").read_bytes(): "too small", buf.getvalue(): "no digits found"}
+    for data, message in cases.items():
+        with pytest.raises(InputError, match=message):
+            read_number(data, clf)
+
+
+@pytest.fixture(scope="module")
+def number_files(tmp_path_factory, mnist_test):
+    images, labels = mnist_test
+    folder = tmp_path_factory.mktemp("numbers")
+    truth = {}
+    for k, (photo, number, _) in enumerate(number_photos(images, labels, 3, seed=202, spacing="apart")):
+        path = folder / f"n{k}.jpg"
+        path.write_bytes(photo)
+        truth[str(path)] = number
+    return folder, truth
+
+
+def test_read_files_batch_goes_on_past_bad_files(clf, number_files, tmp_path):
+    folder, truth = number_files
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    results = read_files([str(folder), str(tmp_path / "bad.png"), str(tmp_path / "none*.png")], clf)
+    assert [r.path for r in results[:3]] == sorted(truth)
+    assert sum(r.reading.number == truth[r.path] for r in results[:3]) >= 2
+    assert "not an image" in results[3].error and "no file matches" in results[4].error
+    assert results[3].as_dict()["number"] is None and "error" in results[3].as_dict()
+    stdin = io.BytesIO(open(sorted(truth)[0], "rb").read())
+    (only,) = read_files(["-"], clf, stdin=stdin)
+    assert only.ok and only.path == "-"
+    with pytest.raises(UsageError):
+        read_files([], clf)
+
+
+def test_cli_read_table_and_json(number_files, tmp_path):
+    folder, truth = number_files
+    result = runner.invoke(app, ["read", str(folder), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        path, rest = line.rsplit(": ", 1)
+        number, confidence = rest.split(" ")
+        assert path in truth and number.isdigit() and 0 < float(confidence.strip("()")) <= 1
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    result = runner.invoke(app, ["read", str(folder / "n0.jpg"), str(tmp_path / "empty.jpg"), "--json", "--digits",
+                                 str(len(truth[str(folder / "n0.jpg")]))])
+    assert result.exit_code == 1
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert rows[0]["path"] == str(folder / "n0.jpg") and len(rows[0]["digits"]) == len(truth[rows[0]["path"]])
+    assert rows[1]["number"] is None and "empty" in rows[1]["error"]
+    result = runner.invoke(app, ["read", str(folder / "n0.jpg"), "--roi", "1,2,x"])
+    assert result.exit_code == 1 and "x,y,w,h" in result.output
