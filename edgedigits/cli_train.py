@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from edgedigits.cli_common import friendly_errors
+from edgedigits.cli_common import fail, friendly_errors
 
 from edgedigits.train.config import TrainConfig  # no TensorFlow: dataclass and checks only
 
@@ -17,6 +17,7 @@ _D = TrainConfig()  # the options' defaults come from the config, never restated
 
 @friendly_errors
 def train(
+    ctx: typer.Context,
     arch: str = typer.Option(_D.arch, "--arch", "-a", help="Architecture (see `edgedigits archs`)."),
     epochs: int = typer.Option(_D.epochs, "--epochs", "-e", help="Passes over the training split."),
     batch_size: int = typer.Option(_D.batch_size, "--batch-size", "-b", help="Images per step."),
@@ -34,6 +35,8 @@ def train(
     """Train a CNN on MNIST and write a run folder (model, config, history, plots, metrics)."""
     from edgedigits.train import train as run_training
 
+    if resume:
+        _refuse_options_on_resume(ctx, out)
     config = TrainConfig(
         arch=arch, epochs=epochs, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
         augment=augment, seed=seed, early_stopping=early_stopping, limit=limit,
@@ -41,7 +44,27 @@ def train(
         resume=resume, overwrite=overwrite,
     ).validate()
     result = run_training(config, log=typer.echo, progress=sys.stdout.isatty())
+    if not result.ok:
+        raise fail(result.problem)
     typer.echo(f"\nnext: edgedigits export {result.run_dir} --int8")
+
+
+# A resumed run keeps the options it was started with (its schedule and data order depend on them).
+_RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+                 "lr_schedule": "--lr-schedule", "augment": "--augment", "seed": "--seed",
+                 "early_stopping": "--early-stopping", "limit": "--limit"}
+
+
+def _refuse_options_on_resume(ctx: typer.Context, out) -> None:
+    # Compared by name: Typer may bring its own copy of Click's ParameterSource enum.
+    given = [flag for name, flag in _RESUME_KEEPS.items()
+             if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+    if given:
+        epochs = ctx.params.get("epochs")
+        hint = (f"to train {epochs} epochs, start a new run: `edgedigits train --epochs {epochs} --out NEW_FOLDER`"
+                if "--epochs" in given else "to change them, start a new run with another --out")
+        raise fail(f"--resume continues {out} with the options it was started with (its config.json); "
+                   f"{', '.join(given)} cannot change on resume: {hint}")
 
 
 @friendly_errors

@@ -104,3 +104,33 @@ def test_archs_lists_registry():
     result = _run("archs")
     assert result.exit_code == 0
     assert "seed" in result.output and "edge" in result.output
+
+
+def test_resume_refuses_options_that_would_change_the_run(tmp_path):
+    # checked before any file is read or TensorFlow imported
+    result = _run("train", "--resume", "--out", str(tmp_path / "run"), "--epochs", "40")
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert "--epochs cannot change on resume" in line
+    assert "edgedigits train --epochs 40 --out NEW_FOLDER" in line
+
+
+def test_resume_of_a_finished_run_says_so_in_one_line(tmp_path, mnist_dir):
+    pytest.importorskip("tensorflow")
+    run = tmp_path / "run"
+    assert _run("train", "--arch", "seed", "--data-dir", str(mnist_dir), "--out", str(run), "--limit", "600",
+                "--epochs", "1", "--batch-size", "16", "--lr", "5e-3", "--no-augment").exit_code == 0
+    result = _run("train", "--resume", "--out", str(run), "--data-dir", str(mnist_dir))
+    assert result.exit_code == 1
+    assert "has already finished (1 epochs): nothing to resume" in _one_error_line(result)
+
+
+def test_a_run_ending_near_chance_fails_loudly(tmp_path, mnist_dir):
+    pytest.importorskip("tensorflow")
+    # Adam at learning rate 1 on 100 images wrecks the weights: the run ends near chance.
+    result = _run("train", "--arch", "seed", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "run"),
+                  "--limit", "100", "--epochs", "1", "--batch-size", "16", "--lr", "1", "--no-augment")
+    assert result.exit_code == 1
+    assert "the run ended near chance" in _one_error_line(result)
+    assert "next: edgedigits export" not in result.output
+    assert (tmp_path / "run" / "model.keras").is_file()  # everything is still written, for inspection

@@ -23,16 +23,20 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from edgedigits import __version__
 from edgedigits.data import load_splits, load_test, make_train_dataset, to_float
-from edgedigits.errors import TrainError, UsageError
+from edgedigits.errors import RunError, TrainError, UsageError
 from edgedigits.runs import CHECKPOINT_DIR, MODEL_FILE, choose_run_dir
 from edgedigits.train.architectures import count_macs, create_model
 from edgedigits.train.config import TrainConfig
 from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_confusion, plot_curves
 from edgedigits_runtime.fileio import atomic_path
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "train", "USABLE_ACCURACY"]
+
+USABLE_ACCURACY = 0.5  # a run ending below this validation accuracy (chance: 0.1) produced no usable model
 
 
 @dataclasses.dataclass
@@ -43,6 +47,12 @@ class TrainResult:
     test_accuracy: float
     metrics: dict
     files: dict  # role -> path
+    problem: str | None = None  # set when the run ended near chance: the model is not usable
+
+    @property
+    def ok(self) -> bool:
+        """True when the model is usable (validation accuracy at least :data:`USABLE_ACCURACY`)."""
+        return self.problem is None
 
 
 def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: bool = False) -> TrainResult:
@@ -54,11 +64,14 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
       progress: show Keras' per-epoch progress bar (the CLI turns it on in a terminal).
 
     Returns:
-      :class:`TrainResult` with the run folder, test accuracy and metrics.
+      :class:`TrainResult` with the run folder, test accuracy and metrics; ``result.ok`` is False
+      (and ``result.problem`` says why) when the run ended near chance: everything is still
+      written, but the model is not worth exporting.
 
     Raises:
       UsageError: an option makes no sense (checked up front).
-      RunError: the run folder exists (and neither resume nor overwrite was asked).
+      RunError: the run folder exists (and neither resume nor overwrite was asked), or a resumed
+        run has already finished.
       DataError: MNIST is missing or corrupted.
       TrainError: saving failed (for example a full disk); the last checkpoint stays usable.
     """
@@ -71,20 +84,21 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     run_dir = choose_run_dir(config.out, config.arch, resume=config.resume, overwrite=config.overwrite)
     if config.resume:
         config = _resumed_config(run_dir, config)
+        _refuse_finished(run_dir, config)
     started = time.perf_counter()
 
     model, state = _model_and_state(keras, config, run_dir, steps_per_epoch=-(-len(splits.x_train) // config.batch_size))
     earlier_seconds = state["seconds"]  # epochs a resumed run already spent (the callback adds this run's epochs)
-    ds, steps = make_train_dataset(
-        splits.x_train, splits.y_train, batch_size=config.batch_size, seed=config.seed,
-        epochs=config.epochs, start_epoch=state["epoch"], augment=config.augment,
-    )
     _save(lambda p: p.write_text(_config_json(config)), run_dir / "config.json")
     callbacks = [_epoch_end_callback(keras, run_dir, state, log, config.epochs)]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=config.early_stopping, restore_best_weights=True))
     if state["epoch"] < config.epochs:
+        ds, steps = make_train_dataset(
+            splits.x_train, splits.y_train, batch_size=config.batch_size, seed=config.seed,
+            epochs=config.epochs, start_epoch=state["epoch"], augment=config.augment,
+        )
         log(f"training {config.arch} on {len(splits.x_train)} images ({len(splits.x_val)} held out for validation), "
             f"epochs {state['epoch'] + 1}..{config.epochs} -> {run_dir}")
         model.fit(
@@ -92,8 +106,9 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
             validation_data=(to_float(splits.x_val), splits.y_val), callbacks=callbacks,
             verbose=1 if progress else 0,
         )
+    bn_layers = recalibrate_batchnorm(keras, model, _recalibration_images(splits.x_train, config.seed))
     train_seconds = earlier_seconds + (time.perf_counter() - started)
-    return _finish(model, config, run_dir, state["history"], train_seconds, log)
+    return _finish(model, config, run_dir, state["history"], train_seconds, log, splits, bn_layers)
 
 
 # --------------------------------------------------------------------------- internals
@@ -118,6 +133,7 @@ def _model_and_state(keras, config: TrainConfig, run_dir: Path, steps_per_epoch:
         model = keras.models.load_model(ckpt / "last.keras")
         return model, state
     model = create_model(config.arch, keras)
+    _fit_batchnorm_momentum(keras, model, steps_per_epoch * config.epochs)
     model.compile(
         optimizer=keras.optimizers.Adam(_schedule(keras, config, steps_per_epoch)),
         loss="sparse_categorical_crossentropy",
@@ -140,11 +156,71 @@ def _schedule(keras, config: TrainConfig, steps_per_epoch: int):
         warmup_target=lr if warmup else None, warmup_steps=warmup, alpha=0.01)
 
 
+def _fit_batchnorm_momentum(keras, model, total_steps: int) -> None:
+    """Lower BatchNorm's moving-average momentum for short runs (0.99 needs ~1000 steps to forget its start).
+
+    With Keras' 0.99 a 120-step run keeps ~30% of the initial statistics (mean 0, variance 1) and its
+    inference-mode accuracy collapses to chance while the training accuracy climbs; 1 - 10/steps lets
+    the statistics settle within the run. Runs of 1000 steps or more keep 0.99.
+    """
+    momentum = min(0.99, max(0.5, 1.0 - 10.0 / max(1, total_steps)))
+    for layer in _batchnorm_layers(keras, model):
+        layer.momentum = momentum
+
+
+def _batchnorm_layers(keras, model) -> list:
+    return [m for m in model.submodules if isinstance(m, keras.layers.BatchNormalization)]
+
+
+def recalibrate_batchnorm(keras, model, images: np.ndarray, *, batch_size: int = 250) -> int:
+    """Set every BatchNorm layer's inference statistics to their average over ``images``.
+
+    The model runs in training mode over the images, batch after batch, with each layer's momentum
+    set so that its moving mean and variance become the plain average of the batch statistics
+    (what PyTorch's ``update_bn`` does). Short runs and EMA weights get statistics that match their
+    final weights instead of a lagging moving average. Weights are not changed.
+
+    Args:
+      keras: the ``tf_keras`` module.
+      model: a built model; models without BatchNorm are left alone.
+      images: float32 ``(N, 28, 28, 1)`` training images (not augmented).
+      batch_size: images per forward pass (the statistics are per batch, as in training).
+
+    Returns:
+      The number of BatchNorm layers updated.
+    """
+    layers = _batchnorm_layers(keras, model)
+    if not layers or not len(images):
+        return 0
+    saved = [layer.momentum for layer in layers]
+    try:
+        for k, start in enumerate(range(0, len(images), batch_size)):
+            batch = images[start:start + batch_size]
+            if len(batch) < 2:
+                break
+            for layer in layers:
+                layer.momentum = k / (k + 1)  # moving = (k * moving + batch) / (k + 1): the running mean
+            model(batch, training=True)
+    finally:
+        for layer, momentum in zip(layers, saved):
+            layer.momentum = momentum
+    return len(layers)
+
+
 def _resumed_config(run_dir: Path, config: TrainConfig) -> TrainConfig:
     saved = TrainConfig.from_file(run_dir / "config.json")
     # The run keeps its own options; only where it lives and how it was started change.
     return dataclasses.replace(saved, out=str(run_dir), resume=True, overwrite=False,
                                data_dir=config.data_dir or saved.data_dir)
+
+
+def _refuse_finished(run_dir: Path, config: TrainConfig) -> None:
+    if not (run_dir / MODEL_FILE).is_file():
+        return  # unfinished (or interrupted while writing its results): resuming completes it
+    raise RunError(
+        f"{run_dir} has already finished ({config.epochs} epochs): nothing to resume; "
+        f"to train longer, start a new run with more epochs, e.g. `edgedigits train --epochs {2 * config.epochs} "
+        f"--out {run_dir}-longer` (a finished run's learning-rate schedule has decayed to its end)")
 
 
 def _epoch_end_callback(keras, run_dir: Path, state: dict, log, epochs: int):
@@ -174,7 +250,21 @@ def _epoch_end_callback(keras, run_dir: Path, state: dict, log, epochs: int):
     return _EpochEnd()
 
 
-def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seconds: float, log) -> TrainResult:
+def _recalibration_images(x_train: np.ndarray, seed: int, count: int = 10_000) -> np.ndarray:
+    """A fixed random subset of the (unaugmented) training images, for :func:`recalibrate_batchnorm`."""
+    pick = np.random.default_rng([seed, 7]).permutation(len(x_train))[:count]
+    return to_float(x_train[pick])
+
+
+def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seconds: float, log,
+            splits, bn_layers: int) -> TrainResult:
+    val_probs = model.predict(to_float(splits.x_val), batch_size=1000, verbose=0)
+    val_accuracy = float((val_probs.argmax(axis=1) == splits.y_val).mean())
+    problem = None
+    if val_accuracy < USABLE_ACCURACY:
+        problem = (f"the run ended near chance: only {val_accuracy:.1%} validation accuracy (chance is 10%), "
+                   f"so the model in {run_dir} is not usable; train longer or on more images "
+                   "(drop --limit, more --epochs) or with a lower --lr")
     x_test, y_test = load_test(config.data_dir)
     t0 = time.perf_counter()
     probs = model.predict(to_float(x_test), batch_size=1000, verbose=0)
@@ -193,7 +283,10 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
         "train_images": None if config.limit is None else int(config.limit),
         "train_seconds": round(train_seconds, 2),
         "test_eval_seconds": round(eval_seconds, 3),
+        "val_accuracy": val_accuracy,  # the final model's, after BatchNorm recalibration
         "best_val_accuracy": max(history.get("val_accuracy", [float("nan")])),
+        "batchnorm_recalibrated": bn_layers,
+        "usable": problem is None,
         "edgedigits_version": __version__,
     }
     files = {
@@ -209,10 +302,10 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
     _save(lambda p: plot_confusion(matrix, p), files["confusion"], direct=True)
     _save(lambda p: p.write_text(json.dumps(metrics, indent=2)), files["metrics"])
     _save(lambda p: model.save(p), files["model"])  # last: its presence marks a finished run
-    log(f"test accuracy {accuracy:.2%} on {len(y_test)} images | {metrics['params']:,} params, "
+    log(f"validation accuracy {val_accuracy:.2%} | test accuracy {accuracy:.2%} on {len(y_test)} images | {metrics['params']:,} params, "
         f"{metrics['macs']:,} MACs/image | trained in {train_seconds:.0f}s")
     log(f"run folder: {run_dir}/ ({', '.join(p.name for p in files.values())})")
-    return TrainResult(run_dir=run_dir, test_accuracy=accuracy, metrics=metrics, files=files)
+    return TrainResult(run_dir=run_dir, test_accuracy=accuracy, metrics=metrics, files=files, problem=problem)
 
 
 def _save(write: Callable[[Path], object], dest: Path, *, direct: bool = False) -> None:

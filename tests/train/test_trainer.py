@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
@@ -115,3 +116,37 @@ def test_resume_after_interruption_loses_at_most_one_epoch(full_edge_run, tmp_pa
     assert (resumed.run_dir / "model.keras").is_file()
     # both sessions' time, counted once: the three epochs and at most the overheads around them
     assert sum(cut["seconds"]) <= resumed.metrics["train_seconds"] <= sum(cut["seconds"]) + 120
+
+
+def test_resuming_a_finished_run_is_refused(small_run, mnist_dir):
+    result, _ = small_run
+    before = (result.run_dir / "model.keras").read_bytes()
+    with pytest.raises(RunError, match=r"has already finished \(1 epochs\): nothing to resume; .*--epochs 2"):
+        train(TrainConfig(out=str(result.run_dir), resume=True, data_dir=str(mnist_dir)))
+    assert (result.run_dir / "model.keras").read_bytes() == before
+
+
+def test_a_short_run_gives_a_usable_model(tmp_path, mnist_dir):
+    # Issue 13: ~60 steps used to leave BatchNorm's inference statistics near their initial values
+    # (validation stuck at 8.7%, test 11%); short runs now lower the momentum and re-estimate them.
+    config = TrainConfig(arch="edge", epochs=4, limit=2000, data_dir=str(mnist_dir), out=str(tmp_path / "short"))
+    result = train(config, log=lambda line: None)
+    assert result.ok and result.metrics["usable"]
+    assert result.metrics["batchnorm_recalibrated"] == 3
+    assert result.metrics["val_accuracy"] > 0.85 and result.test_accuracy > 0.85
+
+
+def test_batchnorm_recalibration_sets_the_average_batch_statistics():
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.train.trainer import recalibrate_batchnorm
+
+    _, keras = tf_and_keras()
+    conv = keras.layers.Conv2D(4, 3, use_bias=False)
+    bn = keras.layers.BatchNormalization(momentum=0.99)
+    model = keras.Sequential([keras.layers.Input((28, 28, 1)), conv, bn])
+    images = np.random.default_rng(0).random((40, 28, 28, 1), dtype=np.float32)
+    assert recalibrate_batchnorm(keras, model, images, batch_size=10) == 1
+    features = conv(images).numpy().reshape(4, -1, 4)  # 4 batches of 10 images, all positions
+    np.testing.assert_allclose(bn.moving_mean.numpy(), features.mean(axis=1).mean(axis=0), rtol=1e-4, atol=1e-6)
+    assert bn.momentum == 0.99  # restored
+    assert np.all(bn.moving_variance.numpy() > 0)
