@@ -24,6 +24,12 @@ def train(
     lr: float = typer.Option(_D.learning_rate, "--lr", help="Peak learning rate (Adam)."),
     lr_schedule: str = typer.Option(_D.lr_schedule, "--lr-schedule", help="cosine (1 warm-up epoch, then decay), step, or constant."),
     augment: bool = typer.Option(_D.augment, "--augment/--no-augment", help="Random small rotations, zooms and shifts."),
+    elastic: float = typer.Option(_D.elastic, "--elastic", help="Add elastic distortion of this strength (pixels) to the augmentation (0: off)."),
+    ema: float = typer.Option(_D.ema, "--ema", help="Finish with an exponential moving average of the weights, this momentum (e.g. 0.999; 0: off)."),
+    label_smoothing: float = typer.Option(_D.label_smoothing, "--label-smoothing", help="Spread this share of each one-hot target over the classes (0: off)."),
+    teacher: Optional[list[Path]] = typer.Option(None, "--teacher", help="Distil from this finished run (repeat for an ensemble); soft targets are cached in the run folder."),
+    distill_weight: float = typer.Option(_D.distill_weight, "--distill-weight", help="Weight of the teacher's soft targets in the loss (with --teacher)."),
+    temperature: float = typer.Option(_D.temperature, "--temperature", help="Softmax temperature of the distillation (with --teacher)."),
     seed: int = typer.Option(_D.seed, "--seed", help="Same seed, same data order, same result on the same machine."),
     early_stopping: int = typer.Option(_D.early_stopping, "--early-stopping", help="Stop after N epochs without better validation accuracy (0: off)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on only N training images (quick runs)."),
@@ -39,7 +45,8 @@ def train(
         _refuse_options_on_resume(ctx, out)
     config = TrainConfig(
         arch=arch, epochs=epochs, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
-        augment=augment, seed=seed, early_stopping=early_stopping, limit=limit,
+        augment=augment, elastic=elastic, ema=ema, label_smoothing=label_smoothing,
+        teacher=[str(t) for t in teacher or []], distill_weight=distill_weight, temperature=temperature, seed=seed, early_stopping=early_stopping, limit=limit,
         data_dir=None if data_dir is None else str(data_dir), out=None if out is None else str(out),
         resume=resume, overwrite=overwrite,
     ).validate()
@@ -51,7 +58,9 @@ def train(
 
 # A resumed run keeps the options it was started with (its schedule and data order depend on them).
 _RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-                 "lr_schedule": "--lr-schedule", "augment": "--augment", "seed": "--seed",
+                 "lr_schedule": "--lr-schedule", "augment": "--augment", "seed": "--seed", "elastic": "--elastic",
+                 "ema": "--ema", "label_smoothing": "--label-smoothing", "teacher": "--teacher",
+                 "distill_weight": "--distill-weight", "temperature": "--temperature",
                  "early_stopping": "--early-stopping", "limit": "--limit"}
 
 

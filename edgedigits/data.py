@@ -68,12 +68,19 @@ def to_float(images: np.ndarray) -> np.ndarray:
     return (np.asarray(images, dtype=np.float32) / 255.0)[..., None]
 
 
-def make_train_dataset(x, y, *, batch_size: int, seed: int, epochs: int, start_epoch: int = 0, augment: bool = True):
+def make_train_dataset(x, y, *, batch_size: int, seed: int, epochs: int, start_epoch: int = 0, augment: bool = True,
+                       elastic: float = 0.0):
     """A deterministic tf.data pipeline over ``epochs - start_epoch`` epochs.
 
     Each epoch's order is a permutation drawn from ``(seed, epoch)`` and each
     batch's augmentation from ``(seed, batch number)``, so a run resumed at
     ``start_epoch`` sees exactly the data an uninterrupted run would have.
+
+    Args:
+      x: uint8 images (N, 28, 28).
+      y: labels (N,) as integers, or float targets (N, K) (soft or packed targets).
+      elastic: strength (pixels) of the elastic distortion added to the augmentation
+        (Simard et al. 2003; 0 turns it off); only with ``augment``.
 
     Returns:
       ``(dataset, steps_per_epoch)``.
@@ -85,7 +92,8 @@ def make_train_dataset(x, y, *, batch_size: int, seed: int, epochs: int, start_e
     steps = math.ceil(n / batch_size)
     perms = np.stack([np.random.default_rng([seed, e]).permutation(n) for e in range(start_epoch, epochs)])
     images = tf.constant(to_float(x))
-    labels = tf.constant(np.asarray(y, dtype=np.int32))
+    y = np.asarray(y)
+    labels = tf.constant(y.astype(np.float32) if y.ndim == 2 else y.astype(np.int32))
     ds = tf.data.Dataset.from_tensor_slices(perms.astype(np.int32))
     ds = ds.flat_map(lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
     counter = tf.data.Dataset.counter(start=start_epoch * steps)
@@ -95,6 +103,8 @@ def make_train_dataset(x, y, *, batch_size: int, seed: int, epochs: int, start_e
         xb = tf.gather(images, idx)
         if augment:
             xb = _augment(tf, xb, tf.stack([tf.cast(seed, tf.int64), step]))
+            if elastic > 0:
+                xb = _elastic(tf, xb, tf.stack([tf.cast(seed, tf.int64) + 7919, step]), alpha=elastic)
         return xb, tf.gather(labels, idx)
 
     ds = ds.map(_gather, num_parallel_calls=1, deterministic=True).prefetch(2)
@@ -119,3 +129,37 @@ def _augment(tf, images, seed, max_rotation_deg=10.0, max_zoom=0.1, max_shift_px
         images=images, transforms=transforms, output_shape=[28, 28], fill_value=0.0,
         interpolation="BILINEAR", fill_mode="CONSTANT",
     )
+
+
+def _elastic(tf, images, seed, alpha: float, sigma: float = 4.0):
+    """Elastic distortion (Simard et al. 2003): a random displacement field, Gaussian-smoothed, bilinear-sampled.
+
+    ``alpha`` scales the smoothed field (uniform in [-1, 1] before smoothing, so the typical
+    displacement is about ``alpha / (2 sqrt(pi) sigma)`` pixels, up to a few times that).
+    """
+    batch = tf.shape(images)[0]
+    size = 28
+    field = tf.random.stateless_uniform([batch, size, size, 2], seed=seed, minval=-1.0, maxval=1.0)
+    radius = int(math.ceil(2 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps = (taps / taps.sum()).astype(np.float32)
+    kx = tf.constant(np.tile(taps[None, :, None, None], (1, 1, 2, 1)))
+    ky = tf.constant(np.tile(taps[:, None, None, None], (1, 1, 2, 1)))
+    field = tf.nn.depthwise_conv2d(field, kx, [1, 1, 1, 1], "SAME")
+    field = tf.nn.depthwise_conv2d(field, ky, [1, 1, 1, 1], "SAME") * alpha
+    grid = np.stack(np.meshgrid(np.arange(size), np.arange(size)), axis=-1).astype(np.float32)  # (y, x) -> (x, y)
+    # Source coordinates in a 1-pixel zero border (clipped there), so samples outside the image are ink-free.
+    src = tf.clip_by_value(grid[None] + field + 1.0, 0.0, size + 1.0 - 1e-3)
+    x0, y0 = tf.floor(src[..., 0]), tf.floor(src[..., 1])
+    wx, wy = src[..., 0] - x0, src[..., 1] - y0
+    padded = tf.reshape(tf.pad(images[..., 0], [[0, 0], [1, 1], [1, 1]]), [-1])
+    width = size + 2
+    base = tf.cast(tf.range(batch) * width * width, tf.float32)[:, None, None]
+
+    def at(yy, xx):
+        return tf.gather(padded, tf.cast(base + yy * width + xx, tf.int32))
+
+    x1, y1 = tf.minimum(x0 + 1, width - 1), tf.minimum(y0 + 1, width - 1)
+    out = ((1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x1))
+           + wy * ((1 - wx) * at(y1, x0) + wx * at(y1, x1)))
+    return out[..., None]

@@ -26,6 +26,15 @@ class TrainConfig:
       lr_schedule: ``cosine`` (one warm-up epoch, then cosine decay; default),
         ``step`` (x0.1 at 50% and 75% of the epochs) or ``constant``.
       augment: random small rotations, zooms and shifts of the training images.
+      elastic: strength in pixels of an elastic distortion added to the augmentation (0: off).
+      ema: keep an exponential moving average of the weights with this momentum (e.g. 0.999)
+        and finish with it (0: off).
+      label_smoothing: share of each one-hot target spread over the 10 classes (0: off).
+      teacher: run folders whose models teach this one (knowledge distillation; several: their
+        ensemble, the geometric mean of their probabilities). Their soft targets for the training
+        images are computed once and cached in the run folder.
+      distill_weight: weight of the teacher's soft targets in the loss (the rest: the labels).
+      temperature: softmax temperature of the distillation term (Hinton et al. 2015).
       seed: seeds data order, augmentation and weights: same seed, same result on the same machine.
       val_fraction: share of the training set held out for validation (never the test set).
       limit: train on only this many training images (quick runs and tests).
@@ -42,6 +51,12 @@ class TrainConfig:
     learning_rate: float = 4e-3
     lr_schedule: str = "cosine"
     augment: bool = True
+    elastic: float = 0.0
+    ema: float = 0.0
+    label_smoothing: float = 0.0
+    teacher: list[str] = dataclasses.field(default_factory=list)
+    distill_weight: float = 0.7
+    temperature: float = 4.0
     seed: int = 0
     val_fraction: float = 1 / 12
     limit: int | None = None
@@ -66,6 +81,16 @@ class TrainConfig:
             raise UsageError(f"--lr must be in (0, 1], got {self.learning_rate!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise UsageError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if not 0 <= self.elastic <= 64:
+            raise UsageError(f"--elastic must be in [0, 64] pixels (0 turns it off), got {self.elastic!r}")
+        if not (self.ema == 0 or 0.5 <= self.ema < 1):
+            raise UsageError(f"--ema must be 0 (off) or a momentum in [0.5, 1), e.g. 0.999, got {self.ema!r}")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise UsageError(f"--label-smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        if not 0 < self.distill_weight <= 1:
+            raise UsageError(f"--distill-weight must be in (0, 1], got {self.distill_weight!r}")
+        if not 0.5 <= self.temperature <= 20:
+            raise UsageError(f"--temperature must be in [0.5, 20], got {self.temperature!r}")
         if self.early_stopping < 0:
             raise UsageError(f"--early-stopping must be >= 0 epochs (0 turns it off), got {self.early_stopping}")
         if self.limit is not None and self.limit < 20:

@@ -31,6 +31,7 @@ from edgedigits.errors import RunError, TrainError, UsageError
 from edgedigits.runs import CHECKPOINT_DIR, MODEL_FILE, choose_run_dir
 from edgedigits.train.architectures import count_macs, create_model
 from edgedigits.train.config import TrainConfig
+from edgedigits.train import targets as _targets_mod
 from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_confusion, plot_curves
 from edgedigits_runtime.fileio import atomic_path
 
@@ -87,7 +88,8 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
         _refuse_finished(run_dir, config)
     started = time.perf_counter()
 
-    model, state = _model_and_state(keras, config, run_dir, steps_per_epoch=-(-len(splits.x_train) // config.batch_size))
+    y_train, y_val = _targets(keras, config, splits, run_dir, log)
+    model, state = _model_and_state(tf, keras, config, run_dir, steps_per_epoch=-(-len(splits.x_train) // config.batch_size))
     earlier_seconds = state["seconds"]  # epochs a resumed run already spent (the callback adds this run's epochs)
     _save(lambda p: p.write_text(_config_json(config)), run_dir / "config.json")
     callbacks = [_epoch_end_callback(keras, run_dir, state, log, config.epochs)]
@@ -96,14 +98,14 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
             monitor="val_accuracy", patience=config.early_stopping, restore_best_weights=True))
     if state["epoch"] < config.epochs:
         ds, steps = make_train_dataset(
-            splits.x_train, splits.y_train, batch_size=config.batch_size, seed=config.seed,
-            epochs=config.epochs, start_epoch=state["epoch"], augment=config.augment,
+            splits.x_train, y_train, batch_size=config.batch_size, seed=config.seed,
+            epochs=config.epochs, start_epoch=state["epoch"], augment=config.augment, elastic=config.elastic,
         )
         log(f"training {config.arch} on {len(splits.x_train)} images ({len(splits.x_val)} held out for validation), "
             f"epochs {state['epoch'] + 1}..{config.epochs} -> {run_dir}")
         model.fit(
             ds, epochs=config.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
-            validation_data=(to_float(splits.x_val), splits.y_val), callbacks=callbacks,
+            validation_data=(to_float(splits.x_val), y_val), callbacks=callbacks,
             verbose=1 if progress else 0,
         )
     bn_layers = recalibrate_batchnorm(keras, model, _recalibration_images(splits.x_train, config.seed))
@@ -126,19 +128,43 @@ def _seeded_tf(seed: int):
     return tf, keras
 
 
-def _model_and_state(keras, config: TrainConfig, run_dir: Path, steps_per_epoch: int):
+def _packed(config: TrainConfig) -> bool:
+    """Label smoothing and distillation train on packed float targets (see :mod:`edgedigits.train.targets`)."""
+    return bool(config.teacher) or config.label_smoothing > 0
+
+
+def _targets(keras, config: TrainConfig, splits, run_dir: Path, log):
+    """The training and validation targets: the labels, or packed rows for smoothing/distillation."""
+    if not _packed(config):
+        return splits.y_train, splits.y_val
+    teacher = None
+    if config.teacher:
+        teacher = _targets_mod.teacher_log_probs(keras, config.teacher, splits.x_train, run_dir, log=log)
+    y_train = _targets_mod.packed_targets(splits.y_train, label_smoothing=config.label_smoothing,
+                                          teacher_log_probs=teacher, temperature=config.temperature)
+    return y_train, _targets_mod.packed_targets(splits.y_val)  # validation: the plain labels
+
+
+def _loss_and_metric(tf, config: TrainConfig):
+    if not _packed(config):
+        return "sparse_categorical_crossentropy", "accuracy"
+    weight = config.distill_weight if config.teacher else 0.0
+    return _targets_mod.packed_loss(tf, distill_weight=weight, temperature=config.temperature), _targets_mod.accuracy
+
+
+def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_epoch: int):
     ckpt = run_dir / CHECKPOINT_DIR
+    loss, metric = _loss_and_metric(tf, config)
     if config.resume:
         state = json.loads((ckpt / "state.json").read_text())
-        model = keras.models.load_model(ckpt / "last.keras")
+        custom = {} if isinstance(loss, str) else {"packed_loss": loss, "accuracy": metric}
+        model = keras.models.load_model(ckpt / "last.keras", custom_objects=custom)
         return model, state
     model = create_model(config.arch, keras)
     _fit_batchnorm_momentum(keras, model, steps_per_epoch * config.epochs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(_schedule(keras, config, steps_per_epoch)),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    optimizer = keras.optimizers.Adam(_schedule(keras, config, steps_per_epoch), use_ema=config.ema > 0,
+                                      ema_momentum=config.ema or 0.99)
+    model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
     return model, {"epoch": 0, "history": {}, "seconds": 0.0}
 
 
@@ -301,6 +327,8 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
     _save(lambda p: plot_curves(history, p), files["curves"], direct=True)
     _save(lambda p: plot_confusion(matrix, p), files["confusion"], direct=True)
     _save(lambda p: p.write_text(json.dumps(metrics, indent=2)), files["metrics"])
+    if _packed(config):  # model.keras loads anywhere: the plain loss, not the packed-target one
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     _save(lambda p: model.save(p), files["model"])  # last: its presence marks a finished run
     log(f"validation accuracy {val_accuracy:.2%} | test accuracy {accuracy:.2%} on {len(y_test)} images | {metrics['params']:,} params, "
         f"{metrics['macs']:,} MACs/image | trained in {train_seconds:.0f}s")
