@@ -91,3 +91,26 @@ def test_train_dataset_is_deterministic_and_resumes_where_it_stopped(small_mnist
         np.testing.assert_allclose(xa, xb)
     epoch_labels = np.concatenate([y for _, y in full[:3]])
     assert sorted(epoch_labels.tolist()) == sorted(splits.y_train.tolist())
+
+
+def _elastic(images, alpha, seed=(1, 2)):
+    tf = pytest.importorskip("tensorflow")
+    return data._elastic(tf, tf.constant(images), tf.constant(seed, tf.int64), alpha=alpha).numpy()
+
+
+@pytest.mark.needs_tf
+def test_elastic_distortion_without_strength_is_the_identity():
+    images = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(_elastic(images, 0.0), images, atol=1e-6)
+
+
+@pytest.mark.needs_tf
+def test_elastic_distortion_moves_ink_locally_and_is_seeded():
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    images[:, 8:20, 12:16] = 1.0  # a bar of ink
+    warped = _elastic(images, 12.0)
+    assert warped.shape == images.shape and 0.0 <= warped.min() and warped.max() <= 1.0
+    assert np.abs(warped - images).mean() > 0.01  # it moved
+    assert abs(warped.sum() - images.sum()) < 0.5 * images.sum()  # ... but kept most of the ink
+    assert not np.allclose(warped[0], warped[1])  # each image its own field
+    np.testing.assert_array_equal(warped, _elastic(images, 12.0))  # same seed, same result

@@ -65,7 +65,7 @@ def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir:
         except Exception as exc:  # noqa: BLE001 (Keras raises anything on a bad file)
             raise RunError(f"cannot load the teacher {run}/{MODEL_FILE} ({str(exc).splitlines()[0]})") from None
         probs = model.predict(to_float(images), batch_size=1000, verbose=0)
-        total += np.log(np.clip(probs, 1e-12, 1.0))
+        total += np.log(np.clip(probs, 1e-7, 1.0))  # as the student's side of the loss
     log_probs = (total / len(runs)).astype(np.float32)
     tmp = cache.with_name(cache.name + ".partial.npz")
     np.savez(tmp, log_probs=log_probs, key=np.array(key),

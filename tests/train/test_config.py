@@ -22,6 +22,12 @@ from edgedigits.train import TrainConfig  # noqa: E402
         ({"limit": 5}, "--limit must be at least 20"),
         ({"arch": "sead"}, "did you mean 'seed'"),
         ({"resume": True}, "--resume needs --out"),
+        ({"elastic": -1.0}, "--elastic must be in"),
+        ({"ema": 0.2}, "--ema must be 0"),
+        ({"ema": 1.0}, "--ema must be 0"),
+        ({"label_smoothing": 0.5}, "--label-smoothing"),
+        ({"distill_weight": 0.0}, "--distill-weight"),
+        ({"temperature": 50.0}, "--temperature"),
         ({"resume": True, "overwrite": True, "out": "x"}, "contradict"),
     ],
 )

@@ -150,3 +150,29 @@ def test_batchnorm_recalibration_sets_the_average_batch_statistics():
     np.testing.assert_allclose(bn.moving_mean.numpy(), features.mean(axis=1).mean(axis=0), rtol=1e-4, atol=1e-6)
     assert bn.momentum == 0.99  # restored
     assert np.all(bn.moving_variance.numpy() > 0)
+
+
+def test_distillation_caches_the_teachers_soft_targets(small_run, tmp_path, mnist_dir):
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.data import load_splits
+    from edgedigits.train.targets import TEACHER_CACHE, teacher_log_probs
+
+    teacher, _ = small_run
+    lines = []
+    config = TrainConfig(arch="edge", epochs=1, limit=600, batch_size=16, data_dir=str(mnist_dir), out=str(tmp_path / "kd"),
+                         teacher=[str(teacher.run_dir)] * 2, label_smoothing=0.1, ema=0.9, elastic=8.0)
+    result = train(config, log=lines.append)
+    assert result.ok and (result.run_dir / TEACHER_CACHE).is_file()
+    assert any(line.startswith("teacher soft targets: 2 model(s)") for line in lines)
+    assert TrainConfig.from_file(result.run_dir / "config.json").teacher == [str(teacher.run_dir)] * 2
+    # the cache answers the second time (no new line), and it holds the teacher's own predictions
+    _, keras = tf_and_keras()
+    splits = load_splits(mnist_dir, limit=600)
+    again = []
+    cached = teacher_log_probs(keras, [str(teacher.run_dir)] * 2, splits.x_train, result.run_dir, log=again.append)
+    assert again == [] and cached.shape == (len(splits.x_train), 10)
+    model = keras.models.load_model(teacher.run_dir / "model.keras", compile=False)
+    own = model.predict(splits.x_train[..., None] / 255.0, verbose=0)
+    np.testing.assert_array_equal(cached.argmax(axis=1), own.argmax(axis=1))
+    # the finished model loads without the training loss (export loads it this way)
+    keras.models.load_model(result.run_dir / "model.keras")
