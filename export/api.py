@@ -17,11 +17,12 @@ from typing import Callable
 
 import numpy as np
 
-from edgedigits.errors import EdgeDigitsError, GateError, ModelError, RunError
+from edgedigits.errors import EdgeDigitsError, ExportError, GateError, ModelError, RunError
 from edgedigits.export import manifest as _manifest
 from edgedigits.export.config import ExportConfig
 from edgedigits.export.context import ConvertContext
 from edgedigits.export.formats import get_format
+from edgedigits.export.record import embed_record, record_document
 from edgedigits.export.results import ExportResult, ExportRow
 from edgedigits.export.verify import check_gate, evaluate
 from edgedigits.runs import MODEL_FILE, resolve_run
@@ -87,9 +88,14 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     if config.overwrite:
         _clear_out_dir(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    source = {"path": str(run_dir), "arch": arch, "model_sha256": sha256_file(run_dir / MODEL_FILE),
+              "test_accuracy": keras_accuracy}
+    shared = {"labels": _manifest.LABELS, "preprocessing": _manifest.PREPROCESSING, "tools": _manifest.tool_versions(),
+              "source_run": {key: source[key] for key in ("arch", "model_sha256", "test_accuracy")}}
     rows, entries = [], {}
     for name in config.formats:
-        row, entry = _export_one(get_format(name), arch, ctx, out_dir, x_test, y_test, reference, keras_accuracy, log)
+        row, entry = _export_one(get_format(name), arch, ctx, out_dir, x_test, y_test, reference, keras_accuracy, log,
+                                 shared)
         rows.append(row)
         if entry is not None:
             entries[Path(row.path).name] = entry
@@ -97,8 +103,6 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     manifest_path = None
     if entries:
         reference_path = atomic_write_bytes(out_dir / _manifest.REFERENCE_FILE, _npy_bytes(reference.astype(np.uint8)))
-        source = {"path": str(run_dir), "arch": arch, "model_sha256": sha256_file(run_dir / MODEL_FILE),
-                  "test_accuracy": keras_accuracy}
         document = _manifest.build_manifest(source_run=source, artifacts=entries, reference={
             "file": reference_path.name, "sha256": sha256_file(reference_path),
             "what": "top-1 predictions (uint8) of the Keras model on the MNIST test set, in file order"})
@@ -110,8 +114,11 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     return result
 
 
-def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accuracy, log):
-    """Convert, verify, gate, then write one format. Returns ``(row, manifest entry or None)``."""
+def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accuracy, log, shared):
+    """Convert, verify, gate, embed the integrity record, then write one format.
+
+    Returns ``(row, manifest entry or None)``.
+    """
     row = ExportRow(format=fmt.name, runtime=fmt.runtime)
     log(f"{fmt.name}: converting ({fmt.summary})")
     start = time.perf_counter()
@@ -133,13 +140,28 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
         check_gate(fmt.gate, verification, keras_accuracy, ctx.config, fmt.name)
     except GateError as exc:
         return _failed(row, str(exc), "gate", log), None
+    entry = _manifest.artifact_entry(fmt=fmt, sha256="", size=0, verification=verification,
+                                     export_seconds=row.seconds, notes=ctx.notes.get(fmt.name))
+    try:
+        data = _with_record(data, fmt, entry, shared, verification, x_test, y_test, reference, fmt.filename(arch))
+    except EdgeDigitsError as exc:
+        return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
+    entry.update(sha256=sha256_bytes(data), size=len(data))
+    row.size = len(data)
     path = atomic_write_bytes(out_dir / fmt.filename(arch), data)
     row.path = str(path)
     log(f"{fmt.name}: {path.name} {len(data):,} bytes, accuracy {row.accuracy:.2%}, "
         f"agreement {row.agreement:.2%} ({row.seconds:.1f}s + {row.verify_seconds:.1f}s verify)")
-    entry = _manifest.artifact_entry(fmt=fmt, sha256=verification.sha256, size=len(data), verification=verification,
-                                     export_seconds=row.seconds, notes=ctx.notes.get(fmt.name))
     return row, entry
+
+
+def _with_record(data, fmt, entry, shared, verification, x_test, y_test, reference, name) -> bytes:
+    """The artifact with its integrity record inside, checked to predict exactly as without it."""
+    sealed = embed_record(data, fmt.runtime, record_document(entry, shared))
+    again = evaluate(sealed, fmt, x_test, y_test, reference, name=name)
+    if not np.array_equal(again.predictions, verification.predictions):
+        raise ExportError("adding the integrity record changed the model's predictions; report this as a bug")
+    return sealed
 
 
 def _failed(row: ExportRow, message: str, kind: str, log) -> ExportRow:

@@ -9,9 +9,13 @@ The script:
 
 1. reads ``RUN/export/manifest.json`` and its ``int8`` entry (``<arch>_int8.tflite``);
 2. checks the file's SHA-256 against that entry (refuses a changed file);
-3. scores it through ``edgedigits_runtime.DigitClassifier`` on the full MNIST test set and refuses
-   it below 99.4% (``--min-accuracy``, a fraction);
-4. copies it to ``runtime/edgedigits_runtime/models/default_int8.tflite`` and writes
+3. makes sure the file carries its integrity record (``edgedigits_runtime.record``), so the shipped
+   model verifies itself when copied alone: a file exported before records existed gets one from
+   the exporter's own ``edgedigits.export.record`` (this needs the full toolkit installed; without
+   it the script says to re-export);
+4. scores the bytes to ship through ``edgedigits_runtime.DigitClassifier`` (strict: verified by
+   their own record) on the full MNIST test set and refuses them below 99.4% (``--min-accuracy``);
+5. copies them to ``runtime/edgedigits_runtime/models/default_int8.tflite`` and writes
    ``models/manifest.json`` beside it: the export manifest with only this entry, renamed, plus
    the source run's facts and the runtime's score (``"shipped"``). Both files are written atomically.
 
@@ -62,8 +66,8 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     """
     from edgedigits_runtime import DigitClassifier
     from edgedigits_runtime.errors import ModelError, UsageError
-    from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text
     from edgedigits_runtime.evaluate import evaluate
+    from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes
     from edgedigits_runtime.manifest import read_manifest
 
     export = run / "export" if (run / "export" / "manifest.json").is_file() else run
@@ -79,7 +83,11 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     clf = DigitClassifier(source, num_threads=1)  # checks the SHA-256 against the export manifest
     if not clf.info["verified"]:  # pragma: no cover - the entry exists, so an unverified load cannot happen
         raise ModelError(f"{source} could not be verified against {export}/manifest.json")
-
+    entry = dict(manifest["artifacts"][names[0]])
+    data = _with_record(source, manifest, entry)
+    entry.update(sha256=sha256_bytes(data), size=len(data))
+    # score exactly the bytes that ship, verified by their own integrity record
+    clf = DigitClassifier.from_bytes(data, name=SHIPPED_NAME, num_threads=1, strict=True)
     scored = evaluate(clf, data_dir=data_dir, batch_size=1000)  # the runtime's one scorer
     accuracy = scored.accuracy
     print(f"{source}: {accuracy:.2%} on the {scored.images} MNIST test images through the runtime "
@@ -88,7 +96,6 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
         raise ModelError(f"{source} scores {accuracy:.2%} on the MNIST test set, below {min_accuracy:.2%}: "
                          "train longer (the default `edgedigits train`) and export again")
 
-    entry = dict(manifest["artifacts"][names[0]])
     shipped = {
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "from_file": names[0], "from_run": str(run),
@@ -99,9 +106,27 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     out = {key: value for key, value in manifest.items() if key not in ("artifacts", "reference")}
     out["artifacts"] = {SHIPPED_NAME: entry}
     out["shipped"] = shipped
-    atomic_write_bytes(models_dir / SHIPPED_NAME, source.read_bytes())
+    atomic_write_bytes(models_dir / SHIPPED_NAME, data)
     atomic_write_text(models_dir / "manifest.json", json.dumps(out, indent=2) + "\n")
     return shipped
+
+
+def _with_record(source: Path, manifest: dict, entry: dict) -> bytes:
+    """The source model's bytes with their integrity record inside (added by the exporter's code if missing)."""
+    from edgedigits_runtime.errors import UsageError
+    from edgedigits_runtime.record import read_record
+
+    data = source.read_bytes()
+    if read_record(data).matches:
+        return data
+    try:
+        from edgedigits.export.record import embed_record, record_document
+    except ImportError:
+        raise UsageError(f"{source} carries no integrity record (exported by an older edgedigits) and the toolkit "
+                         f"that adds one is not installed here: re-export it with `edgedigits export RUN --int8 --overwrite`") from None
+    shared = {key: manifest.get(key) for key in ("labels", "preprocessing", "tools", "source_run")}
+    print(f"{source}: adding its integrity record (exported before edgedigits embedded one)", file=sys.stderr)
+    return embed_record(data, "tflite", record_document(entry, shared))
 
 
 def _run_facts(run: Path) -> dict:

@@ -29,7 +29,7 @@ import numpy as np
 from edgedigits_runtime.backends import TensorSpec, open_model
 from edgedigits_runtime.errors import InputError, ModelError, UsageError
 from edgedigits_runtime.fileio import sha256_bytes
-from edgedigits_runtime.manifest import ManifestCheck, ManifestWarning, check_entry, check_model
+from edgedigits_runtime.manifest import ManifestCheck, check_alone, check_entry, check_model
 from edgedigits_runtime.modelfile import read_model, sniff
 from edgedigits_runtime.reject import Classification, check_rule, check_threshold, classification_from_probs
 
@@ -46,7 +46,7 @@ class DigitClassifier:
 
     Example:
 
-    >>> clf = DigitClassifier("edge_int8.tflite")         # manifest.json beside it is checked   # doctest: +SKIP
+    >>> clf = DigitClassifier("edge_int8.tflite")   # its own record (and manifest.json beside it) checked  # doctest: +SKIP
     >>> clf.predict(np.zeros((28, 28), np.uint8))                                               # doctest: +SKIP
     array([1])
 
@@ -57,16 +57,19 @@ class DigitClassifier:
       num_threads: interpreter threads (None: the backend's default).
       backend: force a backend by name (``"litert"``, ``"tflite-runtime"``, ``"tensorflow-lite"``,
         ``"onnxruntime"``); None picks the first installed one for the model's kind.
+      strict: refuse a model that nothing verifies (no integrity record inside it, no manifest
+        entry for it), e.g. a third-party file; by default it runs with a ``ManifestWarning``.
 
     Raises:
       ModelError: the file is missing, empty, truncated, corrupted, of another kind, or not a
         28x28 -> 10 classes model.
-      ModelIntegrityError: the file's bytes differ from its manifest's SHA-256.
+      ModelIntegrityError: the file's bytes differ from the SHA-256 recorded inside it or in its
+        manifest, its integrity record is damaged, or ``strict`` and nothing verifies it.
       BackendUnavailableError: no installed package runs this kind of model (says what to install).
       UsageError: ``num_threads``, ``backend`` or ``manifest`` is not valid.
 
     Warns:
-      ManifestWarning: no manifest (or no entry for this file): the model runs unverified.
+      ManifestWarning: no integrity record inside and no manifest entry: the model runs unverified.
 
     Attributes:
       reject: the model's calibrated "not a digit" rule (its manifest entry's ``"reject"`` dict,
@@ -81,15 +84,16 @@ class DigitClassifier:
     :class:`~edgedigits_runtime.errors.InputError`.
     """
 
-    def __init__(self, path: str | os.PathLike, manifest=None, num_threads: int | None = None, backend: str | None = None):
-        _check_options(num_threads, backend)
+    def __init__(self, path: str | os.PathLike, manifest=None, num_threads: int | None = None, backend: str | None = None,
+                 strict: bool = False):
+        _check_options(num_threads, backend, strict)
         path = Path(path)
         data, family = read_model(path)
-        self._open(path, data, family, check_model(path, data, manifest), num_threads, backend)
+        self._open(path, data, family, check_model(path, data, manifest, strict=strict), num_threads, backend)
 
     @classmethod
     def from_bytes(cls, data: bytes, manifest_entry: dict | None = None, *, name: str = "<bytes>",
-                   num_threads: int | None = None, backend: str | None = None) -> "DigitClassifier":
+                   num_threads: int | None = None, backend: str | None = None, strict: bool = False) -> "DigitClassifier":
         """A classifier from a model's bytes, e.g. straight out of a converter.
 
         Export verifies every artifact this way before writing it, so what export gates is
@@ -105,18 +109,21 @@ class DigitClassifier:
         Args:
           data: the whole model file (TFLite or ONNX; the kind is read from the bytes).
           manifest_entry: the model's ``artifacts`` entry (at least ``sha256``); the bytes are
-            checked against it. None: the model runs unverified (a :class:`ManifestWarning`).
+            checked against it. None: the integrity record inside the bytes verifies them; without
+            one the model runs unverified (a :class:`ManifestWarning`).
           name: what to call the model in messages and ``info["path"]``.
           num_threads: interpreter threads (None: the backend's default).
           backend: force a backend by name (None: the first installed one for the model's kind).
+          strict: refuse bytes that nothing verifies (no entry, no integrity record inside).
 
         Raises:
           ModelError: not a model, or not a 28x28 -> 10 classes model; a malformed entry.
-          ModelIntegrityError: the bytes differ from the entry's SHA-256.
+          ModelIntegrityError: the bytes differ from the entry's SHA-256 or from their own record, the
+            record is damaged, or ``strict`` and nothing verifies them.
           BackendUnavailableError: no installed package runs this kind of model.
           UsageError: ``data``, ``num_threads`` or ``backend`` is not valid.
         """
-        _check_options(num_threads, backend)
+        _check_options(num_threads, backend, strict)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise UsageError(f"data must be the model's bytes; got {type(data).__name__}")
         data = bytes(data)
@@ -126,9 +133,7 @@ class DigitClassifier:
         if family is None:
             raise ModelError(f"{name} is not a TFLite or ONNX model (no 'TFL3' identifier, no ONNX header)")
         if manifest_entry is None:
-            warnings.warn(f"{name}: no manifest entry: running it unverified (SHA-256 not checked), "
-                          "with input/output details read from the model", ManifestWarning, stacklevel=2)
-            check = ManifestCheck(sha256_bytes(data), False, None, None, None)
+            check = check_alone(data, name, strict=strict)
         else:
             check = check_entry(data, manifest_entry, name)
         self = cls.__new__(cls)
@@ -158,7 +163,7 @@ class DigitClassifier:
             "input_shape": list(spec_in.shape),
             "output_dtype": spec_out.dtype.name, "output_scale": spec_out.scale, "output_zero_point": spec_out.zero_point,
             "output_kind": self._output_kind, "sha256": check.sha256, "verified": check.verified,
-            "manifest": check.source, "size": len(data),
+            "manifest": check.source, "record": check.record, "size": len(data),
         }
         self.manifest = check.manifest
         self.reject = check_rule(entry.get("reject"), f"manifest entry of {self.path.name}")
@@ -364,7 +369,9 @@ class DigitClassifier:
         return [[(int(c), float(row[c])) for c in idx] for row, idx in zip(probs, order)]
 
 
-def _check_options(num_threads, backend) -> None:
+def _check_options(num_threads, backend, strict: bool = False) -> None:
+    if not isinstance(strict, bool):
+        raise UsageError(f"strict must be True or False; got {strict!r}")
     if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
                                     or num_threads < 1):
         raise UsageError(f"num_threads must be a positive whole number or None; got {num_threads!r}")

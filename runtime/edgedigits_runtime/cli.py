@@ -49,12 +49,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
         _default_showwarning(message, category, filename, lineno, file, line)
 
 
-def _open(model: Optional[Path], threads: Optional[int], backend: Optional[str]):
+def _open(model: Optional[Path], threads: Optional[int], backend: Optional[str], strict: bool = False):
     from edgedigits_runtime.classifier import DigitClassifier, load_default
 
     if model is None:
         return load_default(num_threads=threads, backend=backend)
-    return DigitClassifier(model, num_threads=threads, backend=backend)
+    return DigitClassifier(model, num_threads=threads, backend=backend, strict=strict)
 
 
 @_friendly
@@ -71,11 +71,13 @@ def predict_command(
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                               help="'not a digit' below this top-digit probability (default: the "
                                                    "model's calibrated rule; a model without one rejects nothing)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a model that nothing verifies (no integrity record "
+                                "inside it, no manifest entry), e.g. a third-party file."),
 ) -> None:
     """Classify digit images (photos or scans): prints `path: label (confidence)` or `path: not a digit` per file."""
     from edgedigits_runtime.predict import predict_files
 
-    results = predict_files(images, _open(model, threads, backend), top_k=top_k, threshold=threshold)
+    results = predict_files(images, _open(model, threads, backend, strict), top_k=top_k, threshold=threshold)
     for r in results:
         if json_out:
             typer.echo(json.dumps(r.as_dict()))
@@ -155,7 +157,7 @@ def info_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Force a backend."),
 ) -> None:
-    """Show a model's details and whether it matches its manifest (SHA-256)."""
+    """Show a model's details and whether it matches its own integrity record and manifest (SHA-256)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         clf = _open(model, None, backend)

@@ -1,10 +1,13 @@
-"""Read ``manifest.json`` (docs/DESIGN.md) and check a model file against it.
+"""Read ``manifest.json`` (docs/DESIGN.md) and check a model file against it and against itself.
 
-The export stage records each file's SHA-256. A corrupted ``.tflite`` often loads and
-runs silently wrong, so the hash is the defence: a file whose bytes changed since
-export is refused with :class:`~edgedigits_runtime.errors.ModelIntegrityError`.
-Without a manifest (or without an entry for the file) the model still runs, with a
-:class:`ManifestWarning`, and what is needed is read from the model itself.
+The export stage records each file's SHA-256 twice: in ``manifest.json`` and in an
+integrity record inside the file (:mod:`edgedigits_runtime.record`). A corrupted
+``.tflite`` often loads and runs silently wrong, so the hash is the defence: a file whose
+bytes changed since export, or whose record is damaged, is refused with
+:class:`~edgedigits_runtime.errors.ModelIntegrityError`, with or without the manifest
+beside it. A file with neither a record nor a manifest entry (a third-party model) still
+runs, with a :class:`ManifestWarning`, and what is needed is read from the model itself;
+``strict=True`` refuses it.
 
 Example:
 
@@ -24,8 +27,10 @@ from pathlib import Path
 
 from edgedigits_runtime.errors import ModelError, ModelIntegrityError, UsageError
 from edgedigits_runtime.fileio import sha256_bytes
+from edgedigits_runtime.record import read_record
 
-__all__ = ["SCHEMA", "MANIFEST_FILE", "OUTPUT_KINDS", "ManifestWarning", "ManifestCheck", "read_manifest", "check_model", "check_entry"]
+__all__ = ["SCHEMA", "MANIFEST_FILE", "OUTPUT_KINDS", "ManifestWarning", "ManifestCheck", "read_manifest", "check_model", "check_entry",
+           "check_alone"]
 
 SCHEMA = "edgedigits-manifest/1"
 MANIFEST_FILE = "manifest.json"
@@ -35,7 +40,7 @@ _RUNTIMES = ("tflite", "onnx")
 
 
 class ManifestWarning(UserWarning):
-    """The model runs unverified: no manifest, or no entry for this file in it."""
+    """The model runs unverified: no integrity record inside it and no manifest entry for it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +49,11 @@ class ManifestCheck:
 
     Attributes:
       sha256: hex SHA-256 of the model bytes.
-      verified: True when a manifest entry matched the bytes.
-      entry: the file's ``artifacts`` entry (None when unverified).
-      manifest: the whole manifest (None when there was none).
-      source: where the manifest came from (a path, ``"<dict>"``, or None).
+      verified: True when a manifest entry or the file's own record matched the bytes.
+      entry: the file's ``artifacts`` entry (from the manifest, else from its record; None when unverified).
+      manifest: the whole manifest (None when there was none; built from the record when only it verified).
+      source: where the manifest came from (a path, ``"<dict>"``, ``"embedded record"``, or None).
+      record: the file's own integrity record: ``"ok"`` (present and matching) or ``"absent"``.
     """
 
     sha256: str
@@ -55,6 +61,7 @@ class ManifestCheck:
     entry: dict | None
     manifest: dict | None
     source: str | None
+    record: str = "absent"
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
@@ -117,34 +124,41 @@ def _check_entry(entry, where: str) -> None:
             raise ModelError(f"{where} has an '{side}' without a 'dtype': re-export it")
 
 
-def check_model(path: str | os.PathLike, data: bytes, manifest=None) -> ManifestCheck:
-    """Check a model file's bytes against its manifest.
+def check_model(path: str | os.PathLike, data: bytes, manifest=None, strict: bool = False) -> ManifestCheck:
+    """Check a model file's bytes against its own integrity record and its manifest.
+
+    The record inside the file is checked first (a lone copy verifies itself); a manifest,
+    when there is one, must match as well.
 
     Args:
       path: the model file (its name selects the manifest entry; ``manifest.json`` beside it
         is used when ``manifest`` is None).
       data: the file's bytes (already read: hashed here).
       manifest: None (look beside the model), a path to a manifest, or a manifest dict.
+      strict: refuse a file that nothing verifies (no record inside, no manifest entry).
 
     Returns:
       A :class:`ManifestCheck`.
 
     Raises:
-      ModelIntegrityError: the bytes differ from the SHA-256 the manifest recorded.
+      ModelIntegrityError: the bytes differ from the SHA-256 in the file's record or in the
+        manifest; the record inside the file is damaged; or ``strict`` and nothing verifies it.
       ModelError: a given manifest is missing or malformed.
       UsageError: ``manifest`` is neither None, a path nor a dict.
 
     Warns:
-      ManifestWarning: no manifest beside the model, or no entry for it: the model runs unverified.
+      ManifestWarning: no record inside and no manifest entry: the model runs unverified.
     """
     path = Path(path)
     digest = sha256_bytes(data)
+    record = read_record(data)
+    own = _own_record(path, data, record)
+
     if manifest is None:
         beside = path.parent / MANIFEST_FILE
         if not beside.is_file():
-            warnings.warn(f"no {MANIFEST_FILE} beside {path}: running it unverified (SHA-256 not checked), "
-                          "with input/output details read from the model", ManifestWarning, stacklevel=3)
-            return ManifestCheck(digest, False, None, None, None)
+            return _unverified(path, digest, own, record, None, None, strict,
+                               f"no {MANIFEST_FILE} beside {path} and no integrity record inside it")
         manifest, source = read_manifest(beside), str(beside)
     elif isinstance(manifest, dict):
         _check_schema(manifest, "<dict>")
@@ -157,14 +171,67 @@ def check_model(path: str | os.PathLike, data: bytes, manifest=None) -> Manifest
     entry = manifest["artifacts"].get(path.name)
     if entry is None:
         listed = ", ".join(manifest["artifacts"]) or "nothing"
-        warnings.warn(f"manifest {source} has no entry for {path.name} (it lists {listed}): running it unverified, "
-                      "with input/output details read from the model", ManifestWarning, stacklevel=3)
-        return ManifestCheck(digest, False, None, manifest, source)
+        return _unverified(path, digest, own, record, manifest, source, strict,
+                           f"manifest {source} has no entry for {path.name} (it lists {listed}) and there is no "
+                           "integrity record inside it")
     if entry["sha256"] != digest:
         raise ModelIntegrityError(
             f"{path} changed since export: its SHA-256 is {digest[:12]}..., {source} recorded {entry['sha256'][:12]}...; "
             "re-copy the file or re-export it (with its manifest)")
-    return ManifestCheck(digest, True, entry, manifest, source)
+    return ManifestCheck(digest, True, entry, manifest, source, own)
+
+
+def check_alone(data: bytes, name: str = "<bytes>", strict: bool = False) -> ManifestCheck:
+    """Check model bytes that come without any manifest: by the integrity record inside them.
+
+    Args:
+      data: the model's bytes.
+      name: what to call the model in messages.
+      strict: refuse bytes without a record.
+
+    Returns:
+      A :class:`ManifestCheck`, verified when the record matched.
+
+    Raises:
+      ModelIntegrityError: the record is damaged or does not match, or ``strict`` and there is none.
+
+    Warns:
+      ManifestWarning: no record: the model runs unverified.
+    """
+    record = read_record(data)
+    own = _own_record(name, data, record)
+    return _unverified(Path(name), sha256_bytes(data), own, record, None, None, strict,
+                       f"{name}: no manifest entry and no integrity record inside it")
+
+
+def _own_record(name, data: bytes, record=None) -> str:
+    """``"ok"`` or ``"absent"``: the file's own integrity record; a damaged or unmatched one is refused."""
+    record = record or read_record(data)
+    if record.status == "damaged":
+        raise ModelIntegrityError(
+            f"{name} is corrupted: the integrity record inside it is damaged ({record.problem}); "
+            "re-copy the file or re-export it")
+    if record.status == "ok" and not record.matches:
+        raise ModelIntegrityError(
+            f"{name} changed since export: its bytes do not match the integrity record inside it "
+            f"(SHA-256 {record.actual[:12]}..., recorded {record.recorded[:12]}...); re-copy the file or re-export it")
+    return record.status
+
+
+def _unverified(path, digest, own, record, manifest, source, strict, why) -> ManifestCheck:
+    """No manifest entry: the file's own record verifies it, else it runs unverified (or strict refuses it)."""
+    if own == "ok":
+        document = record.document
+        built = {"schema": SCHEMA, "artifacts": {path.name: record.entry},
+                 **{key: document[key] for key in ("labels", "preprocessing", "tools", "source_run") if key in document}}
+        return ManifestCheck(digest, True, record.entry, built, "embedded record", own)
+    if strict:
+        raise ModelIntegrityError(
+            f"{why}: strict mode runs only verified models; use a model exported by edgedigits (it carries its "
+            "record), put its manifest.json beside it, or run without strict")
+    warnings.warn(f"{why}: running it unverified (SHA-256 not checked), with input/output details read from the model",
+                  ManifestWarning, stacklevel=4)
+    return ManifestCheck(digest, False, None, manifest, source, own)
 
 
 def check_entry(data: bytes, entry: dict, name: str = "<bytes>") -> ManifestCheck:
@@ -189,8 +256,9 @@ def check_entry(data: bytes, entry: dict, name: str = "<bytes>") -> ManifestChec
       ModelError: the entry is malformed.
     """
     _check_entry(entry, f"manifest entry for {name}")
+    own = _own_record(name, data)
     digest = sha256_bytes(data)
     if entry["sha256"] != digest:
         raise ModelIntegrityError(f"{name}: its SHA-256 is {digest[:12]}..., its manifest entry says "
                                   f"{entry['sha256'][:12]}...: the entry does not describe these bytes")
-    return ManifestCheck(digest, True, entry, None, "<entry>")
+    return ManifestCheck(digest, True, entry, None, "<entry>", own)

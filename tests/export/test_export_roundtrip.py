@@ -103,3 +103,24 @@ def test_export_folder_has_config_results_and_no_partial_files(exported):
     saved = json.loads((exported.out_dir / "export_results.json").read_text())
     assert [r["status"] for r in saved["rows"]] == ["ok"] * len(FORMATS)
     assert "int8" in exported.to_table() and json.loads(exported.to_json())["keras_accuracy"] == exported.keras_accuracy
+
+
+def test_every_artifact_carries_its_integrity_record(exported, tmp_path):
+    """A file copied alone verifies itself: its record holds its manifest entry and covers all its bytes."""
+    from edgedigits_runtime import DigitClassifier
+    from edgedigits_runtime.record import read_record
+
+    manifest = json.loads(exported.manifest_path.read_text())
+    for row in exported.rows:
+        path = Path(row.path)
+        data = path.read_bytes()
+        record = read_record(data)
+        assert record.status == "ok" and record.matches, row.format
+        entry = manifest["artifacts"][path.name]
+        assert record.entry == {k: v for k, v in entry.items() if k not in ("sha256", "size")}, row.format
+        assert record.document["labels"] == manifest["labels"]
+        assert record.document["source_run"]["model_sha256"] == manifest["source_run"]["model_sha256"]
+        lone = tmp_path / path.name
+        lone.write_bytes(data)
+        clf = DigitClassifier(lone, strict=True)  # no manifest beside it
+        assert clf.info["verified"] and clf.info["manifest"] == "embedded record" and clf.info["format"] == row.format

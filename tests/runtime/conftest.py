@@ -15,7 +15,9 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
-sys.path.insert(0, str(HERE))  # photos.py
+sys.path.insert(0, str(HERE))  # photos.py, damage.py
+
+from damage import without_record  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +60,29 @@ def model_copy(shipped, tmp_path) -> Path:
     shutil.copy(model, tmp_path / model.name)
     shutil.copy(manifest, tmp_path / "manifest.json")
     return tmp_path / model.name
+
+
+@pytest.fixture
+def bare_copy(shipped, tmp_path) -> Path:
+    """The shipped model alone in a fresh folder, without manifest and without integrity record (third-party-like)."""
+    model, _ = shipped
+    path = tmp_path / model.name
+    path.write_bytes(without_record(model.read_bytes()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def recorded():
+    """(TFLite, ONNX) exported files that carry an integrity record (committed fixtures, see make_fixtures.py)."""
+    return FIXTURES / "edge_int8_record.tflite", FIXTURES / "linear_logits_record.onnx"
+
+
+@pytest.fixture
+def lone_copy(recorded, tmp_path) -> Path:
+    """An exported int8 model copied alone (no manifest beside it), free to damage."""
+    path = tmp_path / "edge_int8.tflite"
+    path.write_bytes(recorded[0].read_bytes())
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -106,9 +106,8 @@ def test_info(shipped):
     assert text.exit_code == 0 and "verified" in _out(text)
 
 
-def test_info_unverified_warns(model_copy):
-    (model_copy.parent / "manifest.json").unlink()
-    result = runner.invoke(app, ["info", str(model_copy), "--json"])
+def test_info_unverified_warns(bare_copy):
+    result = runner.invoke(app, ["info", str(bare_copy), "--json"])
     details = json.loads(_out(result))
     assert result.exit_code == 0 and details["verified"] is False and "unverified" in details["warnings"][0]
 
@@ -143,11 +142,8 @@ def test_expand_inputs_keeps_order_and_reports_what_matched_nothing(tmp_path):
     assert "holds no image files" in got[4][1] and "no file matches" in got[5][1] and len(got) == 6
 
 
-def test_a_model_without_manifest_runs_with_a_one_line_warning(pictures, tmp_path):
-    from edgedigits_runtime.classifier import DEFAULT_MODEL
-
-    bare = tmp_path / "bare.tflite"
-    bare.write_bytes(DEFAULT_MODEL.read_bytes())
+def test_a_model_without_manifest_runs_with_a_one_line_warning(pictures, bare_copy):
+    bare = bare_copy
     folder, truth = pictures
     first = sorted(truth)[0]
     result = runner.invoke(app, ["predict", first, "--model", str(bare)])

@@ -13,6 +13,8 @@ import pytest
 from edgedigits_runtime import DigitClassifier, ManifestWarning
 from edgedigits_runtime.errors import ModelError, ModelIntegrityError
 
+from damage import without_record
+
 
 def _predicts(clf, digits):
     images, labels = digits
@@ -42,10 +44,9 @@ def test_manifest_found_beside_given_as_path_or_dict(model_copy, digits):
     _predicts(clf, digits)
 
 
-def test_no_manifest_warns_and_works(model_copy, digits):
-    (model_copy.parent / "manifest.json").unlink()
-    with pytest.warns(ManifestWarning, match="no manifest.json beside .*unverified"):
-        clf = DigitClassifier(model_copy)
+def test_no_manifest_warns_and_works(bare_copy, digits):
+    with pytest.warns(ManifestWarning, match="no manifest.json beside .*no integrity record inside it.*unverified"):
+        clf = DigitClassifier(bare_copy)
     assert clf.info["verified"] is False and clf.info["format"] == "tflite"
     assert clf.info["input_dtype"] == "int8" and clf.info["output_kind"] == "probabilities"  # read from the model
     _predicts(clf, digits)
@@ -53,7 +54,7 @@ def test_no_manifest_warns_and_works(model_copy, digits):
 
 def test_no_entry_for_the_file_warns_and_works(model_copy, digits):
     renamed = model_copy.with_name("other.tflite")
-    model_copy.rename(renamed)
+    renamed.write_bytes(without_record(model_copy.read_bytes()))
     with pytest.warns(ManifestWarning, match="no entry for other.tflite .*lists default_int8.tflite"):
         clf = DigitClassifier(renamed)
     assert clf.info["verified"] is False
@@ -104,12 +105,11 @@ def test_not_a_model(tmp_path, make, message):
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.9, 0.999])
-def test_truncated_model_is_a_model_error(model_copy, cut):
-    data = model_copy.read_bytes()
-    (model_copy.parent / "manifest.json").unlink()  # without the hash check, the verifier must catch it
-    model_copy.write_bytes(data[: int(len(data) * cut)])
+def test_truncated_model_is_a_model_error(bare_copy, cut):
+    data = bare_copy.read_bytes()  # no manifest, no record: without a hash check, the verifier must catch it
+    bare_copy.write_bytes(data[: int(len(data) * cut)])
     with pytest.warns(ManifestWarning), pytest.raises(ModelError, match="not a valid tflite model.*truncated or corrupted"):
-        DigitClassifier(model_copy)
+        DigitClassifier(bare_copy)
 
 
 def test_truncated_model_with_manifest_is_an_integrity_error(model_copy):

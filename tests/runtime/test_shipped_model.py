@@ -50,14 +50,17 @@ def test_importing_and_predicting_never_imports_tensorflow():
     assert "IMPORTED []" in out.stdout
 
 
-def test_ship_script_checks_scores_and_copies(shipped, tmp_path, mnist_dir):
-    """scripts/ship_default_model.py on an export folder made from the shipped model (no TF needed)."""
-    model, manifest_path = shipped
+def test_ship_script_checks_scores_and_copies(shipped, recorded, tmp_path, mnist_dir):
+    """scripts/ship_default_model.py on an export folder holding an exported int8 model with its record (no TF needed)."""
+    _, manifest_path = shipped
+    model = recorded[0]
     manifest = json.loads(manifest_path.read_text())
     export = tmp_path / "run" / "export"
     export.mkdir(parents=True)
     (export / "edge_int8.tflite").write_bytes(model.read_bytes())
-    manifest["artifacts"] = {"edge_int8.tflite": manifest["artifacts"][model.name]}
+    entry = {**manifest["artifacts"]["default_int8.tflite"], "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+             "size": model.stat().st_size}
+    manifest["artifacts"] = {"edge_int8.tflite": entry}
     (export / "manifest.json").write_text(json.dumps(manifest))
     out_dir = tmp_path / "models"
     script = ROOT / "scripts" / "ship_default_model.py"
@@ -68,6 +71,8 @@ def test_ship_script_checks_scores_and_copies(shipped, tmp_path, mnist_dir):
     written = json.loads((out_dir / "manifest.json").read_text())
     assert list(written["artifacts"]) == ["default_int8.tflite"] and written["shipped"]["runtime_accuracy"] >= 0.994
     assert DigitClassifier(out_dir / "default_int8.tflite").info["verified"]
+    (out_dir / "manifest.json").unlink()
+    assert DigitClassifier(out_dir / "default_int8.tflite", strict=True).info["record"] == "ok"  # verifies alone
 
     refused = subprocess.run(cmd[:-1] + [str(tmp_path / "m2"), "--min-accuracy", "0.9999"], capture_output=True,
                              text=True, timeout=300)
