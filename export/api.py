@@ -27,7 +27,7 @@ from edgedigits.export.results import ExportResult, ExportRow
 from edgedigits.export.verify import check_gate, evaluate
 from edgedigits.runs import MODEL_FILE, resolve_run
 from edgedigits_runtime.errors import first_line
-from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_file
+from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 
 __all__ = ["export", "CONFIG_FILE", "RESULTS_FILE"]
 

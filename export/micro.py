@@ -583,3 +583,43 @@ Board figures are the vendors' published specifications, not measurements:
 {pack.allocations}
 ```
 """
+
+
+# ---------------------------------------------------------------------------- the registry row's hooks
+
+
+def convert(ctx) -> bytes:
+    """The registry row's converter: the int8 QAT model (the fine-tune is shared with ``int8`` in one export)."""
+    from edgedigits.export.convert_tflite import int8_qat  # noqa: PLC0415
+
+    return int8_qat(ctx)
+
+
+def write(path: Path, data: bytes, ctx) -> Path:
+    """The registry row's writer: verify in TFLM on the full test set, then write the pack folder at ``path``.
+
+    The pack's figures go into the manifest entry (``ctx.notes["micro"]["micro"]``) and the
+    board-fit table into the export's progress output.
+
+    Raises:
+      ExportError: TFLM is missing or disagrees with LiteRT.
+    """
+    import shutil  # noqa: PLC0415
+
+    from edgedigits.data import load_test  # noqa: PLC0415
+
+    images, labels = load_test(ctx.config.data_dir)
+    pack = build_micro_pack(data, images=images, example=(images[0], int(labels[0])), log=ctx.log)
+    ctx.log(f"micro: TFLM gives LiteRT's label on {pack.agreement:.2%} of {pack.images:,} test images "
+            f"({pack.tflm_seconds:.0f} s); arena {pack.arena_min:,} B measured, {pack.arena_size:,} B with margin; "
+            f"{len(pack.operators)} operators")
+    ctx.log("micro: board fit (model array in flash, arena in RAM):\n" + pack.board_table())
+    ctx.notes["micro"] = {"micro": pack.summary()}
+    path = Path(path)
+    staging = path.with_name(path.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    write_micro_pack(pack, staging)
+    if path.exists():
+        shutil.rmtree(path)
+    staging.rename(path)
+    return path

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from edgedigits_runtime.backends import TensorSpec, open_model
 from edgedigits_runtime.errors import InputError, ModelError, UsageError
-from edgedigits_runtime.fileio import sha256_bytes
 from edgedigits_runtime.manifest import ManifestCheck, check_alone, check_entry, check_model
 from edgedigits_runtime.modelfile import read_model, sniff
 from edgedigits_runtime.reject import Classification, check_rule, check_threshold, classification_from_probs
