@@ -1,4 +1,4 @@
-"""`edgedigits-rt`: the runtime's own light command (no TensorFlow): predict, read, info, evaluate.
+"""`edgedigits-rt`: the runtime's own light command (no TensorFlow): predict, read, info, evaluate, serve.
 
 Each command validates, calls one library function and renders the result. Library
 errors print ``error: <message>`` on stderr and exit 1. ``predict`` goes on past bad
@@ -202,6 +202,36 @@ def evaluate_command(
     else:
         typer.echo(f"accuracy {result.accuracy:.2%} on {result.images} MNIST test images "
                    f"({result.errors} wrong; {result.backend}, {result.seconds:.1f} s)")
+
+
+@app.command("serve")
+@_friendly
+def serve_command(
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file (default: the shipped int8 model)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on: 127.0.0.1 (this machine only) or "
+                             "0.0.0.0 (the network; use a token)."),
+    port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port (0: any free one)."),
+    token: Optional[str] = typer.Option(None, "--token", envvar="EDGEDIGITS_TOKEN", show_envvar=True,
+                                        help="Require 'Authorization: Bearer TOKEN' on every API call (prefer the "
+                                        "environment variable: a command line is visible to other users)."),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, max=64, help="Threads that decode and classify images."),
+    max_pending: int = typer.Option(32, "--max-pending", min=1, max=10000, help="Image requests in progress at "
+                                    "once; more get 503 with Retry-After."),
+    max_body_mb: float = typer.Option(10.0, "--max-body-mb", min=0.001, max=1024.0, help="Largest request body, MB."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1, max=3600.0, help="Seconds one request may take, "
+                                  "upload included."),
+    allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Serve a model no manifest verifies."),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request on stderr."),
+) -> None:
+    """Serve the model over HTTP: a JSON API under /v1/ and a page at / to draw or photograph a digit."""
+    from edgedigits_runtime.serve import require_serve
+
+    require_serve()
+    from edgedigits_runtime.serve import Limits, run
+
+    limits = Limits(max_body=int(max_body_mb * 1_000_000), timeout=timeout, max_pending=max_pending, workers=workers)
+    run(model=model, host=host, port=port, token=token or None, limits=limits, allow_unverified=allow_unverified,
+        access_log=access_log)
 
 
 def main() -> None:  # console-script entry point

@@ -30,7 +30,8 @@ import numpy as np
 from edgedigits_runtime.errors import EdgeDigitsError, UsageError
 from edgedigits_runtime.reject import check_threshold
 
-__all__ = ["IMAGE_SUFFIXES", "STDIN", "FileResult", "check_inputs", "expand_inputs", "iter_sources", "predict_files"]
+__all__ = ["IMAGE_SUFFIXES", "STDIN", "FileResult", "check_inputs", "expand_inputs", "iter_sources", "predict_bytes",
+           "predict_files"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
 STDIN = "-"
@@ -170,10 +171,50 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
         except OSError as exc:
             result.error = f"cannot read {path}: {exc.strerror or exc}"
     if images:
-        outcome = classifier.classify(np.stack(images), threshold=threshold)
-        for i, result in enumerate(slots):
-            row = outcome.to_dict(i, top_k)
-            result.top_k = [tuple(pair) for pair in row["top_k"]]
-            result.label, result.not_a_digit, result.confidence = row["label"], row["not_a_digit"], row["confidence"]
-            result.score, result.threshold = row["score"], row["threshold"]
+        _fill(slots, np.stack(images), classifier, top_k, threshold)
     return results
+
+
+def predict_bytes(data: bytes, classifier, *, name: str = "image", top_k: int = 3,
+                  threshold: float | None = None) -> FileResult:
+    """Classify one image file's bytes (an upload): the same result and fields as :func:`predict_files`.
+
+    Example:
+
+    >>> predict_bytes(open("seven.png", "rb").read(), load_default(), name="seven.png").as_dict()   # doctest: +SKIP
+    {'path': 'seven.png', 'label': 7, 'not_a_digit': False, 'confidence': 0.99609375, 'top_k': [[7, 0.996], ...], ...}
+
+    Args:
+      data: the encoded image (PNG, JPEG, ...).
+      classifier: a :class:`~edgedigits_runtime.DigitClassifier`.
+      name: what to call the image in the result's ``path`` and in error messages.
+      top_k: how many alternatives to keep (1 to 10).
+      threshold: "not a digit" below this (None: the model's calibrated rule, if any).
+
+    Returns:
+      A :class:`FileResult` with its label (never with ``error``: failures raise).
+
+    Raises:
+      UsageError: ``top_k`` or ``threshold`` out of range.
+      InputError: empty, not an image, truncated, too many pixels (decompression bomb), or no digit found.
+      BackendUnavailableError: OpenCV or Pillow is not installed (the ``image`` extra).
+    """
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 10:
+        raise UsageError(f"top_k must be a whole number from 1 to 10; got {top_k!r}")
+    from edgedigits_runtime.preprocess import preprocess_image
+
+    if threshold is not None:
+        check_threshold(threshold)
+    result = FileResult(name)
+    _fill([result], preprocess_image(bytes(data), name=name)[None], classifier, top_k, threshold)
+    return result
+
+
+def _fill(results: list[FileResult], images: np.ndarray, classifier, top_k: int, threshold: float | None) -> None:
+    """One batched ``classify`` call for ``images`` (N, 28, 28); each result gets the fields of its row."""
+    outcome = classifier.classify(images, threshold=threshold)
+    for i, result in enumerate(results):
+        row = outcome.to_dict(i, top_k)
+        result.top_k = [tuple(pair) for pair in row["top_k"]]
+        result.label, result.not_a_digit, result.confidence = row["label"], row["not_a_digit"], row["confidence"]
+        result.score, result.threshold = row["score"], row["threshold"]

@@ -1,0 +1,368 @@
+"""The ASGI application: API v1 (JSON), the drawing page, the guards.
+
+Routes:
+
+- ``GET /`` the page (draw a digit, or take/upload a photo); ``/static/...`` its files.
+- ``POST /v1/predict`` one digit image -> the fields of ``edgedigits-rt predict --json``.
+- ``POST /v1/read`` a photo of a number -> the fields of ``edgedigits-rt read --json``.
+- ``GET /v1/health``, ``GET /v1/model``, ``GET /v1/openapi.json``.
+
+An image is the raw request body (``Content-Type: image/png``, ``image/jpeg``, ...,
+``application/octet-stream``) or the one file of a ``multipart/form-data`` upload. Every failure
+is JSON: ``{"error": "<what was wrong and what to do>", "status": <code>}``.
+
+Guards, outermost first (:class:`_Guard`, then the endpoint): bearer token on ``/v1/`` (401);
+body limit from ``Content-Length`` and while reading (413); at most ``max_pending`` POSTs in
+progress, the next gets 503 with ``Retry-After`` (nothing queues beyond the bound); a time limit
+per request (408 while the body arrives, 504 after); inference in a thread pool of ``workers``
+threads sharing one classifier (its lock serialises the interpreter; decoding and preprocessing
+run in parallel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import math
+import time
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from edgedigits_runtime.errors import EdgeDigitsError, InputError, UsageError
+
+__all__ = ["create_app", "Limits", "API_PREFIX", "IMAGE_TYPES"]
+
+API_PREFIX = "/v1/"
+STATIC = Path(__file__).resolve().parent / "static"
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "image/tiff",
+               "image/x-portable-graymap", "image/x-portable-pixmap", "image/x-portable-bitmap", "image/*")
+_RAW_TYPES = ("application/octet-stream",)
+_MULTIPART = "multipart/form-data"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one server accepts (the defaults suit a Raspberry Pi 4 answering a few clients).
+
+    Attributes:
+      max_body: largest request body in bytes (413 past it); 10 MB holds a 12 MP phone JPEG.
+      timeout: seconds one request may take, upload included (408 while uploading, 504 after).
+      max_pending: image requests (POST) in progress at once; the next gets 503 + ``Retry-After``.
+      workers: threads that decode, preprocess and classify (the thread pool's bound).
+    """
+
+    max_body: int = 10_000_000
+    timeout: float = 10.0
+    max_pending: int = 32
+    workers: int = 2
+
+    def __post_init__(self):
+        for name in ("max_body", "max_pending", "workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(f"{name} must be a positive whole number; got {value!r}")
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not (
+                math.isfinite(self.timeout) and self.timeout > 0):
+            raise UsageError(f"timeout must be a positive number of seconds; got {self.timeout!r}")
+
+
+class ApiError(Exception):
+    """A request the API refuses: becomes ``{"error": message, "status": status}``."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+
+
+# --------------------------------------------------------------------------- the guard (pure ASGI)
+
+
+class _Guard:
+    """Token, body limit and the bound on requests in progress, before any route runs.
+
+    Pure ASGI so that a refused request costs no body read: 401 / 413 / 503 are sent from the
+    headers alone. The body limit is also enforced while the body streams in (a missing or
+    false ``Content-Length``), by raising :class:`ApiError` from ``receive``.
+    """
+
+    def __init__(self, app, *, token: str | None, limits: Limits, state: dict):
+        self.app = app
+        self.token = token.encode() if token else None
+        self.limits = limits
+        self.state = state
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        if self.token is not None and not self._authorized(headers.get(b"authorization", b"")):
+            return await _error(401, "missing or wrong token: send the header 'Authorization: Bearer <token>' "
+                                "(the token the server was started with, --token or EDGEDIGITS_TOKEN)",
+                                {"WWW-Authenticate": 'Bearer realm="edgedigits"'})(scope, receive, send)
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                return await _error(400, f"Content-Length {length.decode('latin-1')!r} is not a number")(scope, receive, send)
+            if declared > self.limits.max_body:
+                return await _error(413, self._too_large(declared), {"Connection": "close"})(scope, receive, send)
+        if scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        if self.state["pending"] >= self.limits.max_pending:
+            self.state["refused_busy"] += 1
+            return await _error(503, f"busy: {self.limits.max_pending} requests are in progress; retry in a moment",
+                                {"Retry-After": "1"})(scope, receive, send)
+        self.state["pending"] += 1
+        received = 0
+        limit = self.limits.max_body
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise ApiError(413, self._too_large(None), {"Connection": "close"})
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        finally:
+            self.state["pending"] -= 1
+
+    def _authorized(self, header: bytes) -> bool:
+        scheme, _, value = header.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self.token)
+
+    def _too_large(self, declared: int | None) -> str:
+        size = f" ({declared / 1e6:.1f} MB)" if declared is not None else ""
+        return (f"request body too large{size}: the limit is {self.limits.max_body / 1e6:.1f} MB; "
+                "send a smaller image (or start the server with a larger --max-body-mb)")
+
+
+# --------------------------------------------------------------------------- reading an image
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def _read_image(request: Request) -> tuple[bytes, str]:
+    """The uploaded image's bytes and a name for it: the raw body or a multipart file field."""
+    media = _media_type(request)
+    if media == _MULTIPART:
+        try:
+            form = await request.form(max_files=1, max_fields=16, max_part_size=64 * 1024)
+        except HTTPException as exc:  # python-multipart's parse errors, as Starlette reports them
+            raise ApiError(400, f"broken multipart upload ({exc.detail}): send one file field, "
+                           "e.g. curl -F image=@digit.png") from None
+        try:
+            uploads = [value for _, value in form.multi_items() if not isinstance(value, str)]
+            if not uploads:
+                raise ApiError(400, "the multipart upload has no file: send the image as a file field "
+                               "(curl -F image=@digit.png)")
+            upload = uploads[0]
+            data = await upload.read()
+            name = Path(upload.filename or "upload").name or "upload"
+        finally:
+            await form.close()
+    elif media.startswith("image/") or media in _RAW_TYPES:
+        data, name = await request.body(), "upload"
+    elif not media:
+        raise ApiError(415, "no Content-Type: send the image's bytes with 'Content-Type: image/png' (or image/jpeg, "
+                       "...), or a multipart/form-data upload")
+    else:
+        raise ApiError(415, f"Content-Type {media} is not an image: send the image's bytes with "
+                       "'Content-Type: image/png' (or image/jpeg, ...), or a multipart/form-data upload "
+                       "(curl -F image=@digit.png)")
+    if not data:
+        raise ApiError(400, "the image is empty (0 bytes): send the image file's bytes")
+    return data, name
+
+
+def _top_k(request: Request) -> int:
+    text = request.query_params.get("top_k", "3")
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= 10:
+        raise ApiError(400, f"top_k must be a whole number from 1 to 10; got {text!r}")
+    return k
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_app(classifier=None, *, model: str | Path | None = None, token: str | None = None,
+               limits: Limits | None = None, allow_unverified: bool = False) -> Starlette:
+    """Build the ASGI app around one classifier (loaded here, once).
+
+    Example:
+
+    >>> app = create_app(token="s3cret", limits=Limits(workers=2))   # the shipped model   # doctest: +SKIP
+    >>> uvicorn.run(app, host="127.0.0.1", port=8000)                                     # doctest: +SKIP
+
+    Args:
+      classifier: a :class:`~edgedigits_runtime.DigitClassifier` to share; None loads ``model``.
+      model: a model file (None: the shipped int8 model). Only used when ``classifier`` is None.
+      token: when set, every ``/v1/`` request needs ``Authorization: Bearer <token>``.
+      limits: body size, time limit, requests in progress, worker threads (:class:`Limits`).
+      allow_unverified: serve a model that no manifest verifies (refused by default).
+
+    Returns:
+      A Starlette application.
+
+    Raises:
+      ModelError: the model is missing, damaged, or unverified (without ``allow_unverified``).
+      BackendUnavailableError: no interpreter for the model, or Pillow is missing.
+      UsageError: a bad token or limit.
+    """
+    from edgedigits_runtime.classifier import DigitClassifier, load_default
+    from edgedigits_runtime.errors import ModelError
+    from edgedigits_runtime.preprocess import MAX_PIXELS, require_pillow
+
+    limits = limits or Limits()
+    if not isinstance(limits, Limits):
+        raise UsageError(f"limits must be a Limits; got {type(limits).__name__}")
+    if token is not None and (not isinstance(token, str) or not token.strip() or token != token.strip()
+                              or any(ord(c) < 33 or ord(c) > 126 for c in token)):
+        raise UsageError("the token must be printable ASCII without spaces (e.g. from: python3 -c "
+                         "'import secrets; print(secrets.token_urlsafe(24))')")
+    require_pillow()
+    if classifier is None:
+        classifier = load_default() if model is None else DigitClassifier(model)
+    if not classifier.info.get("verified") and not allow_unverified:
+        raise ModelError(f"{classifier.info['path']} is not verified (no manifest.json beside it records its SHA-256): "
+                         "the server refuses unverified models; keep the export's manifest.json beside the model, "
+                         "or pass --allow-unverified")
+
+    state = {"pending": 0, "served": 0, "refused_busy": 0, "started": time.time()}
+    limiter = anyio.CapacityLimiter(limits.workers)
+
+    async def _infer(fn, *args, **kwargs):
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=limiter)
+
+    async def _image_endpoint(request: Request, work):
+        """Read the image, run ``work(data, name)`` in the pool, all within the time limit."""
+        stage = "upload"
+        try:
+            with anyio.fail_after(limits.timeout):
+                data, name = await _read_image(request)
+                stage = "work"
+                answer = await _infer(work, data, name)
+        except TimeoutError:
+            if stage == "upload":
+                raise ApiError(408, f"the request body did not arrive within {limits.timeout:g} s: "
+                               "send it faster or start the server with a larger --timeout", {"Connection": "close"})
+            raise ApiError(504, f"the image took longer than {limits.timeout:g} s to process: send a smaller image")
+        state["served"] += 1
+        return JSONResponse(answer)
+
+    async def predict(request: Request):
+        from edgedigits_runtime.predict import predict_bytes
+
+        k = _top_k(request)
+        return await _image_endpoint(
+            request, lambda data, name: predict_bytes(data, classifier, name=name, top_k=k).as_dict())
+
+    async def read(request: Request):
+        try:
+            from edgedigits_runtime import read_number
+        except ImportError:
+            raise ApiError(501, "reading numbers is not available in this version of edgedigits-runtime: "
+                           "upgrade it, or send single digits to /v1/predict") from None
+
+        def work(data, name):
+            out = read_number(data, classifier).to_dict()
+            return {"path": name, **out} if isinstance(out, dict) and "path" not in out else out
+
+        return await _image_endpoint(request, work)
+
+    async def health(request: Request):
+        return JSONResponse({
+            "status": "ok", "version": _version(), "model": Path(classifier.info["path"]).name,
+            "sha256": classifier.info["sha256"], "verified": classifier.info["verified"],
+            "backend": classifier.info["backend"], "uptime_s": round(time.time() - state["started"], 1),
+            "in_progress": state["pending"], "served": state["served"], "refused_busy": state["refused_busy"],
+            "limits": {**dataclasses.asdict(limits), "max_pixels": MAX_PIXELS},
+        })
+
+    async def model_info(request: Request):
+        info = dict(classifier.info)
+        info["path"] = Path(info["path"]).name  # the server's folders are not the client's business
+        if isinstance(info.get("manifest"), str):
+            info["manifest"] = Path(info["manifest"]).name
+        return JSONResponse({**info, "manifest_contents": classifier.manifest})
+
+    async def openapi(request: Request):
+        from edgedigits_runtime.serve.openapi import spec
+
+        return JSONResponse(spec(_version(), limits))
+
+    async def page(request: Request):
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def api_error(request: Request, exc: ApiError):
+        return _error(exc.status, exc.message, exc.headers)
+
+    async def http_error(request: Request, exc: HTTPException):
+        if exc.status_code == 404:
+            message = (f"no such page: {request.url.path} (the API is under /v1/: predict, read, health, model, "
+                       "openapi.json)")
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return _error(exc.status_code, message, getattr(exc, "headers", None))
+
+    async def input_error(request: Request, exc: EdgeDigitsError):
+        if isinstance(exc, InputError):
+            return _error(422, str(exc))
+        if isinstance(exc, UsageError):
+            return _error(400, str(exc))
+        return _error(500, str(exc))  # BackendUnavailableError, ModelError: the server's set-up, not the request
+
+    async def disconnected(request: Request, exc: ClientDisconnect):
+        return Response(status_code=499)  # never sent: the client has gone
+
+    async def server_error(request: Request, exc: Exception):
+        return _error(500, f"internal error ({type(exc).__name__}): see the server's log")
+
+    routes = [
+        Route("/", page, methods=["GET"]),
+        Route("/v1/predict", predict, methods=["POST"]),
+        Route("/v1/read", read, methods=["POST"]),
+        Route("/v1/health", health, methods=["GET"]),
+        Route("/v1/model", model_info, methods=["GET"]),
+        Route("/v1/openapi.json", openapi, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={
+        ApiError: api_error, HTTPException: http_error, EdgeDigitsError: input_error,
+        ClientDisconnect: disconnected, Exception: server_error,
+    })
+    app.state.classifier = classifier
+    app.state.limits = limits
+    app.state.counters = state
+    app.add_middleware(_Guard, token=token, limits=limits, state=state)
+    return app
+
+
+def _version() -> str:
+    from edgedigits_runtime import __version__
+
+    return __version__

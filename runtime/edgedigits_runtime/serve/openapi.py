@@ -1,0 +1,116 @@
+"""The API's OpenAPI 3.1 description, kept by hand next to the routes (served at ``/v1/openapi.json``).
+
+The tests check that every route of the app is described here and every path described here is a
+route, and that the fields listed for the answers are the fields the server sends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["spec", "PREDICT_FIELDS"]
+
+PREDICT_FIELDS = ("path", "label", "confidence", "top_k")  # edgedigits-rt predict --json, per image
+
+
+def _error_response(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+_IMAGE_BODY = {
+    "required": True,
+    "description": "The image: its raw bytes with an image Content-Type (or application/octet-stream), "
+                   "or a multipart/form-data upload with one file field (any name, e.g. `image`).",
+    "content": {
+        "image/*": {"schema": {"type": "string", "format": "binary"}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "image": {"type": "string", "format": "binary"}}}},
+    },
+}
+
+_IMAGE_ERRORS = {
+    "400": _error_response("Empty body, broken multipart upload, no file in it, or a bad top_k."),
+    "401": _error_response("Missing or wrong bearer token (only when the server has a token)."),
+    "408": _error_response("The body did not arrive within the time limit."),
+    "413": _error_response("Body larger than the server's limit."),
+    "415": _error_response("Content-Type is not an image, application/octet-stream or multipart/form-data."),
+    "422": _error_response("Not an image, truncated, over the pixel limit (decompression bomb), or no digit found."),
+    "503": _error_response("Too many requests in progress; retry after the Retry-After header's seconds."),
+    "504": _error_response("Processing took longer than the time limit."),
+}
+
+
+def spec(version: str, limits=None) -> dict:
+    """The OpenAPI document (a dict, JSON-ready).
+
+    Args:
+      version: the runtime's version (the API's ``info.version``).
+      limits: the server's :class:`~edgedigits_runtime.serve.Limits`, quoted in the description.
+
+    Returns:
+      An OpenAPI 3.1 document.
+    """
+    limit_text = ""
+    if limits is not None:
+        limit_text = " This server's limits: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(limits).items()) + "."
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "edgedigits-runtime API",
+            "version": version,
+            "description": "Classify handwritten digits and read numbers from photos, on the device. Every answer and "
+                           "every error is JSON; errors are {\"error\": message, \"status\": code}. With a token, every "
+                           "/v1/ request needs `Authorization: Bearer <token>`." + limit_text,
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "status"], "properties": {
+                    "error": {"type": "string", "description": "What was wrong and what to do."},
+                    "status": {"type": "integer"}}},
+                "Prediction": {"type": "object", "required": list(PREDICT_FIELDS), "properties": {
+                    "path": {"type": "string", "description": "The uploaded file's name, or `upload` for a raw body."},
+                    "label": {"type": ["integer", "null"], "description": "The digit 0-9."},
+                    "confidence": {"type": ["number", "null"], "description": "Probability of the label."},
+                    "top_k": {"type": "array", "description": "[[label, probability], ...], best first.",
+                              "items": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "number"}]}}},
+                    "additionalProperties": True},
+                "Reading": {"type": "object", "description": "The fields of `edgedigits-rt read --json`.",
+                            "additionalProperties": True},
+            },
+        },
+        "security": [{"bearer": []}, {}],
+        "paths": {
+            "/v1/predict": {"post": {
+                "summary": "Classify one digit image (the fields of `edgedigits-rt predict --json`).",
+                "parameters": [{"name": "top_k", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3}}],
+                "requestBody": _IMAGE_BODY,
+                "responses": {"200": {"description": "The digit.", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Prediction"}}}}, **_IMAGE_ERRORS},
+            }},
+            "/v1/read": {"post": {
+                "summary": "Read a number (several digits) from a photo (the fields of `edgedigits-rt read --json`).",
+                "requestBody": _IMAGE_BODY,
+                "responses": {"200": {"description": "The number.", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Reading"}}}},
+                    "501": _error_response("This version of the runtime cannot read numbers."), **_IMAGE_ERRORS},
+            }},
+            "/v1/health": {"get": {
+                "summary": "Liveness, the model's SHA-256, requests in progress and served, the limits.",
+                "responses": {"200": {"description": "Up.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "401": _IMAGE_ERRORS["401"]},
+            }},
+            "/v1/model": {"get": {
+                "summary": "The model: format, backend, input/output quantization, SHA-256, verified, its manifest.",
+                "responses": {"200": {"description": "The model.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "401": _IMAGE_ERRORS["401"]},
+            }},
+            "/v1/openapi.json": {"get": {
+                "summary": "This document.",
+                "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "401": _IMAGE_ERRORS["401"]},
+            }},
+        },
+    }

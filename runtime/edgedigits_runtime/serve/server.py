@@ -1,0 +1,121 @@
+"""Run the app under uvicorn: bind, say where, serve until SIGTERM or Ctrl-C, shut down gracefully.
+
+uvicorn runs with its pure-Python parts (asyncio event loop, h11 HTTP parser): no compiled
+dependency on the device. On SIGTERM (``systemctl stop``) or Ctrl-C it stops accepting,
+lets requests in progress finish (up to the time limit), then returns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import signal
+import socket
+import sys
+import warnings
+from pathlib import Path
+
+from edgedigits_runtime.errors import UsageError
+
+__all__ = ["run", "is_loopback", "ServeWarning"]
+
+
+class ServeWarning(UserWarning):
+    """The server runs, but in a way that may not be what was meant (e.g. open to the network without a token)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or address) only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except OSError:
+            return False
+        return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host!r}: {exc.strerror or exc}; pass an address such as "
+                         "127.0.0.1 or 0.0.0.0 to --host") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        hint = "pick another --port" if exc.errno in (98, 48, 10048) else "check --host and --port"
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
+        limits=None, allow_unverified: bool = False, access_log: bool = False, out=None) -> None:
+    """Serve the API and the page until SIGTERM or Ctrl-C.
+
+    Example:
+
+    >>> run(host="0.0.0.0", port=8000, token="s3cret")       # blocks   # doctest: +SKIP
+
+    Args:
+      model: model file (None: the shipped int8 model).
+      host: address to listen on; loopback (127.0.0.1) unless you mean the network (0.0.0.0).
+      port: TCP port (0: any free one; the line printed says which).
+      token: when set, every ``/v1/`` request needs ``Authorization: Bearer <token>``.
+      limits: a :class:`~edgedigits_runtime.serve.Limits` (body size, time limit, requests in progress, threads).
+      allow_unverified: serve a model that no manifest verifies.
+      access_log: log every request (uvicorn's access log) on stderr.
+      out: where the "listening on" line goes (default stdout).
+
+    Raises:
+      UsageError: bad host, port in use, bad limits or token.
+      ModelError / BackendUnavailableError: the model cannot be loaded (before anything listens).
+
+    Warns:
+      ServeWarning: listening on a non-loopback address without a token.
+    """
+    import uvicorn
+
+    from edgedigits_runtime.serve.app import Limits, create_app
+
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UsageError(f"port must be a whole number from 0 to 65535; got {port!r}")
+    limits = limits or Limits()
+    app = create_app(model=model, token=token, limits=limits, allow_unverified=allow_unverified)
+    sock = _bind(host, port)
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    if not token and not is_loopback(host):
+        warnings.warn(f"listening on {host} without a token: anyone who can reach this machine can use the API; "
+                      "start it with --token (or EDGEDIGITS_TOKEN) to require one", ServeWarning, stacklevel=2)
+    clf = app.state.classifier
+    out = out or sys.stdout
+    print(f"serving {Path(clf.info['path']).name} ({clf.info['backend']}, "
+          f"{'verified' if clf.info['verified'] else 'UNVERIFIED'}) on http://{shown}:{bound[1]}/ "
+          f"(API under /v1/, {'token required' if token else 'no token'}); Ctrl-C or SIGTERM stops it",
+          file=out, flush=True)
+    config = uvicorn.Config(
+        app, loop="asyncio", http="h11", lifespan="off", ws="none", interface="asgi3",
+        log_level="info" if access_log else "warning", access_log=access_log,
+        timeout_graceful_shutdown=int(math.ceil(limits.timeout)) + 1,
+        limit_concurrency=4 * limits.max_pending + 64,  # connections + tasks; the app's own bound comes first
+        timeout_keep_alive=5, server_header=False,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal that stopped it once it has shut down; ours then just returns.
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+    print("stopped", file=out, flush=True)
