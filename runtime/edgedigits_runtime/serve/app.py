@@ -25,6 +25,7 @@ import dataclasses
 import hmac
 import math
 import time
+import warnings
 from pathlib import Path
 
 import anyio
@@ -244,7 +245,12 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
                          "'import secrets; print(secrets.token_urlsafe(24))')")
     require_pillow()
     if classifier is None:
-        classifier = load_default() if model is None else DigitClassifier(model)
+        with warnings.catch_warnings(record=True) as caught:  # "runs unverified" is moot if we refuse it
+            warnings.simplefilter("always")
+            classifier = load_default() if model is None else DigitClassifier(model)
+        if classifier.info.get("verified") or allow_unverified:
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if not classifier.info.get("verified") and not allow_unverified:
         raise ModelError(f"{classifier.info['path']} is not verified (no manifest.json beside it records its SHA-256): "
                          "the server refuses unverified models; keep the export's manifest.json beside the model, "

@@ -53,6 +53,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         hint = "pick another --port" if exc.errno in (98, 48, 10048) else "check --host and --port"
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}") from None
+    sock.listen(2048)  # from here on connections wait in the backlog until uvicorn accepts them
     sock.set_inheritable(True)
     return sock
 
