@@ -1,0 +1,171 @@
+"""The page at `/` in a real browser: headless Chromium (Debian's chromium + chromium-driver) driven by selenium.
+
+It loads the page from a real server, draws a digit on the canvas with pointer events (a mouse, then a
+finger), presses Classify and reads the answer and the top-3 shown; uploads a photo through the file
+input; pastes a token. Skips with a message where Chromium, its driver or selenium is missing (CI
+installs them: see .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import pytest
+from conftest import TOKEN
+
+selenium = pytest.importorskip("selenium", reason="selenium is not installed: pip install selenium")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+DRIVER = shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER):
+    if os.environ.get("CI"):  # CI installs them (.ci/run): missing there is a failure, not a skip
+        pytest.fail("CI has no chromium/chromedriver: .ci/run must apt-get install chromium chromium-driver",
+                    pytrace=False)
+    pytest.skip("no Chromium and chromedriver here: apt-get install chromium chromium-driver (CI installs them)",
+                allow_module_level=True)
+
+# Strokes on the 280x280 pad, in pad pixels: a 7 (bar, then the long diagonal) and a 1.
+SEVEN = [[(85, 70), (200, 70), (190, 95), (165, 150), (140, 215)]]
+ONE = [[(140, 50), (140, 230)]]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="edgedigits-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=800,1000", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _draw(driver, strokes, pointer: str) -> None:
+    """Draw ``strokes`` on the pad with real pointer events of the given kind ("mouse" or "touch")."""
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    from selenium.webdriver.common.by import By
+
+    pad = driver.find_element(By.ID, "pad")
+    size = pad.size  # CSS pixels (the pad may be drawn smaller than its 280x280 pixels)
+    kind = interaction.POINTER_TOUCH if pointer == "touch" else interaction.POINTER_MOUSE
+    actions = ActionBuilder(driver, mouse=PointerInput(kind, pointer), duration=10)
+    for stroke in strokes:
+        points = []
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):  # many small moves, as a hand makes
+            points += [(x0 + (x1 - x0) * t / 8, y0 + (y1 - y0) * t / 8) for t in range(8)]
+        points.append(stroke[-1])
+
+        def to_offset(x, y):  # selenium offsets are from the element's centre, in CSS pixels
+            return int(round((x / 280 - 0.5) * size["width"])), int(round((y / 280 - 0.5) * size["height"]))
+
+        actions.pointer_action.move_to(pad, *to_offset(*points[0]))
+        actions.pointer_action.pointer_down()
+        for x, y in points[1:]:
+            actions.pointer_action.move_to(pad, *to_offset(x, y))
+        actions.pointer_action.pointer_up()
+    actions.perform()
+
+
+def _click_and_answer(driver, element_id: str = "classify", timeout=20.0) -> str:
+    """Click, then wait for the page to finish that request and return what it shows."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    before = _answers(driver)
+    driver.find_element(By.ID, element_id).click()
+    WebDriverWait(driver, timeout).until(lambda d: _answers(d) > before)
+    return _answer(driver, timeout)
+
+
+def _answers(driver) -> int:
+    return int(driver.execute_script("return Number(document.body.dataset.answers || 0)"))
+
+
+def _answer(driver, timeout=20.0) -> str:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def settled(d):
+        text = d.find_element(By.ID, "answer").text.strip()
+        error = d.find_element(By.ID, "error")
+        if error.is_displayed():
+            return "error: " + error.text
+        return text if text not in ("", "–", "…") else False
+
+    return WebDriverWait(driver, timeout).until(settled)
+
+
+def _top3(driver) -> list[tuple[int, float]]:
+    from selenium.webdriver.common.by import By
+
+    return [(int(li.get_attribute("data-label")), float(li.get_attribute("data-probability")))
+            for li in driver.find_elements(By.CSS_SELECTOR, "#top3 li.candidate")]
+
+
+@pytest.mark.parametrize("strokes,digit,pointer", [(SEVEN, 7, "mouse"), (ONE, 1, "touch")], ids=["7-mouse", "1-finger"])
+def test_draw_a_digit_and_see_the_answer(server, browser, strokes, digit, pointer):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server.url + "/")
+    assert "edgedigits" in browser.title
+    _draw(browser, strokes, pointer)
+    assert _click_and_answer(browser) == str(digit)
+    top = _top3(browser)
+    assert len(top) == 3 and top[0][0] == digit
+    assert 0 <= top[2][1] <= top[1][1] <= top[0][1] <= 1
+    shown = browser.find_element(By.ID, "top3").text
+    assert f"{digit}: " in shown and "%" in shown
+    browser.find_element(By.ID, "clear").click()
+    assert browser.find_element(By.ID, "answer").text.strip() == "–"
+
+
+def test_classify_an_empty_pad_says_so(server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "classify").click()
+    assert "draw a digit first" in _answer(browser)
+
+
+def test_upload_a_photo(server, browser, mnist_test, tmp_path):
+    from photos import make_photo
+    from selenium.webdriver.common.by import By
+
+    images, labels = mnist_test
+    photo = tmp_path / "seven.jpg"
+    photo.write_bytes(make_photo(images[0], np.random.default_rng(0)))
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    assert _answer(browser) == str(int(labels[0])) == "7"
+    assert len(_top3(browser)) == 3
+
+
+def test_page_with_a_token(token_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(token_server.url + "/")
+    browser.execute_script("localStorage.clear()")
+    browser.get(token_server.url + "/")
+    WebDriverWait(browser, 10).until(lambda d: "token" in d.find_element(By.ID, "model").text)
+    _draw(browser, SEVEN, "mouse")
+    assert "token" in _click_and_answer(browser)  # the API's 401 message, shown
+    field = browser.find_element(By.ID, "token")
+    field.send_keys(TOKEN)
+    field.send_keys(Keys.TAB)  # change event: the page keeps it and re-asks the model's details
+    WebDriverWait(browser, 10).until(lambda d: "verified" in d.find_element(By.ID, "model").text)
+    assert _click_and_answer(browser) == "7"
+    browser.execute_script("localStorage.clear()")
