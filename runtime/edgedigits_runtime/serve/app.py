@@ -194,6 +194,19 @@ async def _read_image(request: Request) -> tuple[bytes, str]:
     return data, name
 
 
+def _threshold(request: Request) -> float | None:
+    text = request.query_params.get("threshold")
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise ApiError(400, f"threshold must be a probability from 0 to 1; got {text!r}")
+    return value
+
+
 def _top_k(request: Request) -> int:
     text = request.query_params.get("top_k", "3")
     try:
@@ -281,9 +294,9 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
     async def predict(request: Request):
         from edgedigits_runtime.predict import predict_bytes
 
-        k = _top_k(request)
+        k, threshold = _top_k(request), _threshold(request)
         return await _image_endpoint(
-            request, lambda data, name: predict_bytes(data, classifier, name=name, top_k=k).as_dict())
+            request, lambda data, name: predict_bytes(data, classifier, name=name, top_k=k, threshold=threshold).as_dict())
 
     async def read(request: Request):
         try:

@@ -10,7 +10,7 @@ import dataclasses
 
 __all__ = ["spec", "PREDICT_FIELDS"]
 
-PREDICT_FIELDS = ("path", "label", "confidence", "top_k")  # edgedigits-rt predict --json, per image
+PREDICT_FIELDS = ("path", "label", "not_a_digit", "confidence", "top_k", "score", "threshold")  # predict --json
 
 
 def _error_response(description: str) -> dict:
@@ -30,7 +30,7 @@ _IMAGE_BODY = {
 }
 
 _IMAGE_ERRORS = {
-    "400": _error_response("Empty body, broken multipart upload, no file in it, or a bad top_k."),
+    "400": _error_response("Empty body, broken multipart upload, no file in it, or a bad top_k or threshold."),
     "401": _error_response("Missing or wrong bearer token (only when the server has a token)."),
     "408": _error_response("The body did not arrive within the time limit."),
     "413": _error_response("Body larger than the server's limit."),
@@ -71,10 +71,16 @@ def spec(version: str, limits=None) -> dict:
                     "status": {"type": "integer"}}},
                 "Prediction": {"type": "object", "required": list(PREDICT_FIELDS), "properties": {
                     "path": {"type": "string", "description": "The uploaded file's name, or `upload` for a raw body."},
-                    "label": {"type": ["integer", "null"], "description": "The digit 0-9."},
+                    "label": {"type": ["integer", "null"], "description": "The digit 0-9; null when it is not a digit."},
+                    "not_a_digit": {"type": "boolean", "description": "The model's reject rule (or `threshold`) "
+                                    "refused the image."},
                     "confidence": {"type": ["number", "null"], "description": "Probability of the label."},
                     "top_k": {"type": "array", "description": "[[label, probability], ...], best first.",
-                              "items": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "number"}]}}},
+                              "items": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "number"}]}},
+                    "score": {"type": ["number", "null"], "description": "What the reject rule compared (higher = "
+                              "more digit-like)."},
+                    "threshold": {"type": ["number", "null"], "description": "What `score` was compared with "
+                                  "(null: no rule, nothing rejected)."}},
                     "additionalProperties": True},
                 "Reading": {"type": "object", "description": "The fields of `edgedigits-rt read --json`.",
                             "additionalProperties": True},
@@ -83,9 +89,14 @@ def spec(version: str, limits=None) -> dict:
         "security": [{"bearer": []}, {}],
         "paths": {
             "/v1/predict": {"post": {
-                "summary": "Classify one digit image (the fields of `edgedigits-rt predict --json`).",
+                "summary": "Classify one digit image, or say it is not a digit (the fields of "
+                           "`edgedigits-rt predict --json`).",
                 "parameters": [{"name": "top_k", "in": "query", "required": False,
-                                "schema": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3}}],
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3}},
+                               {"name": "threshold", "in": "query", "required": False,
+                                "description": "'Not a digit' below this top-digit probability (default: the "
+                                               "model's calibrated rule, if it has one).",
+                                "schema": {"type": "number", "minimum": 0, "maximum": 1}}],
                 "requestBody": _IMAGE_BODY,
                 "responses": {"200": {"description": "The digit.", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Prediction"}}}}, **_IMAGE_ERRORS},

@@ -106,7 +106,7 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
     config = uvicorn.Config(
         app, loop="asyncio", http="h11", lifespan="off", ws="none", interface="asgi3",
         log_level="info" if access_log else "warning", access_log=access_log,
-        timeout_graceful_shutdown=int(math.ceil(limits.timeout)) + 1,
+        timeout_graceful_shutdown=math.ceil(limits.timeout) + 1,
         limit_concurrency=4 * limits.max_pending + 64,  # connections + tasks; the app's own bound comes first
         timeout_keep_alive=5, server_header=False,
     )

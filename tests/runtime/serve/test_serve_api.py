@@ -109,6 +109,20 @@ def test_predict_octet_stream_and_top_k(server, client, pngs):
         assert "top_k" in _json_error(r, 400)
 
 
+def test_predict_threshold_says_not_a_digit(server, client, pngs):
+    """?threshold= is the CLI's --threshold: above the top digit's probability, the answer is "not a digit"."""
+    images, labels = pngs
+    r = client.post(f"{server.url}/v1/predict?threshold=1", content=images[0], headers={"Content-Type": "image/png"})
+    body = r.json()
+    assert r.status_code == 200 and body["not_a_digit"] is True and body["label"] is None and body["threshold"] == 1.0
+    assert body["top_k"][0][0] == int(labels[0])  # what it leaned to is still there
+    r = client.post(f"{server.url}/v1/predict?threshold=0", content=images[0], headers={"Content-Type": "image/png"})
+    assert r.json()["label"] == int(labels[0]) and r.json()["not_a_digit"] is False
+    for bad in ("-0.1", "1.5", "nan", "x"):
+        r = client.post(f"{server.url}/v1/predict?threshold={bad}", content=images[0], headers={"Content-Type": "image/png"})
+        assert "threshold" in _json_error(r, 400)
+
+
 def test_openapi_describes_every_route(server, client):
     from edgedigits_runtime.serve import create_app
 
@@ -118,8 +132,10 @@ def test_openapi_describes_every_route(server, client):
               if route.path.startswith("/v1/") for method in route.methods if method != "HEAD"}
     described = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert routes == described
-    fields = doc["components"]["schemas"]["Prediction"]["required"]
-    assert set(fields) <= {"path", "label", "confidence", "top_k", "not_a_digit", "score"}
+    schema = doc["components"]["schemas"]["Prediction"]
+    png = client.post(f"{server.url}/v1/predict", content=_png(np.zeros((28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255),
+                      headers={"Content-Type": "image/png"}).json()
+    assert set(schema["required"]) == set(schema["properties"]) == set(png)  # described = sent
 
 
 def test_read_endpoint_answers(server, client, pngs):
@@ -359,7 +375,7 @@ def test_refuses_an_unverified_model(start_server, model_copy):
     import sys
 
     out = subprocess.run([sys.executable, "-m", "edgedigits_runtime.cli", "serve", "--port", "0", "--model", str(model_copy)],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 1
     assert out.stderr.startswith("error: ") and "not verified" in out.stderr and "--allow-unverified" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
@@ -374,7 +390,7 @@ def test_port_in_use_is_one_error_line(server):
     import sys
 
     out = subprocess.run([sys.executable, "-m", "edgedigits_runtime.cli", "serve", "--port", str(server.port)],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 1 and out.stderr.startswith("error: cannot listen on") and "--port" in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 

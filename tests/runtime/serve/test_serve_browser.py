@@ -68,7 +68,7 @@ def _draw(driver, strokes, pointer: str) -> None:
         points.append(stroke[-1])
 
         def to_offset(x, y):  # selenium offsets are from the element's centre, in CSS pixels
-            return int(round((x / 280 - 0.5) * size["width"])), int(round((y / 280 - 0.5) * size["height"]))
+            return round((x / 280 - 0.5) * size["width"]), round((y / 280 - 0.5) * size["height"])
 
         actions.pointer_action.move_to(pad, *to_offset(*points[0]))
         actions.pointer_action.pointer_down()
