@@ -207,6 +207,26 @@ def _threshold(request: Request) -> float | None:
     return value
 
 
+def _int_param(request: Request, name: str) -> int | None:
+    text = request.query_params.get(name)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a whole number; got {text!r}") from None
+
+
+def _roi(request: Request) -> tuple[int, ...] | None:
+    text = request.query_params.get("roi")
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise ApiError(400, f"roi must be x,y,w,h in the photo's pixels (four whole numbers); got {text!r}") from None
+
+
 def _top_k(request: Request) -> int:
     text = request.query_params.get("top_k", "3")
     try:
@@ -247,7 +267,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
     """
     from edgedigits_runtime.classifier import DigitClassifier, load_default
     from edgedigits_runtime.errors import ModelError
-    from edgedigits_runtime.preprocess import MAX_PIXELS, require_pillow
+    from edgedigits_runtime.preprocess import MAX_PIXELS, require_image_libs
 
     limits = limits or Limits()
     if not isinstance(limits, Limits):
@@ -256,7 +276,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
                               or any(ord(c) < 33 or ord(c) > 126 for c in token)):
         raise UsageError("the token must be printable ASCII without spaces (e.g. from: python3 -c "
                          "'import secrets; print(secrets.token_urlsafe(24))')")
-    require_pillow()
+    require_image_libs()
     if classifier is None:
         with warnings.catch_warnings(record=True) as caught:  # "runs unverified" is moot if we refuse it
             warnings.simplefilter("always")
@@ -299,15 +319,13 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
             request, lambda data, name: predict_bytes(data, classifier, name=name, top_k=k, threshold=threshold).as_dict())
 
     async def read(request: Request):
-        try:
-            from edgedigits_runtime import read_number
-        except ImportError:
-            raise ApiError(501, "reading numbers is not available in this version of edgedigits-runtime: "
-                           "upgrade it, or send single digits to /v1/predict") from None
+        from edgedigits_runtime.read import FileReading, read_number
+
+        digits, roi, threshold = _int_param(request, "digits"), _roi(request), _threshold(request)
 
         def work(data, name):
-            out = read_number(data, classifier).to_dict()
-            return {"path": name, **out} if isinstance(out, dict) and "path" not in out else out
+            reading = read_number(data, classifier, digits=digits, roi=roi, threshold=threshold, name=name)
+            return FileReading(name, reading).as_dict()  # the fields of `edgedigits-rt read --json`
 
         return await _image_endpoint(request, work)
 

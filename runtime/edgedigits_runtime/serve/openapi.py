@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["spec", "PREDICT_FIELDS"]
+__all__ = ["PREDICT_FIELDS", "READ_FIELDS", "spec"]
 
 PREDICT_FIELDS = ("path", "label", "not_a_digit", "confidence", "top_k", "score", "threshold")  # predict --json
+READ_FIELDS = ("path", "number", "confidence", "digits")  # read --json
 
 
 def _error_response(description: str) -> dict:
@@ -30,7 +31,7 @@ _IMAGE_BODY = {
 }
 
 _IMAGE_ERRORS = {
-    "400": _error_response("Empty body, broken multipart upload, no file in it, or a bad top_k or threshold."),
+    "400": _error_response("Empty body, broken multipart upload, no file in it, or a bad parameter."),
     "401": _error_response("Missing or wrong bearer token (only when the server has a token)."),
     "408": _error_response("The body did not arrive within the time limit."),
     "413": _error_response("Body larger than the server's limit."),
@@ -83,6 +84,17 @@ def spec(version: str, limits=None) -> dict:
                                   "(null: no rule, nothing rejected)."}},
                     "additionalProperties": True},
                 "Reading": {"type": "object", "description": "The fields of `edgedigits-rt read --json`.",
+                            "required": list(READ_FIELDS), "properties": {
+                                "path": {"type": "string", "description": "The uploaded file's name, or `upload`."},
+                                "number": {"type": "string", "description": "The digits left to right, ? for a "
+                                           "position that is not a digit, empty when none was found."},
+                                "confidence": {"type": "number", "description": "Product of the positions' "
+                                               "confidences."},
+                                "digits": {"type": "array", "items": {"type": "object", "properties": {
+                                    "box": {"type": "array", "items": {"type": "integer"},
+                                            "description": "x, y, w, h in the photo's pixels."},
+                                    "label": {"type": ["integer", "null"]}, "confidence": {"type": "number"},
+                                    "not_a_digit": {"type": "boolean"}}}}},
                             "additionalProperties": True},
             },
         },
@@ -103,10 +115,16 @@ def spec(version: str, limits=None) -> dict:
             }},
             "/v1/read": {"post": {
                 "summary": "Read a number (several digits) from a photo (the fields of `edgedigits-rt read --json`).",
+                "parameters": [
+                    {"name": "digits", "in": "query", "required": False, "description": "The number's length, when known.",
+                     "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "roi", "in": "query", "required": False, "description": "Read only this region: x,y,w,h "
+                     "in the photo's pixels.", "schema": {"type": "string", "pattern": "^\\d+,\\d+,\\d+,\\d+$"}},
+                    {"name": "threshold", "in": "query", "required": False, "description": "'Not a digit' (shown as ?) "
+                     "below this top-digit probability.", "schema": {"type": "number", "minimum": 0, "maximum": 1}}],
                 "requestBody": _IMAGE_BODY,
                 "responses": {"200": {"description": "The number.", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Reading"}}}},
-                    "501": _error_response("This version of the runtime cannot read numbers."), **_IMAGE_ERRORS},
+                    "schema": {"$ref": "#/components/schemas/Reading"}}}}, **_IMAGE_ERRORS},
             }},
             "/v1/health": {"get": {
                 "summary": "Liveness, the model's SHA-256, requests in progress and served, the limits.",

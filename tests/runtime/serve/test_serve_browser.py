@@ -152,6 +152,20 @@ def test_upload_a_photo(server, browser, mnist_test, tmp_path):
     assert len(_top3(browser)) == 3
 
 
+def test_upload_a_photo_of_a_number(server, browser, mnist_test, tmp_path):
+    from photos import make_number_photo
+    from selenium.webdriver.common.by import By
+
+    images, labels = mnist_test
+    photo = tmp_path / "number.jpg"
+    photo.write_bytes(make_number_photo(images[[1, 2, 3]], np.random.default_rng(5), spacing="apart")[0])
+    browser.get(server.url + "/")
+    browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=read]").click()
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    assert _answer(browser) == "".join(str(int(d)) for d in labels[[1, 2, 3]])
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#top3 li.digit")) == 3
+
+
 def test_page_with_a_token(token_server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
