@@ -306,8 +306,8 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
         except TimeoutError:
             if stage == "upload":
                 raise ApiError(408, f"the request body did not arrive within {limits.timeout:g} s: "
-                               "send it faster or start the server with a larger --timeout", {"Connection": "close"})
-            raise ApiError(504, f"the image took longer than {limits.timeout:g} s to process: send a smaller image")
+                               "send it faster or start the server with a larger --timeout", {"Connection": "close"}) from None
+            raise ApiError(504, f"the image took longer than {limits.timeout:g} s to process: send a smaller image") from None
         state["served"] += 1
         return JSONResponse(answer)
 

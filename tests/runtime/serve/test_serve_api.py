@@ -74,7 +74,7 @@ def test_predict_raw_png_matches_offline_predict(server, client, pngs, tmp_path,
         paths.append(tmp_path / f"d{i}.png")
         paths[-1].write_bytes(data)
     offline = [r.as_dict() for r in predict_files(paths, clf, top_k=3)]
-    for data, expected, label in zip(images, offline, labels):
+    for data, expected in zip(images, offline):
         r = client.post(f"{server.url}/v1/predict", content=data, headers={"Content-Type": "image/png"})
         assert r.status_code == 200, r.text
         body = r.json()

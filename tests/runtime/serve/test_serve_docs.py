@@ -28,8 +28,8 @@ def _curl_lines(readme: Path) -> list[str]:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 @pytest.mark.parametrize("readme", ["runtime/README.md", "README.md"])
 def test_readme_curl_examples_run(readme, token_server, tmp_path, mnist_test):
-    from PIL import Image
     from photos import make_number_photo, make_photo
+    from PIL import Image
 
     images, labels = mnist_test
     assert labels[0] == 7
