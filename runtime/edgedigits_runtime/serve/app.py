@@ -25,7 +25,6 @@ import dataclasses
 import hmac
 import math
 import time
-import warnings
 from pathlib import Path
 
 import anyio
@@ -266,7 +265,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
       UsageError: a bad token or limit.
     """
     from edgedigits_runtime.classifier import DigitClassifier, load_default
-    from edgedigits_runtime.errors import ModelError
+    from edgedigits_runtime.errors import ModelError, ModelIntegrityError
     from edgedigits_runtime.preprocess import MAX_PIXELS, require_image_libs
 
     limits = limits or Limits()
@@ -278,16 +277,15 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
                          "'import secrets; print(secrets.token_urlsafe(24))')")
     require_image_libs()
     if classifier is None:
-        with warnings.catch_warnings(record=True) as caught:  # "runs unverified" is moot if we refuse it
-            warnings.simplefilter("always")
-            classifier = load_default() if model is None else DigitClassifier(model)
-        if classifier.info.get("verified") or allow_unverified:
-            for w in caught:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        try:  # strict: a model that neither its own integrity record nor a manifest verifies is refused
+            classifier = load_default() if model is None else DigitClassifier(model, strict=not allow_unverified)
+        except ModelIntegrityError as exc:
+            raise ModelIntegrityError(str(exc).replace("or run without strict", "or start the server with "
+                                                       "--allow-unverified")) from None
     if not classifier.info.get("verified") and not allow_unverified:
-        raise ModelError(f"{classifier.info['path']} is not verified (no manifest.json beside it records its SHA-256): "
-                         "the server refuses unverified models; keep the export's manifest.json beside the model, "
-                         "or pass --allow-unverified")
+        raise ModelError(f"{classifier.info['path']} is not verified (no integrity record inside it, no manifest.json "
+                         "beside it): the server refuses unverified models; use a model exported by edgedigits, keep "
+                         "its manifest.json beside it, or start the server with --allow-unverified")
 
     state = {"pending": 0, "served": 0, "refused_busy": 0, "started": time.time()}
     limiter = anyio.CapacityLimiter(limits.workers)

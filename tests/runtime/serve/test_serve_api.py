@@ -403,20 +403,31 @@ def test_sigterm_lets_a_request_in_progress_finish(start_server, pngs):
 # --------------------------------------------------------------------------- start-up
 
 
-def test_refuses_an_unverified_model(start_server, model_copy):
-    (model_copy.parent / "manifest.json").unlink()  # a lone model file: nothing verifies it
+def test_refuses_an_unverified_model(start_server, tiny_float_tflite, tmp_path):
+    """A lone model file with no integrity record and no manifest: refused (strict) unless --allow-unverified."""
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "edgedigits_runtime.cli", "serve", "--port", "0", "--model", str(model_copy)],
-                         capture_output=True, text=True, timeout=60, check=False)
-    assert out.returncode == 1
-    assert out.stderr.startswith("error: ") and "not verified" in out.stderr and "--allow-unverified" in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
-    s = start_server("--model", str(model_copy), "--allow-unverified")
     import httpx
 
+    lone = tmp_path / "lone.tflite"
+    lone.write_bytes(tiny_float_tflite.read_bytes())
+    out = subprocess.run([sys.executable, "-m", "edgedigits_runtime.cli", "serve", "--port", "0", "--model", str(lone)],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: ") and "--allow-unverified" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    s = start_server("--model", str(lone), "--allow-unverified")
     assert httpx.get(f"{s.url}/v1/model").json()["verified"] is False
+    assert "serving lone.tflite" in s.stdout and "UNVERIFIED" in s.stdout
+
+
+def test_serves_a_model_that_its_manifest_verifies(start_server, model_copy):
+    import httpx
+
+    s = start_server("--model", str(model_copy))
+    body = httpx.get(f"{s.url}/v1/model").json()
+    assert body["verified"] is True and body["path"] == model_copy.name
 
 
 def test_port_in_use_is_one_error_line(server):
