@@ -1,4 +1,4 @@
-"""`edgedigits-rt`: the runtime's own light command (no TensorFlow): predict, read, info, evaluate, serve.
+"""`edgedigits-rt`: the runtime's own light command (no TensorFlow): predict, read, info, evaluate, serve, doctor.
 
 Each command validates, calls one library function and renders the result. Library
 errors print ``error: <message>`` on stderr and exit 1. ``predict`` goes on past bad
@@ -232,6 +232,35 @@ def serve_command(
     limits = Limits(max_body=int(max_body_mb * 1_000_000), timeout=timeout, max_pending=max_pending, workers=workers)
     run(model=model, host=host, port=port, token=token or None, limits=limits, allow_unverified=allow_unverified,
         access_log=access_log)
+
+
+@app.command("doctor")
+@_friendly
+def doctor_command(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (facts, model check, advice)."),
+) -> None:
+    """Check this device: machine, OS, Python, numpy, which interpreters work, the shipped model; say what to install.
+
+    Exits 1 when the shipped model cannot run here yet (the commands to fix it are printed).
+    """
+    from edgedigits_runtime.doctor import diagnose
+
+    report = diagnose()
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for name, value in report.rows():
+            typer.echo(f"{name:18} {value}")
+        for line in report.advice.problems:
+            typer.secho(f"problem: {line}", fg=typer.colors.YELLOW)
+        for line in report.advice.notes:
+            typer.echo(f"note: {line}")
+        if report.advice.commands:
+            typer.echo("run:")
+            for line in report.advice.commands:
+                typer.echo(f"  {line}")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # console-script entry point
