@@ -707,6 +707,9 @@ def advise(facts: DeviceFacts) -> Advice:
         notes.append("the classifier works on arrays; image files need the image library")
     if facts.arch == "armv7l" and facts.machine.lower() in ("aarch64", "arm64"):
         notes.append("64-bit kernel under a 32-bit (armhf) Raspberry Pi OS: wheels must be armv7l")
+    if any(f'"{_PACKAGE}[' in c and "~/edgedigits" in c for c in commands):
+        notes.append(f"{_PACKAGE} in a new venv: the wheel (pip wheel --no-deps ./runtime) or ./runtime, unless "
+                     "your package index has it")
     status = "ok" if working and not commands else ("action" if commands else "ok")
     if working and status == "ok" and problems:
         notes.append("a working interpreter is used; the problems above concern the others")
