@@ -48,10 +48,10 @@ target_load() {  # name: set the target's variables (exit status 1 and a message
       BOARDS="pi3"; _manylinux armv7l 36
       # PyPI has no armv7l wheel of numpy, Pillow or OpenCV: Debian's builds, seen from a venv made
       # with --system-site-packages. tflite-runtime 2.14.0 is the one interpreter with an armv7l wheel.
-      DEBS=(python3.11 python3.11-venv python3-numpy python3-pil base-files dash coreutils)
+      DEBS=(python3.11 python3.11-venv python3-numpy python3-pil python3-opencv base-files dash coreutils)
       EXTRAS="tflite-runtime"; VENV_FLAGS="--system-site-packages"; NO_WHEEL=(numpy pillow opencv-python-headless)
       NO_DEPS=(tflite-runtime)
-      INSTALL='sudo apt install -y python3-venv python3-numpy python3-pil && python3 -m venv --system-site-packages ~/edgedigits && ~/edgedigits/bin/pip install "edgedigits-runtime[tflite-runtime]"';;
+      INSTALL='sudo apt install -y python3-venv python3-numpy python3-opencv python3-pil && python3 -m venv --system-site-packages ~/edgedigits && ~/edgedigits/bin/pip install "edgedigits-runtime[tflite-runtime]"';;
     *) echo "error: unknown target '$1'; choose one of: $TARGETS" >&2; return 1;;
   esac
 }

@@ -36,6 +36,8 @@ import sys
 import zlib
 from pathlib import Path
 
+from edgedigits_runtime.errors import first_line
+
 __all__ = [
     "DEVICE_CLASSES",
     "TEST_DIGIT_LABEL",
@@ -140,7 +142,7 @@ class DeviceFacts:
       numpy: numpy's version (None if missing); numpy_error: why it does not import.
       interpreters: each backend's :class:`InterpreterCheck`.
       extras: the runtime's extras -> ``{"installed": bool, "missing": [requirement names]}``.
-      image_packages: the pip packages the ``image`` extra names (``pillow`` / ``opencv-python-headless``).
+      image_packages: the image-library pip packages the ``image`` extra names (``opencv-python-headless``, ``pillow``).
       image_modules: image library module -> version, None when it does not import.
       executable: the Python running this (for commands that must use it).
     """
@@ -160,7 +162,7 @@ class DeviceFacts:
     numpy_error: str | None = None
     interpreters: tuple = ()
     extras: dict = dataclasses.field(default_factory=dict)
-    image_packages: tuple = ("pillow",)
+    image_packages: tuple = ("opencv-python-headless", "pillow")
     image_modules: dict = dataclasses.field(default_factory=dict)
     executable: str = "python3"
 
@@ -217,7 +219,8 @@ class DeviceClass:
 
 # Wheels on PyPI (checked with `pip download --only-binary=:all: --platform ... --python-version ...`):
 # ai-edge-litert 2.x: cp39-cp314 x86_64 and aarch64 (manylinux_2_27 for 2.3); tflite-runtime: aarch64 up to
-# cp311, armv7l only 2.14.0 cp311 manylinux_2_34; numpy, Pillow, OpenCV: no armv7l wheels at all.
+# cp311, armv7l only 2.14.0 cp311 manylinux_2_34; numpy, Pillow, OpenCV: no armv7l wheels at all
+# (Debian's python3-numpy, python3-opencv and python3-pil instead, added by advise() for the image extra).
 DEVICE_CLASSES: tuple[DeviceClass, ...] = (
     DeviceClass("x86-64 Linux", "x86_64", ((3, 9), (3, 14)), "2.27", ("litert", "image"),
                 proved="host, every test run"),
@@ -351,7 +354,7 @@ def _extras() -> tuple[dict, tuple]:
     try:
         requires = importlib.metadata.requires(_PACKAGE) or []
     except importlib.metadata.PackageNotFoundError:
-        return {}, ("pillow",)
+        return {}, DeviceFacts.image_packages
     by_extra: dict[str, list[str]] = {}
     for req in requires:
         match = re.search(r"""extra\s*==\s*["']([^"']+)["']""", req)
@@ -364,7 +367,7 @@ def _extras() -> tuple[dict, tuple]:
             continue
         missing = [n for n in dict.fromkeys(names) if not _installed(n)]
         state[extra] = {"installed": not missing, "missing": missing}
-    image = tuple(n for n in by_extra.get("image", ()) if n in _IMAGE_LIBS) or ("pillow",)
+    image = tuple(n for n in by_extra.get("image", ()) if n in _IMAGE_LIBS) or DeviceFacts.image_packages
     return state, image
 
 
@@ -438,8 +441,7 @@ def _backend_names() -> list[str]:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return first_line(exc, with_type=True)  # the type tells a missing module from a broken one
 
 
 # --------------------------------------------------------------------------- interpreter probes
@@ -623,7 +625,7 @@ def advise(facts: DeviceFacts) -> Advice:
 
     >>> facts = DeviceFacts(machine="armv7l", bits=32, python="3.11.2", glibc="2.36")
     >>> advise(facts).commands[0]
-    'sudo apt install -y python3-venv python3-numpy python3-pil'
+    'sudo apt install -y python3-venv python3-numpy python3-opencv python3-pil'
 
     Args:
       facts: :class:`DeviceFacts` (from :func:`gather_facts`, or made up to ask "what if").
@@ -637,8 +639,8 @@ def advise(facts: DeviceFacts) -> Advice:
     problems, commands, notes = [], [], []
     tflite = [c for c in facts.interpreters if c.backend in ("litert", "tflite-runtime")]
     working = [c for c in tflite if c.works and (c.model is None or c.model.ok)]
-    image_pkg = facts.image_packages[0] if facts.image_packages else "pillow"
-    image_module, image_deb = _IMAGE_LIBS.get(image_pkg, ("PIL", "python3-pil"))
+    image_libs = [_IMAGE_LIBS[p] for p in facts.image_packages if p in _IMAGE_LIBS]
+    missing_debs = list(dict.fromkeys(deb for module, deb in image_libs if facts.image_modules.get(module) is None))
 
     for c in facts.interpreters:
         if c.status in ("crashed", "numpy mismatch", "import error", "failed"):
@@ -670,14 +672,14 @@ def advise(facts: DeviceFacts) -> Advice:
         return Advice(status, None, tuple(problems), (), tuple(notes))
 
     uses_debian = bool(cls.apt)  # numpy (and the image library) come from Debian: the venv must see them
-    image_ready = facts.image_modules.get(image_module) is not None
+    image_ready = not missing_debs
     damaged = [c for c in tflite if c.works and c.model is not None and not c.model.ok]
     if not working and damaged:  # the interpreter is fine, the installed model is not: reinstall the runtime
         pip = f"{facts.executable} -m pip" if facts.in_venv else "~/edgedigits/bin/pip"
         commands.append(f"{pip} install --force-reinstall --no-deps {_PACKAGE}   # the shipped model is damaged")
     elif not working:
         if uses_debian:
-            apt = list(cls.apt) + ([image_deb] if not image_ready else [])
+            apt = list(cls.apt) + missing_debs
             commands.append(f"sudo apt install -y {' '.join(apt)}")
             if facts.in_venv and not facts.system_site_packages:
                 problems.append("this venv does not see Debian's numpy: it was made without --system-site-packages")
@@ -701,7 +703,8 @@ def advise(facts: DeviceFacts) -> Advice:
                          "proven on this device class")
     elif not image_ready:
         if uses_debian:
-            commands.append(f"sudo apt install -y {image_deb}   # to read image files (PyPI has no {facts.arch} wheel)")
+            commands.append(f"sudo apt install -y {' '.join(missing_debs)}   # to read image files (PyPI has no "
+                            f"{facts.arch} wheel)")
         else:
             commands.append(_pip(facts, ("image",)) + "   # to read image files")
         notes.append("the classifier works on arrays; image files need the image library")

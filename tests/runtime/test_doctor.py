@@ -121,7 +121,7 @@ def _state(backend, status, detail=""):
 
 NOTHING = (_state("litert", "not installed"), _state("tflite-runtime", "not installed"),
            _state("onnxruntime", "not installed"))
-PIL_OK = {"PIL": "11.0.0"}
+PIL_OK = {"cv2": "4.12.0", "PIL": "11.0.0"}
 
 # (case, facts, status, words every command line joined must contain, words it must not contain)
 CASES = [
@@ -136,7 +136,7 @@ CASES = [
      "action", ["[litert,image]"], ["tflite-runtime", "numpy<2"]),
     ("Pi 3, 32-bit bookworm (armv7l, Python 3.11)",
      DeviceFacts("armv7l", 32, "3.11.2", "2.36", interpreters=NOTHING),
-     "action", ["sudo apt install -y python3-venv python3-numpy python3-pil",
+     "action", ["sudo apt install -y python3-venv python3-numpy python3-opencv python3-pil",
                 "python3 -m venv --system-site-packages ~/edgedigits",
                 '~/edgedigits/bin/pip install "edgedigits-runtime[tflite-runtime]"'], ["litert", "[image]"]),
     ("Pi 4, 32-bit bookworm userland on the 64-bit kernel",
@@ -145,7 +145,7 @@ CASES = [
     ("32-bit Pi, venv made without --system-site-packages",
      DeviceFacts("armv7l", 32, "3.11.2", "2.36", in_venv=True, system_site_packages=False, numpy=None,
                  interpreters=NOTHING, image_modules=PIL_OK),
-     "action", ["python3 -m venv --system-site-packages", "python3-numpy"], ["python3-pil"]),
+     "action", ["python3 -m venv --system-site-packages", "python3-numpy"], ["python3-pil", "python3-opencv"]),
     ("32-bit Pi, pip's numpy 2 under tflite-runtime",
      DeviceFacts("armv7l", 32, "3.11.2", "2.36", in_venv=True, system_site_packages=True, numpy="2.2.0",
                  executable="/home/pi/e/bin/python", image_modules=PIL_OK,
@@ -162,15 +162,15 @@ CASES = [
      "ok", [], ["pip"]),
     ("64-bit Pi, works but cannot read image files",
      DeviceFacts("aarch64", 64, "3.11.2", "2.36", in_venv=True, executable="py",
-                 interpreters=(_works("litert"),), image_modules={"PIL": None}),
+                 interpreters=(_works("litert"),), image_modules={"cv2": None, "PIL": "11.0.0"}),
      "action", ['py -m pip install "edgedigits-runtime[image]"'], ["litert"]),
     ("32-bit Pi, works but cannot read image files: from Debian",
      DeviceFacts("armv7l", 32, "3.11.2", "2.36", in_venv=True, system_site_packages=True,
-                 interpreters=(_works("tflite-runtime"),), image_modules={"PIL": None}),
-     "action", ["sudo apt install -y python3-pil"], ["pip"]),
-    ("32-bit Pi whose image library is OpenCV (the image extra's package)",
-     DeviceFacts("armv7l", 32, "3.11.2", "2.36", interpreters=NOTHING, image_packages=("opencv-python-headless",)),
-     "action", ["python3-opencv"], ["python3-pil"]),
+                 interpreters=(_works("tflite-runtime"),), image_modules={"cv2": None, "PIL": None}),
+     "action", ["sudo apt install -y python3-opencv python3-pil"], ["pip"]),
+    ("32-bit Pi, an image extra of Pillow alone (the Debian packages follow the extra)",
+     DeviceFacts("armv7l", 32, "3.11.2", "2.36", interpreters=NOTHING, image_packages=("pillow",)),
+     "action", ["python3-pil"], ["python3-opencv"]),
     ("everything works",
      DeviceFacts("aarch64", 64, "3.11.2", "2.36", interpreters=(_works("litert"),), image_modules=PIL_OK),
      "ok", [], ["pip", "apt"]),
