@@ -16,7 +16,7 @@
 #   rootfs/    those .debs unpacked with `dpkg -x`, plus the links their maintainer scripts would make
 #   wheels*/   the target's wheels (pip's real resolution for its Python/platform tags), never TensorFlow
 #   versions.txt  what was downloaded
-# WORK/cpuinfo/  fake /proc/cpuinfo, /sys/devices/system/cpu and device-tree model of a Pi 3, 4 and 5
+#   cpuinfo/   fake /proc/cpuinfo, /sys/devices/system/cpu and device-tree model of a Pi 3, 4 and 5
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -99,7 +99,7 @@ fi
 # armv7l), a Pi 4 Model B (4x Cortex-A72) and a Pi 5 (4x Cortex-A76). run.sh runs qemu with a matching
 # CPU model (targets.sh): qemu's default "max" CPU advertises SVE/SME, which no Pi has, and LiteRT's SME
 # path gives wrong answers under qemu 7.2.
-C="$WORK/cpuinfo"; mkdir -p "$C"
+C="$T/cpuinfo"; mkdir -p "$C"   # per target: setups of several targets may run at once
 _cpuinfo64() {  # part variant revision features model revision-code
   local i
   for i in 0 1 2 3; do

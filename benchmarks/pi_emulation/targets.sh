@@ -63,7 +63,7 @@ board_cpu() {  # board -> qemu -cpu model (a real Pi core: qemu's default "max" 
 }
 
 board_install() {  # T board: the board's fake /proc/cpuinfo, /sys/devices/system/cpu, device-tree model
-  local R="$1/rootfs" C; C="$(dirname "$1")/cpuinfo"
+  local R="$1/rootfs" C="$1/cpuinfo"
   case " $BOARDS " in *" $2 "*) ;; *) echo "error: board '$2' is not one of $TARGET's: $BOARDS" >&2; return 1;; esac
   mkdir -p "$R/proc/device-tree" "$R/sys/devices/system"
   cp "$C/$2" "$R/proc/cpuinfo"; cp "$C/model-$2" "$R/proc/device-tree/model"
