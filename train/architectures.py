@@ -38,18 +38,23 @@ class Architecture:
     name: str
     summary: str
     build: Callable  # build(keras) -> keras.Model
+    recipe: dict = dataclasses.field(default_factory=dict)  # TrainConfig options this architecture is trained with
 
 
 _REGISTRY: dict[str, Architecture] = {}
 
 
-def register(name: str, summary: str):
-    """Decorator adding a builder ``fn(keras) -> Model`` to the registry under ``name``."""
+def register(name: str, summary: str, recipe: dict | None = None):
+    """Decorator adding a builder ``fn(keras) -> Model`` to the registry under ``name``.
+
+    ``recipe``: the ``TrainConfig`` options (other than the defaults) this architecture is trained
+    with for its recorded figures (``benchmarks/figures/pareto.py``); ``{}`` means the defaults.
+    """
 
     def wrap(fn: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"architecture {name!r} registered twice")
-        _REGISTRY[name] = Architecture(name, summary, fn)
+        _REGISTRY[name] = Architecture(name, summary, fn, dict(recipe or {}))
         return fn
 
     return wrap
@@ -116,7 +121,8 @@ def count_macs(model) -> int:
 # --------------------------------------------------------------------------- registered architectures
 
 
-@register("seed", "The original project's CNN (keras.io 'simple MNIST convnet'): 2 conv + max-pool, dropout, dense softmax.")
+@register("seed", "The original project's CNN (keras.io 'simple MNIST convnet'): 2 conv + max-pool, dropout, dense softmax.",
+          recipe={"epochs": 15, "learning_rate": 1e-3, "lr_schedule": "constant", "augment": False})
 def _seed(keras):
     layers = keras.layers
     return keras.Sequential(
@@ -159,6 +165,29 @@ def _edge(keras):
             layers.MaxPooling2D(2),       # -> 3x3x64
             layers.Flatten(),
             layers.Dropout(0.25),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ]
+    )
+
+
+@register("tiny", "For microcontrollers: conv-BN-ReLU 8-16-32 (the last two unpadded) with max-pooling, dense head; "
+          "under 0.3M MACs and 15 KB int8.")
+def _tiny(keras):
+    # Chosen in benchmarks/RESULTS.md ("Accuracy-per-MAC frontier"): at ~0.3M MACs the plain 6-12-24 plan
+    # (padded) and depthwise-separable plans (0.18-0.24M MACs) scored lower on validation; unpadded 3x3
+    # convs buy wider layers (16, 32) for the same MACs: 14 -> 12 -> 6 -> 4 -> 2x2x32.
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            layers.Input(INPUT_SHAPE),
+            *_conv_bn_relu(layers, 8),                    # 28x28
+            layers.MaxPooling2D(2),                       # -> 14x14
+            *_conv_bn_relu(layers, 16, padding="valid"),  # -> 12x12
+            layers.MaxPooling2D(2),                       # -> 6x6
+            *_conv_bn_relu(layers, 32, padding="valid"),  # -> 4x4
+            layers.MaxPooling2D(2),                       # -> 2x2x32
+            layers.Flatten(),
+            layers.Dropout(0.1),
             layers.Dense(NUM_CLASSES, activation="softmax"),
         ]
     )

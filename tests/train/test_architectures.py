@@ -25,7 +25,7 @@ def test_duplicate_registration_is_refused():
         archs.register("seed", "again")(lambda keras: None)
 
 
-@pytest.mark.parametrize("name", ["seed", "edge"])
+@pytest.mark.parametrize("name", archs.list_architectures())
 def test_models_take_mnist_and_return_probabilities(name):
     model = archs.create_model(name)
     assert model.name == name
@@ -49,3 +49,18 @@ def test_edge_macs_match_hand_count():
     # conv 28*28*16*9*1 + conv 14*14*32*9*16 + conv 7*7*64*9*32 + dense 3*3*64*10
     expected = 28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 7 * 7 * 64 * 9 * 32 + 576 * 10
     assert archs.count_macs(archs.create_model("edge")) == expected
+
+
+def test_tiny_macs_match_hand_count_and_fit_a_microcontroller():
+    # conv 28*28*8*9 + conv (valid) 12*12*16*9*8 + conv (valid) 4*4*32*9*16 + dense 2*2*32*10
+    tiny = archs.create_model("tiny")
+    expected = 28 * 28 * 8 * 9 + 12 * 12 * 16 * 9 * 8 + 4 * 4 * 32 * 9 * 16 + 128 * 10
+    assert archs.count_macs(tiny) == expected <= 300_000
+    assert tiny.count_params() < 8_000  # int8 weights well under the 15 KB budget
+
+
+def test_recipes_are_valid_train_options():
+    from edgedigits.train import TrainConfig
+
+    for name in archs.list_architectures():
+        TrainConfig(arch=name, **archs.get_architecture(name).recipe).validate()
