@@ -511,12 +511,13 @@ def _digit_components(ink: Ink) -> np.ndarray:
 
 
 def field_of_parts(ink: Ink, parts, label: str = "image") -> np.ndarray:
-    """The ink of some components, each possibly only between two columns, as a 28x28 MNIST field.
+    """The ink of some components, each possibly only between two cut lines, as a 28x28 MNIST field.
 
     Args:
       ink: what :func:`find_ink` found.
-      parts: ``[(component id, x0, x1), ...]``: the pixels of each component in columns [x0, x1)
-        (a cut through touching digits); x0/x1 None for the whole component.
+      parts: ``[(component id, cut), ...]``; ``cut`` None for the whole component, or
+        ``(x0, y0, x1, y1, lo, hi)``: only its pixels inside the box [x0, x1) x [y0, y1) whose
+        column is in [lo[r], hi[r]) on row y0 + r (a cut through touching digits need not be straight).
       label: what to call the image in errors.
 
     Returns:
@@ -528,31 +529,36 @@ def field_of_parts(ink: Ink, parts, label: str = "image") -> np.ndarray:
     cv2 = require_image_libs()
     stats = ink.stats
     boxes = []
-    for comp, a, b in parts:
-        x, y, w, h = (int(v) for v in stats[comp, :4])
-        a = x if a is None else max(int(a), x)
-        b = x + w if b is None else min(int(b), x + w)
-        boxes.append((comp, a, b, y, y + h))
-    x0, x1 = min(b[1] for b in boxes), max(b[2] for b in boxes)
-    y0, y1 = min(b[3] for b in boxes), max(b[4] for b in boxes)
+    for comp, cut in parts:
+        if cut is None:
+            x, y, w, h = (int(v) for v in stats[comp, :4])
+            boxes.append((x, y, x + w, y + h))
+        else:
+            boxes.append(cut[:4])
+    x0, x1 = min(b[0] for b in boxes), max(b[2] for b in boxes)
+    y0, y1 = min(b[1] for b in boxes), max(b[3] for b in boxes)
     pad = 3
     h, w = ink.shape
     top, left = max(y0 - pad, 0), max(x0 - pad, 0)
     bottom, right = min(y1 + pad, h), min(x1 + pad, w)
     lab = ink.labels[top:bottom, left:right]
-    if len(boxes) == 1 and boxes[0][1] == int(stats[boxes[0][0], 0]) and boxes[0][2] == int(stats[boxes[0][0], 0] + stats[boxes[0][0], 2]):
-        keep = (lab == boxes[0][0]).view(np.uint8)
+    if len(parts) == 1 and parts[0][1] is None:
+        keep = (lab == parts[0][0]).view(np.uint8)
     else:
         keep = np.zeros(lab.shape, np.uint8)
-        for comp, a, b, _, _ in boxes:
-            keep[:, a - left : b - left] |= (lab[:, a - left : b - left] == comp).view(np.uint8)
-    return _field_from_crop(ink.ink[top:bottom, left:right], keep, ink.sigma, label, cv2)
+        for (comp, cut), (bx0, by0, bx1, by1) in zip(parts, boxes):
+            sub = lab[by0 - top : by1 - top, bx0 - left : bx1 - left] == comp
+            if cut is not None:
+                cols = np.arange(bx0, bx1)[None, :]
+                sub &= (cols >= cut[4][:, None]) & (cols < cut[5][:, None])
+            keep[by0 - top : by1 - top, bx0 - left : bx1 - left] |= sub.view(np.uint8)
+    return _field_from_crop(ink.ink[top:bottom, left:right], keep, ink.sigma, label, cv2, lab)
 
 
 _CROSS = None
 
 
-def _field_from_crop(crop: np.ndarray, keep: np.ndarray, sigma: float, label: str, cv2) -> np.ndarray:
+def _field_from_crop(crop: np.ndarray, keep: np.ndarray, sigma: float, label: str, cv2, labels=None) -> np.ndarray:
     global _CROSS
     if _CROSS is None:
         _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -563,6 +569,8 @@ def _field_from_crop(crop: np.ndarray, keep: np.ndarray, sigma: float, label: st
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     # Ink values around the kept strokes only (other marks are dropped), floored above the noise.
     near = cv2.dilate(keep, _CROSS, iterations=2)
+    if labels is not None:  # the soft edges of the kept strokes, not the neighbouring strokes they touch
+        near &= (labels == 0).view(np.uint8) | keep
     values = crop[keep.view(bool)]
     level = float(np.percentile(values, 90))
     floor = max(3.0 * sigma, 0.15 * level)

@@ -48,8 +48,15 @@ _MAX_RUN = 4  # atoms one digit may be made of
 _MAX_ATOMS = 3 * MAX_DIGITS  # atoms after cutting
 _SPECK = 0.3  # marks smaller than this fraction of the line height in both directions are specks
 _SHORT = 0.55  # a candidate shorter than this fraction of the line is not a digit on its own
-_WIDE = 1.15  # wider than this many line heights: more than one digit
+_WIDE = 1.0  # wider than this many line heights: more than one digit
 _SKIP = -2.5  # cost of leaving a small mark out of the number
+_SPLIT = 0.7  # marks wider than this many line heights may hold more than one digit
+_BAND = 0.25  # a cut may wander this many line heights from where it starts
+_MARGIN = 0.15  # cuts at least this many line heights apart and from a mark's ends
+_SPLITS = (0.55, 0.8)  # even splits of a wide mark into digits this many line heights wide
+_BONUS = 0.5  # per digit read (against the bias of summed log probabilities to fewer, merged digits)
+_WIDE_COST = 8.0  # per line height of width beyond _WIDE
+_CUT_COST = 0.6  # per stroke width of ink a cut crosses
 _default = None
 
 
@@ -250,12 +257,13 @@ def _check_roi(roi):
 @dataclasses.dataclass
 class _Atom:
     comp: int  # component id
-    x0: int  # columns [x0, x1) of the component that belong to this atom
+    x0: int  # extent of its pixels (working image): columns [x0, x1), rows [y0, y1)
     x1: int
     y0: int
     y1: int
-    cut_left: float  # ink crossed by the cut at x0 (0: the component's own edge), in stroke widths
-    cut_right: float
+    cut: tuple | None  # None: the whole component; else (x0, y0, x1, y1, lo, hi) as field_of_parts takes
+    cut_left: float = 0.0  # ink crossed by the cut on its left (0: the component's own edge), in stroke widths
+    cut_right: float = 0.0
 
     @property
     def centre(self) -> float:
@@ -309,7 +317,7 @@ def _marks(ink, label) -> tuple[list[int], float]:
     if inside.any() and area[inside].max() >= 0.2 * area.max():  # page edges, shadows: only when digits remain
         ids, x, y, bw, bh, area = ids[inside], x[inside], y[inside], bw[inside], bh[inside], area[inside]
     big = area >= 0.25 * area.max()
-    line = float(np.median(bh[big]))
+    line = _line_height(ink, ids[big], ink.stats[ids[big]])
     keep = ((bh >= _SPECK * line) | (bw >= _SPECK * line)) & (area >= 0.02 * line * line)
     if keep.sum() > MAX_MARKS:
         raise InputError(f"{label}: {int(keep.sum())} separate marks the size of digits, more than a number of at most "
@@ -318,51 +326,110 @@ def _marks(ink, label) -> tuple[list[int], float]:
     return [int(i) for i in ids[keep][order]], max(line, 4.0)
 
 
+def _line_height(ink, ids, stats) -> float:
+    """The digits' height: per column of each large mark, the span from its top to its bottom ink pixel;
+    a high percentile of those (a wavy baseline or a slant makes a run of touching digits taller than
+    one digit, not its columns)."""
+    spans = []
+    for comp, (x, y, w, h) in zip(ids, stats[:, :4]):
+        own = ink.labels[y : y + h, x : x + w] == comp
+        has = own.any(axis=0)
+        first = own.argmax(axis=0)
+        last = h - 1 - own[::-1].argmax(axis=0)
+        spans.append((last - first + 1)[has])
+    return float(np.percentile(np.concatenate(spans), 90))
+
+
 def _atoms(ink, marks, line) -> list[_Atom]:
-    """Marks, the wide ones cut at their column profile's minima and at even splits."""
+    """Marks; a mark wider than a digit cut along the cheapest paths (least ink crossed) from top to
+    bottom near the minima of its column profile and near even splits."""
     stats = ink.stats
     atoms = []
     for comp in marks:
         x, y, bw, bh = (int(v) for v in stats[comp, :4])
-        if bw <= 0.75 * line:
-            atoms.append(_Atom(comp, x, x + bw, y, y + bh, 0.0, 0.0))
+        if bw <= _SPLIT * line:
+            atoms.append(_Atom(comp, x, x + bw, y, y + bh, None))
             continue
         own = ink.labels[y : y + bh, x : x + bw] == comp
         profile = own.sum(axis=0).astype(np.float32)
-        stroke = max(1.0, float(np.median(profile[profile > 0])) if (profile > 0).any() else 1.0)
-        cuts = _cut_positions(profile, line)
-        edges = [0, *cuts, bw]
-        for a, b in zip(edges[:-1], edges[1:]):
-            rows = np.flatnonzero(own[:, a:b].any(axis=1))
-            if not len(rows):
-                continue
-            atoms.append(_Atom(comp, x + a, x + b, y + int(rows[0]), y + int(rows[-1]) + 1,
-                               float(profile[a]) / stroke if a else 0.0, float(profile[b - 1]) / stroke if b < bw else 0.0))
+        stroke = max(1.0, float(np.median(profile[profile > 0])))
+        starts = _cut_positions(profile, line)
+        if not starts:
+            atoms.append(_Atom(comp, x, x + bw, y, y + bh, None))
+            continue
+        paths, crossed = _cut_paths(own, starts, max(2, round(_BAND * line)))
+        cols = np.arange(bw)[None, :]
+        lo, lo_cost = np.zeros(bh, np.int64), 0.0
+        for k in range(len(paths) + 1):
+            hi, hi_cost = (paths[k], float(crossed[k]) / stroke) if k < len(paths) else (np.full(bh, bw), 0.0)
+            part = own & (cols >= lo[:, None]) & (cols < hi[:, None])
+            rows = np.flatnonzero(part.any(axis=1))
+            if len(rows) and int(part.sum()) >= 4:
+                used = np.flatnonzero(part.any(axis=0))
+                r0, r1 = int(rows[0]), int(rows[-1]) + 1
+                c0, c1 = int(used[0]), int(used[-1]) + 1
+                cut = (x + c0, y + r0, x + c1, y + r1, x + lo[r0:r1], x + hi[r0:r1])
+                atoms.append(_Atom(comp, x + c0, x + c1, y + r0, y + r1, cut, lo_cost, hi_cost))
+            lo, lo_cost = hi, hi_cost
     atoms.sort(key=lambda a: a.centre)
     return atoms
 
 
 def _cut_positions(profile: np.ndarray, line: float) -> list[int]:
     """Where a wide mark may hold two digits' boundary: local minima of the (smoothed) column profile,
-    plus even splits for the number of digits its width suggests (overlapping strokes leave no minimum)."""
+    plus even splits for the numbers of digits its width suggests (overlapping strokes leave no minimum)."""
     n = len(profile)
     smooth = np.convolve(profile, np.array([1, 2, 3, 2, 1], np.float32) / 9, mode="same")
-    margin = max(2, int(0.15 * line))
-    minima = [i for i in range(margin, n - margin) if smooth[i] <= smooth[i - 1] and smooth[i] < smooth[i + 1]]
-    minima.sort(key=lambda i: smooth[i])
-    limit = max(2, int(2.5 * n / line))
+    margin = max(2, int(_MARGIN * line))
+    inner = smooth[margin : n - margin]
+    if len(inner) < 3:
+        return []
+    is_min = np.flatnonzero((inner[1:-1] <= inner[:-2]) & (inner[1:-1] < inner[2:])) + margin + 1
     chosen: list[int] = []
-    for i in minima:
+    for i in sorted(is_min.tolist(), key=lambda i: smooth[i]):
         if all(abs(i - c) >= margin for c in chosen):
             chosen.append(i)
-        if len(chosen) >= limit:
-            break
-    for parts in {max(2, round(n / (0.65 * line))), max(2, round(n / (0.9 * line)))}:
+    for width in _SPLITS:
+        parts = max(2, round(n / (width * line)))
         for k in range(1, parts):
             c = round(k * n / parts)
-            if margin <= c <= n - margin and all(abs(c - m) >= margin // 2 for m in chosen):
+            if margin <= c <= n - margin and all(abs(c - m) >= margin for m in chosen):
                 chosen.append(c)
     return sorted(chosen)
+
+
+def _cut_paths(own: np.ndarray, starts: list[int], band: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each start column, the top-to-bottom path (one column per row, moving at most one column
+    per row, within ``band`` of the start) that crosses the least ink. Returns (paths (K, rows), ink crossed (K,))."""
+    bh, bw = own.shape
+    offsets = np.arange(-band, band + 1)
+    k = len(starts)
+    cols = np.asarray(starts)[:, None] + offsets[None, :]  # (K, B)
+    outside = (cols < 1) | (cols > bw - 1)
+    cost = own[:, np.clip(cols, 0, bw - 1)].astype(np.float32)  # (rows, K, B)
+    cost[:, outside] = 1e6
+    step = np.float32(0.02)
+    total = cost[0] + step * np.abs(offsets)[None, :]
+    moves = np.empty((bh, k, len(offsets)), np.int8)
+    big = np.full((k, 1), np.float32(1e9))
+    for r in range(1, bh):
+        options = np.stack([np.concatenate([big, total[:, :-1]], axis=1) + step, total,
+                            np.concatenate([total[:, 1:], big], axis=1) + step])
+        pick = options.argmin(axis=0)
+        moves[r] = pick - 1
+        total = np.take_along_axis(options, pick[None], axis=0)[0] + cost[r]
+    idx = total.argmin(axis=1)
+    path = np.empty((k, bh), np.int64)
+    rows_k = np.arange(k)
+    for r in range(bh - 1, -1, -1):
+        path[:, r] = idx
+        if r:
+            idx = idx + moves[r, rows_k, idx]
+    crossed = cost[np.arange(bh)[None, :], rows_k[:, None], path].sum(axis=1)
+    absolute = cols[rows_k[:, None], path]
+    absolute = np.maximum.accumulate(absolute, axis=0)  # paths never cross: each stays right of the one before
+    keep = [0] + [i for i in range(1, k) if np.abs(absolute[i] - absolute[i - 1]).mean() >= 2.0]
+    return absolute[keep], crossed[keep]
 
 
 def _candidates(ink, atoms, line):
@@ -376,16 +443,16 @@ def _candidates(ink, atoms, line):
             x0, x1 = min(a.x0 for a in run), max(a.x1 for a in run)
             y0, y1 = min(a.y0 for a in run), max(a.y1 for a in run)
             width, height = (x1 - x0) / line, (y1 - y0) / line
-            if width > 1.6 and j > i + 1:
+            if width > 1.5 and j > i + 1:
                 break
-            score = 0.0
+            score = _BONUS
             if height < _SHORT:
                 score -= 3.0 + 10.0 * (_SHORT - height)
             if width > _WIDE:
-                score -= 6.0 * (width - _WIDE)
-            score -= 0.6 * (run[0].cut_left + run[-1].cut_right)  # cutting through thick ink is unlikely a boundary
+                score -= _WIDE_COST * (width - _WIDE)
+            score -= _CUT_COST * (run[0].cut_left + run[-1].cut_right)  # cutting through thick ink is unlikely a boundary
             try:
-                field = field_of_parts(ink, [(a.comp, a.x0, a.x1) for a in run])
+                field = field_of_parts(ink, [(a.comp, a.cut) for a in run])
             except InputError:
                 continue
             spans.append((i, j))
