@@ -352,7 +352,7 @@ def preprocess_image(source, name: str | None = None) -> np.ndarray:
     if grey.shape == (_FIELD, _FIELD) and _is_mnist_like(grey):
         return grey.copy()
     ink = find_ink(grey, label)
-    return field_of_parts(ink, [(int(i), None, None) for i in _digit_components(ink)], label)
+    return field_of_parts(ink, [(int(i), None) for i in _digit_components(ink)], label)
 
 
 def _is_mnist_like(grey: np.ndarray) -> bool:

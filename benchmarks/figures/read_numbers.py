@@ -1,0 +1,269 @@
+"""Reading whole numbers from photos (issue 10), beside the textbook OpenCV pipeline, for RESULTS.md.
+
+Usage:
+  python benchmarks/figures/read_numbers.py [--numbers N] [--six N] [--singles N] [--seed S] [--model PATH]
+      [--aarch64-wheel] [--no-write]
+
+Photos are made in code from MNIST *test* digits (tests/runtime/photos.py: ``number_photos`` for
+3-6 digit numbers, 640x480 JPEG, spacing "apart" 50% / "touching" 25% / "overlapping" 25%, wavy
+baseline, slant, uneven light, noise, blur, RGB, either polarity; ``make_photo`` for one digit
+at 640x480). Everything runs on one thread (``cv2.setNumThreads(1)``, the classifier with
+``num_threads=1``); times are medians of per-photo ``perf_counter_ns`` from the file's bytes to
+the answer.
+
+- ``read_number`` (edgedigits_runtime.read): whole-number accuracy overall and per spacing, the
+  p50 time of a read, and of a 6-digit read.
+- The textbook pipeline on the same photos: grey decode, Otsu threshold (polarity from the
+  border), connected components left to right (specks under 5% of the largest dropped), each
+  fitted to 20x20 in 28x28 and centred by its centre of mass, the same classifier on each.
+- One digit per photo: ``preprocess_image`` + ``predict`` (the runtime's photo path), the
+  textbook pipeline's largest component, and ``read_number`` on the same photos.
+- ``--aarch64-wheel``: size of the opencv-python-headless wheel pip picks for a 64-bit Raspberry
+  Pi (``pip download --platform manylinux2014_aarch64``), packed and unpacked.
+
+Writes the "Reading numbers" section of benchmarks/RESULTS.md with the machine and the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SECTION = "## Reading numbers (issue 10)"
+
+
+def main(argv=None) -> int:
+    args = _parse(argv)
+    sys.path.insert(0, str(ROOT / "benchmarks" / "figures"))
+    sys.path.insert(0, str(ROOT / "tests" / "runtime"))
+    import cv2
+    from machine import describe, versions
+    from photos import make_photo, number_photos
+
+    from edgedigits_runtime import DigitClassifier, load_default, preprocess_image, read_number
+    from edgedigits_runtime.errors import EdgeDigitsError
+    from edgedigits_runtime.mnist import load_mnist
+
+    cv2.setNumThreads(1)
+    clf = DigitClassifier(args.model, num_threads=1) if args.model else load_default(num_threads=1)
+    images, labels = load_mnist("test", args.data_dir)
+    start = time.time()
+
+    def ours(photo):
+        try:
+            return read_number(photo, clf).number
+        except EdgeDigitsError:
+            return None
+
+    def textbook(photo):
+        return _textbook(photo, clf, cv2)
+
+    numbers = number_photos(images, labels, args.numbers, seed=args.seed)
+    six = number_photos(images, labels, args.six, seed=args.seed + 1, lengths=(6, 6))
+    readers = {"read_number": ours, "textbook": textbook}
+    for fn in readers.values():  # warm-up
+        for photo, _, _ in numbers[:5]:
+            fn(photo)
+    table = {}
+    for name, fn in readers.items():
+        hits, total, times = collections.Counter(), collections.Counter(), []
+        for photo, number, style in numbers:
+            t0 = time.perf_counter_ns()
+            answer = fn(photo)
+            times.append(time.perf_counter_ns() - t0)
+            total[style] += 1
+            hits[style] += answer == number
+        six_times = []
+        six_hits = 0
+        for photo, number, _ in six:
+            t0 = time.perf_counter_ns()
+            answer = fn(photo)
+            six_times.append(time.perf_counter_ns() - t0)
+            six_hits += answer == number
+        table[name] = {"hits": hits, "total": total, "p50": np.median(times) / 1e6,
+                       "six_p50": np.median(six_times) / 1e6, "six_acc": six_hits / max(len(six), 1)}
+
+    rng = np.random.default_rng(args.seed + 2)
+    idx = rng.choice(len(images), args.singles, replace=False)
+    singles = [make_photo(images[i], rng, size=(480, 640), scale=float(rng.uniform(3.0, 12.0))) for i in idx]
+    truth = labels[idx]
+    single = {}
+    for name, fn in {"preprocess_image + predict": lambda p: int(clf.predict(preprocess_image(p))[0]),
+                     "textbook (largest component)": lambda p: _textbook_single(p, clf, cv2),
+                     "read_number": lambda p: ours(p)}.items():
+        for p in singles[:5]:
+            fn(p)
+        answers, times = [], []
+        for p in singles:
+            t0 = time.perf_counter_ns()
+            try:
+                answers.append(fn(p))
+            except EdgeDigitsError:
+                answers.append(None)
+            times.append(time.perf_counter_ns() - t0)
+        expected = [int(t) if name != "read_number" else str(int(t)) for t in truth]
+        single[name] = (float(np.mean([a == e for a, e in zip(answers, expected)])), np.median(times) / 1e6)
+    elapsed = time.time() - start
+
+    wheel = _aarch64_wheel() if args.aarch64_wheel else None
+    command = "python benchmarks/figures/read_numbers.py " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:]))
+    tools = versions("opencv-python-headless", "ai-edge-litert", "numpy", "pillow")
+    text = _render(table, single, wheel, args, clf, describe(), tools, command.strip(), elapsed)
+    print(text)
+    if not args.no_write:
+        _write_section(text)
+    return 0
+
+
+# --------------------------------------------------------------------------- the textbook pipeline
+
+
+def _textbook_ink(photo, cv2):
+    grey = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_GRAYSCALE)
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    flag = cv2.THRESH_BINARY_INV if np.median(border) > np.median(grey[grey.shape[0] // 4 : -grey.shape[0] // 4]) - 1 \
+        else cv2.THRESH_BINARY
+    ink = 255 - grey if flag == cv2.THRESH_BINARY_INV else grey
+    _, mask = cv2.threshold(grey, 0, 255, flag | cv2.THRESH_OTSU)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return ink, labels, stats
+
+
+def _textbook_field(ink, labels, stats, i, cv2):
+    x, y, w, h = stats[i, :4]
+    crop = np.where(labels[y : y + h, x : x + w] == i, ink[y : y + h, x : x + w], 0).astype(np.float32)
+    crop = crop / max(float(crop.max()), 1.0)
+    f = 20.0 / max(w, h)
+    small = cv2.resize(crop, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    field = np.zeros((28, 28), np.float32)
+    sh, sw = small.shape
+    top, left = (28 - sh) // 2, (28 - sw) // 2
+    field[top : top + sh, left : left + sw] = small
+    m = cv2.moments(field)
+    if m["m00"] > 0:
+        shift = np.float32([[1, 0, 14 - m["m10"] / m["m00"]], [0, 1, 14 - m["m01"] / m["m00"]]])
+        field = cv2.warpAffine(field, shift, (28, 28))
+    return np.round(np.clip(field, 0, 1) * 255).astype(np.uint8)
+
+
+def _textbook(photo, clf, cv2) -> str | None:
+    """Otsu, connected components left to right (specks < 5% of the largest dropped), the classifier on each."""
+    ink, labels, stats = _textbook_ink(photo, cv2)
+    if len(stats) < 2:
+        return None
+    area = stats[1:, 4]
+    keep = [i + 1 for i in np.flatnonzero(area >= 0.05 * area.max())]
+    keep.sort(key=lambda i: stats[i, 0] + stats[i, 2] / 2)
+    fields = np.stack([_textbook_field(ink, labels, stats, i, cv2) for i in keep])
+    return "".join(str(int(d)) for d in clf.predict(fields))
+
+
+def _textbook_single(photo, clf, cv2) -> int | None:
+    ink, labels, stats = _textbook_ink(photo, cv2)
+    if len(stats) < 2:
+        return None
+    i = 1 + int(np.argmax(stats[1:, 4]))
+    return int(clf.predict(_textbook_field(ink, labels, stats, i, cv2))[0])
+
+
+# --------------------------------------------------------------------------- install size
+
+
+def _aarch64_wheel():
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--platform", "manylinux2014_aarch64",
+               "--python-version", "3.11", "--only-binary=:all:", "opencv-python-headless", "-d", tmp, "-q"]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        files = list(Path(tmp).glob("*.whl"))
+        if done.returncode or not files:
+            return {"error": (done.stderr.strip().splitlines() or ["pip download failed"])[-1]}
+        wheel = files[0]
+        with zipfile.ZipFile(wheel) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+        return {"name": wheel.name, "packed": wheel.stat().st_size, "unpacked": unpacked, "command": " ".join(cmd[2:])}
+
+
+# --------------------------------------------------------------------------- RESULTS.md
+
+
+def _render(table, single, wheel, args, clf, machine, tools, command, elapsed) -> str:
+    styles = ["apart", "touching", "overlapping"]
+
+    def acc(row, keys):
+        hits = sum(row["hits"][k] for k in keys)
+        total = sum(row["total"][k] for k in keys)
+        return f"{hits / total:.1%} ({hits}/{total})" if total else "–"
+
+    lines = [SECTION, "",
+             f"Machine: {machine}; opencv-python-headless {tools['opencv-python-headless']}, ai-edge-litert "
+             f"{tools['ai-edge-litert']}, numpy {tools['numpy']}, pillow {tools['pillow']}. **Shared machine**: "
+             "2 cores used by several jobs at once (load average far above 2 at times), so times are "
+             "pessimistic and noisy; accuracy is exact.",
+             f"Command: `{command}` ({elapsed:.0f} s). One thread (`cv2.setNumThreads(1)`, classifier "
+             f"`num_threads=1`), model `{Path(clf.info['path']).name}` ({clf.info['backend']}). Times are medians "
+             "from the JPEG's bytes to the answer.", "",
+             f"Numbers: {args.numbers} synthetic 640x480 photos of 3-6 digit numbers made from MNIST test digits "
+             f"(seed {args.seed}; tests/runtime/photos.py `number_photos`); 6-digit reads: {args.six} more photos "
+             "of exactly 6 digits.", "",
+             "| reader | all | clear gap | strokes touch | strokes overlap | touch or overlap | p50 ms | 6-digit p50 ms "
+             "| 6-digit accuracy |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, row in table.items():
+        lines.append(f"| {name} | {acc(row, styles)} | {acc(row, ['apart'])} | {acc(row, ['touching'])} | "
+                     f"{acc(row, ['overlapping'])} | {acc(row, ['touching', 'overlapping'])} | {row['p50']:.1f} | "
+                     f"{row['six_p50']:.1f} | {row['six_acc']:.1%} |")
+    lines += ["", f"One digit per photo: {args.singles} 640x480 JPEG photos of MNIST test digits (tests/runtime/photos.py "
+              "`make_photo`, digit 84-336 px tall, dark on light, uneven light, noise, RGB, rotated).", "",
+              "| path | accuracy | p50 ms, bytes -> label |", "|---|---:|---:|"]
+    for name, (accuracy, p50) in single.items():
+        lines.append(f"| {name} | {accuracy:.1%} | {p50:.2f} |")
+    if wheel:
+        if "error" in wheel:
+            lines += ["", f"opencv-python-headless for aarch64: not measured ({wheel['error']})."]
+        else:
+            lines += ["", f"Install size on a 64-bit Raspberry Pi: `{wheel['name']}` is {wheel['packed'] / 1e6:.1f} MB "
+                      f"to download, {wheel['unpacked'] / 1e6:.1f} MB unpacked (`{wheel['command']}`)."]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _write_section(text: str) -> None:
+    from edgedigits_runtime.fileio import atomic_write_text
+
+    current = RESULTS.read_text() if RESULTS.is_file() else ""
+    if SECTION in current:
+        head, _, rest = current.partition(SECTION)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1 :] if nxt >= 0 else ""
+        new = head + text + ("\n" + tail if tail else "")
+    else:
+        new = current.rstrip("\n") + "\n\n" + text
+    atomic_write_text(RESULTS, new)
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="model file (default: the shipped one)")
+    p.add_argument("--data-dir", default=None, help="MNIST folder (else $EDGEDIGITS_DATA, cache, download)")
+    p.add_argument("--numbers", type=int, default=600, help="photos of 3-6 digit numbers")
+    p.add_argument("--six", type=int, default=100, help="photos of 6-digit numbers (read time)")
+    p.add_argument("--singles", type=int, default=300, help="photos of one digit")
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--aarch64-wheel", action="store_true", help="also measure the aarch64 opencv wheel (pip download)")
+    p.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
