@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# `edgedigits-rt serve` in the emulated Raspberry Pi: install the `serve` extra offline from the
+# target's own wheels (pip's resolution for its Python and platform: aarch64 or pure Python only),
+# start the server inside the emulation, and answer HTTP requests sent from the host over loopback
+# (qemu-user shares the host's network): one digit image and one health check, compared with the
+# host's `edgedigits-rt predict --json` on the same file. Then SIGTERM, and the server must exit 0.
+#
+# Usage: bash benchmarks/pi_emulation/serve.sh [TARGET] [WORK]   (defaults: arm64-bookworm, /tmp/edgedigits-pi)
+#        Run setup.sh TARGET WORK first (it builds the emulated userland); this script only adds
+#        WORK/TARGET/wheels-serve and WORK/TARGET/serve/ (logs, venv, summary.txt).
+# Env:   PI=pi4|pi5 (board; default the target's first), SOURCE=head|worktree (runtime wheel from the last
+#        commit or the working tree), MNIST=folder (default $EDGEDIGITS_DATA), PYTHON=python3 (host Python)
+#
+# Timings inside qemu are not a Pi's: none is reported. Exits 1 if any check failed.
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=targets.sh
+. "$HERE/targets.sh"
+target_load "${1:-arm64-bookworm}" || exit 1
+WORK="$(cd "${2:-${EDGEDIGITS_PI_WORK:-/tmp/edgedigits-pi}}" && pwd)" || exit 1
+T="$WORK/$TARGET"
+[ -e "$T/rootfs/.done" ] || { echo "error: $T/rootfs is missing: run bash $HERE/setup.sh $TARGET $WORK first" >&2; exit 1; }
+PI="${PI:-$(board_default)}"
+SOURCE="${SOURCE:-head}"
+PYTHON="${PYTHON:-python3}"
+MNIST="$(cd "${MNIST:-${EDGEDIGITS_DATA:?set EDGEDIGITS_DATA or MNIST to the MNIST folder}}" && pwd)" || exit 1
+EXTRAS_SERVE="litert,serve"
+TOKEN="pi-emulation-$(date +%s)"
+
+RUN="$T/serve"; LOGS="$RUN/logs"
+rm -rf "$RUN"; mkdir -p "$LOGS" "$RUN/src" "$RUN/dist" "$RUN/home" "$RUN/share"
+SUMMARY="$RUN/summary.txt"; : > "$SUMMARY"
+FAILED=0
+log() { printf '\n== [%s serve] %s\n' "$TARGET" "$*"; }
+note() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
+check() {  # name command...: run, log to LOGS/name.log, record PASS/FAIL
+  local name="$1"; shift
+  if "$@" > "$LOGS/$name.log" 2>&1; then note "PASS $name"; else note "FAIL $name (see $LOGS/$name.log)"; FAILED=1; fi
+}
+_pi() { timeout -k 10 "${PI_TIMEOUT:-3600}" env -i HOME="$RUN/home" PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=dumb NO_COLOR=1 ${GUEST_ENV:-} "$@"; }
+note "target: $TARGET ($DESCRIPTION), board $PI (qemu -cpu $(board_cpu "$PI"))"
+
+# --- 1. the serve extra's wheels for the target (pip's real resolution, binary only) ---------------
+mapfile -t REQS < <("$PYTHON" - "$REPO/runtime/pyproject.toml" ${EXTRAS_SERVE//,/ } <<'EOF'
+import sys, tomllib
+p = tomllib.load(open(sys.argv[1], "rb"))["project"]
+reqs = list(p.get("dependencies", []))
+for extra in sys.argv[2:]:
+    reqs += p["optional-dependencies"][extra]
+print("\n".join(dict.fromkeys(reqs)))
+EOF
+)
+WHEELS="$T/wheels-serve"
+hash="$(printf '%s\n' "$PYVER" "${PIP_PLATFORMS[@]}" "${REQS[@]}" | sha256sum | cut -c1-16)"
+if [ ! -e "$WHEELS/.done-$hash" ]; then
+  log "downloading the serve extra's wheels for $TARGET: ${REQS[*]}"
+  rm -rf "$WHEELS"; mkdir -p "$WHEELS"
+  plat_args=(); for p in "${PIP_PLATFORMS[@]}"; do plat_args+=(--platform "$p"); done
+  "$PYTHON" -m pip download -q --disable-pip-version-check --only-binary=:all: --implementation cp \
+    --python-version "$PYVER" --abi "cp${PYVER/./}" --abi abi3 --abi none "${plat_args[@]}" -d "$WHEELS" "${REQS[@]}" \
+    2> >(grep -v "^WARNING: Location '.*' is ignored" >&2) || { echo "error: pip download failed" >&2; exit 1; }
+  touch "$WHEELS/.done-$hash"
+fi
+# Every wheel is pure Python or built for the target's machine: nothing compiles on the Pi.
+machine="${PIP_PLATFORMS[-1]#linux_}"   # aarch64 (or armv7l)
+check wheels-are-for-the-pi "$PYTHON" - "$WHEELS" "$machine" <<'EOF'
+import sys
+from pathlib import Path
+wheels = sorted(p.name for p in Path(sys.argv[1]).glob("*.whl"))
+bad = [w for w in wheels if not (w.endswith("-none-any.whl") or sys.argv[2] in w)]
+for w in wheels:
+    print(w)
+print(f"{len(wheels)} wheels; not pure Python and not {sys.argv[2]}: {bad or 'none'}")
+sys.exit(bool(bad) or not wheels or any(w.lower().startswith("tensorflow") for w in wheels))
+EOF
+note "  $(tail -1 "$LOGS/wheels-are-for-the-pi.log")"
+note "  serve stack: $(grep -Ei '^(starlette|uvicorn|python_multipart|h11|anyio|opencv|ai_edge_litert|numpy|pillow)' "$LOGS/wheels-are-for-the-pi.log" | tr '\n' ' ')"
+
+# --- 2. the runtime wheel, built on the host --------------------------------------------------------
+if [ "$SOURCE" = head ]; then
+  git -C "$REPO" archive HEAD runtime | tar -x -C "$RUN/src" || { echo "error: git archive of $REPO failed" >&2; exit 1; }
+  note "source: commit $(git -C "$REPO" rev-parse --short HEAD)"
+else
+  cp -rL "$REPO/runtime" "$RUN/src/runtime"
+  find "$RUN/src" -name __pycache__ -prune -exec rm -rf {} +; rm -rf "$RUN/src/runtime/build" "$RUN/src/runtime"/*.egg-info
+  note "source: working tree of $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+fi
+"$PYTHON" -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w "$RUN/dist" "$RUN/src/runtime" \
+  2> >(grep -v "^WARNING: Location '.*' is ignored" >&2) || { echo "error: building the runtime wheel failed" >&2; exit 1; }
+WHEEL="$(cd "$RUN/dist" && ls edgedigits_runtime-*-py3-none-any.whl | head -1)"
+note "wheel: $WHEEL ($(unzip -l "$RUN/dist/$WHEEL" | grep -c 'serve/static/') page files inside)"
+
+# --- 3. install in the emulated Pi, offline ----------------------------------------------------------
+log "emulated $PI: venv and pip install \"edgedigits-runtime[$EXTRAS_SERVE]\" (slow under qemu: minutes)"
+VENV="$RUN/venv"
+# shellcheck disable=SC2086
+check pi-venv guest_venv "$T" "$PI" "$VENV" $VENV_FLAGS
+check pi-install-serve _pi "$VENV/bin/pip" install --no-index --find-links "$WHEELS" --find-links "$RUN/dist" \
+  "edgedigits-runtime[$EXTRAS_SERVE]"
+note "  installed: $(_pi "$VENV/bin/pip" list --format=freeze 2>/dev/null | grep -Ei '^(edgedigits|starlette|uvicorn|python-multipart|ai-edge|numpy|opencv)' | tr '\n' ' ')"
+check pi-machine _pi "$VENV/bin/python" -c "import platform, sys; print(platform.machine(), platform.python_version()); sys.exit(platform.machine() not in ('aarch64', 'armv7l'))"
+
+# --- 4. the server inside the emulation, asked from the host --------------------------------------
+"$PYTHON" - "$MNIST" "$RUN/share" <<'EOF' || exit 1
+import gzip, sys
+from pathlib import Path
+import numpy as np
+src, out = Path(sys.argv[1]), Path(sys.argv[2])
+def idx(stem):
+    path = next(p for p in sorted(src.iterdir()) if p.name.startswith(stem))
+    data = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(data[3])]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3]).reshape(dims)
+images, labels = idx("t10k-images"), idx("t10k-labels")
+from PIL import Image
+Image.fromarray(images[0]).save(out / f"digit_is{labels[0]}.png")
+print(out / f"digit_is{labels[0]}.png")
+EOF
+DIGIT="$(ls "$RUN/share"/digit_is*.png)"
+HV="$RUN/host-venv"
+"$PYTHON" -m venv "$HV" && "$HV/bin/pip" install -q --disable-pip-version-check "$RUN/dist/$WHEEL[$EXTRAS_SERVE]" \
+  2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
+"$HV/bin/edgedigits-rt" predict "$DIGIT" --json --top-k 3 > "$LOGS/host-predict.json" 2> "$LOGS/host-predict.err"
+
+log "edgedigits-rt serve inside the emulation"
+GUEST_ENV="EDGEDIGITS_TOKEN=$TOKEN" _pi "$VENV/bin/edgedigits-rt" serve --port 0 > "$LOGS/pi-serve.out" 2> "$LOGS/pi-serve.err" &
+SERVER=$!
+PORT=""
+for _ in $(seq 1 600); do  # starting Python, numpy, OpenCV and LiteRT under qemu takes a while
+  PORT="$(grep -o 'http://127.0.0.1:[0-9]*' "$LOGS/pi-serve.out" 2>/dev/null | head -1 | sed 's/.*://')"
+  [ -n "$PORT" ] && break
+  kill -0 "$SERVER" 2>/dev/null || break
+  sleep 1
+done
+if [ -z "$PORT" ]; then
+  note "FAIL pi-serve-start (see $LOGS/pi-serve.err)"; FAILED=1
+else
+  note "PASS pi-serve-start: $(head -1 "$LOGS/pi-serve.out")"
+  check pi-serve-answers "$HV/bin/python" - "$PORT" "$TOKEN" "$DIGIT" "$LOGS/host-predict.json" <<'EOF'
+import json, sys, urllib.error, urllib.request
+port, token, digit, host_answer = sys.argv[1:]
+url = f"http://127.0.0.1:{port}"
+def call(path, data=None, headers=None):
+    request = urllib.request.Request(url + path, data=data, headers=headers or {}, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=600) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+auth = {"Authorization": f"Bearer {token}"}
+status, body = call("/v1/health")
+print("no token:", status, body); assert status == 401
+status, health = call("/v1/health", headers=auth)
+print("health:", status, health); assert status == 200 and health["verified"] is True
+status, answer = call("/v1/predict?top_k=3", open(digit, "rb").read(), {**auth, "Content-Type": "image/png"})
+print("predict:", status, answer)
+expected = json.loads(open(host_answer).read())
+same = {k: v for k, v in answer.items() if k != "path"} == {k: v for k, v in expected.items() if k != "path"}
+print("host's `edgedigits-rt predict --json`:", expected, "\nsame fields and values:", same)
+assert status == 200 and same and f"_is{answer['label']}." in digit
+EOF
+  sed -n 's/^predict: /  predict from the host: /p' "$LOGS/pi-serve-answers.log" | tee -a "$SUMMARY"
+fi
+kill -TERM "$SERVER" 2>/dev/null
+# the TERM goes to `timeout`, which passes it on to qemu, which delivers it to the guest's Python
+wait "$SERVER"; code=$?
+if [ "$code" = 0 ] && grep -q '^stopped' "$LOGS/pi-serve.out"; then note "PASS pi-serve-sigterm (exit 0)"; else
+  note "FAIL pi-serve-sigterm (exit $code; see $LOGS/pi-serve.err)"; FAILED=1; fi
+
+log "summary ($SUMMARY)"
+cat "$SUMMARY"
+exit "$FAILED"
