@@ -45,6 +45,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "image/tiff",
                "image/x-portable-graymap", "image/x-portable-pixmap", "image/x-portable-bitmap", "image/*")
 _RAW_TYPES = ("application/octet-stream",)
+# The page loads nothing but its own files (no CDN, works offline), and nothing may frame it.
+_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'",
+                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 _MULTIPART = "multipart/form-data"
 
 
@@ -349,7 +352,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
         return JSONResponse(spec(_version(), limits))
 
     async def page(request: Request):
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache", **_PAGE_HEADERS})
 
     async def api_error(request: Request, exc: ApiError):
         return _error(exc.status, exc.message, exc.headers)

@@ -184,6 +184,7 @@ def test_page_and_static_files(server, client):
     r = client.get(f"{server.url}/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert 'id="pad"' in r.text and 'capture="environment"' in r.text and 'id="token"' in r.text
+    assert r.headers["content-security-policy"].startswith("default-src 'self'")  # nothing from elsewhere
     for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
         r = client.get(f"{server.url}/static/{name}")
         assert r.status_code == 200 and kind in r.headers["content-type"], (name, r.headers)
