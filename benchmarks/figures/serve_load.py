@@ -144,6 +144,11 @@ class Server:
             raise SystemExit(f"the server did not start: {line}{self.proc.stderr.read()}")
         self.host, self.port = found.group(1), int(found.group(2))
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the server process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> float:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
@@ -323,7 +328,12 @@ def main(argv=None) -> int:
         report["warmup"] = asyncio.run(_load(server, pngs, expected, 500, args.clients))
         report["rss_mb"]["after_warmup"] = round(server.rss_mb(), 1)
         print(f"load: {args.requests} requests, {args.clients} clients ...", flush=True)
+        server_cpu, client_cpu, load_before = server.cpu_s(), time.process_time(), os.getloadavg()[0]
         report["load"] = asyncio.run(_load(server, pngs, expected, args.requests, args.clients))
+        n = report["load"]["requests"]
+        report["load"]["server_cpu_ms_per_request"] = round((server.cpu_s() - server_cpu) / n * 1e3, 3)
+        report["load"]["client_cpu_ms_per_request"] = round((time.process_time() - client_cpu) / n * 1e3, 3)
+        report["load"]["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
         report["rss_mb"]["after_load"] = round(server.rss_mb(), 1)
         print(json.dumps(report["load"]), flush=True)
         if not args.no_faults:
@@ -367,6 +377,10 @@ def _render(report: dict, args) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|",
              f"| {load['requests']:,} | **{load['errors']}** | **{load['requests_per_s']:.0f}** | {load['p50_ms']} | "
              f"{load['p90_ms']} | **{load['p99_ms']}** | {load['max_ms']} |", "",
+             f"CPU per request: server {load['server_cpu_ms_per_request']} ms, client {load['client_cpu_ms_per_request']} ms "
+             f"(so one free core would carry about {1000 / load['server_cpu_ms_per_request']:.0f} requests/s of this "
+             f"server); load average {load['load_average'][0]} before the load, {load['load_average'][1]} after, on 2 cores.",
+             "",
              "Server RSS (MB): " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in rss.items()) + "."]
     if "faults" in report:
         f = report["faults"]

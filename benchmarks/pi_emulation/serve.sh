@@ -78,6 +78,23 @@ EOF
 note "  $(tail -1 "$LOGS/wheels-are-for-the-pi.log")"
 note "  serve stack: $(grep -Ei '^(starlette|uvicorn|python_multipart|h11|anyio|opencv|ai_edge_litert|numpy|pillow)' "$LOGS/wheels-are-for-the-pi.log" | tr '\n' ' ')"
 
+# numpy, OpenCV and LiteRT are C++: their wheels need the system's libstdc++6, which every Raspberry Pi OS
+# image has but setup.sh's minimal userland (python3 and its dependencies) may lack. Add it from the
+# target's own Debian suite with setup.sh's private apt, as dpkg -x would have.
+if ! ls "$T/rootfs/usr/lib/$MULTIARCH"/libstdc++.so.6 > /dev/null 2>&1; then
+  log "adding libstdc++6 ($DEB_ARCH, Debian $SUITE) to the emulated userland"
+  A="$T/apt"
+  APT=(apt-get -q -o "Dir::State=$A" -o "Dir::State::status=$A/status" -o "Dir::Etc::SourceList=$A/sources.list"
+       -o "Dir::Etc::SourceParts=$A/none" -o "Dir::Etc::PreferencesParts=$A/none" -o "Dir::Cache=$A/cache"
+       -o "APT::Architecture=$DEB_ARCH" -o "APT::Architectures=$DEB_ARCH" -o Debug::NoLocking=1
+       -o APT::Install-Recommends=0 -o APT::Install-Suggests=0)
+  mkdir -p "$A/cache/archives/partial" "$RUN/debs"
+  { "${APT[@]}" install -y --download-only libstdc++6 && mv "$A"/cache/archives/*.deb "$RUN/debs/"; } > "$LOGS/libstdc++6.log" 2>&1 \
+    || { echo "error: could not download libstdc++6 (see $LOGS/libstdc++6.log)" >&2; exit 1; }
+  for deb in "$RUN"/debs/*.deb; do dpkg -x "$deb" "$T/rootfs"; done
+  note "added to the userland: $(cd "$RUN/debs" && ls | tr '\n' ' ')"
+fi
+
 # --- 2. the runtime wheel, built on the host --------------------------------------------------------
 if [ "$SOURCE" = head ]; then
   git -C "$REPO" archive HEAD runtime | tar -x -C "$RUN/src" || { echo "error: git archive of $REPO failed" >&2; exit 1; }
