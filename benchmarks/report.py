@@ -20,11 +20,13 @@ from importlib import metadata
 from pathlib import Path
 
 from edgedigits.errors import GateError
+from edgedigits_runtime.backends import BACKENDS
 from edgedigits_runtime.fileio import atomic_write_text
 
 __all__ = ["BenchRow", "BenchReport", "machine_info", "package_versions", "cpu_model"]
 
-_PACKAGES = ("edgedigits", "edgedigits-runtime", "numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime")
+# The toolkit, the runtime, numpy and every backend's package (from the runtime's backends table).
+_PACKAGES = ("edgedigits", "edgedigits-runtime", "numpy", *dict.fromkeys(b.package for b in BACKENDS.values()))
 
 
 @dataclasses.dataclass

@@ -1,37 +1,60 @@
-"""`edgedigits export`: a trained run to verified int8/float TFLite and ONNX artifacts."""
+"""`edgedigits export`: a trained run to verified int8/float TFLite and ONNX artifacts.
+
+The format options come from the export formats registry (:data:`edgedigits.export.formats.FORMATS`):
+one ``--<name>`` flag per row (``--int8`` is the documented Raspberry Pi shorthand) and
+``--formats a,b`` listing the names; a new registry row needs nothing here.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from edgedigits.cli_common import friendly_errors
-from edgedigits.export.formats import DEFAULT_FORMATS, formats_table
+from edgedigits.export.formats import DEFAULT_FORMATS, FORMATS, formats_table
 
-# Each format flag and the registry row it selects (tests check that every row has one).
-FLAGS = {"int8": "int8", "ptq": "ptq", "float32": "float32", "float16": "float16",
-         "dynamic": "dynamic", "onnx": "onnx", "onnx_int8": "onnx-int8"}
+__all__ = ["export", "EPILOG", "flag_name"]
 
 EPILOG = "\b\nFormats (default: " + ", ".join(DEFAULT_FORMATS) + "):\n\b\n" + formats_table() + (
-    "\n\nEvery artifact is loaded back in its runtime and checked on the 10,000 test images before it is "
-    "written: int8 formats must reach --min-accuracy and lose at most --max-drop points against the Keras "
-    "model; float formats must agree with it on --min-agreement of the images.")
+    "\n\nEvery artifact is loaded back through the runtime (edgedigits_runtime.DigitClassifier) and scored on the "
+    "10,000 test images before it is written: int8 formats must reach --min-accuracy and lose at most --max-drop "
+    "points against the Keras model; float formats must agree with it on --min-agreement of the images.")
 
 
+def flag_name(fmt: str) -> str:
+    """The Python parameter behind a format's ``--<name>`` flag (``onnx-int8`` -> ``onnx_int8``)."""
+    return fmt.replace("-", "_")
+
+
+def _with_format_flags(fn):
+    """Give the command one ``--<name>`` flag per registry row; the command receives the names chosen."""
+    signature = inspect.signature(fn)
+    params = list(signature.parameters.values())
+    flags = [inspect.Parameter(flag_name(name), inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=bool,
+                               default=typer.Option(False, f"--{name}", help=f"Export {row.filename('<arch>')} (table below)."))
+             for name, row in FORMATS.items()]
+    public = [p for p in params if p.name != "flagged"]
+    public = public[:1] + flags + public[1:]  # after RUN, before the other options
+
+    @functools.wraps(fn)
+    def command(*args, **kwargs):
+        flagged = [name for name in FORMATS if kwargs.pop(flag_name(name), False)]
+        return fn(*args, flagged=flagged, **kwargs)
+
+    command.__signature__ = signature.replace(parameters=public)
+    return command
+
+
+@_with_format_flags
 @friendly_errors
 def export(
     run: Optional[Path] = typer.Argument(None, help="Run folder written by `edgedigits train` (holds model.keras). Default: the latest run under runs/."),
-    int8: bool = typer.Option(False, "--int8", help="QAT full-integer TFLite: the Raspberry Pi model."),
-    ptq: bool = typer.Option(False, "--ptq", help="Post-training full-integer TFLite (compare with QAT)."),
-    float32: bool = typer.Option(False, "--float32", help="Plain float32 TFLite."),
-    float16: bool = typer.Option(False, "--float16", help="float16-weight TFLite."),
-    dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic-range TFLite (int8 weights)."),
-    onnx: bool = typer.Option(False, "--onnx", help="ONNX float32 (tf2onnx)."),
-    onnx_int8: bool = typer.Option(False, "--onnx-int8", help="ONNX int8 (QDQ static quantization)."),
-    formats: Optional[str] = typer.Option(None, "--formats", "-f", help="Comma-separated format names, e.g. int8,ptq,onnx (adds to the flags)."),
+    formats: Optional[str] = typer.Option(None, "--formats", "-f", metavar="NAME,...",
+                                          help=f"Comma-separated format names from {', '.join(FORMATS)} (adds to the flags)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Export folder (default RUN/export, where `edgedigits bench RUN` looks)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier export in the folder (all of it)."),
     min_accuracy: float = typer.Option(0.994, "--min-accuracy", help="Gate: int8 formats' test accuracy, a fraction."),
@@ -45,18 +68,14 @@ def export(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the calibration images and the QAT fine-tune order."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON instead of a table."),
+    flagged: list[str] = (),
 ) -> None:
     """Export a trained run to int8/float TFLite and ONNX, each verified on the full MNIST test set."""
     from edgedigits.export import ExportConfig, export as run_export
     from edgedigits.runs import resolve_run
 
     run = resolve_run(run)  # None -> the latest finished run; the config records the folder actually used
-
-    flags = {"int8": int8, "ptq": ptq, "float32": float32, "float16": float16, "dynamic": dynamic,
-             "onnx": onnx, "onnx_int8": onnx_int8}
-    chosen = [FLAGS[flag] for flag, on in flags.items() if on]
-    if formats is not None:
-        chosen += formats.split(",")
+    chosen = list(flagged) + ([] if formats is None else formats.split(","))
     config = ExportConfig(
         run=str(run), formats=chosen if (chosen or formats is not None) else list(DEFAULT_FORMATS),
         out=None if out is None else str(out), overwrite=overwrite, qat_epochs=qat_epochs,

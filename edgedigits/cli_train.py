@@ -81,10 +81,10 @@ def archs(
     details: bool = typer.Option(False, "--details", help="Also build each model to count parameters and MACs (imports TensorFlow)."),
 ) -> None:
     """List the registered architectures."""
-    from edgedigits.train.architectures import _REGISTRY, count_macs, create_model
+    from edgedigits.train.architectures import count_macs, create_model, get_architecture, list_architectures
 
-    for name, arch in sorted(_REGISTRY.items()):
-        line = f"{name:8s} {arch.summary}"
+    for name in list_architectures():
+        line = f"{name:8s} {get_architecture(name).summary}"
         if details:
             model = create_model(name)
             line += f"  [{model.count_params():,} params, {count_macs(model):,} MACs/image]"

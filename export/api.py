@@ -9,8 +9,9 @@ becomes an error row and leaves no file behind; the others still go through.
 from __future__ import annotations
 
 import io
-import re
 import json
+import re
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,7 +22,7 @@ from edgedigits.errors import EdgeDigitsError, ExportError, GateError, ModelErro
 from edgedigits.export import manifest as _manifest
 from edgedigits.export.config import ExportConfig
 from edgedigits.export.context import ConvertContext
-from edgedigits.export.formats import get_format
+from edgedigits.export.formats import FORMATS, get_format
 from edgedigits.export.record import embed_record, record_document
 from edgedigits.export.results import ExportResult, ExportRow
 from edgedigits.export.verify import check_gate, evaluate
@@ -131,7 +132,7 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
     row.seconds = round(time.perf_counter() - start, 2)
     start = time.perf_counter()
     try:
-        verification = evaluate(data, fmt, x_test, y_test, reference, name=fmt.filename(arch))
+        verification = (fmt.verify or evaluate)(data, fmt, x_test, y_test, reference, name=fmt.filename(arch))
     except EdgeDigitsError as exc:
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
     row.verify_seconds = round(time.perf_counter() - start, 2)
@@ -148,7 +149,7 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
     entry.update(sha256=sha256_bytes(data), size=len(data))
     row.size = len(data)
-    path = atomic_write_bytes(out_dir / fmt.filename(arch), data)
+    path = fmt.write(out_dir / fmt.filename(arch), data, ctx) if fmt.write else atomic_write_bytes(out_dir / fmt.filename(arch), data)
     row.path = str(path)
     log(f"{fmt.name}: {path.name} {len(data):,} bytes, accuracy {row.accuracy:.2%}, "
         f"agreement {row.agreement:.2%} ({row.seconds:.1f}s + {row.verify_seconds:.1f}s verify)")
@@ -171,10 +172,11 @@ def _failed(row: ExportRow, message: str, kind: str, log) -> ExportRow:
 
 
 def _existing_export(out_dir: Path) -> list[str]:
+    """What an earlier export left in ``out_dir``: its own files and anything named like a format's artifact."""
     if not out_dir.is_dir():
         return []
-    return sorted(p.name for p in out_dir.iterdir()
-                  if p.name in _OWN_FILES or p.suffix in (".tflite", ".onnx"))
+    suffixes = tuple({row.suffix for row in FORMATS.values()} | {".tflite", ".onnx"})
+    return sorted(p.name for p in out_dir.iterdir() if p.name in _OWN_FILES or p.name.endswith(suffixes))
 
 
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
@@ -189,7 +191,11 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
 def _clear_out_dir(out_dir: Path) -> None:
     """Remove what an earlier export wrote, so the new manifest describes exactly what is there."""
     for name in _existing_export(out_dir):
-        (out_dir / name).unlink()
+        path = out_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)  # a format whose artifact is a folder
+        else:
+            path.unlink()
 
 
 def _load_model(keras, path: Path):

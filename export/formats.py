@@ -39,7 +39,15 @@ class ExportFormat:
       summary: what the format is for, one line (shown in ``edgedigits export --help``).
       runtime: ``"tflite"`` or ``"onnx"``: the backend family that runs it.
       gate: ``"accuracy"`` (quantized formats) or ``"agreement"`` (float formats).
-      convert: ``convert(ctx) -> bytes``; see :mod:`edgedigits.export.convert_tflite`.
+      convert: ``convert(ctx) -> bytes``, the model's bytes; see :mod:`edgedigits.export.convert_tflite`.
+      verify: ``verify(data, fmt, images, labels, reference, name) -> Verification``; None (the
+        default): through the runtime, :func:`edgedigits.export.verify.evaluate`.
+      write: ``write(path, data, ctx) -> Path``, what lands in the export folder at ``path``
+        (``pattern`` filled in); None (the default): the bytes as one file. A format whose
+        artifact is a folder (a source pack, ...) writes it here, atomically.
+
+    Everything else (the ``--<name>`` flag, ``--formats`` names, help, tests, the docs table)
+    comes from the rows: a new format is a converter, a row, and a line in docs/DESIGN.md.
     """
 
     name: str
@@ -48,10 +56,17 @@ class ExportFormat:
     runtime: str
     gate: str
     convert: Callable
+    verify: Callable | None = None
+    write: Callable | None = None
 
     def filename(self, arch: str) -> str:
-        """The artifact's file name for a run of architecture ``arch``."""
+        """The artifact's file (or folder) name for a run of architecture ``arch``."""
         return self.pattern.format(arch=arch)
+
+    @property
+    def suffix(self) -> str:
+        """What every artifact of this format ends with (``pattern`` after ``{arch}``)."""
+        return self.pattern.rsplit("{arch}", 1)[-1]
 
 
 _ROWS = (
@@ -116,7 +131,7 @@ def parse_formats(text: str | list[str] | tuple[str, ...]) -> list[ExportFormat]
     if not names:
         raise UsageError(f"no export format given; choose from: {', '.join(FORMATS)}")
     wanted = {get_format(n).name for n in names}
-    return [row for row in _ROWS if row.name in wanted]
+    return [row for row in FORMATS.values() if row.name in wanted]
 
 
 def formats_table(arch: str = "<arch>", width: int = 76) -> str:
@@ -125,7 +140,7 @@ def formats_table(arch: str = "<arch>", width: int = 76) -> str:
 
     indent = " " * 34
     lines = [f"{'format':10s} {'file':22s} what it is for"]
-    for row in _ROWS:
+    for row in FORMATS.values():
         default = " (default)" if row.name in DEFAULT_FORMATS else ""
         text = f"{row.name:10s} {row.filename(arch):22s} {row.summary}{default}"
         lines += textwrap.wrap(text, width=width, subsequent_indent=indent)

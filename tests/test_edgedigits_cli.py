@@ -101,9 +101,14 @@ def test_existing_run_folder_is_refused(tmp_path, mnist_dir):
 
 
 def test_archs_lists_registry():
+    from edgedigits.train.architectures import get_architecture, list_architectures
+
     result = _run("archs")
     assert result.exit_code == 0
-    assert "seed" in result.output and "edge" in result.output
+    listed = [line.split()[0] for line in result.output.splitlines() if line.strip()]
+    assert listed == list_architectures()
+    for name in listed:
+        assert get_architecture(name).summary in result.output
 
 
 def test_resume_refuses_options_that_would_change_the_run(tmp_path):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from export_helpers import QUICK, TINY_GATES, write_run  # noqa: E402
 from edgedigits.cli import app  # noqa: E402
-from edgedigits.errors import ExportError, GateError  # noqa: E402
+from edgedigits.errors import ExportError, GateError, RunError  # noqa: E402
 from edgedigits.export import FORMATS, ExportConfig, export  # noqa: E402
 from edgedigits.export.verify import Verification, check_gate  # noqa: E402
 from edgedigits_runtime.evaluate import Score  # noqa: E402
@@ -91,6 +91,29 @@ def test_a_conversion_failing_inside_tensorflow_is_an_error_row(tiny_run, mnist_
     assert cli.exit_code == 1
     assert "error: float16: conversion failed inside the converter" in output
     assert not list((tmp_path / "broken-cli").glob("*.tflite"))
+
+
+def test_a_format_whose_artifact_is_a_folder(tiny_run, mnist_dir, tmp_path, monkeypatch):
+    """A registry row with a ``write`` hook (a source pack, ...): verified like the others, listed, cleared."""
+    def write_pack(path, data, ctx):
+        path.mkdir()
+        (path / "model.tflite").write_bytes(data)
+        (path / "README.txt").write_text("the model and its sources\n")
+        return path
+
+    pack = dataclasses.replace(FORMATS["float32"], name="pack", pattern="{arch}_pack", write=write_pack)
+    monkeypatch.setitem(FORMATS, "pack", pack)
+    out = tmp_path / "packed"
+    config = dict(run=str(tiny_run), out=str(out), data_dir=str(mnist_dir), **TINY_GATES)
+    result = export(ExportConfig(formats=["pack"], **config))
+    assert result.ok, result.to_table()
+    assert (out / "edge_pack" / "model.tflite").is_file() and result.row("pack").path == str(out / "edge_pack")
+    entry = json.loads((out / "manifest.json").read_text())["artifacts"]["edge_pack"]
+    assert entry["format"] == "pack" and entry["agreement"] >= 0.99
+    with pytest.raises(RunError, match="already holds an export"):
+        export(ExportConfig(formats=["float32"], **config))
+    assert export(ExportConfig(formats=["float32"], overwrite=True, **config)).ok
+    assert not (out / "edge_pack").exists() and (out / "edge_float32.tflite").is_file()
 
 
 # --------------------------------------------------------------------------- command line
