@@ -7,10 +7,10 @@ import json
 import os
 
 from edgedigits.errors import UsageError
+from edgedigits.runs import BENCH_DIR
 
 __all__ = ["BenchConfig", "FULL", "QUICK", "BENCH_DIR"]
 
-BENCH_DIR = "bench"
 
 # How much to measure when the user does not say: a full run, and a smoke check.
 FULL = {"warmup": 100, "rounds": 10, "runs": 200, "throughput_calls": 3, "test_limit": None}
@@ -94,11 +94,6 @@ class BenchConfig:
         if not isinstance(self.min_accuracy, (int, float)) or not 0.0 <= self.min_accuracy <= 1.0:
             raise UsageError(f"--min-accuracy is a fraction in [0, 1] (e.g. 0.99), got {self.min_accuracy!r}")
         return self
-
-    @property
-    def samples_per_artifact(self) -> int:
-        """Timed batch-1 calls per artifact and thread count."""
-        return (self.rounds or 0) * (self.runs or 0)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.errors import RunError, UsageError
+from edgedigits.runs import EXPORT_DIR
 from edgedigits_runtime.fileio import sha256_file
+from edgedigits_runtime.manifest import MANIFEST_FILE
 
 __all__ = ["Artifact", "resolve_targets", "load_reference", "MODEL_SUFFIXES"]
 
-MANIFEST_FILE = "manifest.json"
-EXPORT_DIR = "export"
 # File suffix -> the backend family that runs it (for files outside any manifest).
 MODEL_SUFFIXES = {".tflite": "tflite", ".onnx": "onnx"}
 

@@ -16,6 +16,7 @@ import typer
 
 from edgedigits.cli_common import friendly_errors
 from edgedigits.export.formats import DEFAULT_FORMATS, FORMATS, formats_table
+from edgedigits.runs import export_dir
 
 __all__ = ["export", "EPILOG", "flag_name"]
 
@@ -98,7 +99,7 @@ def export(
 def _next_steps(result) -> str:
     paths = {row.format: row.path for row in result.rows if row.path}
     model = paths.get("int8") or next(iter(paths.values()))
-    default_out = result.out_dir == result.run_dir / "export"
+    default_out = result.out_dir == export_dir(result.run_dir)
     target = result.run_dir if default_out else result.out_dir
     return ("next:\n"
             f"  edgedigits bench {target}    # speed, size and accuracy of every artifact, side by side\n"

@@ -12,11 +12,31 @@ from pathlib import Path
 
 from edgedigits.errors import RunError
 
-__all__ = ["RUNS_ROOT", "MODEL_FILE", "choose_run_dir", "resolve_run", "latest_run"]
+__all__ = ["RUNS_ROOT", "MODEL_FILE", "CONFIG_FILE", "HISTORY_FILE", "METRICS_FILE", "CURVES_FILE", "CONFUSION_FILE",
+           "CHECKPOINT_DIR", "EXPORT_DIR", "BENCH_DIR", "export_dir", "bench_dir", "choose_run_dir", "resolve_run",
+           "latest_run"]
 
+# The run folder's layout (docs/DESIGN.md "Run folder"): every stage names these from here.
 RUNS_ROOT = Path("runs")
-MODEL_FILE = "model.keras"
+MODEL_FILE = "model.keras"          # written last by `edgedigits train`: its presence marks a finished run
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+CURVES_FILE = "curves.png"
+CONFUSION_FILE = "confusion.png"
 CHECKPOINT_DIR = "checkpoint"
+EXPORT_DIR = "export"               # `edgedigits export RUN` writes here by default
+BENCH_DIR = "bench"                 # `edgedigits bench RUN` writes here by default
+
+
+def export_dir(run: str | Path) -> Path:
+    """Where ``edgedigits export`` writes a run's artifacts by default (and ``bench RUN`` looks)."""
+    return Path(run) / EXPORT_DIR
+
+
+def bench_dir(run: str | Path) -> Path:
+    """Where ``edgedigits bench RUN`` writes its report by default."""
+    return Path(run) / BENCH_DIR
 
 
 def choose_run_dir(out: str | None, arch: str, *, resume: bool, overwrite: bool) -> Path:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from edgedigits.errors import UsageError
 from edgedigits.export.formats import DEFAULT_FORMATS, parse_formats
+from edgedigits.runs import EXPORT_DIR, export_dir
 
 __all__ = ["ExportConfig", "EXPORT_DIR"]
 
-EXPORT_DIR = "export"
 
 
 @dataclasses.dataclass
@@ -56,7 +56,7 @@ class ExportConfig:
     @property
     def out_dir(self) -> Path:
         """``out``, or ``<run>/export``."""
-        return Path(self.out) if self.out else Path(self.run) / EXPORT_DIR
+        return Path(self.out) if self.out else export_dir(self.run)
 
     def validate(self) -> "ExportConfig":
         """Check every option and normalise ``formats`` to registry order; return self.

@@ -1,27 +1,20 @@
-"""`manifest.json`: what each exported file is, how to feed it, and what it measured.
+"""The export's side of ``manifest.json``: entries with what verification measured, and tool versions.
 
-The schema is fixed in docs/DESIGN.md ("Export folder and manifest"); the
-runtime reads it to refuse a file whose bytes changed and to feed inputs right.
+The schema, the file name and the writer belong to the runtime (:mod:`edgedigits_runtime.manifest`),
+which reads the manifest on the device to refuse a file whose bytes changed and to feed inputs right.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 from importlib import metadata
 from pathlib import Path
 
-from edgedigits_runtime.fileio import atomic_write_text
+from edgedigits_runtime import manifest as _runtime_manifest
+from edgedigits_runtime.manifest import LABELS, MANIFEST_FILE, PREPROCESSING, REFERENCE_FILE, SCHEMA
 
 __all__ = ["SCHEMA", "MANIFEST_FILE", "REFERENCE_FILE", "LABELS", "PREPROCESSING", "artifact_entry", "build_manifest",
            "write_manifest", "tool_versions"]
 
-SCHEMA = "edgedigits-manifest/1"
-MANIFEST_FILE = "manifest.json"
-REFERENCE_FILE = "keras_predictions.npy"
-LABELS = [str(d) for d in range(10)]
-PREPROCESSING = {"layout": "NHWC", "height": 28, "width": 28, "channels": 1,
-                 "scale": "x / 255", "polarity": "white-on-black", "range": [0.0, 1.0]}
 _TOOLS = {"edgedigits": "edgedigits", "tensorflow": "tensorflow", "tf_keras": "tf-keras",
           "tfmot": "tensorflow-model-optimization", "tf2onnx": "tf2onnx", "onnxruntime": "onnxruntime",
           "onnx": "onnx", "ai_edge_litert": "ai-edge-litert", "numpy": "numpy"}
@@ -45,36 +38,23 @@ def artifact_entry(*, fmt, sha256: str, size: int, verification, export_seconds:
       fmt: the :class:`~edgedigits.export.formats.ExportFormat` row.
       sha256: hex SHA-256 of the file's bytes.
       size: file size in bytes.
-      verification: the :class:`~edgedigits.export.verify.Verification` of the file.
+      verification: the :class:`~edgedigits.export.verify.Verification` of the file (its input/output
+        are the runtime's description of the model).
       export_seconds: time taken to convert (QAT fine-tune included for int8).
       notes: format-specific facts (``opset`` for ONNX, QAT details for int8).
     """
-    entry = {
-        "format": fmt.name, "runtime": fmt.runtime, "sha256": sha256, "size": int(size),
-        "input": verification.input, "output": verification.output, "output_kind": "probabilities",
-        "accuracy": round(verification.accuracy, 6), "agreement": round(verification.agreement, 6),
-        "export_seconds": round(export_seconds, 2),
-    }
-    entry.update(notes or {})
-    return entry
+    return _runtime_manifest.artifact_entry(
+        format=fmt.name, runtime=fmt.runtime, sha256=sha256, size=size, input=verification.input,
+        output=verification.output, output_kind="probabilities", accuracy=round(verification.accuracy, 6),
+        agreement=round(verification.agreement, 6), export_seconds=round(export_seconds, 2), **(notes or {}))
 
 
 def build_manifest(*, source_run: dict, artifacts: dict, reference: dict | None) -> dict:
-    """The whole manifest as a dict (see DESIGN.md for the fields)."""
-    manifest = {
-        "schema": SCHEMA,
-        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "source_run": source_run,
-        "tools": tool_versions(),
-        "labels": LABELS,
-        "preprocessing": PREPROCESSING,
-        "artifacts": artifacts,
-    }
-    if reference is not None:
-        manifest["reference"] = reference
-    return manifest
+    """The whole manifest as a dict (see DESIGN.md for the fields), with the tools' versions."""
+    return _runtime_manifest.new_manifest(artifacts=artifacts, source_run=source_run, reference=reference,
+                                          tools=tool_versions())
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> Path:
     """Write ``manifest.json`` into ``out_dir`` atomically and return its path."""
-    return atomic_write_text(Path(out_dir) / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+    return _runtime_manifest.write_manifest(out_dir, manifest)

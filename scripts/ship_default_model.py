@@ -67,14 +67,14 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     from edgedigits_runtime import DigitClassifier
     from edgedigits_runtime.errors import ModelError, UsageError
     from edgedigits_runtime.evaluate import evaluate
-    from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes
-    from edgedigits_runtime.manifest import read_manifest
+    from edgedigits_runtime.fileio import atomic_write_bytes, sha256_bytes
+    from edgedigits_runtime.manifest import MANIFEST_FILE, read_manifest, write_manifest
 
-    export = run / "export" if (run / "export" / "manifest.json").is_file() else run
-    if not (export / "manifest.json").is_file():
+    export = run / "export" if (run / "export" / MANIFEST_FILE).is_file() else run  # edgedigits.runs.EXPORT_DIR
+    if not (export / MANIFEST_FILE).is_file():
         raise UsageError(f"no export manifest in {run} (looked for {run}/export/manifest.json): "
                          f"run `edgedigits export {run} --int8` first")
-    manifest = read_manifest(export / "manifest.json")
+    manifest = read_manifest(export / MANIFEST_FILE)
     names = [name for name, entry in manifest["artifacts"].items() if entry.get("format") == "int8"]
     if not names:
         raise UsageError(f"{export}/manifest.json lists no int8 artifact (it has {', '.join(manifest['artifacts'])}): "
@@ -107,7 +107,7 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     out["artifacts"] = {SHIPPED_NAME: entry}
     out["shipped"] = shipped
     atomic_write_bytes(models_dir / SHIPPED_NAME, data)
-    atomic_write_text(models_dir / "manifest.json", json.dumps(out, indent=2) + "\n")
+    write_manifest(models_dir, out)
     return shipped
 
 

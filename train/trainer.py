@@ -28,7 +28,8 @@ import numpy as np
 from edgedigits import __version__
 from edgedigits.data import load_splits, load_test, make_train_dataset, to_float
 from edgedigits.errors import RunError, TrainError, UsageError
-from edgedigits.runs import CHECKPOINT_DIR, MODEL_FILE, choose_run_dir
+from edgedigits.runs import (CHECKPOINT_DIR, CONFIG_FILE, CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE,
+                             choose_run_dir)
 from edgedigits.train.architectures import count_macs, create_model
 from edgedigits.train.config import TrainConfig
 from edgedigits.train import targets as _targets_mod
@@ -91,7 +92,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     y_train, y_val = _targets(keras, config, splits, run_dir, log)
     model, state = _model_and_state(tf, keras, config, run_dir, steps_per_epoch=-(-len(splits.x_train) // config.batch_size))
     earlier_seconds = state["seconds"]  # epochs a resumed run already spent (the callback adds this run's epochs)
-    _save(lambda p: p.write_text(_config_json(config)), run_dir / "config.json")
+    _save(lambda p: p.write_text(_config_json(config)), run_dir / CONFIG_FILE)
     callbacks = [_epoch_end_callback(keras, run_dir, state, log, config.epochs)]
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -234,7 +235,7 @@ def recalibrate_batchnorm(keras, model, images: np.ndarray, *, batch_size: int =
 
 
 def _resumed_config(run_dir: Path, config: TrainConfig) -> TrainConfig:
-    saved = TrainConfig.from_file(run_dir / "config.json")
+    saved = TrainConfig.from_file(run_dir / CONFIG_FILE)
     # The run keeps its own options; only where it lives and how it was started change.
     return dataclasses.replace(saved, out=str(run_dir), resume=True, overwrite=False,
                                data_dir=config.data_dir or saved.data_dir)
@@ -317,11 +318,11 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
     }
     files = {
         "model": run_dir / MODEL_FILE,
-        "config": run_dir / "config.json",
-        "history": run_dir / "history.json",
-        "metrics": run_dir / "metrics.json",
-        "curves": run_dir / "curves.png",
-        "confusion": run_dir / "confusion.png",
+        "config": run_dir / CONFIG_FILE,
+        "history": run_dir / HISTORY_FILE,
+        "metrics": run_dir / METRICS_FILE,
+        "curves": run_dir / CURVES_FILE,
+        "confusion": run_dir / CONFUSION_FILE,
     }
     _save(lambda p: p.write_text(json.dumps(history, indent=1)), files["history"])
     _save(lambda p: plot_curves(history, p), files["curves"], direct=True)

@@ -22,7 +22,6 @@ baseline, <= 50 KB) replace the "Bench" section of RESULTS.md, with the machine 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shlex
 import sys
@@ -31,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.runs import METRICS_FILE, export_dir
+from edgedigits_runtime.manifest import MANIFEST_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Bench"
@@ -38,6 +40,7 @@ TARGETS = {"accuracy": 0.995, "latency_ratio": 0.5, "size_bytes": 50 * 1024}
 # keras.io "Simple MNIST convnet": model.fit(batch_size=128, epochs=15, validation_split=0.1), Adam defaults.
 TUTORIAL_RECIPE = {"epochs": 15, "batch_size": 128, "learning_rate": 1e-3, "lr_schedule": "constant", "augment": False}
 BASELINE_DIR = "baseline"  # inside the seed run: the hand-made float32 TFLite and its manifest
+HEADLINE_EXPORT_DIR = "export-headline"  # inside the edge run, when its export/ holds no int8 model
 
 
 def main(argv=None) -> int:
@@ -96,15 +99,15 @@ def _train(arch: str, out: Path, args, train_kw: dict, times: dict, log) -> Path
 def _recorded_times(run: Path, times: dict) -> None:
     """Training and int8 export times a reused run recorded (metrics.json, the export manifest)."""
     try:
-        metrics = json.loads((run / "metrics.json").read_text())
+        metrics = json.loads((run / METRICS_FILE).read_text())
         key = f"train {metrics.get('arch', run.name)}"
         if key not in times and metrics.get("train_seconds") is not None:
             times[key + " (recorded)"] = float(metrics["train_seconds"])
     except (OSError, ValueError):
         pass
-    int8 = _int8_in(run / "export")
+    int8 = _int8_in(export_dir(run))
     if int8 is not None and "export edge --int8" not in times:
-        entry = json.loads((int8.parent / "manifest.json").read_text())["artifacts"][int8.name]
+        entry = json.loads((int8.parent / MANIFEST_FILE).read_text())["artifacts"][int8.name]
         if entry.get("export_seconds") is not None:
             times["export --int8 (recorded)"] = float(entry["export_seconds"])
 
@@ -112,6 +115,7 @@ def _recorded_times(run: Path, times: dict) -> None:
 def _hand_made_float32(seed_run: Path, args, times: dict, log) -> Path:
     """seed model.keras -> plain TFLiteConverter float32; a manifest beside it so the runtime checks its hash."""
     from edgedigits._tf import tf_and_keras
+    from edgedigits_runtime.manifest import REFERENCE_FILE
     from edgedigits_runtime.mnist import load_mnist
 
     tf, keras = tf_and_keras()
@@ -125,47 +129,40 @@ def _hand_made_float32(seed_run: Path, args, times: dict, log) -> Path:
     path.write_bytes(data)
     x_test, _ = load_mnist("test", args.data_dir)
     reference = model.predict(x_test.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0).argmax(1)
-    np.save(folder / "keras_predictions.npy", reference.astype(np.uint8))
+    np.save(folder / REFERENCE_FILE, reference.astype(np.uint8))
     _write_manifest(folder, path, seed_run)
     log(f"hand-made baseline: {path} ({len(data) / 1024:.1f} KB)")
     return path
 
 
 def _write_manifest(folder: Path, path: Path, seed_run: Path) -> None:
-    from ai_edge_litert.interpreter import Interpreter
+    """The baseline's manifest, built by the runtime's manifest module from the runtime's own description."""
+    from edgedigits_runtime import DigitClassifier
+    from edgedigits_runtime.fileio import sha256_file
+    from edgedigits_runtime.manifest import REFERENCE_FILE, artifact_entry, new_manifest, write_manifest
 
-    it = Interpreter(model_path=str(path))
-
-    def io(d):
-        return {"name": d["name"], "shape": [-1, *map(int, d["shape"][1:])], "dtype": np.dtype(d["dtype"]).name,
-                "scale": None, "zero_point": None}
-
-    sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
-    manifest = {
-        "schema": "edgedigits-manifest/1", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "source_run": {"path": str(seed_run), "arch": "seed"}, "tools": {},
-        "labels": [str(d) for d in range(10)],
-        "preprocessing": {"layout": "NHWC", "height": 28, "width": 28, "channels": 1, "scale": "x / 255",
-                          "polarity": "white-on-black", "range": [0.0, 1.0]},
-        "artifacts": {path.name: {"format": "float32", "runtime": "tflite", "sha256": sha(path), "size": path.stat().st_size,
-                                  "input": io(it.get_input_details()[0]), "output": io(it.get_output_details()[0]),
-                                  "output_kind": "probabilities", "note": "plain TFLiteConverter.from_keras_model, hand-made baseline"}},
-        "reference": {"file": "keras_predictions.npy", "sha256": sha(folder / "keras_predictions.npy"),
-                      "what": "the seed Keras model's top-1 on the MNIST test set, in file order"},
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    data, sha = path.read_bytes(), sha256_file(path)
+    clf = DigitClassifier.from_bytes(data, {"sha256": sha, "runtime": "tflite", "output_kind": "probabilities"},
+                                     name=path.name)
+    entry = artifact_entry(format="float32", runtime="tflite", sha256=sha, size=len(data),
+                           input=clf.input_spec.as_dict(), output=clf.output_spec.as_dict(),
+                           note="plain TFLiteConverter.from_keras_model, hand-made baseline")
+    reference = {"file": REFERENCE_FILE, "sha256": sha256_file(folder / REFERENCE_FILE),
+                 "what": "the seed Keras model's top-1 on the MNIST test set, in file order"}
+    write_manifest(folder, new_manifest(artifacts={path.name: entry}, source_run={"path": str(seed_run), "arch": "seed"},
+                                        reference=reference))
 
 
 def _default_int8(edge_run: Path, args, times: dict, log) -> Path:
     """The int8 model `edgedigits export --int8` wrote for the run (exported now when there is none)."""
-    for folder in (edge_run / "export", edge_run / "export-headline"):
+    for folder in (export_dir(edge_run), edge_run / HEADLINE_EXPORT_DIR):
         found = _int8_in(folder)
         if found is not None:
             log(f"reusing {found}")
             return found
     from edgedigits.export import ExportConfig, export
 
-    out = edge_run / "export" if not (edge_run / "export").exists() else edge_run / "export-headline"
+    out = export_dir(edge_run) if not export_dir(edge_run).exists() else edge_run / HEADLINE_EXPORT_DIR
     kw = {"qat_limit": 2000, "calibration_samples": 100, "min_accuracy": 0.0, "max_drop": 100.0} if args.smoke else {}
     log(f"exporting {edge_run} --int8 into {out}")
     start = time.perf_counter()
@@ -178,7 +175,7 @@ def _default_int8(edge_run: Path, args, times: dict, log) -> Path:
 
 def _int8_in(folder: Path) -> Path | None:
     try:
-        artifacts = json.loads((folder / "manifest.json").read_text())["artifacts"]
+        artifacts = json.loads((folder / MANIFEST_FILE).read_text())["artifacts"]
     except (OSError, ValueError, KeyError):
         return None
     names = [name for name, entry in artifacts.items() if entry.get("format") == "int8"]

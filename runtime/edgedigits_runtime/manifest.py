@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 import os
 import re
@@ -26,14 +27,21 @@ import warnings
 from pathlib import Path
 
 from edgedigits_runtime.errors import ModelError, ModelIntegrityError, UsageError
-from edgedigits_runtime.fileio import sha256_bytes
+from edgedigits_runtime.fileio import atomic_write_text, sha256_bytes
 from edgedigits_runtime.record import read_record
 
-__all__ = ["SCHEMA", "MANIFEST_FILE", "OUTPUT_KINDS", "ManifestWarning", "ManifestCheck", "read_manifest", "check_model", "check_entry",
-           "check_alone"]
+__all__ = ["SCHEMA", "MANIFEST_FILE", "REFERENCE_FILE", "LABELS", "PREPROCESSING", "OUTPUT_KINDS", "ManifestWarning",
+           "ManifestCheck", "read_manifest", "check_model", "check_entry", "check_alone", "artifact_entry", "new_manifest",
+           "write_manifest"]
 
+# The manifest's schema lives here, and only here (docs/DESIGN.md "Export folder and manifest"):
+# the toolkit's export, bench and figure scripts build, find and read manifests with these.
 SCHEMA = "edgedigits-manifest/1"
-MANIFEST_FILE = "manifest.json"
+MANIFEST_FILE = "manifest.json"                 # beside the model files it describes
+REFERENCE_FILE = "keras_predictions.npy"        # the source model's test-set top-1, for agreement
+LABELS = [str(d) for d in range(10)]
+PREPROCESSING = {"layout": "NHWC", "height": 28, "width": 28, "channels": 1,
+                 "scale": "x / 255", "polarity": "white-on-black", "range": [0.0, 1.0]}
 OUTPUT_KINDS = ("probabilities", "logits")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _RUNTIMES = ("tflite", "onnx")
@@ -262,3 +270,73 @@ def check_entry(data: bytes, entry: dict, name: str = "<bytes>") -> ManifestChec
         raise ModelIntegrityError(f"{name}: its SHA-256 is {digest[:12]}..., its manifest entry says "
                                   f"{entry['sha256'][:12]}...: the entry does not describe these bytes")
     return ManifestCheck(digest, True, entry, None, "<entry>", own)
+
+
+def artifact_entry(*, format: str, runtime: str, sha256: str, size: int, input: dict, output: dict,  # noqa: A002
+                   output_kind: str = "probabilities", **facts) -> dict:
+    """One ``artifacts`` entry: what a model file is, how to feed it, plus any measured facts.
+
+    Example:
+
+    >>> entry = artifact_entry(format="float32", runtime="tflite", sha256=digest, size=len(data),   # doctest: +SKIP
+    ...                        input=clf.input_spec.as_dict(), output=clf.output_spec.as_dict(), accuracy=0.99)
+
+    Args:
+      format: the export format's name (``int8``, ``float32``, ...).
+      runtime: the backend family that runs it (``tflite`` or ``onnx``).
+      sha256: hex SHA-256 of the file's bytes ("" while they are not final: the caller fills it in).
+      size: file size in bytes.
+      input: the input tensor, ``TensorSpec.as_dict()`` (``DigitClassifier.input_spec``).
+      output: the output tensor, likewise.
+      output_kind: ``probabilities`` (softmax applied) or ``logits``.
+      **facts: anything else to record (accuracy, agreement, export_seconds, opset, ...).
+
+    Raises:
+      ModelError: a malformed entry (bad SHA-256, runtime or output kind).
+    """
+    entry = {"format": format, "runtime": runtime, "sha256": sha256, "size": int(size), "input": input,
+             "output": output, "output_kind": output_kind, **facts}
+    # An empty sha256 is a placeholder while the bytes are not final (export fills it in after
+    # embedding the integrity record); everything else is checked now.
+    _check_entry(entry if sha256 else {**entry, "sha256": "0" * 64}, f"artifact entry ({format})")
+    return entry
+
+
+def new_manifest(*, artifacts: dict, source_run: dict | None = None, reference: dict | None = None,
+                 tools: dict | None = None, **extra) -> dict:
+    """A whole manifest: schema, creation time, labels and preprocessing, plus the given parts.
+
+    Args:
+      artifacts: file name -> :func:`artifact_entry`.
+      source_run: the run the files came from (``path``, ``arch``, ``model_sha256``, ``test_accuracy``).
+      reference: ``{"file", "sha256", "what"}`` of the reference predictions (:data:`REFERENCE_FILE`).
+      tools: versions of the tools that made the files.
+      **extra: further top-level fields (e.g. ``shipped``).
+
+    Raises:
+      ModelError: a malformed artifact entry.
+    """
+    manifest = {
+        "schema": SCHEMA,
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source_run": source_run or {},
+        "tools": tools or {},
+        "labels": LABELS,
+        "preprocessing": PREPROCESSING,
+        "artifacts": artifacts,
+    }
+    if reference is not None:
+        manifest["reference"] = reference
+    manifest.update(extra)
+    _check_schema(manifest, "<new manifest>")
+    return manifest
+
+
+def write_manifest(folder: str | os.PathLike, manifest: dict) -> Path:
+    """Write ``manifest`` as :data:`MANIFEST_FILE` into ``folder`` (atomically) and return its path.
+
+    Raises:
+      ModelError: ``manifest`` is not a valid manifest.
+    """
+    _check_schema(manifest, "<manifest to write>")
+    return atomic_write_text(Path(folder) / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")

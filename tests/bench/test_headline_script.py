@@ -29,3 +29,25 @@ def test_section_is_appended_then_replaced_leaving_other_sections(headline, tmp_
     assert "first" not in text and "### Headline\n\nsecond\n\n## Runtime\n\nruntime figures\n" in text
     assert text.startswith("# Results\n\n## Export\n\nexport figures\n\n## Bench\n")
 
+
+
+def test_baseline_manifest_is_written_by_the_runtime_and_verifies(headline, tmp_path):
+    """The hand-made baseline's manifest comes from the runtime's manifest module (no hand-written schema)."""
+    import shutil
+
+    import numpy as np
+
+    from edgedigits_runtime import DEFAULT_MODEL, DigitClassifier
+    from edgedigits_runtime.manifest import MANIFEST_FILE, REFERENCE_FILE, read_manifest
+
+    folder = tmp_path / "baseline"
+    folder.mkdir()
+    model = folder / "seed_float32.tflite"
+    shutil.copy(DEFAULT_MODEL, model)
+    np.save(folder / REFERENCE_FILE, np.zeros(10_000, np.uint8))
+    headline._write_manifest(folder, model, tmp_path / "seed")
+    manifest = read_manifest(folder / MANIFEST_FILE)
+    assert manifest["reference"]["file"] == REFERENCE_FILE and manifest["source_run"]["arch"] == "seed"
+    clf = DigitClassifier(model)
+    assert clf.info["verified"] and clf.info["format"] == "float32"
+    assert manifest["artifacts"][model.name]["input"] == clf.input_spec.as_dict()
