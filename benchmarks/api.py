@@ -10,11 +10,13 @@ from typing import Callable
 import numpy as np
 
 from edgedigits.bench import memory
-from edgedigits.bench.config import BENCH_DIR, BenchConfig
-from edgedigits.bench.measure import import_backend, load_classifier_class, open_classifier, schedule, time_batches, time_calls
+from edgedigits.bench.config import BenchConfig
+from edgedigits.bench.measure import (Step, import_backend, load_classifier_class, open_classifier, schedule, time_batches,
+                                      time_calls)
 from edgedigits.bench.report import BenchReport, BenchRow, machine_info
 from edgedigits.bench.stats import summarize
 from edgedigits.bench.targets import Artifact, load_reference, resolve_targets
+from edgedigits.runs import bench_dir
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.evaluate import score
 
@@ -67,89 +69,113 @@ def bench(config: BenchConfig, progress: Progress | None = None) -> BenchReport:
     images, labels = images[:n], labels[:n].astype(np.int64)
     timing_images = images[:_TIMING_IMAGES]
 
-    rows = [BenchRow(name=a.name, path=str(a.path), format=a.format, runtime=a.runtime,
-                     size_bytes=a.path.stat().st_size if a.path.is_file() else None) for a in artifacts]
-    runtimes = sorted({a.runtime for a in artifacts if a.runtime in memory.BACKEND_MODULES})
-    total = len(artifacts) * (1 + config.rounds * (len(config.threads) + len(config.batch_sizes)))
-    total += (len(artifacts) + 1 + len(runtimes)) if config.memory else 0
-    tick = _Ticker(progress, total)
+    subjects = [_Subject(a, config) for a in artifacts]
+    steps = list(schedule(len(subjects), config.rounds, config.threads,
+                          config.batch_sizes if config.throughput_calls else []))
+    backends = sorted({a.runtime for a in artifacts if a.runtime in memory.BACKEND_MODULES})
+    tick = _Ticker(progress, len(subjects) + len(steps) + ((len(subjects) + 1 + len(backends)) if config.memory else 0))
 
-    clfs: dict[tuple[int, int], object] = {}
-    for i, (artifact, row) in enumerate(zip(artifacts, rows)):
-        _prepare(i, artifact, row, config, images, labels, timing_images, clfs)
-        tick(f"loaded and scored {artifact.name}")
+    # 1. Load and score each artifact, one classifier per thread count, warmed up.
+    for subject in subjects:
+        subject.prepare(config, images, labels, timing_images)
+        tick(f"loaded and scored {subject.row.name}")
 
-    latency = {(i, t): [[] for _ in range(config.rounds)] for i in range(len(rows)) for t in config.threads}
-    speed = {(i, b): [] for i in range(len(rows)) for b in config.batch_sizes}
-    most = max(config.threads)
-    for r, t, i in schedule(len(rows), config.rounds, config.threads):
-        if rows[i].ok:
-            try:
-                latency[(i, t)][r] = time_calls(clfs[(i, t)], timing_images, config.runs, start=r * config.runs)
-            except Exception as exc:  # noqa: BLE001 (a runtime failing mid-way: that artifact's error)
-                rows[i].fail(f"failed while timing: {first_line(exc)}")
-        tick(f"round {r + 1}/{config.rounds}: {rows[i].name}, {t} thread{'s' if t > 1 else ''}")
-        if t == most and i == len(rows) - 1:  # end of the round's latency: its throughput, interleaved too
-            for b in config.batch_sizes:
-                for j, row in enumerate(rows):
-                    if row.ok and config.throughput_calls:
-                        try:
-                            speed[(j, b)] += list(time_batches(clfs[(j, most)], images[:b], config.throughput_calls))
-                        except Exception as exc:  # noqa: BLE001
-                            row.fail(f"failed at batch {b}: {first_line(exc)}")
-                    tick(f"round {r + 1}/{config.rounds}: {row.name}, batch {b}")
-    clfs.clear()
+    # 2. Time them, interleaved: each round, batch-1 latency per thread count for every
+    #    artifact in turn, then throughput per batch size for every artifact in turn.
+    for step in steps:
+        subject = subjects[step.artifact]
+        if step.kind == "latency":
+            subject.time_latency(step, timing_images, config)
+        else:
+            subject.time_throughput(step, images, config)
+        tick(f"round {step.round + 1}/{config.rounds}: {subject.row.name}, {step.label}")
+    for subject in subjects:
+        subject.finish(config, len(images))
 
-    for i, row in enumerate(rows):
-        if row.ok:
-            for t in config.threads:
-                rounds = [x for x in latency[(i, t)] if len(x)]
-                row.latency_ms[str(t)] = vars(summarize(np.concatenate(rounds), rounds).scaled(1e3))
-            for b in config.batch_sizes:
-                if speed[(i, b)]:
-                    row.throughput[str(b)] = min(b, len(images)) / float(np.median(speed[(i, b)]))
-            row.gate = "pass" if row.accuracy >= config.min_accuracy else "fail"
-
-    baselines = {}
-    if config.memory:
-        baselines = _measure_memory(artifacts, rows, config, tick)
-
+    # 3. Peak memory, each artifact in a fresh process.
+    rows = [s.row for s in subjects]
+    baselines = _measure_memory(artifacts, rows, config, tick) if config.memory else {}
     report = BenchReport(rows=rows, machine=machine, config=config.to_dict(), baseline_rss_mb=baselines,
                          seconds=round(time.perf_counter() - started, 1), load_average=[load_before, _load_average()])
     _write(report, config, run_dir)
     return report
 
 
-def _prepare(i, artifact: Artifact, row: BenchRow, config, images, labels, timing_images, clfs) -> None:
-    """Load one artifact per thread count, time its load and first call, score it, warm it up."""
-    if artifact.problem:
-        row.fail(artifact.problem)
-        return
-    most = max(config.threads)
-    import_backend(artifact.runtime)  # the library's import is not the model's load time
-    try:
-        clf, load_s = open_classifier(artifact.path, most)
-        t0 = time.perf_counter_ns()
-        clf.predict(timing_images[0])
-        row.cold_ms = (time.perf_counter_ns() - t0) / 1e6
-        row.load_ms = load_s * 1e3
-        info = getattr(clf, "info", None) or {}
-        row.backend = info.get("backend")
-        if row.format in ("tflite", "onnx") and info.get("format"):
-            row.format = str(info["format"])
-        reference, row.agreement_note = load_reference(artifact, len(labels))
-        scored = score(clf, images, labels, reference)
-        row.accuracy, row.agreement = scored.accuracy, scored.agreement
-        row.test_images = len(labels)
-        for t in config.threads:
-            clfs[(i, t)] = clf if t == most else open_classifier(artifact.path, t)[0]
-            time_calls(clfs[(i, t)], timing_images, config.warmup)
-        for b in config.batch_sizes:
-            clfs[(i, most)].predict(images[:b])  # untimed: the first call at a new batch size resizes
-    except Exception as exc:  # noqa: BLE001 (every failure of one artifact is its row's error)
-        for t in config.threads:
-            clfs.pop((i, t), None)
-        row.fail(first_line(exc))
+class _Subject:
+    """One artifact under test: its row, its classifiers (one per thread count) and its timings."""
+
+    def __init__(self, artifact: Artifact, config: BenchConfig):
+        self.artifact = artifact
+        self.row = BenchRow(name=artifact.name, path=str(artifact.path), format=artifact.format,
+                            runtime=artifact.runtime,
+                            size_bytes=artifact.path.stat().st_size if artifact.path.is_file() else None)
+        self.classifiers: dict[int, object] = {}                       # threads -> classifier
+        self.latency: dict[int, list] = {t: [] for t in config.threads}  # threads -> per-round call seconds
+        self.batch_seconds: dict[int, list] = {b: [] for b in config.batch_sizes}  # batch size -> call seconds
+
+    def prepare(self, config: BenchConfig, images, labels, timing_images) -> None:
+        """Load once per thread count, time the load and the first call, score it, warm it up."""
+        artifact, row = self.artifact, self.row
+        if artifact.problem:
+            row.fail(artifact.problem)
+            return
+        most = max(config.threads)
+        import_backend(artifact.runtime)  # the library's import is not the model's load time
+        try:
+            clf, load_s = open_classifier(artifact.path, most)
+            t0 = time.perf_counter_ns()
+            clf.predict(timing_images[0])
+            row.cold_ms = (time.perf_counter_ns() - t0) / 1e6
+            row.load_ms = load_s * 1e3
+            info = getattr(clf, "info", None) or {}
+            row.backend = info.get("backend")
+            if row.format in ("tflite", "onnx") and info.get("format"):
+                row.format = str(info["format"])
+            reference, row.agreement_note = load_reference(artifact, len(labels))
+            scored = score(clf, images, labels, reference)  # the runtime's one scorer
+            row.accuracy, row.agreement, row.test_images = scored.accuracy, scored.agreement, scored.images
+            for t in config.threads:
+                self.classifiers[t] = clf if t == most else open_classifier(artifact.path, t)[0]
+                time_calls(self.classifiers[t], timing_images, config.warmup)
+            for b in config.batch_sizes:
+                clf.predict(images[:b])  # untimed: the first call at a new batch size resizes
+        except Exception as exc:  # noqa: BLE001 (every failure of one artifact is its row's error)
+            self.fail(first_line(exc))
+
+    def time_latency(self, step: Step, timing_images, config: BenchConfig) -> None:
+        """One round of ``config.runs`` batch-1 calls at ``step.threads`` threads."""
+        if self.row.ok:
+            try:
+                clf = self.classifiers[step.threads]
+                self.latency[step.threads].append(time_calls(clf, timing_images, config.runs, start=step.round * config.runs))
+            except Exception as exc:  # noqa: BLE001 (a runtime failing mid-way: that artifact's error)
+                self.fail(f"failed while timing: {first_line(exc)}")
+
+    def time_throughput(self, step: Step, images, config: BenchConfig) -> None:
+        """One round of ``config.throughput_calls`` calls on a batch of ``step.batch`` images, at the most threads."""
+        if self.row.ok:
+            try:
+                clf = self.classifiers[max(config.threads)]
+                self.batch_seconds[step.batch] += list(time_batches(clf, images[: step.batch], config.throughput_calls))
+            except Exception as exc:  # noqa: BLE001
+                self.fail(f"failed at batch {step.batch}: {first_line(exc)}")
+
+    def fail(self, message: str) -> None:
+        self.classifiers.clear()
+        self.row.fail(message)
+
+    def finish(self, config: BenchConfig, n_images: int) -> None:
+        """Put the summaries into the row and release the classifiers."""
+        self.classifiers.clear()
+        row = self.row
+        if not row.ok:
+            return
+        for t, rounds in self.latency.items():
+            row.latency_ms[str(t)] = vars(summarize(np.concatenate(rounds), rounds).scaled(1e3))
+        for b, seconds in self.batch_seconds.items():
+            if seconds:
+                row.throughput[str(b)] = min(b, n_images) / float(np.median(seconds))
+        row.gate = "pass" if row.accuracy >= config.min_accuracy else "fail"
 
 
 def _measure_memory(artifacts, rows, config, tick) -> dict:
@@ -176,7 +202,7 @@ def _measure_memory(artifacts, rows, config, tick) -> dict:
 
 
 def _write(report: BenchReport, config: BenchConfig, run_dir: Path | None) -> None:
-    out = Path(config.out) if config.out else (run_dir / BENCH_DIR if run_dir is not None else None)
+    out = Path(config.out) if config.out else (bench_dir(run_dir) if run_dir is not None else None)
     batches = [(config.json, config.markdown, config.plot)]
     if config.save and out is not None:
         batches.insert(0, (out / "bench.json", out / "bench.md", out / "bench.png"))

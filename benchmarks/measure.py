@@ -13,6 +13,7 @@ spread between rounds shows it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import time
 from typing import Iterator
@@ -21,8 +22,8 @@ import numpy as np
 
 from edgedigits_runtime.backends import BACKENDS, FAMILIES
 
-__all__ = ["CLASSIFIER", "BACKEND_MODULES", "import_backend", "load_classifier_class", "open_classifier", "schedule",
-           "time_calls", "time_batches"]
+__all__ = ["CLASSIFIER", "BACKEND_MODULES", "import_backend", "load_classifier_class", "open_classifier", "Step",
+           "schedule", "time_calls", "time_batches"]
 
 # Where the classifier comes from ("module:attribute"); the memory child imports it by this name too.
 CLASSIFIER = "edgedigits_runtime:DigitClassifier"
@@ -116,18 +117,43 @@ def time_batches(clf, batch: np.ndarray, n: int) -> np.ndarray:
     return out / 1e9
 
 
-def schedule(n_artifacts: int, rounds: int, threads: list[int]) -> Iterator[tuple[int, int, int]]:
-    """The timing order: ``(round, threads, artifact index)``, artifacts interleaved within each round.
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One timing step for artifact number ``artifact`` in round ``round``.
+
+    ``kind`` is ``"latency"`` (batch-1 calls at ``threads`` threads) or ``"throughput"``
+    (calls on a batch of ``batch`` images, at the most threads).
+    """
+
+    kind: str
+    round: int
+    artifact: int
+    threads: int | None = None
+    batch: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "latency":
+            return f"{self.threads} thread{'s' if self.threads > 1 else ''}"
+        return f"batch {self.batch}"
+
+
+def schedule(n_artifacts: int, rounds: int, threads: list[int], batch_sizes: list[int] = ()) -> Iterator[Step]:
+    """The timing order, artifacts interleaved: per round, latency then throughput.
 
     Example:
 
-    >>> list(schedule(2, 2, [1]))
-    [(0, 1, 0), (0, 1, 1), (1, 1, 0), (1, 1, 1)]
+    >>> [(s.kind, s.round, s.artifact) for s in schedule(2, 1, [1], [32])]
+    [('latency', 0, 0), ('latency', 0, 1), ('throughput', 0, 0), ('throughput', 0, 1)]
 
-    Within a round, each thread count times every artifact in turn, in the same order
-    every round (A B C A B C ...): a slow spell on a shared machine hits them all.
+    Each round: for each thread count, every artifact's batch-1 latency in turn; then for each
+    batch size, every artifact's throughput in turn. The same order every round (A B C A B C ...):
+    a slow spell on a shared machine hits them all.
     """
     for r in range(rounds):
         for t in threads:
             for a in range(n_artifacts):
-                yield r, t, a
+                yield Step("latency", r, a, threads=t)
+        for b in batch_sizes:
+            for a in range(n_artifacts):
+                yield Step("throughput", r, a, batch=b)

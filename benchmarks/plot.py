@@ -45,9 +45,10 @@ def plot_report(report, path) -> Path:
                         textcoords="offset points", xytext=_OFFSETS[k % len(_OFFSETS)], fontsize=8)
             if best is not None and row.name == best.name:
                 ax.plot([x], [y], "o", ms=16, mfc="none", mec="black")
-        ax.axhline(100 * report.min_accuracy, color="gray", ls="--", lw=1)
-        ax.text(ax.get_xlim()[0], 100 * report.min_accuracy, f" gate {report.min_accuracy:.2%}", va="bottom",
-                fontsize=8, color="gray")
+        gate = 100 * report.min_accuracy
+        ax.axhline(gate, color="gray", ls="--", lw=1, label=f"gate {report.min_accuracy:.2%}")
+        ax.legend(loc="best", fontsize=8, frameon=False)  # placed where no point is: never on top of one
+        ax.set_ylim(*_accuracy_limits([100 * r.accuracy for r in rows], gate))
         subset = f" (first {report.config.get('test_limit'):,} test images)" if report.subset else " (10,000 test images)"
         ax.set_xlabel(f"batch-1 latency, p50 ms, {threads} thread{'s' if threads > 1 else ''} (bars: min to p99)")
         ax.set_ylabel("test accuracy, %" + subset)
@@ -59,3 +60,10 @@ def plot_report(report, path) -> Path:
     finally:
         plt.close(fig)
     return Path(path)
+
+
+def _accuracy_limits(accuracies: list[float], gate: float) -> tuple[float, float]:
+    """The y range (percent): every point and the gate with a margin, never above 100%."""
+    low, high = min(accuracies + [gate]), max(accuracies + [gate])
+    pad = max(0.05, 0.15 * (high - low))
+    return low - pad, min(100.0, high + pad)

@@ -23,17 +23,31 @@ def per_class_accuracy(matrix: np.ndarray) -> list[float]:
 
 
 def plot_curves(history: dict, path) -> None:
-    """Loss and accuracy per epoch, training against validation, as a PNG."""
+    """Loss and error rate (1 - accuracy) per epoch, training against validation, as a PNG.
+
+    Both on a log axis: past 99% accuracy the last tenths of a percent are what changes, and
+    a linear accuracy axis flattens them into one line.
+    """
     plt = _pyplot()
+    from matplotlib import ticker
+
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
-        ax.plot(epochs, history.get(key, []), marker="o", label="train")
-        if f"val_{key}" in history:
-            ax.plot(epochs, history[f"val_{key}"], marker="o", label="validation")
+    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, ax, title in (("loss", ax_loss, "loss (log scale)"), ("accuracy", ax_err, "error rate, % (log scale)")):
+        for prefix, label in (("", "train"), ("val_", "validation")):
+            values = history.get(prefix + key)
+            if values is None:
+                continue
+            values = np.asarray(values, dtype=np.float64)
+            if key == "accuracy":
+                values = 100.0 * (1.0 - values)
+            ax.plot(epochs[: len(values)], np.maximum(values, 1e-4), marker="o", label=label)
+        ax.set_yscale("log")
+        for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+            axis(ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 0.5, not 5 x 10^-1
         ax.set_xlabel("epoch")
-        ax.set_title(key)
-        ax.grid(alpha=0.3)
+        ax.set_title(title)
+        ax.grid(alpha=0.3, which="both")
         ax.legend()
     fig.tight_layout()
     _save(fig, path)

@@ -15,8 +15,7 @@ def test_defaults_fill_from_the_full_preset():
     assert c.threads == sorted({1, os.cpu_count()})
     assert c.batch_sizes == [32, 256]
     assert (c.warmup, c.rounds, c.runs) == (FULL["warmup"], FULL["rounds"], FULL["runs"])
-    assert c.test_limit is None and c.min_accuracy == 0.99
-    assert c.samples_per_artifact == FULL["rounds"] * FULL["runs"]
+    assert c.test_limit is None and c.min_accuracy == 0.99 and c.throughput_calls == FULL["throughput_calls"]
 
 
 def test_quick_fills_small_values_but_explicit_ones_win():

@@ -23,11 +23,21 @@ class _Recorder:
 
 
 def test_schedule_interleaves_artifacts_round_by_round():
-    order = [(r, t, a) for r, t, a in schedule(3, 2, [1, 2])]
+    order = [(s.round, s.threads, s.artifact) for s in schedule(3, 2, [1, 2])]
     assert order == [(0, 1, 0), (0, 1, 1), (0, 1, 2), (0, 2, 0), (0, 2, 1), (0, 2, 2),
                      (1, 1, 0), (1, 1, 1), (1, 1, 2), (1, 2, 0), (1, 2, 1), (1, 2, 2)]
-    artifacts = [a for _, t, a in schedule(3, 4, [1]) if t == 1]
+    artifacts = [s.artifact for s in schedule(3, 4, [1])]
     assert artifacts == [0, 1, 2] * 4  # A B C A B C ...: no artifact is timed twice in a row
+
+
+def test_schedule_times_throughput_after_each_rounds_latency():
+    steps = list(schedule(2, 2, [1, 2], [32, 256]))
+    kinds = [(s.round, s.kind, s.threads or s.batch, s.artifact) for s in steps]
+    one_round = [("latency", 1, 0), ("latency", 1, 1), ("latency", 2, 0), ("latency", 2, 1),
+                 ("throughput", 32, 0), ("throughput", 32, 1), ("throughput", 256, 0), ("throughput", 256, 1)]
+    assert kinds == [(0, *k) for k in one_round] + [(1, *k) for k in one_round]
+    assert [s.label for s in steps[:5]] == ["1 thread", "1 thread", "2 threads", "2 threads", "batch 32"]
+    assert not [s for s in schedule(2, 3, [1]) if s.kind == "throughput"]  # no batch sizes: latency only
 
 
 def test_time_calls_times_single_images_cycling_through_them():

@@ -108,3 +108,22 @@ def test_failing_a_row_drops_its_measurements():
     row = _row("x.tflite", "int8", 0.99, 0.02)
     row.fail("crashed")
     assert (row.status, row.error, row.accuracy, row.latency_ms, row.size_bytes) == ("error", "crashed", None, {}, 40_000)
+
+
+def test_plot_of_one_artifact_keeps_the_accuracy_axis_at_most_100_and_the_gate_in_the_legend(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from edgedigits.bench import plot
+
+    one = BenchReport(rows=[_row("a_int8.tflite", "int8", 0.9955, 0.020)], machine=machine_info(),
+                      config={"min_accuracy": 0.99, "threads": [1, 2], "test_limit": None})
+    seen = {}
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: seen.setdefault("fig", fig) and real_close(fig))
+    plot.plot_report(one, tmp_path / "one.png")
+    ax = seen["fig"].axes[0]
+    low, high = ax.get_ylim()
+    assert high <= 100.0 and low < 99.0 < 99.55 < high  # the gate and the point both shown, nothing above 100%
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["gate 99.00%"]
+    assert not [t for t in ax.texts if "gate" in t.get_text()]  # no free-floating label to collide with the point
