@@ -11,8 +11,7 @@ import numpy as np
 
 from edgedigits.bench import memory
 from edgedigits.bench.config import BenchConfig
-from edgedigits.bench.measure import (Step, import_backend, load_classifier_class, open_classifier, schedule, time_batches,
-                                      time_calls)
+from edgedigits.bench.measure import Step, import_backend, load_classifier_class, open_classifier, schedule, time_batches, time_calls
 from edgedigits.bench.report import BenchReport, BenchRow, machine_info
 from edgedigits.bench.stats import summarize
 from edgedigits.bench.targets import Artifact, load_reference, resolve_targets

@@ -8,14 +8,14 @@ TensorFlow's C++ start-up writes several lines to the process's stderr before it
 logging is configured (oneDNN notices, "could not find cuda drivers", a failed
 ``cuInit`` on machines without a GPU); ``TF_CPP_MIN_LOG_LEVEL`` does not reach them.
 They are captured while TensorFlow loads and shown only if loading fails, or when
-``EDGEDIGITS_VERBOSE=1`` (see :mod:`edgedigits_runtime._native`).
+``EDGEDIGITS_VERBOSE=1`` (see :mod:`edgedigits_runtime.native`).
 """
 
 from __future__ import annotations
 
 import os
 
-from edgedigits_runtime._native import quiet_native_stderr
+from edgedigits_runtime.native import quiet_native_stderr
 
 __all__ = ["tf_and_keras"]
 
@@ -29,8 +29,8 @@ def tf_and_keras():
         os.environ["TF_USE_LEGACY_KERAS"] = "1"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also its harmless graph-version "E" lines; real failures raise
         with quiet_native_stderr():
-            import tensorflow as tf  # noqa: PLC0415
-            import tf_keras as keras  # noqa: PLC0415
+            import tensorflow as tf
+            import tf_keras as keras
 
             tf.config.list_physical_devices()  # device discovery (the cuInit message) happens here
         tf.get_logger().setLevel("ERROR")

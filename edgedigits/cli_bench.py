@@ -43,7 +43,8 @@ def bench(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
 ) -> None:
     """Benchmark every artifact of a run (or the given model files) side by side, as the device runs them."""
-    from edgedigits.bench import BenchConfig, bench as run_bench
+    from edgedigits.bench import BenchConfig
+    from edgedigits.bench import bench as run_bench
     from edgedigits.runs import latest_run
 
     if not targets:

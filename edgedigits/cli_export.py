@@ -72,7 +72,8 @@ def export(
     flagged: list[str] = (),
 ) -> None:
     """Export a trained run to int8/float TFLite and ONNX, each verified on the full MNIST test set."""
-    from edgedigits.export import ExportConfig, export as run_export
+    from edgedigits.export import ExportConfig
+    from edgedigits.export import export as run_export
     from edgedigits.runs import resolve_run
 
     run = resolve_run(run)  # None -> the latest finished run; the config records the folder actually used

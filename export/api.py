@@ -26,7 +26,8 @@ from edgedigits.export.formats import FORMATS, get_format
 from edgedigits.export.record import embed_record, record_document
 from edgedigits.export.results import ExportResult, ExportRow
 from edgedigits.export.verify import check_gate, evaluate
-from edgedigits.runs import CONFIG_FILE, MODEL_FILE, resolve_run
+from edgedigits import runs
+from edgedigits.runs import MODEL_FILE, resolve_run
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 
@@ -68,8 +69,8 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     out_dir = config.out_dir
     _check_out_dir(out_dir, config.overwrite)
 
-    from edgedigits._tf import tf_and_keras  # noqa: PLC0415
-    from edgedigits.data import load_splits, load_test  # noqa: PLC0415
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.data import load_splits, load_test
 
     tf, keras = tf_and_keras()
     model = _load_model(keras, run_dir / MODEL_FILE)
@@ -212,7 +213,7 @@ def _load_model(keras, path: Path):
 
 def _arch_of(run_dir: Path, model) -> str:
     try:
-        arch = json.loads((run_dir / CONFIG_FILE).read_text()).get("arch")
+        arch = json.loads((run_dir / runs.CONFIG_FILE).read_text()).get("arch")
     except (OSError, ValueError):
         arch = None
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(arch or model.name or "model"))

@@ -22,7 +22,7 @@ def float32(ctx) -> bytes:
     """tf2onnx conversion of the trained model (opset :data:`OPSET`, dynamic batch)."""
     if "onnx_float32" in ctx.cache:
         return ctx.cache["onnx_float32"]
-    import tf2onnx  # noqa: PLC0415
+    import tf2onnx
 
     tf = ctx.tf
     spec = [tf.TensorSpec((None, 28, 28, 1), tf.float32, name=INPUT_NAME)]
@@ -39,8 +39,8 @@ def float32(ctx) -> bytes:
 
 def int8_static(ctx) -> bytes:
     """QDQ int8 (per-channel weights, int8 activations) calibrated on training images."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static  # noqa: PLC0415
-    from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: PLC0415
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     calibration = ctx.calibration
 

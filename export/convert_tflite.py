@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from edgedigits_runtime._native import quiet_native_stderr
+from edgedigits_runtime.native import quiet_native_stderr
 
 __all__ = ["int8_qat", "int8_ptq", "float32", "float16", "dynamic_range", "qat_model"]
 
@@ -69,7 +69,7 @@ def qat_model(ctx):
     """
     if "qat_model" in ctx.cache:
         return ctx.cache["qat_model"]
-    import tensorflow_model_optimization as tfmot  # noqa: PLC0415
+    import tensorflow_model_optimization as tfmot
 
     cfg, keras = ctx.config, ctx.keras
     keras.utils.set_random_seed(cfg.seed)
@@ -107,7 +107,7 @@ def _full_integer(ctx, model) -> bytes:
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    conv._experimental_disable_per_channel = not ctx.config.per_channel  # noqa: SLF001
+    conv._experimental_disable_per_channel = not ctx.config.per_channel
     with warnings.catch_warnings():  # "Statistics for quantized inputs were expected": not with int8 input from float
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         return _convert(conv)

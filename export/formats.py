@@ -136,7 +136,7 @@ def parse_formats(text: str | list[str] | tuple[str, ...]) -> list[ExportFormat]
 
 def formats_table(arch: str = "<arch>", width: int = 76) -> str:
     """The registry as a plain-text table (format, file, what it is for), wrapped to ``width``."""
-    import textwrap  # noqa: PLC0415
+    import textwrap
 
     indent = " " * 34
     lines = [f"{'format':10s} {'file':22s} what it is for"]

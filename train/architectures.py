@@ -98,7 +98,7 @@ def create_model(name: str, keras=None):
 
         _, keras = tf_and_keras()
     model = arch.build(keras)
-    model._name = name  # noqa: SLF001 (tf_keras has no public setter)
+    model._name = name
     return model
 
 

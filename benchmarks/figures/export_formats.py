@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe, versions  # noqa: E402
+from machine import describe, versions
 
 
 def _latency_us(run_once, repeats: int) -> float:

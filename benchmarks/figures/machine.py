@@ -9,7 +9,8 @@ import os
 import platform
 import sys
 
-from edgedigits.bench.report import cpu_model, package_versions as versions
+from edgedigits.bench.report import cpu_model
+from edgedigits.bench.report import package_versions as versions
 
 __all__ = ["cpu_model", "versions", "describe"]
 

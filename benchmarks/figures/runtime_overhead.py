@@ -32,10 +32,10 @@ def main(argv=None) -> int:
     args = _parse(argv)
     sys.path.insert(0, str(ROOT / "benchmarks" / "figures"))
     from ai_edge_litert.interpreter import Interpreter
+    from machine import describe, versions
 
     from edgedigits_runtime import DEFAULT_MODEL, DigitClassifier
     from edgedigits_runtime.mnist import load_mnist
-    from machine import describe, versions
 
     model = Path(args.model or DEFAULT_MODEL)
     images, _ = load_mnist("test", args.data_dir)

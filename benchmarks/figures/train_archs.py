@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe, versions  # noqa: E402
+from machine import describe, versions
 
-from edgedigits.train import TrainConfig, list_architectures, train  # noqa: E402
+from edgedigits.train import TrainConfig, list_architectures, train
 
 
 def main() -> None:

@@ -14,8 +14,15 @@ array([-1])                                                          # NOT_A_DIG
 """
 
 from edgedigits_runtime.classifier import DEFAULT_MODEL, DigitClassifier, load_default
-from edgedigits_runtime.errors import (BackendUnavailableError, DataError, EdgeDigitsError, InputError, ModelError,
-                                       ModelIntegrityError, UsageError)
+from edgedigits_runtime.errors import (
+                                       BackendUnavailableError,
+                                       DataError,
+                                       EdgeDigitsError,
+                                       InputError,
+                                       ModelError,
+                                       ModelIntegrityError,
+                                       UsageError,
+)
 from edgedigits_runtime.manifest import ManifestWarning
 from edgedigits_runtime.preprocess import preprocess_image
 from edgedigits_runtime.read import DigitReading, NumberReading, read_number

@@ -28,8 +28,8 @@ from typing import Callable
 
 import numpy as np
 
-from edgedigits_runtime._native import quiet_native_stderr
 from edgedigits_runtime.errors import BackendUnavailableError, ModelError, UsageError, first_line
+from edgedigits_runtime.native import quiet_native_stderr
 
 __all__ = ["TensorSpec", "Session", "Backend", "BACKENDS", "FAMILIES", "select_backend", "open_model",
            "available_backends"]

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bench_helpers import tiny_model, to_onnx, to_tflite, write_export
 
 

@@ -12,6 +12,7 @@ from edgedigits.bench import BenchConfig, bench
 from edgedigits.errors import GateError
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 
 # Small enough for a test: 2 rounds x 5 calls, 500 test images, no fresh-process memory unless asked.
 QUICKER = {"quick": True, "rounds": 2, "runs": 5, "warmup": 1, "test_limit": 500, "batch_sizes": [8], "memory": False}

@@ -24,6 +24,8 @@ def _error_line(result) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
+@pytest.mark.needs_tf
 def test_quick_bench_of_a_run_passes_and_writes_files(tiny_run, mnist_dir, tmp_path):
     pytest.importorskip("tensorflow")
     result = _bench(tiny_run, *QUICK, "--min-accuracy", "0", "--out", tmp_path / "out", "--json", tmp_path / "r.json",
@@ -39,6 +41,8 @@ def test_quick_bench_of_a_run_passes_and_writes_files(tiny_run, mnist_dir, tmp_p
     assert f"edgedigits predict IMAGE.png --model {best['path']}" in result.output  # the next command, as export prints
 
 
+@pytest.mark.slow
+@pytest.mark.needs_tf
 def test_gate_exit_code_names_the_artifact(bad_run, mnist_dir):
     pytest.importorskip("tensorflow")
     result = _bench(bad_run, *QUICK, "--no-save", mnist_dir=mnist_dir)
@@ -49,6 +53,8 @@ def test_gate_exit_code_names_the_artifact(bad_run, mnist_dir):
     assert "next:" not in result.output  # nothing to recommend running
 
 
+@pytest.mark.slow
+@pytest.mark.needs_tf
 def test_model_files_are_benchmarked_directly(tiny_run, mnist_dir):
     pytest.importorskip("tensorflow")
     model = tiny_run / "export" / "tiny_int8.tflite"

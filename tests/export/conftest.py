@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from export_helpers import QUICK, TINY_GATES, write_run
 
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
-
-from typer.testing import CliRunner  # noqa: E402
+pytestmark = [pytest.mark.needs_tf]
 
 from export_helpers import QUICK, TINY_GATES, write_run  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
 from edgedigits.cli import app  # noqa: E402
 from edgedigits.errors import ExportError, GateError, RunError  # noqa: E402
 from edgedigits.export import FORMATS, ExportConfig, export  # noqa: E402
@@ -54,6 +55,7 @@ def test_agreement_gate():
         check_gate("agreement", _verification(0.5, 0.9980), 0.5, config, "float32")
 
 
+@pytest.mark.slow
 def test_a_tripped_gate_writes_nothing_and_raises(tiny_run, mnist_dir, tmp_path):
     out = tmp_path / "gated"
     config = ExportConfig(run=str(tiny_run), formats=["ptq", "float32"], out=str(out), data_dir=str(mnist_dir),
@@ -70,6 +72,7 @@ def test_a_tripped_gate_writes_nothing_and_raises(tiny_run, mnist_dir, tmp_path)
         result.raise_for_errors()
 
 
+@pytest.mark.slow
 def test_a_conversion_failing_inside_tensorflow_is_an_error_row(tiny_run, mnist_dir, tmp_path, monkeypatch):
     def broken(ctx):
         raise RuntimeError("tensorflow/lite/...: failed to legalize operation 'tfl.fancy_op'\nmore detail")
@@ -93,6 +96,7 @@ def test_a_conversion_failing_inside_tensorflow_is_an_error_row(tiny_run, mnist_
     assert not list((tmp_path / "broken-cli").glob("*.tflite"))
 
 
+@pytest.mark.slow
 def test_a_format_whose_artifact_is_a_folder(tiny_run, mnist_dir, tmp_path, monkeypatch):
     """A registry row with a ``write`` hook (a source pack, ...): verified like the others, listed, cleared."""
     def write_pack(path, data, ctx):
@@ -143,8 +147,11 @@ def test_run_folder_without_model(tmp_path):
     assert result.exit_code == 1 and "holds no model.keras" in output
 
 
-def test_unknown_format_suggests_closest(tiny_run):
-    result, output = _cli(tiny_run, "--formats", "onnx-int")
+def test_unknown_format_suggests_closest(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes(b"never loaded: the options are checked first")
+    result, output = _cli(run, "--formats", "onnx-int")
     assert result.exit_code == 1 and "did you mean 'onnx-int8'" in output
 
 
@@ -162,6 +169,7 @@ def test_model_of_another_shape(tmp_path, input_shape, classes, what):
     assert not (run / "export").exists()
 
 
+@pytest.mark.slow
 def test_refuses_an_existing_export_unless_overwrite(tiny_run, mnist_dir, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -177,6 +185,7 @@ def test_refuses_an_existing_export_unless_overwrite(tiny_run, mnist_dir, tmp_pa
     assert "edgedigits bench" in output and "edgedigits predict" in output and "edge_float32.tflite" in output
 
 
+@pytest.mark.slow
 def test_gate_failure_on_the_command_line(tiny_run, mnist_dir, tmp_path):
     # The tiny model is far below the real 99.4% gate: the command must say so and fail.
     result, output = _cli(tiny_run, "--ptq", "--out", tmp_path / "o", "--data-dir", mnist_dir,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 
 from edgedigits.export import FORMATS  # noqa: E402
 from edgedigits_runtime import DigitClassifier  # noqa: E402
@@ -69,7 +70,7 @@ def test_int8_tflite_is_integer_only(exported):
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_path=exported.row("int8").path)
-    ops = {op["op_name"] for op in interp._get_ops_details()}  # noqa: SLF001
+    ops = {op["op_name"] for op in interp._get_ops_details()}
     assert not ops & {"QUANTIZE", "DEQUANTIZE"}, ops
     tensors = [t for t in interp.get_tensor_details() if t["name"] and t["shape"].size]
     assert all(t["dtype"] in (np.int8, np.int32) for t in tensors), {t["name"]: t["dtype"] for t in tensors}

@@ -21,8 +21,8 @@ def _out(result):
 @pytest.fixture(scope="module")
 def pictures(tmp_path_factory, mnist_test):
     """A folder of 6 PNG/JPEG photos made from MNIST test digits (dark on light, enlarged), with their labels."""
-    from PIL import Image
     from photos import make_photo
+    from PIL import Image
 
     images, labels = mnist_test
     folder = tmp_path_factory.mktemp("pictures")

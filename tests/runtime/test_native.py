@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from edgedigits_runtime._native import quiet_native_stderr
+from edgedigits_runtime.native import quiet_native_stderr
 
 
 def test_native_writes_to_stderr_are_hidden(capfd):

@@ -11,9 +11,8 @@ from edgedigits_runtime.errors import BackendUnavailableError, InputError
 from edgedigits_runtime.preprocess import MAX_PIXELS, preprocess_image
 
 PIL = pytest.importorskip("PIL")
-from PIL import Image  # noqa: E402
-
 from photos import make_photo  # noqa: E402
+from PIL import Image  # noqa: E402
 
 N_PHOTOS = 300
 
@@ -34,6 +33,7 @@ def test_mnist_arrays_pass_through_unchanged(sample):
     np.testing.assert_array_equal(preprocess_image(images[0].astype(np.float32) / 255), images[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, options", [
     ("photos: enlarged, off-centre, dark on light, gradient light, noise, RGB, rotated, JPEG", {}),
     ("light on dark, no JPEG", {"invert": False, "jpeg": False}),

@@ -17,22 +17,22 @@ def _python_blocks(path: Path) -> list[str]:
 
 
 def test_main_readme_runtime_example_classifies_a_photo(mnist_test, tmp_path, monkeypatch):
-    from PIL import Image
     from photos import make_photo
+    from PIL import Image
 
     images, labels = mnist_test
     (block,) = [b for b in _python_blocks(ROOT / "README.md") if "edgedigits_runtime" in b]
     Image.fromarray(make_photo(images[0], np.random.default_rng(0), jpeg=False)).save(tmp_path / "digit.jpg")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 (our own README)
+    exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["label"] == labels[0]
 
 
 def test_runtime_readme_examples_run(mnist_test, tmp_path, monkeypatch):
     """Each python block of runtime/README.md, with the files it names made from MNIST test digits."""
-    from PIL import Image
     from photos import make_photo
+    from PIL import Image
 
     images, labels = mnist_test
     assert labels[0] == 7  # the example photographs a 7
@@ -53,6 +53,6 @@ def test_runtime_readme_examples_run(mnist_test, tmp_path, monkeypatch):
             (target.parent / "manifest.json").write_text(
                 (DEFAULT_MODEL.parent / "manifest.json").read_text().replace("default_int8.tflite", target.name))
         namespace: dict = {}
-        exec(compile(block, "runtime/README.md", "exec"), namespace)  # noqa: S102 (our own README)
+        exec(compile(block, "runtime/README.md", "exec"), namespace)
         if "x" in namespace:
             assert namespace["clf"].predict(namespace["x"]).tolist() == [7]  # as the example's comment says

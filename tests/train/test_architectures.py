@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.needs_tf]
 
 from edgedigits.errors import UsageError  # noqa: E402
 from edgedigits.train import architectures as archs  # noqa: E402

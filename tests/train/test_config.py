@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.needs_tf]
 
 from edgedigits.errors import UsageError  # noqa: E402
 from edgedigits.train import TrainConfig  # noqa: E402

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 
 from edgedigits.errors import RunError, UsageError  # noqa: E402
 from edgedigits.train import TrainConfig, train  # noqa: E402
