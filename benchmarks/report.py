@@ -212,7 +212,10 @@ class BenchReport:
         """A plain-text table, errors and notes under it."""
         head, body = self._columns()
         widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(head)]
-        line = lambda cells: "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+        def line(cells) -> str:
+            return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
         text = [line(head), "  ".join("-" * w for w in widths)] + [line(row) for row in body]
         return "\n".join(text + [""] + self._notes())
 

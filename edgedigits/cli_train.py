@@ -9,7 +9,6 @@ from typing import Optional
 import typer
 
 from edgedigits.cli_common import fail, friendly_errors
-
 from edgedigits.train.config import TrainConfig  # no TensorFlow: dataclass and checks only
 
 _D = TrainConfig()  # the options' defaults come from the config, never restated here

@@ -100,5 +100,6 @@ def resolve_run(run: str | Path | None) -> Path:
     if not run_dir.is_dir():
         raise RunError(f"run folder {run_dir} does not exist; train one with `edgedigits train --out {run_dir}`")
     if not (run_dir / MODEL_FILE).is_file():
-        raise RunError(f"{run_dir} holds no {MODEL_FILE}: the run did not finish (resume it with `edgedigits train --resume --out {run_dir}`)")
+        raise RunError(f"{run_dir} holds no {MODEL_FILE}: the run did not finish "
+                       f"(resume it with `edgedigits train --resume --out {run_dir}`)")
     return run_dir

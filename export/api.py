@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from edgedigits import runs
 from edgedigits.errors import EdgeDigitsError, ExportError, GateError, ModelError, RunError
 from edgedigits.export import manifest as _manifest
 from edgedigits.export.config import ExportConfig
@@ -26,7 +27,6 @@ from edgedigits.export.formats import FORMATS, get_format
 from edgedigits.export.record import embed_record, record_document
 from edgedigits.export.results import ExportResult, ExportRow
 from edgedigits.export.verify import check_gate, evaluate
-from edgedigits import runs
 from edgedigits.runs import MODEL_FILE, resolve_run
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
@@ -129,7 +129,8 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
     except EdgeDigitsError as exc:
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
     except Exception as exc:  # noqa: BLE001 (TensorFlow, tfmot and tf2onnx raise anything)
-        return _failed(row, f"{fmt.name}: conversion failed inside the converter: {first_line(exc, with_type=True)}", "conversion", log), None
+        message = f"{fmt.name}: conversion failed inside the converter: {first_line(exc, with_type=True)}"
+        return _failed(row, message, "conversion", log), None
     row.seconds = round(time.perf_counter() - start, 2)
     start = time.perf_counter()
     try:

@@ -148,7 +148,8 @@ def _conv_bn_relu(layers, filters, kernel=3, strides=1, padding="same"):
     ]
 
 
-@register("edge", "Default: three conv-BN-ReLU blocks (16-32-64) with max-pooling, a small dense head; int8-friendly, fewer MACs than seed.")
+@register("edge", "Default: three conv-BN-ReLU blocks (16-32-64) with max-pooling, a small dense head; "
+                  "int8-friendly, fewer MACs than seed.")
 def _edge(keras):
     # Measured alternatives (benchmarks/RESULTS.md, "Architecture search"): a global-average-pooling head
     # lost ~0.5 pp; depthwise-separable blocks cost accuracy at this size without a latency gain under XNNPACK.

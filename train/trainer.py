@@ -28,11 +28,10 @@ import numpy as np
 from edgedigits import __version__
 from edgedigits.data import load_splits, load_test, make_train_dataset, to_float
 from edgedigits.errors import RunError, TrainError, UsageError
-from edgedigits.runs import (CHECKPOINT_DIR, CONFIG_FILE, CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE,
-                             choose_run_dir)
+from edgedigits.runs import CHECKPOINT_DIR, CONFIG_FILE, CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE, choose_run_dir
+from edgedigits.train import targets as _targets_mod
 from edgedigits.train.architectures import count_macs, create_model
 from edgedigits.train.config import TrainConfig
-from edgedigits.train import targets as _targets_mod
 from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_confusion, plot_curves
 from edgedigits_runtime.fileio import atomic_path
 

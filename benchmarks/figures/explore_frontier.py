@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edgedigits.train.architectures import INPUT_SHAPE, NUM_CLASSES, list_architectures, register  # noqa: E402
+from edgedigits.train.architectures import INPUT_SHAPE, NUM_CLASSES, list_architectures, register
 
 
 def _cbr(layers, filters, kernel=3, strides=1, padding="same"):
@@ -95,7 +95,7 @@ def main() -> None:
             config = TrainConfig(arch=arch, seed=seed, data_dir=args.data_dir, out=str(run_dir), overwrite=True,
                                  **overrides)
             t0 = time.perf_counter()
-            result = train(config, log=lambda line: print(f"[{arch} s{seed}] {line}", flush=True))
+            result = train(config, log=lambda line, arch=arch, seed=seed: print(f"[{arch} s{seed}] {line}", flush=True))
             m = result.metrics
             row = {"arch": arch, "recipe": tag, "seed": seed, "val_accuracy": m.get("val_accuracy"),
                    "best_val_accuracy": m["best_val_accuracy"], "test_accuracy": m["test_accuracy"],

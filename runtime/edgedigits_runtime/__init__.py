@@ -30,5 +30,7 @@ from edgedigits_runtime.reject import NOT_A_DIGIT, Classification
 
 __version__ = "0.1.0"
 
-__all__ = ["DigitClassifier", "load_default", "NOT_A_DIGIT", "Classification", "DEFAULT_MODEL", "preprocess_image", "read_number", "NumberReading", "DigitReading", "ManifestWarning", "EdgeDigitsError", "UsageError",
-           "DataError", "ModelError", "ModelIntegrityError", "InputError", "BackendUnavailableError", "__version__"]
+__all__ = ["DigitClassifier", "load_default", "NOT_A_DIGIT", "Classification", "DEFAULT_MODEL", "preprocess_image",
+           "read_number", "NumberReading", "DigitReading", "ManifestWarning", "EdgeDigitsError", "UsageError",
+           "DataError", "ModelError", "ModelIntegrityError", "InputError", "BackendUnavailableError",
+           "__version__"]

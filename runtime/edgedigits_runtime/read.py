@@ -478,7 +478,7 @@ def _candidates(ink, atoms, line):
 def _best_path(n, spans, scores, atoms, line, digits, label) -> list[int]:
     """Candidates covering the atoms left to right with the highest total score (small atoms may be skipped)."""
     ends: dict[int, list[int]] = {}
-    for k, (i, j) in enumerate(spans):
+    for k, (_, j) in enumerate(spans):
         ends.setdefault(j, []).append(k)
     small = [(a.y1 - a.y0) < _SHORT * line for a in atoms]
     m = digits if digits is not None else MAX_DIGITS + 1

@@ -18,8 +18,9 @@ def _idx_bytes(array: np.ndarray, magic: int) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
-def _write_set(folder, n=12, label_max=9, gz=True, rng=np.random.default_rng(0)):
+def _write_set(folder, n=12, label_max=9, gz=True, rng=None):
     """Write all four IDX files with ``n`` random images each; return the arrays."""
+    rng = rng if rng is not None else np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, label_max + 1, n, dtype=np.uint8)

@@ -16,7 +16,7 @@ from edgedigits_runtime.read import MAX_DIGITS, read_files
 
 pytest.importorskip("cv2")
 pytest.importorskip("PIL")
-from photos import make_number_photo, make_photo, number_photos  # noqa: E402
+from photos import make_number_photo, make_photo, number_photos
 
 runner = CliRunner()
 
