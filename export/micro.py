@@ -285,7 +285,7 @@ def build_micro_pack(model: bytes, *, images: np.ndarray, example: tuple[np.ndar
 
 def write_micro_pack(pack: MicroPack, folder: str | os.PathLike) -> Path:
     """Write the pack's files into ``folder`` (created; files replaced atomically)."""
-    from edgedigits_runtime.fileio import atomic_write_text  # noqa: PLC0415
+    from edgedigits_runtime.fileio import atomic_write_text
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -299,7 +299,7 @@ def write_micro_pack(pack: MicroPack, folder: str | os.PathLike) -> Path:
 
 def _tflm():
     try:
-        from tflite_micro.python.tflite_micro import runtime  # noqa: PLC0415
+        from tflite_micro.python.tflite_micro import runtime
     except ImportError as exc:
         raise ExportError(f"the micro pack is verified with TensorFlow Lite Micro, which is not installed ({exc}): "
                           'pip install "edgedigits[dev]" (or pip install tflite-micro)') from None
@@ -307,7 +307,7 @@ def _tflm():
 
 
 def _schema():
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated  # noqa: PLC0415
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
 
     return schema_py_generated
 
@@ -331,7 +331,7 @@ def _runs(runtime, model: bytes, size: int, x: np.ndarray) -> bool:
 
 def _smallest_arena(runtime, model: bytes, x: np.ndarray) -> int:
     """Bisect the smallest arena (bytes) in which TFLM allocates and runs the model once."""
-    from edgedigits_runtime._native import quiet_native_stderr  # noqa: PLC0415
+    from edgedigits_runtime._native import quiet_native_stderr
 
     high = max(len(model) * 10, 1 << 16)
     with quiet_native_stderr(replay_on_error=False):  # each failed try prints "Failed to allocate ..."
@@ -365,11 +365,11 @@ def _litert_outputs(model: bytes, inputs: np.ndarray, delegates: bool = True) ->
     if not len(inputs):
         return np.zeros((0, 10), np.int8)
     if delegates:
-        from edgedigits_runtime.backends import open_model  # noqa: PLC0415
+        from edgedigits_runtime.backends import open_model
 
         session = open_model("tflite", model, 1)
         return np.concatenate([session.run(inputs[i : i + 1000]) for i in range(0, len(inputs), 1000)])
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(model_content=model, num_threads=1,
                               experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
@@ -623,7 +623,7 @@ Board figures are the vendors' published specifications, not measurements:
 
 def convert(ctx) -> bytes:
     """The registry row's converter: the int8 QAT model (the fine-tune is shared with ``int8`` in one export)."""
-    from edgedigits.export.convert_tflite import int8_qat  # noqa: PLC0415
+    from edgedigits.export.convert_tflite import int8_qat
 
     return int8_qat(ctx)
 
@@ -637,9 +637,9 @@ def write(path: Path, data: bytes, ctx) -> Path:
     Raises:
       ExportError: TFLM is missing or disagrees with LiteRT.
     """
-    import shutil  # noqa: PLC0415
+    import shutil
 
-    from edgedigits.data import load_test  # noqa: PLC0415
+    from edgedigits.data import load_test
 
     images, labels = load_test(ctx.config.data_dir)
     pack = build_micro_pack(data, images=images, example=(images[0], int(labels[0])), log=ctx.log)

@@ -69,9 +69,9 @@ def embed_record(data: bytes, runtime: str, document: dict) -> bytes:
 
 
 def _tflite_with_metadata(data: bytes, framed: bytes) -> bytes:
-    import numpy as np  # noqa: PLC0415
-    from tensorflow.lite.python import schema_py_generated as schema  # noqa: PLC0415
-    from tensorflow.lite.tools import flatbuffer_utils  # noqa: PLC0415
+    import numpy as np
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
 
     try:
         model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
@@ -88,7 +88,7 @@ def _tflite_with_metadata(data: bytes, framed: bytes) -> bytes:
 
 
 def _onnx_with_metadata(data: bytes, framed: bytes) -> bytes:
-    import onnx  # noqa: PLC0415
+    import onnx
 
     try:
         model = onnx.load_from_string(data)

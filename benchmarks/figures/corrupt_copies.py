@@ -30,8 +30,8 @@ OUTCOMES = ("refused: changed since export", "refused: damaged record", "refused
 
 def count(model: Path, strip: bool, flips: int, cuts: int, images) -> dict:
     import numpy as np
-
     from damage import corrupted_copies, without_record
+
     from edgedigits_runtime import DigitClassifier, ManifestWarning
     from edgedigits_runtime.errors import EdgeDigitsError, ModelIntegrityError
 

@@ -17,8 +17,16 @@ import pytest
 
 pytest.importorskip("tflite_micro")
 
-from edgedigits.export.micro import (  # noqa: E402
-    ARENA_MARGIN, BOARDS, board_fit, build_micro_pack, input_table, model_operators, resolver_method, write_micro_pack)
+from edgedigits.export.micro import (
+    ARENA_MARGIN,
+    BOARDS,
+    board_fit,
+    build_micro_pack,
+    input_table,
+    model_operators,
+    resolver_method,
+    write_micro_pack,
+)
 
 FIXTURE = Path(__file__).resolve().parents[1] / "runtime" / "fixtures" / "edge_int8_record.tflite"
 

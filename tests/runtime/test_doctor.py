@@ -9,6 +9,8 @@ import signal
 import struct
 
 import pytest
+from typer.testing import CliRunner
+
 from edgedigits_runtime.backends import BACKENDS
 from edgedigits_runtime.cli import app
 from edgedigits_runtime.doctor import (
@@ -23,7 +25,6 @@ from edgedigits_runtime.doctor import (
     interpret_probe,
     probe_interpreter,
 )
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -9,11 +9,10 @@ import zipfile
 
 import numpy as np
 import pytest
+from damage import without_record
 
 from edgedigits_runtime import DigitClassifier, ManifestWarning
 from edgedigits_runtime.errors import ModelError, ModelIntegrityError
-
-from damage import without_record
 
 
 def _predicts(clf, digits):

@@ -7,14 +7,13 @@ import warnings
 
 import numpy as np
 import pytest
+from damage import corrupted_copies, without_record
 from typer.testing import CliRunner
 
 from edgedigits_runtime import DigitClassifier, ManifestWarning
 from edgedigits_runtime.cli import app
 from edgedigits_runtime.errors import EdgeDigitsError, ModelError, ModelIntegrityError, UsageError
 from edgedigits_runtime.record import RECORD_SCHEMA, frame_record, read_record, seal_record
-
-from damage import corrupted_copies, without_record
 
 runner = CliRunner()
 
