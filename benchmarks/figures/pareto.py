@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe, versions  # noqa: E402
+from machine import describe, versions
 
-from edgedigits.train.architectures import get_architecture, list_architectures  # noqa: E402
+from edgedigits.train.architectures import get_architecture, list_architectures
 
 GATE = 0.98  # export/bench gate for the frontier: tiny models are meant to sit below export's default 99.4%
 
