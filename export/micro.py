@@ -331,7 +331,7 @@ def _runs(runtime, model: bytes, size: int, x: np.ndarray) -> bool:
 
 def _smallest_arena(runtime, model: bytes, x: np.ndarray) -> int:
     """Bisect the smallest arena (bytes) in which TFLM allocates and runs the model once."""
-    from edgedigits_runtime._native import quiet_native_stderr
+    from edgedigits_runtime.native import quiet_native_stderr
 
     high = max(len(model) * 10, 1 << 16)
     with quiet_native_stderr(replay_on_error=False):  # each failed try prints "Failed to allocate ..."
