@@ -126,6 +126,8 @@ def _from_manifest(manifest: Path) -> list[Artifact]:
     for file_name, entry in data["artifacts"].items():
         entry = entry if isinstance(entry, dict) else {}
         path = folder / file_name
+        if path.is_dir():  # a source pack (`export --micro`): sources for a microcontroller, nothing to run here
+            continue
         runtime = entry.get("runtime") or MODEL_SUFFIXES.get(path.suffix, "unknown")
         problem = None if path.is_file() else f"listed in {manifest} but missing from {folder}; re-run `edgedigits export`"
         found.append(Artifact(path=path, format=str(entry.get("format") or path.suffix.lstrip(".")), runtime=runtime,

@@ -151,7 +151,11 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
     entry.update(sha256=sha256_bytes(data), size=len(data))
     row.size = len(data)
-    path = fmt.write(out_dir / fmt.filename(arch), data, ctx) if fmt.write else atomic_write_bytes(out_dir / fmt.filename(arch), data)
+    try:
+        path = fmt.write(out_dir / fmt.filename(arch), data, ctx) if fmt.write else atomic_write_bytes(out_dir / fmt.filename(arch), data)
+    except EdgeDigitsError as exc:  # a writer that verifies further (the micro pack in TFLM) may refuse
+        return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
+    entry.update(ctx.notes.get(fmt.name) or {})  # what the writer measured (the micro pack's figures)
     row.path = str(path)
     log(f"{fmt.name}: {path.name} {len(data):,} bytes, accuracy {row.accuracy:.2%}, "
         f"agreement {row.agreement:.2%} ({row.seconds:.1f}s + {row.verify_seconds:.1f}s verify)")

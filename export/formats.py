@@ -20,7 +20,7 @@ import difflib
 from typing import Callable
 
 from edgedigits.errors import UsageError
-from edgedigits.export import convert_onnx, convert_tflite
+from edgedigits.export import convert_onnx, convert_tflite, micro
 
 __all__ = ["ExportFormat", "FORMATS", "DEFAULT_FORMATS", "GATES", "get_format", "parse_formats", "list_formats", "formats_table"]
 
@@ -91,6 +91,10 @@ _ROWS = (
     ExportFormat("onnx-int8", "{arch}_int8.onnx",
                  "ONNX int8 (QDQ, per-channel) by onnxruntime static quantization, calibrated on training data",
                  "onnx", "accuracy", convert_onnx.int8_static),
+    ExportFormat("micro", "{arch}_micro",
+                 "microcontroller source pack for TensorFlow Lite Micro (folder): the int8 model as a C++ array, "
+                 "its op resolver, the arena measured in TFLM, a board-fit table; checked in TFLM on the test set",
+                 "tflite", "accuracy", micro.convert, write=micro.write),
 )
 
 FORMATS: dict[str, ExportFormat] = {row.name: row for row in _ROWS}

@@ -153,3 +153,21 @@ def recorded_copy(tmp_path):
     path = tmp_path / "edge_int8.tflite"
     path.write_bytes(FIXTURE.read_bytes())
     return path
+
+
+@pytest.mark.slow
+def test_export_micro_writes_a_verified_pack(exported):
+    """`edgedigits export --micro` through the registry: the folder, and TFLM's figures in the manifest."""
+    import json
+
+    row = exported.row("micro")
+    folder = Path(row.path)
+    assert folder.is_dir() and sorted(p.name for p in folder.iterdir()) == sorted(
+        ["README.md", "edgedigits_example_digit.h", "edgedigits_model.cc", "edgedigits_model.h", "edgedigits_ops.h",
+         "edgedigits_quantize.h", "main.cc"])
+    entry = json.loads(exported.manifest_path.read_text())["artifacts"][folder.name]
+    figures = entry["micro"]
+    assert figures["images"] == 10_000 and figures["agreement"] == 1.0
+    assert figures["arena_min"] <= figures["arena_size"] and figures["sha256"] == entry["sha256"]
+    assert f'EDGEDIGITS_MODEL_SHA256 "{entry["sha256"]}"' in (folder / "edgedigits_model.h").read_text()
+    assert "Board fit" in (folder / "README.md").read_text()
