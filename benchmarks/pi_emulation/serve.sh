@@ -142,7 +142,10 @@ HV="$RUN/host-venv"
 "$HV/bin/edgedigits-rt" predict "$DIGIT" --json --top-k 3 > "$LOGS/host-predict.json" 2> "$LOGS/host-predict.err"
 
 log "edgedigits-rt serve inside the emulation"
-GUEST_ENV="EDGEDIGITS_TOKEN=$TOKEN" _pi "$VENV/bin/edgedigits-rt" serve --port 0 > "$LOGS/pi-serve.out" 2> "$LOGS/pi-serve.err" &
+# Not through _pi: $! must be timeout's own PID, so that the SIGTERM below reaches the server (timeout passes
+# it on to qemu, which delivers it to the guest's Python) and `wait` gets the server's exit status.
+timeout -k 10 3600 env -i HOME="$RUN/home" PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=dumb NO_COLOR=1 EDGEDIGITS_TOKEN="$TOKEN" \
+  "$VENV/bin/edgedigits-rt" serve --port 0 > "$LOGS/pi-serve.out" 2> "$LOGS/pi-serve.err" &
 SERVER=$!
 PORT=""
 for _ in $(seq 1 600); do  # starting Python, numpy, OpenCV and LiteRT under qemu takes a while
@@ -181,7 +184,6 @@ EOF
   sed -n 's/^predict: /  predict from the host: /p' "$LOGS/pi-serve-answers.log" | tee -a "$SUMMARY"
 fi
 kill -TERM "$SERVER" 2>/dev/null
-# the TERM goes to `timeout`, which passes it on to qemu, which delivers it to the guest's Python
 wait "$SERVER"; code=$?
 if [ "$code" = 0 ] && grep -q '^stopped' "$LOGS/pi-serve.out"; then note "PASS pi-serve-sigterm (exit 0)"; else
   note "FAIL pi-serve-sigterm (exit $code; see $LOGS/pi-serve.err)"; FAILED=1; fi
