@@ -46,7 +46,7 @@ import numpy as np
 from edgedigits_runtime.errors import BackendUnavailableError, InputError
 
 __all__ = ["MAX_PIXELS", "WORK_MIN", "WORK_SIZE", "Ink", "field_of_parts", "find_ink", "load_image", "load_image_scaled",
-           "preprocess_image", "require_image_libs"]
+           "preprocess_image", "require_image_libs", "shrink_ink"]
 
 MAX_PIXELS = 50_000_000  # larger images are refused (decompression bombs); a 48 MP phone photo fits
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
@@ -58,6 +58,7 @@ _MIN_CONTRAST = 0.08  # ink must stand this far (of full scale) above the backgr
 _MIN_SNR = 6.0  # ... and this many noise sigmas
 _MIN_SIDE = 8  # fewer pixels than this either way cannot hold a digit (and breaks the 4x4 background grid)
 _GRID = 8  # background blocks per side
+_CROP_MAX = 72  # a digit's crop is shrunk to at most this many pixels before it becomes a 28x28 field
 _THUMB = 48  # thumbnail side the block statistics are taken on (6x6 samples per block)
 _INSTALL = 'pip install "edgedigits-runtime[image]"'
 _cv2_module = None
@@ -373,7 +374,8 @@ class Ink:
       labels: int32 (H, W) connected components of the thresholded ink (0 = background).
       stats: int32 (n, 5) OpenCV component stats (x, y, w, h, area); row 0 the background.
       inverted: True when the photo was dark ink on light paper.
-      scale: working-image pixels per photo pixel (boxes are divided by it to report them in the photo).
+      scale: pixels of this image per pixel of the working image it was found in (see :func:`shrink_ink`).
+      threshold: the ink level the components were thresholded at.
     """
 
     ink: np.ndarray
@@ -382,6 +384,7 @@ class Ink:
     stats: np.ndarray
     inverted: bool
     scale: float = 1.0
+    threshold: float = 0.0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -404,13 +407,15 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     cv2 = require_image_libs()
     h, w = grey.shape
     sigma = _noise_sigma(grey, cv2)
-    thumb = cv2.resize(grey, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    # Polarity from a half-size copy (area-averaged: its noise is half the working image's), the
+    # background's block statistics from a thumbnail of that.
+    halved = min(h, w) >= 64
+    half = cv2.resize(grey, (w // 2, h // 2), interpolation=cv2.INTER_AREA) if halved else grey
+    thumb = cv2.resize(half, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     blocks = _blocks(thumb)
     paper = _fit_surface(np.median(blocks, axis=1))  # background, either polarity
-    gy, gx = _grid_axes(h, w)
-    g = grey.astype(np.float32) * np.float32(1.0 / 255.0)
-    residual = g - _evaluate(paper, gy, gx)
-    cut = 4.0 * sigma
+    residual = half.astype(np.float32) * np.float32(1.0 / 255.0) - _evaluate(paper, *_grid_axes(*half.shape))
+    cut = 4.0 * sigma * (0.5 if halved else 1.0)
     dark = float(cv2.sumElems(cv2.threshold(-residual, cut, 0, cv2.THRESH_TOZERO)[1])[0])
     light = float(cv2.sumElems(cv2.threshold(residual, cut, 0, cv2.THRESH_TOZERO)[1])[0])
     if dark == light:  # nothing stands out from the fitted background (a digit filling the frame): the border is paper
@@ -421,7 +426,8 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     # What is left of the background in ink polarity: the 30th percentile of each block, fitted likewise.
     thumb_ink = sign * (blocks - _evaluate_blocks(paper)[:, None])
     rest = _fit_surface(np.percentile(thumb_ink, 30, axis=1))
-    ink = sign * residual - _evaluate(rest, gy, gx)
+    # ink = sign * (grey - paper) - rest, the two surfaces evaluated as one
+    ink = grey.astype(np.float32) * np.float32(sign / 255.0) - _evaluate(sign * paper + rest, *_grid_axes(h, w))
     np.maximum(ink, 0.0, out=ink)
     k = 1 if max(h, w) < 160 else 2
     smooth = cv2.blur(ink, (2 * k + 1, 2 * k + 1))
@@ -438,7 +444,21 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
     if n < 2 or int(stats[1:, cv2.CC_STAT_AREA].sum()) < 4:
         raise InputError(f"{label}: no ink found (only specks above the threshold); photograph the digits closer")
-    return Ink(ink, sigma, labels, stats, inverted)
+    return Ink(ink, sigma, labels, stats, inverted, 1.0, threshold)
+
+
+def shrink_ink(ink: Ink, factor: float) -> Ink:
+    """The same ink at ``factor`` (< 1) of the size: area-averaged, thresholded at the same level, components again.
+
+    Reading a number needs its digits only about 30 pixels tall; every later step costs per pixel.
+    """
+    cv2 = require_image_libs()
+    h, w = ink.shape
+    size = (max(8, round(w * factor)), max(8, round(h * factor)))
+    small = cv2.resize(ink.ink, size, interpolation=cv2.INTER_AREA)
+    mask = (small > ink.threshold).view(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    return Ink(small, ink.sigma * factor, labels, stats, ink.inverted, ink.scale * size[0] / w, ink.threshold)
 
 
 def _noise_sigma(grey: np.ndarray, cv2) -> float:
@@ -562,6 +582,14 @@ def _field_from_crop(crop: np.ndarray, keep: np.ndarray, sigma: float, label: st
     global _CROSS
     if _CROSS is None:
         _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    if max(crop.shape) > _CROP_MAX:  # a large digit: the same at about 3x the field's size is plenty, and faster
+        f = _CROP_MAX / max(crop.shape)
+        size = (max(1, round(crop.shape[1] * f)), max(1, round(crop.shape[0] * f)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        keep = (cv2.resize(keep.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.3).view(np.uint8)
+        if labels is not None:
+            labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
+        sigma *= f
     rows = np.flatnonzero(keep.any(axis=1))
     cols = np.flatnonzero(keep.any(axis=0))
     if len(rows) == 0:

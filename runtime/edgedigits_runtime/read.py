@@ -50,6 +50,7 @@ _SPECK = 0.3  # marks smaller than this fraction of the line height in both dire
 _SHORT = 0.55  # a candidate shorter than this fraction of the line is not a digit on its own
 _WIDE = 1.1  # wider than this many line heights: more than one digit
 _SKIP = -2.5  # cost of leaving a small mark out of the number
+_LINE = 36  # digits are read at about this height (pixels)
 _SPLIT = 1.0  # marks wider than this many line heights may hold more than one digit
 _BAND = 0.25  # a cut may wander this many line heights from where it starts
 _MARGIN = 0.15  # cuts at least this many line heights apart and from a mark's ends
@@ -279,6 +280,14 @@ def _read(ink, clf, digits, label, scale, origin, threshold) -> NumberReading:
     marks, line = _marks(ink, label)
     if not marks:
         return NumberReading("", 0.0, ())
+    if line > _LINE * 1.25:  # digits this tall only cost time: read them at about _LINE pixels
+        from edgedigits_runtime.preprocess import shrink_ink
+
+        ink = shrink_ink(ink, _LINE / line)
+        scale *= ink.scale
+        marks, line = _marks(ink, label)
+        if not marks:
+            return NumberReading("", 0.0, ())
     atoms = _atoms(ink, marks, line)
     if len(atoms) > _MAX_ATOMS:
         raise InputError(f"{label}: {len(marks)} marks cut into {len(atoms)} pieces: too many for a number of at most "
