@@ -80,6 +80,6 @@ def test_runtime_readme_read_number_example(mnist_test, tmp_path, monkeypatch):
     cv2.imwrite(str(tmp_path / "meter.jpg"), page)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(block, "runtime/README.md", "exec"), namespace)  # noqa: S102 (our own README)
+    exec(compile(block, "runtime/README.md", "exec"), namespace)
     assert namespace["reading"].number == truth and namespace["meter"].number == truth
     assert len(namespace["boxes"]) == 4 and namespace["row"]["number"] == truth
