@@ -43,8 +43,9 @@ def plot_curves(history: dict, path) -> None:
                 values = 100.0 * (1.0 - values)
             ax.plot(epochs[: len(values)], np.maximum(values, 1e-4), marker="o", label=label)
         ax.set_yscale("log")
-        for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-            axis(ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 0.5, not 5 x 10^-1
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # 0.1 0.2 0.5 1 2 5 ...
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 0.5, not 5 x 10^-1
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("epoch")
         ax.set_title(title)
         ax.grid(alpha=0.3, which="both")
