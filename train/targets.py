@@ -31,6 +31,7 @@ from edgedigits.runs import MODEL_FILE, resolve_run
 __all__ = ["TEACHER_CACHE", "teacher_log_probs", "packed_targets", "packed_loss", "accuracy", "NUM_CLASSES"]
 
 TEACHER_CACHE = "teacher_targets.npz"
+_FLOOR = 1e-30  # probability floor before taking logs for the distillation term (float32-safe)
 NUM_CLASSES = 10
 
 
@@ -65,7 +66,9 @@ def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir:
         except Exception as exc:  # noqa: BLE001 (Keras raises anything on a bad file)
             raise RunError(f"cannot load the teacher {run}/{MODEL_FILE} ({str(exc).splitlines()[0]})") from None
         probs = model.predict(to_float(images), batch_size=1000, verbose=0)
-        total += np.log(np.clip(probs, 1e-7, 1.0))  # as the student's side of the loss
+        # A floor far below any real probability: at T = 4 a floor of 1e-7 (Keras' epsilon) would give
+        # every wrong class 0.018, i.e. turn the teacher into uniform label smoothing of ~0.16.
+        total += np.log(np.clip(probs.astype(np.float64), _FLOOR, 1.0))
     log_probs = (total / len(runs)).astype(np.float32)
     tmp = cache.with_name(cache.name + ".partial.npz")
     np.savez(tmp, log_probs=log_probs, key=np.array(key),
@@ -106,8 +109,9 @@ def packed_loss(tf, *, distill_weight: float, temperature: float):
         if weight == 0:
             return hard
         teacher = y_true[:, NUM_CLASSES:]
-        soft = tf.reduce_sum(teacher * (tf.math.log(tf.clip_by_value(teacher, 1e-12, 1.0))
-                                         - tf.nn.log_softmax(log_p / temp, axis=-1)), axis=-1)
+        logits = tf.math.log(tf.clip_by_value(y_pred, _FLOOR, 1.0))  # the student's logits, up to a constant
+        soft = tf.reduce_sum(teacher * (tf.math.log(tf.clip_by_value(teacher, _FLOOR, 1.0))
+                                         - tf.nn.log_softmax(logits / temp, axis=-1)), axis=-1)
         return (1.0 - weight) * hard + weight * temp * temp * soft
 
     return packed_loss

@@ -40,3 +40,13 @@ def test_accuracy_reads_the_label_part():
     rows = targets.packed_targets(np.array([2, 0]))
     probs = np.eye(10, dtype=np.float32)[[2, 1]]
     np.testing.assert_array_equal(targets.accuracy(tf.constant(rows), tf.constant(probs)).numpy(), [1.0, 0.0])
+
+
+def test_small_probabilities_keep_their_information_at_high_temperature():
+    # The teacher's and student's tiny wrong-class probabilities are the "dark knowledge": a floor at
+    # Keras' 1e-7 would flatten them into uniform smoothing; they must survive the logs.
+    probs = np.array([[1.0 - 2e-9, 1e-9, 1e-12] + [1e-15] * 7], dtype=np.float32)
+    rows = targets.packed_targets(np.array([0]), teacher_log_probs=np.log(probs.astype(np.float64)), temperature=4.0)
+    assert rows[0, 11] > 5 * rows[0, 12] > 5 * rows[0, 13]  # 1e-9 > 1e-12 > 1e-15 still ordered, still apart
+    loss = targets.packed_loss(tf, distill_weight=1.0, temperature=4.0)(tf.constant(rows), tf.constant(probs))
+    assert abs(float(loss.numpy()[0])) < 1e-3  # matching student: no distillation loss
