@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="TrainConfig overrides for every run (a REDUCED run, labelled so), e.g. epochs=10")
     parser.add_argument("--reuse", action="store_true", help="keep finished runs/exports found under --runs")
+    parser.add_argument("--only-existing", action="store_true",
+                        help="with --reuse: table only the runs already exported under --runs (train nothing)")
     parser.add_argument("--gate", type=float, default=GATE, help="lowest int8 test accuracy accepted")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
@@ -140,9 +142,14 @@ def main() -> None:
 
     runs = Path(args.runs)
     overrides = dict(_override(s) for s in args.set)
-    rows = [_train_and_export(arch, seed, runs / f"{arch}-s{seed}", overrides, args.data_dir, args.reuse,
-                              args.gate, print)
-            for arch in args.arch for seed in args.seeds]
+    todo = [(arch, seed) for arch in args.arch for seed in args.seeds]
+    if args.only_existing:
+        found = [(a, s) for a, s in todo if (runs / f"{a}-s{s}" / "export" / f"{a}_int8.tflite").is_file()]
+        print(f"--only-existing: {len(found)} of {len(todo)} runs found; missing: "
+              f"{', '.join(f'{a}-s{s}' for a, s in todo if (a, s) not in found) or 'none'}")
+        todo = found
+    rows = [_train_and_export(arch, seed, runs / f"{arch}-s{seed}", overrides, args.data_dir,
+                              args.reuse or args.only_existing, args.gate, print) for arch, seed in todo]
     report = bench(BenchConfig(targets=[r["int8"] for r in rows], threads=[1], batch_sizes=[32], memory=False,
                                save=False, min_accuracy=args.gate, data_dir=args.data_dir))
     by_path = {str(Path(b.path)): b for b in report.rows}
