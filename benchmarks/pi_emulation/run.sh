@@ -75,15 +75,19 @@ note "wheel: $WHEEL"
 # --- 2. host reference: the same wheel in fresh x86-64 venvs (packages from the index) -------------
 log "host reference venvs"
 _host_venv() {  # dir extras: an x86-64 venv holding this wheel (reinstalled) with its extras from the index
+  local key; key="$(sha256sum "$RUN/dist/$WHEEL" | cut -c1-16) $2"
+  [ -x "$1/bin/python" ] && [ "$(cat "$1/.edgedigits-wheel" 2>/dev/null)" = "$key" ] && return 0   # already this wheel
   if [ ! -x "$1/bin/python" ]; then "$PYTHON" -m venv "$1"; fi
   "$1/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$RUN/dist/$WHEEL" \
     2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
   "$1/bin/python" -m pip install -q --disable-pip-version-check "$RUN/dist/$WHEEL[$2]" \
-    2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
+    2> >(grep -v "^WARNING: Location '.*' is ignored" >&2) && echo "$key" > "$1/.edgedigits-wheel"
 }
 declare -A HOST_VENV=([litert]="$T/host-venv" [tflite-runtime]="$T/host-venv-tflite")   # per target: runs may overlap
-_host_venv "${HOST_VENV[litert]}" litert,onnx,image
-_host_venv "${HOST_VENV[tflite-runtime]}" tflite-runtime,image
+_host_venv "${HOST_VENV[litert]}" litert,onnx,image   # the reference every target is also compared with
+for extras in "$EXTRAS" "$FALLBACK_EXTRAS"; do   # the same interpreter as the target's, on the host
+  [ "${extras%%,*}" = tflite-runtime ] && _host_venv "${HOST_VENV[tflite-runtime]}" tflite-runtime,image
+done
 HV="${HOST_VENV[litert]}"
 
 # The images: the first LIMIT MNIST test digits as PNG files, and photo-like JPEGs (tests/runtime/photos.py:

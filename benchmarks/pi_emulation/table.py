@@ -28,24 +28,28 @@ def _row(r: dict) -> str:
            f"{e['pi']['accuracy']:.2%} vs host {e['host']['accuracy']:.2%}" if e else "not run")
     verdict = "yes" if r.get("all_checks_passed") else "**no** (see summary)"
     doc = "ok" if doctor.get("ok") else ("not run" if not doctor else "**not ok**")
+    if r["target"] == "tflm":
+        return (f"| {r['description']} | none: {r['machine']} | host Python | tflite-micro (reference kernels) "
+                f"| {labels}, top-1 digit | see the micro pack section | — | {verdict} |")
     return (f"| {r['description'].split(':')[0]} | {r['board']} (`-cpu {r['qemu_cpu']}`), {r.get('machine') or '?'} "
             f"| {versions} | {interp} | {labels} | {acc} | {doc} | {verdict} |")
 
 
 def main() -> int:
     work = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("EDGEDIGITS_PI_WORK", "/tmp/edgedigits-pi"))
-    results = [json.loads(p.read_text()) for p in sorted(work.glob("*/run/result.json"))]
+    results = sorted((json.loads(p.read_text()) for p in work.glob("*/run/result.json")),
+                     key=lambda r: (r["target"] == "tflm", r["target"]))
     if not results:
         print(f"no run.sh results under {work}", file=sys.stderr)
         return 1
     print("| device class | emulated board, machine | Python | interpreter | same labels as the host "
           "| full MNIST test set | doctor | all checks |")
     print("|---|---|---|---|---|---|---|---|")
-    host = next((r for r in results if r.get("evaluate")), None)
+    host = next((r for r in results if r.get("predict") and r["target"] != "tflm"), None)
     if host:
-        h = host["evaluate"]["host"]
-        print(f"| x86-64 host (reference) | none, x86_64 | host Python | {h['backend']} | the reference labels "
-              f"| {h['accuracy']:.2%} ({h['errors']} wrong) | — | — |")
+        p = host["predict"]
+        print(f"| x86-64 (reference: a fresh venv from the same wheel) | none, x86_64 | host Python | litert "
+              f"(tflite-runtime for the armhf row) | the reference ({p['images']} images) | — | ok | — |")
     for r in results:
         print(_row(r))
     return 0
