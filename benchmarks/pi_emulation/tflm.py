@@ -3,8 +3,8 @@
 Usage: python benchmarks/pi_emulation/tflm.py [WORK] [--from TARGET]      (the toolkit env: edgedigits + tflite-micro)
        (after run.sh TARGET: default WORK /tmp/edgedigits-pi, TARGET arm64-bookworm)
 
-Takes the images run.sh made for TARGET (the MNIST test subset as PNGs and the photo-like JPEGs) and the
-host's `edgedigits-rt predict --json` answers on them (ai-edge-litert), turns every file into the 28x28
+Takes the images run.sh made for TARGET (the MNIST test subset as PNGs and the photo-like JPEGs), answers
+them on the host as `edgedigits-rt predict` does (predict_files, ai-edge-litert), turns every file into the 28x28
 digit with the runtime's own preprocess_image (what `predict` does), quantizes it with the int8 model's
 input scale/zero point (the micro pack's lookup table) and runs the shipped model in TFLM (the
 `tflite-micro` PyPI wheel: the C++ interpreter with reference kernels, x86-64 only). TFLM's top-1 digit
@@ -30,16 +30,18 @@ def main() -> int:
     parser.add_argument("--from", dest="target", default="arm64-bookworm", help="the run.sh target whose images to use")
     args = parser.parse_args()
     src = Path(args.work) / args.target / "run"
-    host_jsonl = src / "logs" / "host-predict-litert.jsonl"
-    if not host_jsonl.is_file():
-        print(f"error: {host_jsonl} is missing: run benchmarks/pi_emulation/run.sh {args.target} first", file=sys.stderr)
+    folder = src / "share" / "digits"
+    if not folder.is_dir():
+        print(f"error: {folder} is missing: run benchmarks/pi_emulation/run.sh {args.target} first", file=sys.stderr)
         return 1
     from edgedigits.export.micro import input_table
-    from edgedigits_runtime import DEFAULT_MODEL
+    from edgedigits_runtime import DEFAULT_MODEL, load_default
+    from edgedigits_runtime.predict import predict_files
     from edgedigits_runtime.preprocess import preprocess_image
     from tflite_micro.python.tflite_micro import runtime as tflm
 
-    host = {Path(r["path"]).name: r for r in map(json.loads, host_jsonl.read_text().splitlines()) if r.get("top_k")}
+    rows = [r.as_dict() for r in predict_files([folder], load_default(backend="litert"), top_k=1)]
+    host = {Path(r["path"]).name: r for r in rows if r.get("top_k")}
     model = DEFAULT_MODEL.read_bytes()
     interpreter = tflm.Interpreter.from_bytes(model, arena_size=1 << 17)
     q = interpreter.get_input_details(0)["quantization_parameters"]
