@@ -126,6 +126,7 @@ _install() {  # venv extras wheels-dir: what the user types, made offline
 VENV="$RUN/venv"
 _install "$VENV" "$EXTRAS" "$T/wheels"
 BACKEND="${EXTRAS%%,*}"   # the target's first extra is its interpreter
+cd "$RUN/home" || exit 1   # not the checkout: python -c puts the current folder on sys.path
 check pi-no-tensorflow _pi "$VENV/bin/python" -c "
 import importlib.util, sys, edgedigits_runtime
 bad = [m for m in ('tensorflow', 'edgedigits') if importlib.util.find_spec(m)]
