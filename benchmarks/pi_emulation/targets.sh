@@ -9,6 +9,8 @@
 # qemu again (see guest_venv), so Python's own child processes (ensurepip, pip, tests, doctor's probes)
 # and the venv's console scripts (`#!.../bin/python`) work.
 #
+# DEBS: what python3.X needs plus what every Raspberry Pi OS image has and the wheels need (libstdc++6:
+# numpy's, LiteRT's and onnxruntime's wheels link it; python3.X does not depend on it).
 # A target sets: DESCRIPTION DEB_ARCH MULTIARCH SUITE PYVER QEMU BOARDS (first = default) DEBS
 # EXTRAS (the runtime's extras installed from wheels) FALLBACK_EXTRAS (a second venv, or empty)
 # VENV_FLAGS (python -m venv flags) NO_WHEEL (requirements Debian provides instead) NO_DEPS (wheels
@@ -32,14 +34,14 @@ target_load() {  # name: set the target's variables (exit status 1 and a message
       DESCRIPTION="64-bit Raspberry Pi OS bookworm: Debian 12 arm64, Python 3.11, glibc 2.36"
       DEB_ARCH=arm64; MULTIARCH=aarch64-linux-gnu; SUITE=bookworm; PYVER=3.11; QEMU=qemu-aarch64-static
       BOARDS="pi4 pi5"; _manylinux aarch64 36
-      DEBS=(python3.11 python3.11-venv base-files dash coreutils)
+      DEBS=(python3.11 python3.11-venv libstdc++6 base-files dash coreutils)
       EXTRAS="litert,onnx,image"; FALLBACK_EXTRAS="tflite-runtime,image"
       INSTALL='python3 -m venv ~/edgedigits && ~/edgedigits/bin/pip install "edgedigits-runtime[litert,image]"';;
     arm64-trixie)
       DESCRIPTION="64-bit Raspberry Pi OS trixie: Debian 13 arm64, Python 3.13, glibc 2.41"
       DEB_ARCH=arm64; MULTIARCH=aarch64-linux-gnu; SUITE=trixie; PYVER=3.13; QEMU=qemu-aarch64-static
       BOARDS="pi5 pi4"; _manylinux aarch64 41
-      DEBS=(python3.13 python3.13-venv base-files dash coreutils)
+      DEBS=(python3.13 python3.13-venv libstdc++6 base-files dash coreutils)
       EXTRAS="litert,onnx,image"
       INSTALL='python3 -m venv ~/edgedigits && ~/edgedigits/bin/pip install "edgedigits-runtime[litert,image]"';;
     armhf-bookworm)
