@@ -34,11 +34,12 @@ def main() -> int:
     if not folder.is_dir():
         print(f"error: {folder} is missing: run benchmarks/pi_emulation/run.sh {args.target} first", file=sys.stderr)
         return 1
+    from tflite_micro.python.tflite_micro import runtime as tflm
+
     from edgedigits.export.micro import input_table
     from edgedigits_runtime import DEFAULT_MODEL, load_default
     from edgedigits_runtime.predict import predict_files
     from edgedigits_runtime.preprocess import preprocess_image
-    from tflite_micro.python.tflite_micro import runtime as tflm
 
     rows = [r.as_dict() for r in predict_files([folder], load_default(backend="litert"), top_k=1)]
     host = {Path(r["path"]).name: r for r in rows if r.get("top_k")}
