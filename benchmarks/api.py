@@ -13,6 +13,7 @@ from edgedigits.bench import memory
 from edgedigits.bench.config import BenchConfig
 from edgedigits.bench.measure import Step, import_backend, load_classifier_class, open_classifier, schedule, time_batches, time_calls
 from edgedigits.bench.report import BenchReport, BenchRow, machine_info
+from edgedigits.train.negatives import HOLDOUT_IMAGES
 from edgedigits.bench.stats import summarize
 from edgedigits.bench.targets import Artifact, load_reference, resolve_targets
 from edgedigits.runs import bench_dir
@@ -131,8 +132,14 @@ class _Subject:
             if row.format in ("tflite", "onnx") and info.get("format"):
                 row.format = str(info["format"])
             reference, row.agreement_note = load_reference(artifact, len(labels))
-            scored = score(clf, images, labels, reference)  # the runtime's one scorer
+            rule = getattr(clf, "reject", None)
+            holdout = _holdout_images(rule.get("holdout_kind"), config) if rule else None
+            scored = score(clf, images, labels, reference, nondigits=holdout)  # the runtime's one scorer
             row.accuracy, row.agreement, row.test_images = scored.accuracy, scored.agreement, scored.images
+            if rule:
+                row.reject_threshold, row.digits_accepted = scored.threshold, scored.digits_accepted
+                row.accuracy_on_accepted, row.holdout_rejected = scored.accuracy_on_accepted, scored.nondigits_rejected
+                row.holdout_kind = rule.get("holdout_kind")
             for t in config.threads:
                 self.classifiers[t] = clf if t == most else open_classifier(artifact.path, t)[0]
                 time_calls(self.classifiers[t], timing_images, config.warmup)
@@ -175,6 +182,22 @@ class _Subject:
             if seconds:
                 row.throughput[str(b)] = min(b, n_images) / float(np.median(seconds))
         row.gate = "pass" if row.accuracy >= config.min_accuracy else "fail"
+
+
+_HOLDOUT_CACHE: dict = {}
+
+
+def _holdout_images(kind: str | None, config):
+    """Generated images of a run's held-out non-digit kind (the same seed as export's report), cached per kind."""
+    if not kind:
+        return None
+    if kind not in _HOLDOUT_CACHE:
+        from edgedigits.data import load_splits
+        from edgedigits.train.negatives import DIGIT_KINDS, REPORT_SEED, generate
+
+        digits = load_splits(config.data_dir).x_val if kind in DIGIT_KINDS else None
+        _HOLDOUT_CACHE[kind] = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=[kind], digits=digits)[0]
+    return _HOLDOUT_CACHE[kind]
 
 
 def _measure_memory(artifacts, rows, config, tick) -> dict:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from edgedigits.errors import GateError
 from edgedigits_runtime.backends import BACKENDS
+from edgedigits.train.negatives import HOLDOUT_IMAGES
 from edgedigits_runtime.fileio import atomic_write_text
 
 __all__ = ["BenchRow", "BenchReport", "machine_info", "package_versions", "cpu_model"]
@@ -55,6 +56,11 @@ class BenchRow:
       start_to_first_ms: in that fresh process, from start (imports included) to the first prediction.
       memory_note: why there is no memory figure, when it failed.
       gate: ``"pass"`` / ``"fail"`` against ``min_accuracy``; None for error rows.
+      reject_threshold: the artifact's calibrated "not a digit" threshold (its manifest), None without one.
+      digits_accepted: share of the test digits it accepts (not rejected as "not a digit").
+      accuracy_on_accepted: top-1 accuracy on those.
+      holdout_kind: the generated non-digit kind its run never trained on.
+      holdout_rejected: share of images of that kind it rejects.
     """
 
     name: str
@@ -77,6 +83,11 @@ class BenchRow:
     start_to_first_ms: float | None = None
     memory_note: str | None = None
     gate: str | None = None
+    reject_threshold: float | None = None
+    digits_accepted: float | None = None
+    accuracy_on_accepted: float | None = None
+    holdout_kind: str | None = None
+    holdout_rejected: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -193,13 +204,19 @@ class BenchReport:
         threads = sorted({int(t) for r in self.rows for t in r.latency_ms}) or list(self.config.get("threads") or [1])
         batches = sorted({int(b) for r in self.rows for b in r.throughput})
         acc = "accuracy" + (" (subset)" if self.subset else "")
+        reject = any(r.reject_threshold is not None for r in self.rows)
         head = ["file", "format", "status", "size", acc, "agreement"]
+        if reject:
+            head += ["digits kept", "acc. on kept", "held-out rejected"]
         for t in threads:
             head += [f"p50 ms {t}t", f"p99 ms {t}t"]
         head += [f"img/s b{b}" for b in batches] + ["load ms", "first ms", "memory MB", "gate"]
         body = []
         for r in self.rows:
             cells = [r.name, r.format, r.status, _size(r.size_bytes), _pct(r.accuracy), _pct(r.agreement)]
+            if reject:
+                cells += [_pct(r.digits_accepted), _pct(r.accuracy_on_accepted),
+                          "–" if r.holdout_rejected is None else f"{r.holdout_rejected:.1%} ({r.holdout_kind})"]
             for t in threads:
                 s = r.latency_ms.get(str(t)) or {}
                 cells += [_ms(s.get("p50")), _ms(s.get("p99"))]
@@ -247,6 +264,10 @@ class BenchReport:
                 notes.append(f"{r.name}: no agreement figure: {r.agreement_note}")
             if r.memory_note:
                 notes.append(f"{r.name}: no memory figure: {r.memory_note}")
+        if any(r.reject_threshold is not None for r in self.rows):
+            notes.append("not a digit: each artifact's own calibrated threshold (from its manifest, chosen on validation "
+                         "digits); digits kept = share of the MNIST test digits accepted; held-out rejected = share of "
+                         f"{HOLDOUT_IMAGES:,} generated images of the non-digit kind its run never trained on")
         if self.subset:
             notes.append(f"accuracy on a SUBSET: the first {self.config.get('test_limit'):,} of the 10,000 test images "
                          "(quick mode or --test-limit); run without them for the real figure")

@@ -61,6 +61,9 @@ def export(
     min_accuracy: float = typer.Option(0.994, "--min-accuracy", help="Gate: int8 formats' test accuracy, a fraction."),
     max_drop: float = typer.Option(0.15, "--max-drop", help="Gate: int8 formats may lose at most this many percentage points vs Keras."),
     min_agreement: float = typer.Option(0.999, "--min-agreement", help="Gate: float formats' share of test images with Keras' top-1."),
+    reject_accept: float = typer.Option(0.99, "--reject-accept", help="Runs that learnt 'not a digit': each artifact's threshold keeps this share of validation digits."),
+    min_digits_accepted: float = typer.Option(0.98, "--min-digits-accepted", help="Gate: that threshold keeps at least this share of test digits."),
+    max_reject_drop: float = typer.Option(5.0, "--max-reject-drop", help="Gate: reject the held-out non-digit kind at most this many points less than Keras."),
     qat_epochs: float = typer.Option(1.0, "--qat-epochs", help="Quantization-aware fine-tune passes over the training split (fractions allowed)."),
     qat_lr: float = typer.Option(1e-4, "--qat-lr", help="Learning rate of the QAT fine-tune (Adam)."),
     qat_limit: Optional[int] = typer.Option(None, "--qat-limit", help="Fine-tune on only N training images (quick runs)."),
@@ -83,6 +86,7 @@ def export(
         out=None if out is None else str(out), overwrite=overwrite, qat_epochs=qat_epochs,
         qat_learning_rate=qat_lr, qat_limit=qat_limit, calibration_samples=calibration_samples,
         per_channel=not per_tensor, min_accuracy=min_accuracy, max_drop=max_drop, min_agreement=min_agreement,
+        reject_accept=reject_accept, min_digits_accepted=min_digits_accepted, max_reject_drop=max_reject_drop,
         data_dir=None if data_dir is None else str(data_dir), seed=seed,
     ).validate()
     result = run_export(config, progress=functools.partial(typer.echo, err=True))

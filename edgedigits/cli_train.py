@@ -31,6 +31,14 @@ def train(
     temperature: float = typer.Option(_D.temperature, "--temperature", help="Softmax temperature of the distillation (with --teacher)."),
     seed: int = typer.Option(_D.seed, "--seed", help="Same seed, same data order, same result on the same machine."),
     early_stopping: int = typer.Option(_D.early_stopping, "--early-stopping", help="Stop after N epochs without better validation accuracy (0: off)."),
+    negatives: float = typer.Option(_D.negatives, "--negatives", help="Generated non-digits added to training, as a share "
+                                    "of the digits (0: off): the model learns to say 'not a digit'."),
+    negative_target: str = typer.Option(_D.negative_target, "--negative-target", help="class: an 11th 'not a digit' class "
+                                        "inside the softmax (outputs sum to 1 - p(not a digit)); uniform: outlier exposure."),
+    negative_weight: float = typer.Option(_D.negative_weight, "--negative-weight", help="Loss weight of the non-digits "
+                                          "with --negative-target uniform (cross-entropy to a uniform output)."),
+    holdout_kind: str = typer.Option(_D.holdout_kind or "none", "--holdout-kind", help="Non-digit kind kept out of training "
+                                     "to measure rejection of an unseen kind ('none': train on all)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on only N training images (quick runs)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<arch>, runs/<arch>-2, ... if taken)."),
@@ -46,6 +54,7 @@ def train(
         arch=arch, epochs=epochs, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
         augment=augment, elastic=elastic, ema=ema, label_smoothing=label_smoothing,
         teacher=[str(t) for t in teacher or []], distill_weight=distill_weight, temperature=temperature, seed=seed, early_stopping=early_stopping, limit=limit,
+        negatives=negatives, negative_target=negative_target, negative_weight=negative_weight, holdout_kind=None if holdout_kind == "none" else holdout_kind,
         data_dir=None if data_dir is None else str(data_dir), out=None if out is None else str(out),
         resume=resume, overwrite=overwrite,
     ).validate()
@@ -60,7 +69,8 @@ _RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-
                  "lr_schedule": "--lr-schedule", "augment": "--augment", "seed": "--seed", "elastic": "--elastic",
                  "ema": "--ema", "label_smoothing": "--label-smoothing", "teacher": "--teacher",
                  "distill_weight": "--distill-weight", "temperature": "--temperature",
-                 "early_stopping": "--early-stopping", "limit": "--limit"}
+                 "early_stopping": "--early-stopping", "limit": "--limit", "negatives": "--negatives", "negative_target": "--negative-target",
+                 "negative_weight": "--negative-weight", "holdout_kind": "--holdout-kind"}
 
 
 def _refuse_options_on_resume(ctx: typer.Context, out) -> None:

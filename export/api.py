@@ -8,6 +8,7 @@ becomes an error row and leaves no file behind; the others still go through.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -26,7 +27,7 @@ from edgedigits.export.context import ConvertContext
 from edgedigits.export.formats import FORMATS, get_format
 from edgedigits.export.record import embed_record, record_document
 from edgedigits.export.results import ExportResult, ExportRow
-from edgedigits.export.verify import check_gate, evaluate
+from edgedigits.export.verify import RejectCalibration, check_gate, check_reject_gate, evaluate
 from edgedigits.runs import MODEL_FILE, resolve_run
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
@@ -82,10 +83,26 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     keras_accuracy = float((reference == y_test).mean())
     log(f"{run_dir}/{MODEL_FILE}: {arch}, Keras test accuracy {keras_accuracy:.2%} on {len(y_test)} images")
 
+    train_config = _train_config(run_dir)
+    train_x, train_y = splits.x_train, splits.y_train
+    calibrate = None
+    if train_config is not None and train_config.negatives:
+        # The run learnt "not a digit": the QAT fine-tune sees the same non-digits with the same loss, and each
+        # artifact gets its own threshold, chosen on validation digits.
+        from edgedigits.train.trainer import with_negatives  # noqa: PLC0415
+
+        train_x, train_y = with_negatives(splits, train_config, log)
+        calibrate = _reject_calibration(model, splits, train_config, config, keras_probs, y_test)
+        log(f"Keras 'not a digit' threshold {calibrate.keras['threshold']:.4f}: keeps "
+            f"{calibrate.keras['test_digits_accepted']:.2%} of test digits, rejects {calibrate.keras['holdout_rejected']:.1%} "
+            f"of the held-out kind '{calibrate.holdout_kind}'")
+
     rng = np.random.default_rng(config.seed)
-    pick = np.sort(rng.choice(len(splits.x_train), size=min(config.calibration_samples, len(splits.x_train)), replace=False))
-    ctx = ConvertContext(tf=tf, keras=keras, model=model, train_x=splits.x_train, train_y=splits.y_train,
-                         calibration=splits.x_train[pick].astype(np.float32)[..., None] / 255.0, config=config, log=log)
+    pick = np.sort(rng.choice(len(train_x), size=min(config.calibration_samples, len(train_x)), replace=False))
+    ctx = ConvertContext(tf=tf, keras=keras, model=model, train_x=train_x, train_y=train_y,
+                         calibration=train_x[pick].astype(np.float32)[..., None] / 255.0, config=config, log=log,
+                         negative_weight=None if calibrate is None else train_config.negative_weight,
+                         negative_target=None if calibrate is None else train_config.negative_target)
 
     if config.overwrite:
         _clear_out_dir(out_dir)
@@ -97,7 +114,7 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     rows, entries = [], {}
     for name in config.formats:
         row, entry = _export_one(get_format(name), arch, ctx, out_dir, x_test, y_test, reference, keras_accuracy, log,
-                                 shared)
+                                 shared, calibrate)
         rows.append(row)
         if entry is not None:
             entries[Path(row.path).name] = entry
@@ -110,14 +127,15 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
             "what": "top-1 predictions (uint8) of the Keras model on the MNIST test set, in file order"})
         manifest_path = _manifest.write_manifest(out_dir, document)
     result = ExportResult(rows=rows, out_dir=out_dir, manifest_path=manifest_path, run_dir=run_dir,
-                          keras_accuracy=keras_accuracy, test_images=int(len(y_test)))
+                          keras_accuracy=keras_accuracy, test_images=int(len(y_test)),
+                          keras_reject=None if calibrate is None else calibrate.keras)
     atomic_write_text(out_dir / CONFIG_FILE, config.to_json() + "\n")
     atomic_write_text(out_dir / RESULTS_FILE, result.to_json() + "\n")
     return result
 
 
-def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accuracy, log, shared):
-    """Convert, verify, gate, embed the integrity record, then write one format.
+def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accuracy, log, shared, calibrate=None):
+    """Convert, verify (and calibrate "not a digit"), gate, embed the integrity record, then write one format.
 
     Returns ``(row, manifest entry or None)``.
     """
@@ -134,13 +152,21 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
     row.seconds = round(time.perf_counter() - start, 2)
     start = time.perf_counter()
     try:
-        verification = (fmt.verify or evaluate)(data, fmt, x_test, y_test, reference, name=fmt.filename(arch))
+        if fmt.verify is not None:
+            verification = fmt.verify(data, fmt, x_test, y_test, reference, name=fmt.filename(arch))
+        else:
+            verification = evaluate(data, fmt, x_test, y_test, reference, name=fmt.filename(arch), calibrate=calibrate)
     except EdgeDigitsError as exc:
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
     row.verify_seconds = round(time.perf_counter() - start, 2)
     row.accuracy, row.agreement, row.size = verification.accuracy, verification.agreement, len(data)
+    if verification.reject is not None:
+        row.reject_threshold = verification.reject["threshold"]
+        row.digits_accepted = verification.reject["test_digits_accepted"]
+        row.holdout_rejected = verification.reject["holdout_rejected"]
     try:
         check_gate(fmt.gate, verification, keras_accuracy, ctx.config, fmt.name)
+        check_reject_gate(verification, calibrate, ctx.config, fmt.name)
     except GateError as exc:
         return _failed(row, str(exc), "gate", log), None
     entry = _manifest.artifact_entry(fmt=fmt, sha256="", size=0, verification=verification,
@@ -159,6 +185,9 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
     row.path = str(path)
     log(f"{fmt.name}: {path.name} {len(data):,} bytes, accuracy {row.accuracy:.2%}, "
         f"agreement {row.agreement:.2%} ({row.seconds:.1f}s + {row.verify_seconds:.1f}s verify)")
+    if verification.reject is not None:
+        log(f"  not a digit: threshold {row.reject_threshold:.4f} keeps {row.digits_accepted:.2%} of test digits, "
+            f"rejects {row.holdout_rejected:.1%} of the held-out kind")
     return row, entry
 
 
@@ -169,6 +198,48 @@ def _with_record(data, fmt, entry, shared, verification, x_test, y_test, referen
     if not np.array_equal(again.predictions, verification.predictions):
         raise ExportError("adding the integrity record changed the model's predictions; report this as a bug")
     return sealed
+
+
+def _train_config(run_dir: Path):
+    """The run's TrainConfig when it was trained with non-digits; None otherwise (older runs, hand-made runs)."""
+    from edgedigits.train.config import TrainConfig  # noqa: PLC0415
+
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+        if "negatives" not in saved:
+            return None  # a run from before "not a digit": exported as before
+        config = TrainConfig.from_file(run_dir / "config.json")
+        if "negative_target" not in saved:  # runs from before the 11th class taught a uniform output
+            config = dataclasses.replace(config, negative_target="uniform")
+        return config
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _reject_calibration(model, splits, train_config, config, keras_probs, y_test) -> RejectCalibration:
+    """Validation digits and held-out non-digits for per-artifact calibration, plus the Keras model's own figures."""
+    from edgedigits.train.config import reject_method  # noqa: PLC0415
+    from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate  # noqa: PLC0415
+    from edgedigits.train.trainer import reject_scores  # noqa: PLC0415
+    from edgedigits_runtime.reject import calibrate_threshold, reject_figures  # noqa: PLC0415
+
+    method = reject_method(train_config)
+    holdout = train_config.holdout_kind
+    nondigits = None
+    if holdout:
+        nondigits, _ = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=[holdout], digits=splits.x_val)
+    def scores(images):
+        return reject_scores(model.predict(images.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0), method)
+
+    val_scores = scores(splits.x_val)
+    threshold = calibrate_threshold(val_scores, config.reject_accept)
+    held = [] if nondigits is None else scores(nondigits)
+    figures = reject_figures(reject_scores(keras_probs, method), held, threshold, keras_probs.argmax(axis=1) == y_test)
+    keras = {"method": method, "threshold": threshold, "holdout_kind": holdout,
+             "test_digits_accepted": figures["digits_accepted"], "test_accuracy_on_accepted": figures["accuracy_on_accepted"],
+             "holdout_rejected": figures["nondigits_rejected"]}
+    return RejectCalibration(val_x=splits.x_val, val_y=splits.y_val, nondigits=nondigits, holdout_kind=holdout,
+                             accept=config.reject_accept, keras=keras, method=method)
 
 
 def _failed(row: ExportRow, message: str, kind: str, log) -> ExportRow:

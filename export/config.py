@@ -34,6 +34,11 @@ class ExportConfig:
       min_accuracy: gate: quantized formats must reach this test accuracy.
       max_drop: gate: ... and lose at most this many percentage points against the Keras model.
       min_agreement: gate: float formats must give the Keras model's top-1 on this share of test images.
+      reject_accept: the "not a digit" threshold of each artifact keeps this share of the validation
+        digits (runs trained with non-digits only; chosen per artifact, never on the test set).
+      min_digits_accepted: gate: that threshold must keep at least this share of the test digits.
+      max_reject_drop: gate: each artifact rejects the held-out non-digit kind at most this many
+        percentage points less than the Keras model does.
       data_dir: folder with the MNIST files (else ``$EDGEDIGITS_DATA``, user cache, download).
       seed: picks calibration images and the fine-tune order.
     """
@@ -50,6 +55,9 @@ class ExportConfig:
     min_accuracy: float = 0.994
     max_drop: float = 0.15
     min_agreement: float = 0.999
+    reject_accept: float = 0.99
+    min_digits_accepted: float = 0.98
+    max_reject_drop: float = 5.0
     data_dir: str | None = None
     seed: int = 0
 
@@ -78,6 +86,12 @@ class ExportConfig:
         for name, value in (("--min-accuracy", self.min_accuracy), ("--min-agreement", self.min_agreement)):
             if not 0.0 <= value <= 1.0:
                 raise UsageError(f"{name} is a fraction in [0, 1] (e.g. 0.994), got {value!r}")
+        if not 0.5 <= self.reject_accept <= 1.0:
+            raise UsageError(f"--reject-accept is the share of validation digits to keep, in [0.5, 1], got {self.reject_accept!r}")
+        if not 0.0 <= self.min_digits_accepted <= 1.0:
+            raise UsageError(f"--min-digits-accepted is a fraction in [0, 1], got {self.min_digits_accepted!r}")
+        if not 0.0 <= self.max_reject_drop <= 100.0:
+            raise UsageError(f"--max-reject-drop is in percentage points, in [0, 100], got {self.max_reject_drop!r}")
         if not 0.0 <= self.max_drop <= 100.0:
             raise UsageError(f"--max-drop is in percentage points, in [0, 100], got {self.max_drop!r}")
         return self

@@ -25,6 +25,9 @@ class ConvertContext:
       log: progress messages.
       cache: intermediate results shared between converters (e.g. the float ONNX model).
       notes: per-format facts the manifest records (opset, QAT images, ...), by format name.
+      negative_weight: when the run learnt "not a digit": ``train_x`` also holds its generated
+        non-digits (label 10) and the QAT fine-tune uses the run's outlier-exposure loss with this
+        weight; None for a digits-only run. ``negative_target``: the run's ``class`` or ``uniform``.
     """
 
     tf: Any
@@ -37,3 +40,5 @@ class ConvertContext:
     log: Callable[[str], None] = lambda message: None
     cache: dict = dataclasses.field(default_factory=dict)
     notes: dict = dataclasses.field(default_factory=dict)
+    negative_weight: float | None = None
+    negative_target: str | None = None

@@ -74,11 +74,19 @@ def qat_model(ctx):
     cfg, keras = ctx.config, ctx.keras
     keras.utils.set_random_seed(cfg.seed)
     qmodel = tfmot.quantization.keras.quantize_model(ctx.model)
-    qmodel.compile(optimizer=keras.optimizers.Adam(cfg.qat_learning_rate),
-                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = ctx.train_x, ctx.train_y
     if cfg.qat_limit is not None:
         x, y = x[: cfg.qat_limit], y[: cfg.qat_limit]
+    if ctx.negative_weight is None:
+        loss, metric = "sparse_categorical_crossentropy", "accuracy"
+    else:  # the run learnt "not a digit": keep its non-digits (label 10) and their loss, or the fine-tune would erode that
+        from edgedigits.train import targets  # noqa: PLC0415
+
+        in_class = ctx.negative_target == "class"
+        loss = targets.packed_loss(ctx.tf, distill_weight=0.0, temperature=1.0, not_a_digit_class=in_class)
+        metric = targets.accuracy
+        y = targets.packed_targets(y, negative_weight=ctx.negative_weight, negative_target=ctx.negative_target)
+    qmodel.compile(optimizer=keras.optimizers.Adam(cfg.qat_learning_rate), loss=loss, metrics=[metric])
     rng = np.random.default_rng(cfg.seed)
     n_images = max(_QAT_BATCH, int(round(cfg.qat_epochs * len(x))))
     order = np.concatenate([rng.permutation(len(x)) for _ in range(math.ceil(n_images / len(x)))])[:n_images]

@@ -43,10 +43,13 @@ def artifact_entry(*, fmt, sha256: str, size: int, verification, export_seconds:
       export_seconds: time taken to convert (QAT fine-tune included for int8).
       notes: format-specific facts (``opset`` for ONNX, QAT details for int8).
     """
-    return _runtime_manifest.artifact_entry(
+    entry = _runtime_manifest.artifact_entry(
         format=fmt.name, runtime=fmt.runtime, sha256=sha256, size=size, input=verification.input,
         output=verification.output, output_kind="probabilities", accuracy=round(verification.accuracy, 6),
         agreement=round(verification.agreement, 6), export_seconds=round(export_seconds, 2), **(notes or {}))
+    if getattr(verification, "reject", None) is not None:
+        entry["reject"] = verification.reject
+    return entry
 
 
 def build_manifest(*, source_run: dict, artifacts: dict, reference: dict | None) -> dict:

@@ -18,8 +18,9 @@ from edgedigits_runtime import DigitClassifier
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.evaluate import Score, score
 from edgedigits_runtime.fileio import sha256_bytes
+from edgedigits_runtime.reject import calibrate_threshold
 
-__all__ = ["Verification", "evaluate", "check_gate"]
+__all__ = ["Verification", "RejectCalibration", "evaluate", "check_gate", "check_reject_gate"]
 
 
 @dataclasses.dataclass
@@ -33,12 +34,15 @@ class Verification:
         as the runtime reads it.
       output: the same for the output.
       sha256: hex SHA-256 of the bytes verified.
+      reject: the artifact's own calibrated "not a digit" rule (threshold chosen on validation
+        digits through the runtime, with the test and held-out figures it gave), or None.
     """
 
     score: Score
     input: dict
     output: dict
     sha256: str
+    reject: dict | None = None
 
     @property
     def accuracy(self) -> float:
@@ -54,7 +58,7 @@ class Verification:
 
 
 def evaluate(data: bytes, fmt, images: np.ndarray, labels: np.ndarray, reference: np.ndarray,
-             name: str | None = None) -> Verification:
+             name: str | None = None, calibrate=None) -> Verification:
     """Open an artifact's bytes in the runtime and score them against ``labels`` and ``reference``.
 
     Args:
@@ -64,6 +68,9 @@ def evaluate(data: bytes, fmt, images: np.ndarray, labels: np.ndarray, reference
       labels: true labels (N,).
       reference: the Keras model's top-1 predictions (N,).
       name: the file name, for messages (default the format name).
+      calibrate: None (no reject rule), or a :class:`RejectCalibration`: the threshold is chosen on
+        its validation digits through this artifact, then the test images and its held-out
+        non-digits are scored with it.
 
     Raises:
       ExportError: the runtime cannot load or run the artifact.
@@ -72,12 +79,52 @@ def evaluate(data: bytes, fmt, images: np.ndarray, labels: np.ndarray, reference
     entry = {"sha256": sha256, "format": fmt.name, "runtime": fmt.runtime, "output_kind": "probabilities"}
     try:
         clf = DigitClassifier.from_bytes(data, entry, name=name or fmt.name, num_threads=1)
-        scored = score(clf, images, labels, reference)
+        rule = None
+        if calibrate is not None:
+            val = score(clf, calibrate.val_x, calibrate.val_y)
+            rule = calibrate.rule(calibrate_threshold(val.scores, calibrate.accept), len(val.scores))
+        scored = score(clf, images, labels, reference, threshold=None if rule is None else rule["threshold"],
+                       nondigits=None if calibrate is None else calibrate.nondigits)
     except EdgeDigitsError as exc:
         raise ExportError(f"the converted model does not run in the runtime: {first_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 (the backends raise their own types)
         raise ExportError(f"the converted {fmt.runtime} model does not run in its runtime: {first_line(exc)}") from None
-    return Verification(score=scored, input=clf.input_spec.as_dict(), output=clf.output_spec.as_dict(), sha256=sha256)
+    if rule is not None:
+        rule.update({"test_digits_accepted": scored.digits_accepted, "test_accuracy_on_accepted": scored.accuracy_on_accepted,
+                     "holdout_rejected": scored.nondigits_rejected})
+    return Verification(score=scored, input=clf.input_spec.as_dict(), output=clf.output_spec.as_dict(), sha256=sha256,
+                        reject=rule)
+
+
+@dataclasses.dataclass
+class RejectCalibration:
+    """What calibrating an artifact's "not a digit" threshold needs (validation data only; never the test set).
+
+    Attributes:
+      val_x: uint8 validation digits (carved from the training set).
+      val_y: their labels.
+      nondigits: uint8 images of the held-out non-digit kind (never trained on), for the report and gate.
+      holdout_kind: its name (None when the run held no kind out).
+      accept: share of validation digits the threshold keeps.
+      keras: the Keras model's own figures with its own threshold (``holdout_rejected``, ...), for the gate.
+      method: the runtime reject method (``digit_mass`` for the default 11th-class head, ``max_prob``).
+    """
+
+    val_x: np.ndarray
+    val_y: np.ndarray
+    nondigits: np.ndarray | None
+    holdout_kind: str | None
+    accept: float
+    keras: dict
+    method: str = "max_prob"
+
+    def rule(self, threshold: float, n_val: int) -> dict:
+        """The manifest's ``"reject"`` entry for a threshold chosen on ``n_val`` validation digits."""
+        return {"method": self.method, "threshold": float(threshold), "target_accept": self.accept,
+                "chosen_on": f"{n_val} MNIST validation digits (carved from the training set; never the test set): "
+                             f"the highest threshold on the {self.method} score keeping >= {self.accept:.1%} of them, "
+                             "computed through this artifact in the runtime",
+                "holdout_kind": self.holdout_kind}
 
 
 def check_gate(gate: str, result: Verification, keras_accuracy: float, config, name: str) -> None:
@@ -107,3 +154,26 @@ def check_gate(gate: str, result: Verification, keras_accuracy: float, config, n
                             f"({differ} differ; gate {config.min_agreement:.2%}); lower it with --min-agreement")
     else:  # a registry row with a gate nobody implemented: a bug, not user input
         raise ValueError(f"unknown gate kind {gate!r}")
+
+
+def check_reject_gate(result: Verification, calibration: RejectCalibration | None, config, name: str) -> None:
+    """Hold an artifact's "not a digit" figures to the Keras model's.
+
+    The artifact's own threshold must keep >= ``config.min_digits_accepted`` of the test digits
+    and reject the held-out kind at most ``config.max_reject_drop`` points less than the Keras
+    model does with its own threshold.
+
+    Raises:
+      GateError: naming the figures and the option to relax.
+    """
+    if calibration is None or result.reject is None:
+        return
+    kept = result.score.digits_accepted
+    if kept is not None and kept < config.min_digits_accepted:
+        raise GateError(f"{name}: its calibrated 'not a digit' threshold keeps only {kept:.2%} of the test digits "
+                        f"(gate {config.min_digits_accepted:.2%}); lower it with --min-digits-accepted")
+    ours, keras = result.score.nondigits_rejected, calibration.keras.get("holdout_rejected")
+    if ours is not None and keras is not None and (keras - ours) * 100.0 > config.max_reject_drop + 1e-9:
+        raise GateError(f"{name}: rejects {ours:.1%} of the held-out non-digit kind '{calibration.holdout_kind}', "
+                        f"{(keras - ours) * 100:.1f} points below the Keras model's {keras:.1%} "
+                        f"(gate: at most {config.max_reject_drop:.1f}); lower it with --max-reject-drop")

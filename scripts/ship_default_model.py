@@ -9,13 +9,16 @@ The script:
 
 1. reads ``RUN/export/manifest.json`` and its ``int8`` entry (``<arch>_int8.tflite``);
 2. checks the file's SHA-256 against that entry (refuses a changed file);
-3. makes sure the file carries its integrity record (``edgedigits_runtime.record``), so the shipped
+3. refuses it when its entry has no calibrated "not a digit" rule (``"reject"``, written by
+   ``edgedigits export`` for runs trained with non-digits; ``--allow-no-reject`` to override);
+4. makes sure the file carries its integrity record (``edgedigits_runtime.record``), so the shipped
    model verifies itself when copied alone: a file exported before records existed gets one from
    the exporter's own ``edgedigits.export.record`` (this needs the full toolkit installed; without
    it the script says to re-export);
-4. scores the bytes to ship through ``edgedigits_runtime.DigitClassifier`` (strict: verified by
-   their own record) on the full MNIST test set and refuses them below 99.4% (``--min-accuracy``);
-5. copies them to ``runtime/edgedigits_runtime/models/default_int8.tflite`` and writes
+5. scores the bytes to ship through ``edgedigits_runtime.DigitClassifier`` (strict: verified by
+   their own record) on the full MNIST test set (accuracy, and the share of digits its rule keeps) and refuses them
+   below 99.4% (``--min-accuracy``);
+6. copies them to ``runtime/edgedigits_runtime/models/default_int8.tflite`` and writes
    ``models/manifest.json`` beside it: the export manifest with only this entry, renamed, plus
    the source run's facts and the runtime's score (``"shipped"``). Both files are written atomically.
 
@@ -45,6 +48,7 @@ def main(argv=None) -> int:
 
     try:
         shipped = ship(Path(args.run), data_dir=args.data_dir, min_accuracy=args.min_accuracy, models_dir=Path(args.models_dir),
+                       allow_no_reject=args.allow_no_reject,
                        command=" ".join(["python", "scripts/ship_default_model.py", *map(shlex.quote, argv or sys.argv[1:])]))
     except EdgeDigitsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -53,7 +57,8 @@ def main(argv=None) -> int:
     return 0
 
 
-def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models_dir: Path = MODELS, command: str = "") -> dict:
+def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models_dir: Path = MODELS, command: str = "",
+         allow_no_reject: bool = False) -> dict:
     """Check, score and copy a run's int8 model into the runtime's ``models/`` folder.
 
     Returns:
@@ -62,7 +67,8 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     Raises:
       UsageError: no export manifest or no int8 entry in it.
       ModelIntegrityError: the file does not match its manifest.
-      ModelError: the model does not score ``min_accuracy`` on the MNIST test set.
+      ModelError: the model does not score ``min_accuracy`` on the MNIST test set, or has no calibrated
+        "not a digit" rule in its manifest entry (unless ``allow_no_reject``).
     """
     from edgedigits_runtime import DigitClassifier
     from edgedigits_runtime.errors import ModelError, UsageError
@@ -83,6 +89,9 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     clf = DigitClassifier(source, num_threads=1)  # checks the SHA-256 against the export manifest
     if not clf.info["verified"]:  # pragma: no cover - the entry exists, so an unverified load cannot happen
         raise ModelError(f"{source} could not be verified against {export}/manifest.json")
+    if clf.reject is None and not allow_no_reject:
+        raise ModelError(f"{source} has no calibrated 'not a digit' rule in its manifest entry: train with the default "
+                         "`edgedigits train` (non-digits on) and export with --int8, or pass --allow-no-reject")
     entry = dict(manifest["artifacts"][names[0]])
     data = _with_record(source, manifest, entry)
     entry.update(sha256=sha256_bytes(data), size=len(data))
@@ -92,6 +101,9 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     accuracy = scored.accuracy
     print(f"{source}: {accuracy:.2%} on the {scored.images} MNIST test images through the runtime "
           f"({clf.info['backend']}, {scored.seconds:.1f} s)", file=sys.stderr)
+    if scored.threshold is not None:
+        print(f"  not a digit (threshold {scored.threshold:.4f}): keeps {scored.digits_accepted:.2%} of them, "
+              f"{scored.accuracy_on_accepted:.2%} right", file=sys.stderr)
     if accuracy < min_accuracy:
         raise ModelError(f"{source} scores {accuracy:.2%} on the MNIST test set, below {min_accuracy:.2%}: "
                          "train longer (the default `edgedigits train`) and export again")
@@ -102,6 +114,9 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
         "runtime_accuracy": round(accuracy, 6), "test_images": scored.images, "backend": clf.info["backend"],
         "command": command,
     }
+    if scored.threshold is not None:
+        shipped.update({"reject_threshold": scored.threshold, "runtime_digits_accepted": round(scored.digits_accepted, 6),
+                        "runtime_accuracy_on_accepted": round(scored.accuracy_on_accepted, 6)})
     shipped.update(_run_facts(run))
     out = {key: value for key, value in manifest.items() if key not in ("artifacts", "reference")}
     out["artifacts"] = {SHIPPED_NAME: entry}
@@ -149,6 +164,7 @@ def _parse(argv):
     p.add_argument("run", help="run folder exported with `edgedigits export RUN --int8` (or its export/ folder)")
     p.add_argument("--data-dir", default=None, help="MNIST folder (else $EDGEDIGITS_DATA, cache, download)")
     p.add_argument("--min-accuracy", type=float, default=MIN_ACCURACY, help="refuse below this test accuracy (fraction)")
+    p.add_argument("--allow-no-reject", action="store_true", help="ship a model without a calibrated 'not a digit' rule")
     p.add_argument("--models-dir", default=str(MODELS), help=argparse.SUPPRESS)  # tests write elsewhere
     return p.parse_args(argv)
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from edgedigits.errors import UsageError
 from edgedigits.train.architectures import get_architecture
 
-__all__ = ["TrainConfig", "LR_SCHEDULES"]
+__all__ = ["TrainConfig", "LR_SCHEDULES", "NEGATIVE_TARGETS", "reject_method"]
 
 LR_SCHEDULES = ("cosine", "constant", "step")
+NEGATIVE_TARGETS = ("class", "uniform")
 
 
 @dataclasses.dataclass
@@ -39,6 +40,16 @@ class TrainConfig:
       val_fraction: share of the training set held out for validation (never the test set).
       limit: train on only this many training images (quick runs and tests).
       early_stopping: stop after this many epochs without a better validation accuracy (0: off).
+      negatives: generated non-digit images (:mod:`edgedigits.train.negatives`) added to training, as a
+        share of the training digits; they are taught to give a uniform output ("outlier exposure"),
+        so that a low top probability means "not a digit". 0 turns it off (a plain digit model).
+      negative_target: what the non-digits are taught: ``class`` (default: an 11th "not a digit"
+        class inside the softmax, left out of the 10 outputs, which then sum to 1 - p(not a digit);
+        measured best, benchmarks/RESULTS.md "Not a digit") or ``uniform`` (outlier exposure: a
+        uniform output, rejected by a low top probability).
+      negative_weight: weight of the non-digits' loss with ``uniform`` (cross-entropy to the uniform output).
+      holdout_kind: the non-digit kind kept out of training, to measure rejection of a kind never
+        seen (the honest estimate); None trains on every kind.
       data_dir: folder with the MNIST files (else ``$EDGEDIGITS_DATA``, user cache, download).
       out: run folder; default ``runs/<arch>`` (``runs/<arch>-2``, ... if taken).
       resume: continue the run in ``out`` from its last completed epoch.
@@ -61,6 +72,10 @@ class TrainConfig:
     val_fraction: float = 1 / 12
     limit: int | None = None
     early_stopping: int = 0
+    negatives: float = 0.25
+    negative_target: str = "class"
+    negative_weight: float = 0.5
+    holdout_kind: str | None = "shapes"
     data_dir: str | None = None
     out: str | None = None
     resume: bool = False
@@ -93,6 +108,16 @@ class TrainConfig:
             raise UsageError(f"--temperature must be in [0.5, 20], got {self.temperature!r}")
         if self.early_stopping < 0:
             raise UsageError(f"--early-stopping must be >= 0 epochs (0 turns it off), got {self.early_stopping}")
+        if not 0 <= self.negatives <= 2:
+            raise UsageError(f"--negatives must be a share of the training digits in [0, 2] (0: off), got {self.negatives!r}")
+        if self.negative_target not in NEGATIVE_TARGETS:
+            raise UsageError(f"--negative-target must be one of {', '.join(NEGATIVE_TARGETS)}, got {self.negative_target!r}")
+        if not 0 < self.negative_weight <= 10:
+            raise UsageError(f"--negative-weight must be in (0, 10], got {self.negative_weight!r}")
+        if self.holdout_kind is not None:
+            from edgedigits.train.negatives import get_kind
+
+            get_kind(self.holdout_kind)
         if self.limit is not None and self.limit < 20:
             raise UsageError(f"--limit must be at least 20 images, got {self.limit}")
         if self.resume and self.overwrite:
@@ -110,3 +135,10 @@ class TrainConfig:
         data = json.loads(Path(path).read_text())
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def reject_method(config: TrainConfig) -> str | None:
+    """The runtime reject method a run's model needs (:data:`edgedigits_runtime.reject.METHODS`), None without non-digits."""
+    if not config.negatives:
+        return None
+    return "digit_mass" if config.negative_target == "class" else "max_prob"

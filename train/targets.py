@@ -28,11 +28,12 @@ from edgedigits.data import to_float
 from edgedigits.errors import RunError
 from edgedigits.runs import MODEL_FILE, resolve_run
 
-__all__ = ["TEACHER_CACHE", "teacher_log_probs", "packed_targets", "packed_loss", "accuracy", "NUM_CLASSES"]
+__all__ = ["TEACHER_CACHE", "teacher_log_probs", "packed_targets", "packed_loss", "accuracy", "NUM_CLASSES", "NOT_A_DIGIT"]
 
 TEACHER_CACHE = "teacher_targets.npz"
 _FLOOR = 1e-30  # probability floor before taking logs for the distillation term (float32-safe)
 NUM_CLASSES = 10
+NOT_A_DIGIT = 10  # the label of a generated non-digit: its target is the uniform output ("outlier exposure")
 
 
 def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir: Path, log=print) -> np.ndarray:
@@ -80,11 +81,21 @@ def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir:
 
 
 def packed_targets(labels: np.ndarray, *, label_smoothing: float = 0.0, teacher_log_probs: np.ndarray | None = None,
-                   temperature: float = 1.0) -> np.ndarray:
+                   temperature: float = 1.0, negative_weight: float = 1.0, negative_target: str = "uniform") -> np.ndarray:
     """float32 (N, 20): smoothed one-hot labels, then the teacher's softmax at ``temperature``
-    (the one-hot labels again when there is no teacher)."""
-    onehot = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
+    (the one-hot labels again when there is no teacher).
+
+    A label of :data:`NOT_A_DIGIT` (10) becomes the uniform output scaled by ``negative_weight``
+    (its cross-entropy is then ``negative_weight`` x the cross-entropy to uniform: outlier
+    exposure), and its soft half is uniform whatever the teacher says. With ``negative_target="class"``
+    its label half is all zeros instead: the rest of the probability, ``1 - sum``, is the "not a
+    digit" class (see :func:`packed_loss` with ``not_a_digit_class``)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    negative = labels == NOT_A_DIGIT
+    onehot = np.eye(NUM_CLASSES, dtype=np.float32)[np.where(negative, 0, labels)]
+    onehot[negative] = 1.0 / NUM_CLASSES
     hard = onehot * (1.0 - label_smoothing) + label_smoothing / NUM_CLASSES
+    hard[negative] = 0.0 if negative_target == "class" else negative_weight / NUM_CLASSES
     if teacher_log_probs is None:
         soft = onehot
     else:
@@ -92,20 +103,30 @@ def packed_targets(labels: np.ndarray, *, label_smoothing: float = 0.0, teacher_
         z -= z.max(axis=1, keepdims=True)
         soft = np.exp(z)
         soft /= soft.sum(axis=1, keepdims=True)
-    return np.concatenate([hard, soft.astype(np.float32)], axis=1)
+    soft = soft.astype(np.float32)
+    soft[negative] = 1.0 / NUM_CLASSES
+    return np.concatenate([hard, soft], axis=1)
 
 
-def packed_loss(tf, *, distill_weight: float, temperature: float):
+def packed_loss(tf, *, distill_weight: float, temperature: float, not_a_digit_class: bool = False):
     """Loss over packed targets: ``(1 - w) * CE(labels, p) + w * T^2 * KL(teacher_T || softmax(log p / T))``.
 
     ``w`` is 0 without a teacher (then it is the cross-entropy with the smoothed labels). The
     student's logits are recovered as ``log p`` (the models end in a softmax).
+
+    ``not_a_digit_class``: the model's 10 outputs are 11-way softmax probabilities without the
+    "not a digit" class; the loss adds ``-(1 - sum(labels)) * log(1 - sum(p))``, i.e. the
+    cross-entropy over 11 classes (the label half of a non-digit is all zeros).
     """
     weight, temp = float(distill_weight), float(temperature)
 
     def packed_loss(y_true, y_pred):
         log_p = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0))
-        hard = -tf.reduce_sum(y_true[:, :NUM_CLASSES] * log_p, axis=-1)
+        labels = y_true[:, :NUM_CLASSES]
+        hard = -tf.reduce_sum(labels * log_p, axis=-1)
+        if not_a_digit_class:
+            rest = tf.clip_by_value(1.0 - tf.reduce_sum(y_pred, axis=-1), 1e-7, 1.0)
+            hard = hard - tf.maximum(1.0 - tf.reduce_sum(labels, axis=-1), 0.0) * tf.math.log(rest)
         if weight == 0:
             return hard
         teacher = y_true[:, NUM_CLASSES:]

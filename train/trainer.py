@@ -31,11 +31,12 @@ from edgedigits.errors import RunError, TrainError, UsageError
 from edgedigits.runs import CHECKPOINT_DIR, CONFIG_FILE, CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE, choose_run_dir
 from edgedigits.train import targets as _targets_mod
 from edgedigits.train.architectures import count_macs, create_model
-from edgedigits.train.config import TrainConfig
+from edgedigits.train.config import TrainConfig, reject_method
 from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_confusion, plot_curves
 from edgedigits_runtime.fileio import atomic_path
 
-__all__ = ["TrainResult", "train", "USABLE_ACCURACY"]
+__all__ = ["TrainResult", "train", "USABLE_ACCURACY", "with_negatives", "with_not_a_digit_class", "reject_scores",
+           "NOT_A_DIGIT_LABEL"]
 
 USABLE_ACCURACY = 0.5  # a run ending below this validation accuracy (chance: 0.1) produced no usable model
 
@@ -79,6 +80,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     config.validate()
     tf, keras = _seeded_tf(config.seed)
     splits = load_splits(config.data_dir, val_fraction=config.val_fraction, limit=config.limit)
+    x_train, labels = with_negatives(splits, config, log)
     if config.batch_size > len(splits.x_train):
         raise UsageError(f"--batch-size {config.batch_size} is larger than the {len(splits.x_train)} "
                          "training images; choose a smaller batch size")
@@ -88,8 +90,8 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
         _refuse_finished(run_dir, config)
     started = time.perf_counter()
 
-    y_train, y_val = _targets(keras, config, splits, run_dir, log)
-    model, state = _model_and_state(tf, keras, config, run_dir, steps_per_epoch=-(-len(splits.x_train) // config.batch_size))
+    y_train, y_val = _targets(keras, config, splits, x_train, labels, run_dir, log)
+    model, state = _model_and_state(tf, keras, config, run_dir, steps_per_epoch=-(-len(x_train) // config.batch_size))
     earlier_seconds = state["seconds"]  # epochs a resumed run already spent (the callback adds this run's epochs)
     _save(lambda p: p.write_text(_config_json(config)), run_dir / CONFIG_FILE)
     callbacks = [_epoch_end_callback(keras, run_dir, state, log, config.epochs)]
@@ -98,17 +100,18 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
             monitor="val_accuracy", patience=config.early_stopping, restore_best_weights=True))
     if state["epoch"] < config.epochs:
         ds, steps = make_train_dataset(
-            splits.x_train, y_train, batch_size=config.batch_size, seed=config.seed,
+            x_train, y_train, batch_size=config.batch_size, seed=config.seed,
             epochs=config.epochs, start_epoch=state["epoch"], augment=config.augment, elastic=config.elastic,
         )
-        log(f"training {config.arch} on {len(splits.x_train)} images ({len(splits.x_val)} held out for validation), "
+        extra = f" + {len(x_train) - len(splits.x_train)} non-digits" if len(x_train) > len(splits.x_train) else ""
+        log(f"training {config.arch} on {len(splits.x_train)} images{extra} ({len(splits.x_val)} held out for validation), "
             f"epochs {state['epoch'] + 1}..{config.epochs} -> {run_dir}")
         model.fit(
             ds, epochs=config.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
             validation_data=(to_float(splits.x_val), y_val), callbacks=callbacks,
             verbose=1 if progress else 0,
         )
-    bn_layers = recalibrate_batchnorm(keras, model, _recalibration_images(splits.x_train, config.seed))
+    bn_layers = recalibrate_batchnorm(keras, model, _recalibration_images(x_train, config.seed))
     train_seconds = earlier_seconds + (time.perf_counter() - started)
     return _finish(model, config, run_dir, state["history"], train_seconds, log, splits, bn_layers)
 
@@ -129,19 +132,61 @@ def _seeded_tf(seed: int):
 
 
 def _packed(config: TrainConfig) -> bool:
-    """Label smoothing and distillation train on packed float targets (see :mod:`edgedigits.train.targets`)."""
-    return bool(config.teacher) or config.label_smoothing > 0
+    """Label smoothing, distillation and non-digits train on packed float targets (see :mod:`edgedigits.train.targets`)."""
+    return bool(config.teacher) or config.label_smoothing > 0 or config.negatives > 0
 
 
-def _targets(keras, config: TrainConfig, splits, run_dir: Path, log):
-    """The training and validation targets: the labels, or packed rows for smoothing/distillation."""
+NOT_A_DIGIT_LABEL = _targets_mod.NOT_A_DIGIT  # training label of a generated non-digit (the model keeps 10 outputs)
+
+
+def with_not_a_digit_class(keras, model):
+    """The model with an 11-way softmax head (10 digits + "not a digit") whose 10 digit probabilities are its output.
+
+    The last Dense layer is replaced by Dense(11) + Softmax, followed by a fixed, non-trainable
+    Dense(10) that selects the digit columns: built-in layers only (saved, quantized by tfmot and
+    converted to int8 like any other), the output stays (N, 10) for every consumer, and its rows
+    sum to ``1 - p(not a digit)`` (the runtime's ``digit_mass`` score).
+    """
+    features = model.layers[-2].output
+    logits = keras.layers.Dense(NOT_A_DIGIT_LABEL + 1, name="digits_and_not_a_digit")(features)
+    probs = keras.layers.Softmax(name="softmax_11")(logits)
+    pick = keras.layers.Dense(NOT_A_DIGIT_LABEL, use_bias=False, trainable=False, name="digit_probabilities")
+    out = pick(probs)
+    pick.set_weights([np.eye(NOT_A_DIGIT_LABEL + 1, NOT_A_DIGIT_LABEL, dtype=np.float32)])
+    return keras.Model(model.inputs, out, name=model.name)
+
+
+def with_negatives(splits, config: TrainConfig, log):
+    """The training digits plus ``config.negatives`` x as many generated non-digits (label 10), held-out kind excluded.
+
+    Returns:
+      ``(images uint8 (N, 28, 28), labels (N,))``: the digits first, then the non-digits.
+    """
+    if not config.negatives:
+        return splits.x_train, splits.y_train
+    from edgedigits.train.negatives import generate, list_kinds
+
+    started = time.perf_counter()
+    count = int(round(config.negatives * len(splits.x_train)))
+    holdout = [config.holdout_kind] if config.holdout_kind else []
+    images, _ = generate(count, seed=config.seed, exclude=holdout, digits=splits.x_train)
+    kinds = [k for k in list_kinds() if k not in holdout]
+    log(f"generated {count} non-digits ({', '.join(kinds)}; held out: {config.holdout_kind or 'none'}) "
+        f"in {time.perf_counter() - started:.1f}s")
+    labels = np.full(count, NOT_A_DIGIT_LABEL, dtype=np.int64)
+    return np.concatenate([splits.x_train, images]), np.concatenate([splits.y_train.astype(np.int64), labels])
+
+
+def _targets(keras, config: TrainConfig, splits, x_train, labels, run_dir: Path, log):
+    """The training and validation targets: the labels, or packed rows for smoothing/distillation/non-digits."""
     if not _packed(config):
-        return splits.y_train, splits.y_val
+        return labels, splits.y_val
     teacher = None
     if config.teacher:
-        teacher = _targets_mod.teacher_log_probs(keras, config.teacher, splits.x_train, run_dir, log=log)
-    y_train = _targets_mod.packed_targets(splits.y_train, label_smoothing=config.label_smoothing,
-                                          teacher_log_probs=teacher, temperature=config.temperature)
+        teacher = _targets_mod.teacher_log_probs(keras, config.teacher, x_train, run_dir, log=log)
+    y_train = _targets_mod.packed_targets(labels, label_smoothing=config.label_smoothing,
+                                          teacher_log_probs=teacher, temperature=config.temperature,
+                                          negative_weight=config.negative_weight, negative_target=config.negative_target)
     return y_train, _targets_mod.packed_targets(splits.y_val)  # validation: the plain labels
 
 
@@ -149,7 +194,8 @@ def _loss_and_metric(tf, config: TrainConfig):
     if not _packed(config):
         return "sparse_categorical_crossentropy", "accuracy"
     weight = config.distill_weight if config.teacher else 0.0
-    return _targets_mod.packed_loss(tf, distill_weight=weight, temperature=config.temperature), _targets_mod.accuracy
+    return (_targets_mod.packed_loss(tf, distill_weight=weight, temperature=config.temperature,
+                                     not_a_digit_class=reject_method(config) == "digit_mass"), _targets_mod.accuracy)
 
 
 def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_epoch: int):
@@ -161,6 +207,8 @@ def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_ep
         model = keras.models.load_model(ckpt / "last.keras", custom_objects=custom)
         return model, state
     model = create_model(config.arch, keras)
+    if reject_method(config) == "digit_mass":
+        model = with_not_a_digit_class(keras, model)
     _fit_batchnorm_momentum(keras, model, steps_per_epoch * config.epochs)
     optimizer = keras.optimizers.Adam(_schedule(keras, config, steps_per_epoch), use_ema=config.ema > 0,
                                       ema_momentum=config.ema or 0.99)
@@ -296,6 +344,7 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
     probs = model.predict(to_float(x_test), batch_size=1000, verbose=0)
     eval_seconds = time.perf_counter() - t0
     predicted = probs.argmax(axis=1)
+    not_a_digit = _reject_report(model, config, splits, probs, predicted == y_test)
     matrix = confusion_matrix(y_test, predicted)
     accuracy = float((predicted == y_test).mean())
     metrics = {
@@ -314,6 +363,7 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
         "batchnorm_recalibrated": bn_layers,
         "usable": problem is None,
         "edgedigits_version": __version__,
+        "not_a_digit": not_a_digit,
     }
     files = {
         "model": run_dir / MODEL_FILE,
@@ -332,8 +382,50 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
     _save(lambda p: model.save(p), files["model"])  # last: its presence marks a finished run
     log(f"validation accuracy {val_accuracy:.2%} | test accuracy {accuracy:.2%} on {len(y_test)} images | {metrics['params']:,} params, "
         f"{metrics['macs']:,} MACs/image | trained in {train_seconds:.0f}s")
+    held = not_a_digit.get("holdout")
+    if held:
+        log(f"not a digit (Keras, threshold {not_a_digit['threshold']:.3f} keeps {not_a_digit['target_accept']:.0%} of validation "
+            f"digits): rejects {held['nondigits_rejected']:.1%} of the held-out kind '{config.holdout_kind}', keeps "
+            f"{not_a_digit['test']['digits_accepted']:.2%} of test digits ({not_a_digit['test']['accuracy_on_accepted']:.2%} right)")
     log(f"run folder: {run_dir}/ ({', '.join(p.name for p in files.values())})")
     return TrainResult(run_dir=run_dir, test_accuracy=accuracy, metrics=metrics, files=files, problem=problem)
+
+
+REJECT_ACCEPT = 0.99  # the reject threshold keeps this share of validation digits (export calibrates its own per artifact)
+
+
+def _reject_report(model, config: TrainConfig, splits, test_probs, test_correct) -> dict:
+    """"Not a digit" figures of the Keras model with its run's rule (``max_prob`` for a digits-only run): threshold
+    from validation digits, then the held-out kind, freshly drawn images of the trained kinds, and the test digits
+    (reported only; nothing is chosen on them)."""
+    from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
+    from edgedigits_runtime.reject import calibrate_threshold, reject_figures
+
+    method = reject_method(config) or "max_prob"
+    val_scores = reject_scores(model.predict(to_float(splits.x_val), batch_size=1000, verbose=0), method)
+    threshold = calibrate_threshold(val_scores, REJECT_ACCEPT)
+    report = {"method": method, "threshold": threshold, "target_accept": REJECT_ACCEPT,
+              "chosen_on": f"{len(val_scores)} MNIST validation digits",
+              "test": reject_figures(reject_scores(test_probs, method), [], threshold, test_correct)}
+    holdout = [config.holdout_kind] if config.holdout_kind else []
+    if holdout:
+        x, _ = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=holdout, digits=splits.x_val)
+        report["holdout"] = {"kind": config.holdout_kind, **reject_figures(val_scores, _scores(model, x, method), threshold)}
+    x, kinds = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, exclude=holdout, digits=splits.x_val)
+    scores = _scores(model, x, method)
+    report["trained_kinds"] = {k: float((scores[kinds == k] < threshold).mean()) for k in sorted(set(kinds.tolist()))}
+    return report
+
+
+def reject_scores(probs, method: str):
+    """The runtime's score of a reject method from a Keras model's outputs (see :mod:`edgedigits_runtime.reject`)."""
+    from edgedigits_runtime.reject import classification_from_probs
+
+    return classification_from_probs(probs, None, method).score
+
+
+def _scores(model, images, method):
+    return reject_scores(model.predict(to_float(images), batch_size=1000, verbose=0), method)
 
 
 def _save(write: Callable[[Path], object], dest: Path, *, direct: bool = False) -> None:

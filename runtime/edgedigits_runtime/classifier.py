@@ -327,9 +327,10 @@ class DigitClassifier:
 
         Args:
           images: see the class docstring.
-          threshold: reject images whose score (the top digit's probability) is below this;
-            None uses the model's calibrated rule (:attr:`reject`), and a model without one
-            rejects nothing.
+          threshold: reject images whose score is below this (the score of the model's rule:
+            ``digit_mass`` = 1 - p(not a digit), or ``max_prob`` = the top digit's probability,
+            for a model without a rule); None uses the model's calibrated rule (:attr:`reject`),
+            and a model without one rejects nothing.
 
         Returns:
           A :class:`~edgedigits_runtime.reject.Classification` (labels, probs, confidence,

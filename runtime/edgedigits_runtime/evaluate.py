@@ -47,6 +47,14 @@ class Score:
       predictions: the top-1 digits, int64 (N,) (not in :meth:`to_dict`).
       seconds: time spent in the classifier.
       backend: the backend that ran it (None for a classifier without ``info``).
+      threshold: the "not a digit" threshold applied (the classifier's calibrated rule, or the
+        ``threshold`` given); None when nothing was rejected by rule (then the three figures below are None).
+      digits_accepted: share of the labelled images (digits) accepted as digits.
+      accuracy_on_accepted: top-1 accuracy on the accepted digits.
+      nondigits_rejected: share of the ``nondigits`` images rejected (None without them).
+      nondigits: how many non-digit images were scored.
+      scores: each labelled image's reject score (higher = more digit-like), float32 (N,) (not in
+        :meth:`to_dict`); calibration picks a threshold from these on validation digits.
     """
 
     accuracy: float
@@ -57,13 +65,20 @@ class Score:
     predictions: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     seconds: float = 0.0
     backend: str | None = None
+    threshold: float | None = None
+    digits_accepted: float | None = None
+    accuracy_on_accepted: float | None = None
+    nondigits_rejected: float | None = None
+    nondigits: int = 0
+    scores: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
 
     def to_dict(self) -> dict:
-        """The JSON form: every field but ``predictions``."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "predictions"}
+        """The JSON form: every field but the arrays ``predictions`` and ``scores``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("predictions", "scores")}
 
 
-def score(classifier, images, labels, reference=None, batch_size: int = 500) -> Score:
+def score(classifier, images, labels, reference=None, batch_size: int = 500, *, nondigits=None,
+          threshold: float | None = None) -> Score:
     """Score ``classifier`` on labelled images in batches: the project's one scoring loop.
 
     Example:
@@ -77,7 +92,10 @@ def score(classifier, images, labels, reference=None, batch_size: int = 500) -> 
       images: uint8 (N, 28, 28) (or anything ``predict`` takes, batched on the first axis).
       labels: true digits (N,).
       reference: another model's top-1 on the same images (N,), for ``agreement``; None: no agreement.
-      batch_size: images per ``predict`` call.
+      batch_size: images per ``classify`` call.
+      nondigits: uint8 (M, 28, 28) images that are not digits, for ``nondigits_rejected`` (None: none).
+      threshold: a "not a digit" threshold to apply instead of the classifier's calibrated rule
+        (None: the classifier's rule; a classifier without one rejects nothing).
 
     Returns:
       A :class:`Score`.
@@ -101,9 +119,13 @@ def score(classifier, images, labels, reference=None, batch_size: int = 500) -> 
             raise InputError(f"{n} images but {len(reference)} reference predictions: pass one per image")
 
     start = time.perf_counter()
-    predictions = np.concatenate([np.asarray(classifier.predict(images[i : i + batch_size])).reshape(-1)
-                                  for i in range(0, n, batch_size)]).astype(np.int64, copy=False)
+    predictions, scores, accepted, used = _run(classifier, images, batch_size, threshold)
     seconds = time.perf_counter() - start
+    rejected_nondigits = None
+    m = 0 if nondigits is None else len(nondigits)
+    if m:
+        _, _, nd_accepted, _ = _run(classifier, nondigits, batch_size, threshold)
+        rejected_nondigits = float((~nd_accepted).mean()) if used is not None else None
 
     correct = predictions == labels
     per_class = [float(correct[labels == d].mean()) if np.any(labels == d) else None for d in range(NUM_CLASSES)]
@@ -112,7 +134,23 @@ def score(classifier, images, labels, reference=None, batch_size: int = 500) -> 
         agreement=None if reference is None else float((predictions == reference).mean()),
         predictions=predictions, seconds=round(seconds, 3),
         backend=(getattr(classifier, "info", None) or {}).get("backend"),
+        threshold=used, digits_accepted=None if used is None else float(accepted.mean()),
+        accuracy_on_accepted=None if used is None or not accepted.any() else float(correct[accepted].mean()),
+        nondigits_rejected=rejected_nondigits, nondigits=int(m), scores=scores,
     )
+
+
+def _run(classifier, images, batch_size: int, threshold):
+    """One pass: (top-1 digits, reject scores, accepted mask, threshold used or None)."""
+    if not hasattr(classifier, "classify"):  # anything with ``predict`` only: digits, nothing rejected
+        predictions = np.concatenate([np.asarray(classifier.predict(images[i : i + batch_size])).reshape(-1)
+                                      for i in range(0, len(images), batch_size)]).astype(np.int64, copy=False)
+        return predictions, np.zeros(len(predictions), np.float32), np.ones(len(predictions), bool), None
+    parts = [classifier.classify(images[i : i + batch_size], threshold=threshold) for i in range(0, len(images), batch_size)]
+    predictions = np.concatenate([p.probs.argmax(axis=1) for p in parts]).astype(np.int64, copy=False)
+    scores = np.concatenate([p.score for p in parts]).astype(np.float32, copy=False)
+    accepted = ~np.concatenate([p.not_a_digit for p in parts])
+    return predictions, scores, accepted, parts[0].threshold
 
 
 def evaluate(classifier, data_dir=None, limit: int | None = None, batch_size: int = 500) -> Score:

@@ -12,9 +12,12 @@ artifact under ``"reject"`` (int8 and float artifacts each get their own), for e
 
 Methods (:data:`METHODS`):
 
-- ``max_prob``: the score is the probability of the top digit. Models trained by
-  ``edgedigits train`` see generated non-digits pushed to a uniform output (outlier
-  exposure), so a low top probability means "none of these".
+- ``digit_mass``: the score is the sum of the 10 outputs. Models trained by ``edgedigits train``
+  (default) have an 11th "not a digit" class inside the softmax whose probability is left out
+  of the outputs, so they sum to ``1 - p(not a digit)``.
+- ``max_prob``: the score is the probability of the top digit (for models trained with
+  non-digits pushed to a uniform output, ``--negative-target uniform``; a plain model's
+  confidence is a weak score).
 
 A model without a rule (older exports, third-party files) never rejects unless the caller
 passes ``threshold=`` by hand.
@@ -37,11 +40,21 @@ import numpy as np
 
 from edgedigits_runtime.errors import ModelError, UsageError
 
-__all__ = ["NOT_A_DIGIT", "METHODS", "Classification", "classification_from_probs", "check_rule", "check_threshold"]
+__all__ = [
+    "METHODS",
+    "NOT_A_DIGIT",
+    "Classification",
+    "calibrate_threshold",
+    "check_rule",
+    "check_threshold",
+    "classification_from_probs",
+    "reject_figures",
+]
 
 NOT_A_DIGIT = -1
-METHODS = ("max_prob",)
+METHODS = ("digit_mass", "max_prob")
 _NUM_CLASSES = 10
+_SCORES = {"max_prob": "the top digit's probability", "digit_mass": "the digits' total probability, 1 - p(not a digit)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +63,13 @@ class Classification:
 
     Attributes:
       labels: int64 (N,): the digit, or :data:`NOT_A_DIGIT` (-1) when rejected.
-      probs: float32 (N, 10): the digit probabilities (whatever the verdict).
+      probs: float32 (N, 10): the digit probabilities (whatever the verdict); with a ``digit_mass``
+        model they sum to ``1 - p(not a digit)``.
       confidence: float32 (N,): probability of the top digit.
       not_a_digit: bool (N,): True where the image was rejected.
       score: float32 (N,): the value the rule compared (higher = more digit-like).
       threshold: the threshold used (None: no rule, nothing rejected).
-      method: the rule's method (``"max_prob"``), None without a rule.
+      method: the rule's method (``"digit_mass"`` or ``"max_prob"``), None without a rule.
     """
 
     labels: np.ndarray
@@ -104,9 +118,9 @@ def check_threshold(threshold, method: str = "max_prob") -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
         raise UsageError(f"threshold must be a number; got {threshold!r}")
     value = float(threshold)
-    if not math.isfinite(value) or (method == "max_prob" and not 0.0 <= value <= 1.0):
-        raise UsageError(f"threshold must be a probability in [0, 1] (the top digit's probability below which an "
-                         f"image is 'not a digit'); got {threshold!r}")
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise UsageError(f"threshold must be a probability in [0, 1] (the score below which an image is 'not a digit': "
+                         f"{_SCORES.get(method, method)}); got {threshold!r}")
     return value
 
 
@@ -145,7 +159,10 @@ def classification_from_probs(probs: np.ndarray, threshold: float | None = None,
     probs = np.asarray(probs, dtype=np.float32).reshape(-1, _NUM_CLASSES)
     digits = probs.argmax(axis=1).astype(np.int64) if len(probs) else np.zeros(0, np.int64)
     confidence = probs.max(axis=1) if len(probs) else np.zeros(0, np.float32)
-    score = confidence.astype(np.float32, copy=True)  # max_prob: the only method so far
+    if method == "digit_mass":
+        score = np.minimum(probs.sum(axis=1), np.float32(1.0)).astype(np.float32) if len(probs) else np.zeros(0, np.float32)
+    else:
+        score = confidence.astype(np.float32, copy=True)
     if threshold is None:
         rejected = np.zeros(len(probs), bool)
     else:
@@ -154,3 +171,56 @@ def classification_from_probs(probs: np.ndarray, threshold: float | None = None,
     return Classification(labels=labels, probs=probs, confidence=confidence.astype(np.float32), not_a_digit=rejected,
                           score=score, threshold=None if threshold is None else float(threshold),
                           method=None if threshold is None else method)
+
+
+def calibrate_threshold(digit_scores, accept: float = 0.99) -> float:
+    """The highest threshold that still accepts at least ``accept`` of the given digits.
+
+    Scores tie a lot for int8 models (1/256 steps); the threshold is always one of the
+    observed scores, and an image is rejected only when its score is strictly below it,
+    so the share accepted is at least ``accept`` on these digits.
+
+    Example:
+
+    >>> calibrate_threshold([0.2, 0.5, 0.9, 0.99], accept=0.75)
+    0.5
+
+    Args:
+      digit_scores: scores of validation digits (never the test set), higher = more digit-like.
+      accept: share of them to keep, in (0, 1].
+
+    Raises:
+      UsageError: no scores, or ``accept`` outside (0, 1].
+    """
+    scores = np.sort(np.asarray(digit_scores, dtype=np.float32).ravel())
+    if not len(scores):
+        raise UsageError("no digit scores to calibrate a threshold on")
+    if not 0.0 < accept <= 1.0:
+        raise UsageError(f"accept must be a share in (0, 1]; got {accept!r}")
+    most_rejected = int(math.floor(len(scores) * (1.0 - accept) + 1e-9))  # at most this many below the threshold
+    return float(scores[most_rejected])
+
+
+def reject_figures(digit_scores, nondigit_scores, threshold: float, correct=None) -> dict:
+    """What a threshold does: share of digits accepted, of non-digits rejected, accuracy on accepted digits.
+
+    Args:
+      digit_scores: scores of real digits.
+      nondigit_scores: scores of non-digit images (may be empty).
+      threshold: reject below it.
+      correct: optional bool array, whether each digit's top-1 was right.
+
+    Returns:
+      ``{"threshold", "digits_accepted", "nondigits_rejected", "accuracy_on_accepted", "digits", "nondigits"}``
+      (None for figures with nothing to count).
+    """
+    d = np.asarray(digit_scores, np.float32).ravel()
+    o = np.asarray(nondigit_scores, np.float32).ravel()
+    t = np.float32(threshold)
+    kept = d >= t
+    out = {"threshold": float(threshold), "digits": len(d), "nondigits": len(o),
+           "digits_accepted": float(kept.mean()) if len(d) else None,
+           "nondigits_rejected": float((o < t).mean()) if len(o) else None, "accuracy_on_accepted": None}
+    if correct is not None and kept.any():
+        out["accuracy_on_accepted"] = float(np.asarray(correct, bool)[kept].mean())
+    return out

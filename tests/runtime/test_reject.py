@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from edgedigits_runtime import NOT_A_DIGIT, Classification, DigitClassifier
 from edgedigits_runtime.errors import ModelError, UsageError
 from edgedigits_runtime.reject import check_rule, classification_from_probs
@@ -100,10 +99,39 @@ def test_a_bad_rule_in_the_manifest_refuses_the_model(model_copy):
 
 def test_shipped_model_rejects_uniform_noise_and_blank(clf):
     """Pure noise and empty frames handed straight to the model (no preprocessing) are not digits."""
-    if clf.reject is None:
-        pytest.skip("the shipped model has no calibrated reject rule yet")
+    if clf.reject is None:  # the shipped model predates the rule
+        pytest.skip("the shipped model has no calibrated 'not a digit' rule")
     rng = np.random.default_rng(0)
     noise = (rng.random((64, 28, 28)) * 255).astype(np.uint8)
     sparse = ((rng.random((64, 28, 28)) < 0.1) * 255).astype(np.uint8)
     c = clf.classify(np.concatenate([noise, sparse]))
     assert c.not_a_digit.mean() >= 0.95
+
+
+def test_calibrate_threshold_accepts_at_least_the_share_asked():
+    from edgedigits_runtime.reject import calibrate_threshold, reject_figures
+
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.beta(8, 1, 5000) * 256) / 256  # int8-like: many ties
+    for accept in (0.9, 0.99, 0.995, 1.0):
+        t = calibrate_threshold(scores, accept)
+        assert (scores >= t).mean() >= accept
+        assert t in scores
+        higher = scores[scores > t]
+        if len(higher):  # the next observed score up would accept too few
+            assert (scores >= higher.min()).mean() < accept
+    figures = reject_figures(scores, np.full(10, 0.1), 0.5, correct=np.ones(5000, bool))
+    assert figures["nondigits_rejected"] == 1.0 and figures["accuracy_on_accepted"] == 1.0
+    with pytest.raises(UsageError):
+        calibrate_threshold([], 0.99)
+    with pytest.raises(UsageError):
+        calibrate_threshold([0.5], 0.0)
+
+
+def test_digit_mass_scores_the_digits_total_probability():
+    probs = np.array([[0.9] + [0.01] * 9, [0.3, 0.1] + [0.0] * 8], np.float32)  # row 2: p(not a digit) = 0.6
+    c = classification_from_probs(probs, threshold=0.5, method="digit_mass")
+    np.testing.assert_allclose(c.score, [0.99, 0.4], rtol=1e-5)
+    assert c.labels.tolist() == [0, NOT_A_DIGIT] and c.method == "digit_mass"
+    assert c.confidence.tolist() == pytest.approx([0.9, 0.3])
+    assert check_rule({"method": "digit_mass", "threshold": 0.7}, "x")["method"] == "digit_mass"

@@ -1,0 +1,251 @@
+"""Compare "not a digit" methods on the same data; print the Markdown table of benchmarks/RESULTS.md ("Not a digit").
+
+Usage (from the repository root; about 15 minutes on 2 shared cores with the defaults below):
+
+    python benchmarks/figures/not_a_digit.py --data-dir ../shared/data/mnist --out runs/notadigit --limit 20000 --epochs 6
+
+Trains three `edge` models on the same digits (``--limit`` of the training split, ``--epochs``):
+
+- ``plain``: digits only (``edgedigits train --negatives 0``);
+- ``oe``: digits plus generated non-digits pushed to a uniform output (outlier exposure; the default recipe);
+- ``class11``: the same non-digits as an 11th class (an 11-way head).
+
+and scores each with several rules: the top probability (``msp``), the energy (log-sum-exp of the
+logits, recomputed from the last layer), a class-conditional Mahalanobis distance on the last hidden
+layer (576 features reduced by PCA to ``--pca`` dimensions, shared covariance), ``1 - p(11th class)``,
+and ``msp`` and Mahalanobis together (reject if either's own validation rank is low). Every threshold
+keeps 99% of the *validation* digits; nothing is chosen on the test set or on the non-digit sets.
+
+Rejection is measured on: the held-out generated kind (``--holdout``, never trained on), fresh
+images of the trained kinds (an optimistic figure), and two real-world kinds nobody trained on,
+when found on the machine: desktop icons (``/usr/share/icons/Adwaita``, 64-96 px PNGs, through the
+photo path ``preprocess_image``; a few icons show digits) and crops of the photo bundled with
+matplotlib (``grace_hopper.jpg``, through the photo path). An image the photo path itself refuses
+(no ink found, ...) counts as rejected; the share is printed separately. Keras float models here; the
+int8 figures of the shipped model come from ``edgedigits bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import describe, versions
+
+ACCEPT = 0.99
+
+
+def _real_world_sets(limit: int, seed: int) -> dict:
+    """Icons and photo crops through the photo path: {name: (images (n, 28, 28), refused count)}."""
+    from edgedigits_runtime.errors import InputError
+    from edgedigits_runtime.preprocess import preprocess_image
+
+    sets = {}
+    icons = sorted(p for size in ("96x96", "64x64") for p in Path("/usr/share/icons/Adwaita", size).rglob("*.png"))
+    rng = np.random.default_rng(seed)
+    if icons:
+        pick = [icons[i] for i in rng.permutation(len(icons))[:limit]]
+        sets["icons (photo path)"] = _through_photo_path(pick, preprocess_image, InputError)
+    import matplotlib
+
+    photo = Path(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
+    if photo.is_file():
+        from PIL import Image
+
+        img = np.asarray(Image.open(photo).convert("RGB"))
+        crops = []
+        for _ in range(limit):
+            side = int(rng.integers(48, min(img.shape[:2]) // 2))
+            y, x = int(rng.integers(0, img.shape[0] - side)), int(rng.integers(0, img.shape[1] - side))
+            crops.append(img[y : y + side, x : x + side])
+        sets["photo crops (photo path)"] = _through_photo_path(crops, preprocess_image, InputError)
+    return sets
+
+
+def _through_photo_path(sources, preprocess_image, InputError):
+    out, refused = [], 0
+    for source in sources:
+        try:
+            out.append(preprocess_image(source))
+        except InputError:
+            refused += 1
+    return np.array(out, np.uint8).reshape(-1, 28, 28), refused
+
+
+def _class11(keras, tf, x, y, x_val, y_val, epochs, seed):
+    """The `edge` network with an 11-way head, trained on digits + non-digits (label 10) like the default recipe."""
+    from edgedigits.train.architectures import create_model
+    from edgedigits.train.config import TrainConfig
+    from edgedigits.train.trainer import _schedule
+
+    from edgedigits.data import make_train_dataset, to_float
+
+    base = create_model("edge", keras)
+    head = keras.layers.Dense(11, activation="softmax")(base.layers[-2].output)
+    model = keras.Model(base.inputs, head)
+    config = TrainConfig(epochs=epochs)
+    ds, steps = make_train_dataset(x, y, batch_size=128, seed=seed, epochs=epochs)
+    model.compile(keras.optimizers.Adam(_schedule(keras, config, steps)), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(ds, epochs=epochs, steps_per_epoch=steps, validation_data=(to_float(x_val), y_val), verbose=0)
+    return model
+
+
+class _Scorer:
+    """Features, logits and probabilities of a Keras model; the rules computed from them."""
+
+    def __init__(self, keras, model, fit_x, fit_y, pca: int):
+        from edgedigits.data import to_float
+
+        self._to_float = to_float
+        self.features = keras.Model(model.inputs, model.layers[-2].output)
+        self.kernel, self.bias = model.layers[-1].get_weights()
+        f = self._features(fit_x)
+        mean = f.mean(axis=0)
+        _, _, vt = np.linalg.svd(f - mean, full_matrices=False)
+        self.proj, self.mean = vt[:pca].T, mean
+        z = (f - mean) @ self.proj
+        self.centres = np.stack([z[fit_y == c].mean(axis=0) for c in range(10)])
+        resid = z - self.centres[fit_y]
+        self.precision = np.linalg.inv(np.cov(resid.T) + 1e-6 * np.eye(pca))
+
+    def _features(self, x):
+        return self.features.predict(self._to_float(x), batch_size=1000, verbose=0).astype(np.float64)
+
+    def scores(self, x) -> dict:
+        f = self._features(x)
+        logits = f @ self.kernel + self.bias
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        z = (f - self.mean) @ self.proj
+        d = z[:, None, :] - self.centres[None]
+        maha = np.einsum("ncd,de,nce->nc", d, self.precision, d).min(axis=1)
+        top = logits.max(axis=1, keepdims=True)
+        out = {"digit_probs": p[:, :10], "msp": p[:, :10].max(axis=1),
+               "energy": (top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))), "maha": -maha}
+        if p.shape[1] == 11:
+            out["not_class"] = 1.0 - p[:, 10]
+        return out
+
+
+def _runtime_figures(args) -> None:
+    """One model file, as the device runs it: ``DigitClassifier.classify`` with the manifest's rule."""
+    from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
+    from edgedigits_runtime import DigitClassifier
+    from edgedigits_runtime.evaluate import score
+    from edgedigits_runtime.mnist import load_mnist
+
+    from edgedigits.data import load_splits
+
+    clf = DigitClassifier(args.runtime_model)
+    x_test, y_test = load_mnist("test", args.data_dir)
+    held, _ = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=[args.holdout], digits=load_splits(args.data_dir).x_val)
+    s = score(clf, x_test, y_test, nondigits=held)
+    print(f"{args.runtime_model}: rule {clf.reject}")
+    print(f"MNIST top-1 {s.accuracy:.2%}; digits accepted {s.digits_accepted:.2%}; accuracy on accepted "
+          f"{s.accuracy_on_accepted:.2%}; held-out '{args.holdout}' rejected {s.nondigits_rejected:.1%} ({len(held)})")
+    for name, (imgs, refused) in _real_world_sets(args.eval // 3, seed=1).items():
+        rejected = int(clf.classify(imgs).not_a_digit.sum()) + refused if len(imgs) else refused
+        print(f"{name}: {rejected / (len(imgs) + refused):.1%} rejected of {len(imgs) + refused} "
+              f"({refused} refused by the photo path)")
+    print(f"Machine: {describe()}. Command: python benchmarks/figures/not_a_digit.py --runtime-model {args.runtime_model} "
+          f"--holdout {args.holdout} --eval {args.eval}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", default="runs/notadigit")
+    parser.add_argument("--limit", type=int, default=20000)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--holdout", default="shapes")
+    parser.add_argument("--negatives", type=float, default=0.25)
+    parser.add_argument("--pca", type=int, default=32)
+    parser.add_argument("--eval", type=int, default=1500, help="images per non-digit set")
+    parser.add_argument("--runtime-model", default=None, help="instead: score this model file through the runtime "
+                        "(its calibrated rule) on MNIST test digits, the held-out kind and the real-world sets")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    if args.runtime_model:
+        _runtime_figures(args)
+        return
+
+    from edgedigits.train import TrainConfig, train
+    from edgedigits.train.negatives import REPORT_SEED, generate
+    from edgedigits_runtime.reject import calibrate_threshold
+
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.data import load_splits, load_test
+
+    tf, keras = tf_and_keras()
+    splits = load_splits(args.data_dir, limit=args.limit)
+    x_test, y_test = load_test(args.data_dir)
+    sets = {}
+    x, _ = generate(args.eval, seed=REPORT_SEED, kinds=[args.holdout], digits=splits.x_val)
+    sets[f"held-out kind: {args.holdout}"] = (x, 0)
+    x, kinds = generate(args.eval, seed=REPORT_SEED, exclude=[args.holdout], digits=splits.x_val)
+    sets["trained kinds (fresh images)"] = (x, 0)
+    sets.update(_real_world_sets(args.eval // 3, seed=1))
+
+    out = Path(args.out)
+    models = {}
+    common = dict(arch="edge", epochs=args.epochs, limit=args.limit, data_dir=args.data_dir, holdout_kind=args.holdout,
+                  overwrite=True)
+    for name, negatives in (("plain", 0.0), ("oe", args.negatives)):
+        result = train(TrainConfig(**common, negatives=negatives, out=str(out / name)), log=lambda m: print(m, flush=True))
+        models[name] = keras.models.load_model(result.run_dir / "model.keras", compile=False)
+    from edgedigits.train.trainer import with_negatives
+
+    x_tr, y_tr = with_negatives(splits, TrainConfig(**common, negatives=args.negatives), print)
+    models["class11"] = _class11(keras, tf, x_tr, y_tr, splits.x_val, splits.y_val, args.epochs, seed=0)
+
+    rules = {"plain": ["msp", "energy", "maha", "msp+maha"], "oe": ["msp", "energy", "maha", "msp+maha"],
+             "class11": ["not_class", "msp", "not_class+maha"]}
+    rows = []
+    for name, model in models.items():
+        scorer = _Scorer(keras, model, splits.x_train[:10000], splits.y_train[:10000], args.pca)
+        val, test = scorer.scores(splits.x_val), scorer.scores(x_test)
+        others = {k: scorer.scores(v[0]) for k, v in sets.items()}
+        correct = test["digit_probs"].argmax(axis=1) == y_test
+        for rule in rules[name]:
+            def score(s, rule=rule):
+                if "+" not in rule:
+                    return s[rule]
+                a, b = rule.split("+")  # both rules' validation ranks: the lower one decides
+                return np.minimum(np.searchsorted(np.sort(val[a]), s[a]) / len(val[a]),
+                                  np.searchsorted(np.sort(val[b]), s[b]) / len(val[b]))
+
+            t = calibrate_threshold(score(val), ACCEPT)
+            kept = score(test) >= t
+            row = {"model": name, "rule": rule, "top1_all": float(correct.mean()), "test_accepted": float(kept.mean()),
+                   "acc_on_accepted": float(correct[kept].mean())}
+            for k, (imgs, refused) in sets.items():
+                rejected = int((score(others[k]) < t).sum()) + refused
+                row[k] = rejected / (len(imgs) + refused)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+    print(f"\nMachine: {describe()}; {versions('tensorflow', 'tf-keras')}")
+    print(f"Command: python benchmarks/figures/not_a_digit.py --data-dir {args.data_dir} --out {args.out} --limit {args.limit} "
+          f"--epochs {args.epochs} --holdout {args.holdout} --negatives {args.negatives} --pca {args.pca} --eval {args.eval}"
+          f"  ({time.perf_counter() - started:.0f} s)")
+    for k, (imgs, refused) in sets.items():
+        if refused:
+            print(f"- {k}: {len(imgs) + refused} images, {refused} refused by the photo path itself (counted as rejected)")
+    names = list(sets)
+    print("\n| model | rule | MNIST top-1 (all) | test digits accepted | accuracy on accepted | " + " | ".join(names) + " |")
+    print("|---|---|---:|---:|---:|" + "---:|" * len(names))
+    for r in rows:
+        print(f"| {r['model']} | {r['rule']} | {r['top1_all']:.2%} | {r['test_accepted']:.2%} | {r['acc_on_accepted']:.2%} | "
+              + " | ".join(f"{r[k]:.1%}" for k in names) + " |")
+
+
+if __name__ == "__main__":
+    main()

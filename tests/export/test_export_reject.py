@@ -1,0 +1,63 @@
+""""Not a digit" at export: each artifact's own threshold from validation digits, in the manifest, applied by the runtime."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import numpy as np
+import pytest
+from edgedigits.export.verify import RejectCalibration, check_reject_gate
+from export_helpers import QUICK, TINY_GATES, write_run
+
+from edgedigits.errors import GateError
+
+
+def _gate_config(**kw):
+    return types.SimpleNamespace(**{"min_digits_accepted": 0.98, "max_reject_drop": 5.0, **kw})
+
+
+def _verification(kept, rejected):
+    score = types.SimpleNamespace(digits_accepted=kept, nondigits_rejected=rejected)
+    return types.SimpleNamespace(score=score, reject={"threshold": 0.5})
+
+
+def test_reject_gate():
+    calibration = RejectCalibration(val_x=None, val_y=None, nondigits=None, holdout_kind="shapes", accept=0.99,
+                                    keras={"holdout_rejected": 0.90})
+    check_reject_gate(_verification(0.99, 0.86), calibration, _gate_config(), "int8")  # within 5 points
+    with pytest.raises(GateError, match="held-out non-digit kind 'shapes'.*--max-reject-drop"):
+        check_reject_gate(_verification(0.99, 0.80), calibration, _gate_config(), "int8")
+    with pytest.raises(GateError, match="keeps only 95.00% of the test digits.*--min-digits-accepted"):
+        check_reject_gate(_verification(0.95, 0.95), calibration, _gate_config(), "int8")
+    check_reject_gate(_verification(0.5, 0.0), None, _gate_config(), "int8")  # no rule: nothing to gate
+
+
+@pytest.mark.slow
+def test_export_calibrates_each_artifact(tiny_model, mnist_dir, tmp_path):
+    from edgedigits.export import ExportConfig, export
+    from edgedigits_runtime import DigitClassifier
+    from edgedigits_runtime.mnist import load_mnist
+
+    run = write_run(tmp_path / "run", tiny_model)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "negatives": 0.05, "negative_weight": 0.5,
+                                                 "holdout_kind": "noise", "seed": 0}))
+    result = export(ExportConfig(run=str(run), formats=["int8", "float32"], data_dir=str(mnist_dir), **TINY_GATES, **QUICK,
+                                 min_digits_accepted=0.0, max_reject_drop=100.0))
+    result.raise_for_errors()
+    manifest = json.loads(result.manifest_path.read_text())
+    x, y = load_mnist("test", mnist_dir)
+    for row in result.rows:
+        entry = manifest["artifacts"][row.path.split("/")[-1]]
+        rule = entry["reject"]
+        assert rule["method"] == "max_prob" and rule["holdout_kind"] == "noise" and "validation" in rule["chosen_on"]
+        assert rule["threshold"] == row.reject_threshold and 0 < rule["threshold"] <= 1
+        assert row.digits_accepted == rule["test_digits_accepted"] and row.holdout_rejected == rule["holdout_rejected"]
+        clf = DigitClassifier(row.path)
+        assert clf.reject == rule
+        c = clf.classify(x)
+        assert c.not_a_digit.mean() == pytest.approx(1 - rule["test_digits_accepted"])
+        np.testing.assert_array_equal(c.labels[~c.not_a_digit], clf.predict(x)[~c.not_a_digit])
+    assert result.keras_reject["holdout_kind"] == "noise"
+    assert "held-out non-digit kind 'noise'" in result.to_table()
