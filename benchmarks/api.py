@@ -13,10 +13,10 @@ from edgedigits.bench import memory
 from edgedigits.bench.config import BenchConfig
 from edgedigits.bench.measure import Step, import_backend, load_classifier_class, open_classifier, schedule, time_batches, time_calls
 from edgedigits.bench.report import BenchReport, BenchRow, machine_info
-from edgedigits.train.negatives import HOLDOUT_IMAGES
 from edgedigits.bench.stats import summarize
 from edgedigits.bench.targets import Artifact, load_reference, resolve_targets
 from edgedigits.runs import bench_dir
+from edgedigits.train.negatives import HOLDOUT_IMAGES
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.evaluate import score
 

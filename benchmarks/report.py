@@ -20,8 +20,8 @@ from importlib import metadata
 from pathlib import Path
 
 from edgedigits.errors import GateError
-from edgedigits_runtime.backends import BACKENDS
 from edgedigits.train.negatives import HOLDOUT_IMAGES
+from edgedigits_runtime.backends import BACKENDS
 from edgedigits_runtime.fileio import atomic_write_text
 
 __all__ = ["BenchRow", "BenchReport", "machine_info", "package_versions", "cpu_model"]

@@ -89,7 +89,7 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     if train_config is not None and train_config.negatives:
         # The run learnt "not a digit": the QAT fine-tune sees the same non-digits with the same loss, and each
         # artifact gets its own threshold, chosen on validation digits.
-        from edgedigits.train.trainer import with_negatives  # noqa: PLC0415
+        from edgedigits.train.trainer import with_negatives
 
         train_x, train_y = with_negatives(splits, train_config, log)
         calibrate = _reject_calibration(model, splits, train_config, config, keras_probs, y_test)
@@ -202,7 +202,7 @@ def _with_record(data, fmt, entry, shared, verification, x_test, y_test, referen
 
 def _train_config(run_dir: Path):
     """The run's TrainConfig when it was trained with non-digits; None otherwise (older runs, hand-made runs)."""
-    from edgedigits.train.config import TrainConfig  # noqa: PLC0415
+    from edgedigits.train.config import TrainConfig
 
     try:
         saved = json.loads((run_dir / "config.json").read_text())
@@ -218,10 +218,10 @@ def _train_config(run_dir: Path):
 
 def _reject_calibration(model, splits, train_config, config, keras_probs, y_test) -> RejectCalibration:
     """Validation digits and held-out non-digits for per-artifact calibration, plus the Keras model's own figures."""
-    from edgedigits.train.config import reject_method  # noqa: PLC0415
-    from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate  # noqa: PLC0415
-    from edgedigits.train.trainer import reject_scores  # noqa: PLC0415
-    from edgedigits_runtime.reject import calibrate_threshold, reject_figures  # noqa: PLC0415
+    from edgedigits.train.config import reject_method
+    from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
+    from edgedigits.train.trainer import reject_scores
+    from edgedigits_runtime.reject import calibrate_threshold, reject_figures
 
     method = reject_method(train_config)
     holdout = train_config.holdout_kind

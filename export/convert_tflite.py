@@ -80,7 +80,7 @@ def qat_model(ctx):
     if ctx.negative_weight is None:
         loss, metric = "sparse_categorical_crossentropy", "accuracy"
     else:  # the run learnt "not a digit": keep its non-digits (label 10) and their loss, or the fine-tune would erode that
-        from edgedigits.train import targets  # noqa: PLC0415
+        from edgedigits.train import targets
 
         in_class = ctx.negative_target == "class"
         loss = targets.packed_loss(ctx.tf, distill_weight=0.0, temperature=1.0, not_a_digit_class=in_class)

@@ -46,7 +46,8 @@ import numpy as np
 
 from edgedigits.errors import UsageError
 
-__all__ = ["DIGIT_KINDS", "HOLDOUT_IMAGES", "KINDS", "REPORT_SEED", "NegativeKind", "check_kinds", "font_source", "generate", "get_kind", "list_kinds"]
+__all__ = ["DIGIT_KINDS", "HOLDOUT_IMAGES", "KINDS", "REPORT_SEED", "NegativeKind", "check_kinds", "font_source", "generate",
+           "get_kind", "list_kinds"]
 
 REPORT_SEED = 90210  # seed of the images that measure rejection (training draws from the run's own seed)
 HOLDOUT_IMAGES = 3000  # images of the held-out kind that train, export and bench each score (the same images)

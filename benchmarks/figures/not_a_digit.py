@@ -81,11 +81,10 @@ def _through_photo_path(sources, preprocess_image, InputError):
 
 def _class11(keras, tf, x, y, x_val, y_val, epochs, seed):
     """The `edge` network with an 11-way head, trained on digits + non-digits (label 10) like the default recipe."""
+    from edgedigits.data import make_train_dataset, to_float
     from edgedigits.train.architectures import create_model
     from edgedigits.train.config import TrainConfig
     from edgedigits.train.trainer import _schedule
-
-    from edgedigits.data import make_train_dataset, to_float
 
     base = create_model("edge", keras)
     head = keras.layers.Dense(11, activation="softmax")(base.layers[-2].output)
@@ -137,12 +136,11 @@ class _Scorer:
 
 def _runtime_figures(args) -> None:
     """One model file, as the device runs it: ``DigitClassifier.classify`` with the manifest's rule."""
+    from edgedigits.data import load_splits
     from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
     from edgedigits_runtime import DigitClassifier
     from edgedigits_runtime.evaluate import score
     from edgedigits_runtime.mnist import load_mnist
-
-    from edgedigits.data import load_splits
 
     clf = DigitClassifier(args.runtime_model)
     x_test, y_test = load_mnist("test", args.data_dir)
@@ -177,12 +175,11 @@ def main() -> None:
         _runtime_figures(args)
         return
 
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.data import load_splits, load_test
     from edgedigits.train import TrainConfig, train
     from edgedigits.train.negatives import REPORT_SEED, generate
     from edgedigits_runtime.reject import calibrate_threshold
-
-    from edgedigits._tf import tf_and_keras
-    from edgedigits.data import load_splits, load_test
 
     tf, keras = tf_and_keras()
     splits = load_splits(args.data_dir, limit=args.limit)
@@ -215,7 +212,7 @@ def main() -> None:
         others = {k: scorer.scores(v[0]) for k, v in sets.items()}
         correct = test["digit_probs"].argmax(axis=1) == y_test
         for rule in rules[name]:
-            def score(s, rule=rule):
+            def score(s, rule=rule, val=val):
                 if "+" not in rule:
                     return s[rule]
                 a, b = rule.split("+")  # both rules' validation ranks: the lower one decides

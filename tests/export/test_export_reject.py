@@ -7,10 +7,10 @@ import types
 
 import numpy as np
 import pytest
-from edgedigits.export.verify import RejectCalibration, check_reject_gate
 from export_helpers import QUICK, TINY_GATES, write_run
 
 from edgedigits.errors import GateError
+from edgedigits.export.verify import RejectCalibration, check_reject_gate
 
 
 def _gate_config(**kw):

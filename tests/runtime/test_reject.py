@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from edgedigits_runtime import NOT_A_DIGIT, Classification, DigitClassifier
 from edgedigits_runtime.errors import ModelError, UsageError
 from edgedigits_runtime.reject import check_rule, classification_from_probs

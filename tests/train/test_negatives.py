@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from edgedigits.errors import UsageError
 from edgedigits.train.negatives import (
     DIGIT_KINDS,
     KINDS,
@@ -11,8 +13,6 @@ from edgedigits.train.negatives import (
     generate,
     list_kinds,
 )
-
-from edgedigits.errors import UsageError
 
 
 @pytest.fixture(scope="module")
