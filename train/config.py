@@ -42,7 +42,9 @@ class TrainConfig:
       early_stopping: stop after this many epochs without a better validation accuracy (0: off).
       negatives: generated non-digit images (:mod:`edgedigits.train.negatives`) added to training, as a
         share of the training digits; they are taught to give a uniform output ("outlier exposure"),
-        so that a low top probability means "not a digit". 0 turns it off (a plain digit model).
+        so that a low top probability means "not a digit". 0 (the default) turns it off: a plain digit
+        model. Opt-in (e.g. 0.25) until photo digits survive it: models trained with it so far reject
+        most digits that come through the photo path (benchmarks/RESULTS.md, "Not a digit").
       negative_target: what the non-digits are taught: ``class`` (default: an 11th "not a digit"
         class inside the softmax, left out of the 10 outputs, which then sum to 1 - p(not a digit);
         measured best, benchmarks/RESULTS.md "Not a digit") or ``uniform`` (outlier exposure: a
@@ -72,7 +74,7 @@ class TrainConfig:
     val_fraction: float = 1 / 12
     limit: int | None = None
     early_stopping: int = 0
-    negatives: float = 0.25
+    negatives: float = 0.0
     negative_target: str = "class"
     negative_weight: float = 0.5
     holdout_kind: str | None = "shapes"
