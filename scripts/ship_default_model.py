@@ -9,8 +9,9 @@ The script:
 
 1. reads ``RUN/export/manifest.json`` and its ``int8`` entry (``<arch>_int8.tflite``);
 2. checks the file's SHA-256 against that entry (refuses a changed file);
-3. refuses it when its entry has no calibrated "not a digit" rule (``"reject"``, written by
-   ``edgedigits export`` for runs trained with non-digits; ``--allow-no-reject`` to override);
+3. with ``--require-reject``, refuses it when its entry has no calibrated "not a digit" rule (``"reject"``,
+   written by ``edgedigits export`` for runs trained with ``--negatives``); without it, a model with no rule
+   ships as one that never rejects (as the digits-only default pipeline gives), and the script says so;
 4. makes sure the file carries its integrity record (``edgedigits_runtime.record``), so the shipped
    model verifies itself when copied alone: a file exported before records existed gets one from
    the exporter's own ``edgedigits.export.record`` (this needs the full toolkit installed; without
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
 
     try:
         shipped = ship(Path(args.run), data_dir=args.data_dir, min_accuracy=args.min_accuracy, models_dir=Path(args.models_dir),
-                       allow_no_reject=args.allow_no_reject,
+                       require_reject=args.require_reject,
                        command=" ".join(["python", "scripts/ship_default_model.py", *map(shlex.quote, argv or sys.argv[1:])]))
     except EdgeDigitsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
 
 
 def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models_dir: Path = MODELS, command: str = "",
-         allow_no_reject: bool = False) -> dict:
+         require_reject: bool = False) -> dict:
     """Check, score and copy a run's int8 model into the runtime's ``models/`` folder.
 
     Returns:
@@ -68,7 +69,7 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
       UsageError: no export manifest or no int8 entry in it.
       ModelIntegrityError: the file does not match its manifest.
       ModelError: the model does not score ``min_accuracy`` on the MNIST test set, or has no calibrated
-        "not a digit" rule in its manifest entry (unless ``allow_no_reject``).
+        "not a digit" rule in its manifest entry and ``require_reject`` is set.
     """
     from edgedigits_runtime import DigitClassifier
     from edgedigits_runtime.errors import ModelError, UsageError
@@ -89,9 +90,12 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     clf = DigitClassifier(source, num_threads=1)  # checks the SHA-256 against the export manifest
     if not clf.info["verified"]:  # pragma: no cover - the entry exists, so an unverified load cannot happen
         raise ModelError(f"{source} could not be verified against {export}/manifest.json")
-    if clf.reject is None and not allow_no_reject:
-        raise ModelError(f"{source} has no calibrated 'not a digit' rule in its manifest entry: train with the default "
-                         "`edgedigits train` (non-digits on) and export with --int8, or pass --allow-no-reject")
+    if clf.reject is None:
+        if require_reject:
+            raise ModelError(f"{source} has no calibrated 'not a digit' rule in its manifest entry: train with "
+                             "`edgedigits train --negatives 0.25` and export with --int8, or drop --require-reject")
+        print(f"note: {source} has no calibrated 'not a digit' rule: the shipped model never rejects "
+              "(callers may still pass a threshold)", file=sys.stderr)
     entry = dict(manifest["artifacts"][names[0]])
     data = _with_record(source, manifest, entry)
     entry.update(sha256=sha256_bytes(data), size=len(data))
@@ -164,7 +168,7 @@ def _parse(argv):
     p.add_argument("run", help="run folder exported with `edgedigits export RUN --int8` (or its export/ folder)")
     p.add_argument("--data-dir", default=None, help="MNIST folder (else $EDGEDIGITS_DATA, cache, download)")
     p.add_argument("--min-accuracy", type=float, default=MIN_ACCURACY, help="refuse below this test accuracy (fraction)")
-    p.add_argument("--allow-no-reject", action="store_true", help="ship a model without a calibrated 'not a digit' rule")
+    p.add_argument("--require-reject", action="store_true", help="refuse a model without a calibrated 'not a digit' rule")
     p.add_argument("--models-dir", default=str(MODELS), help=argparse.SUPPRESS)  # tests write elsewhere
     return p.parse_args(argv)
 

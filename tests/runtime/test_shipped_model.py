@@ -66,8 +66,6 @@ def test_ship_script_checks_scores_and_copies(shipped, recorded, tmp_path, mnist
     out_dir = tmp_path / "models"
     script = ROOT / "scripts" / "ship_default_model.py"
     cmd = [sys.executable, str(script), str(tmp_path / "run"), "--data-dir", str(mnist_dir), "--models-dir", str(out_dir)]
-    if "reject" not in manifest["artifacts"]["edge_int8.tflite"]:  # a model from before "not a digit"
-        cmd.insert(3, "--allow-no-reject")
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (out_dir / "default_int8.tflite").read_bytes() == model.read_bytes()
