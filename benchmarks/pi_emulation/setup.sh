@@ -7,7 +7,7 @@
 # Idempotent: every step is skipped when its output is already there (delete WORK/TARGET to redo it).
 #
 # Usage: bash benchmarks/pi_emulation/setup.sh [TARGET] [WORK]   (defaults: arm64-bookworm, /tmp/edgedigits-pi)
-# Needs: qemu-user-static (installed with apt-get when missing, which needs root), the Debian mirror (the Debian archive, read through a private apt state: the host's apt and
+# Needs: qemu-user-static (installed with apt-get when missing, which needs root), the Debian archive this machine's apt uses (or DEBIAN_MIRROR), read through a private apt state (the host's apt and
 #        dpkg are not touched), the package index for `pip download`. Nothing is written in the repository.
 #
 # WORK/TARGET/
