@@ -28,7 +28,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import numpy as np
+from results_md import replace_section
 
 from edgedigits.runs import METRICS_FILE, export_dir
 from edgedigits_runtime.manifest import MANIFEST_FILE
@@ -70,7 +73,7 @@ def main(argv=None) -> int:
     section = _section(report, times, seed_run, edge_run, argv)
     print("\n" + section)
     if args.results and not args.smoke:
-        _replace_section(Path(args.results), section)
+        replace_section(Path(args.results), section)
         log(f"wrote the {SECTION!r} section of {args.results}")
     return 0 if all(r.ok for r in report.rows) else 1
 
@@ -229,22 +232,6 @@ def _section(report, times: dict, seed_run: Path, edge_run: Path, argv) -> str:
 def _machine(m: dict) -> str:
     packages = ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)
     return f"{m.get('cpu')}, {m.get('cores')} cores, {m.get('os')}, Python {m.get('python')}; {packages}"
-
-
-def _replace_section(path: Path, section: str) -> None:
-    """Replace the ``## Bench`` section of ``path`` (up to the next ``## `` heading), or append it."""
-    from edgedigits_runtime.fileio import atomic_write_text
-
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    lines = text.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == SECTION)
-    except StopIteration:
-        new = text.rstrip("\n") + ("\n\n" if text.strip() else "") + section.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "\n".join(lines[:start] + section.rstrip("\n").splitlines() + ([""] + lines[end:] if end < len(lines) else [])) + "\n"
-    atomic_write_text(path, new)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,10 @@ import time
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import numpy as np
+from results_md import replace_section
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -47,7 +50,6 @@ SECTION = "## Reading numbers (issue 10)"
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    sys.path.insert(0, str(ROOT / "benchmarks" / "figures"))
     sys.path.insert(0, str(ROOT / "tests" / "runtime"))
     import cv2
     from machine import describe, versions
@@ -119,7 +121,7 @@ def main(argv=None) -> int:
     text = _render(table, single, wheel, args, clf, describe(), tools, command.strip(), elapsed)
     print(text)
     if not args.no_write:
-        _write_section(text)
+        replace_section(RESULTS, text)
     return 0
 
 
@@ -252,20 +254,6 @@ def _render(table, single, wheel, args, clf, machine, tools, command, elapsed) -
                       f"to download, {wheel['unpacked'] / 1e6:.1f} MB unpacked (`{wheel['command']}`)."]
     lines.append("")
     return "\n".join(lines)
-
-
-def _write_section(text: str) -> None:
-    from edgedigits_runtime.fileio import atomic_write_text
-
-    current = RESULTS.read_text() if RESULTS.is_file() else ""
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        new = head + text + ("\n" + tail if tail else "")
-    else:
-        new = current.rstrip("\n") + "\n\n" + text
-    atomic_write_text(RESULTS, new)
 
 
 def _parse(argv):

@@ -21,7 +21,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import numpy as np
+from results_md import replace_section
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -30,7 +33,6 @@ SECTION = "## Runtime"
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    sys.path.insert(0, str(ROOT / "benchmarks" / "figures"))
     from ai_edge_litert.interpreter import Interpreter
     from machine import describe, versions
 
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
     text = _render(rows, batch_per_image, preprocess_ms, model, clf, args, describe(), tools, command.strip(), elapsed)
     print(text)
     if not args.no_write:
-        _write_section(text)
+        replace_section(RESULTS, text)
     return 0
 
 
@@ -150,20 +152,6 @@ def _render(rows, batch_per_image, preprocess_ms, model, clf, args, machine, too
               "adds the finite/range check and arithmetic quantization. The target is within ~15 µs of the bare "
               "interpreter.", ""]
     return "\n".join(lines)
-
-
-def _write_section(text: str) -> None:
-    from edgedigits_runtime.fileio import atomic_write_text
-
-    current = RESULTS.read_text() if RESULTS.is_file() else ""
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        new = head + text + ("\n" + tail if tail else "")
-    else:
-        new = current.rstrip("\n") + "\n\n" + text
-    atomic_write_text(RESULTS, new)
 
 
 def _parse(argv):

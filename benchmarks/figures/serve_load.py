@@ -40,7 +40,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import numpy as np
+from results_md import replace_section
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -313,7 +316,6 @@ async def _faults(server: Server, pngs, expected, max_pending: int, timeout: flo
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    sys.path.insert(0, str(ROOT / "benchmarks" / "figures"))
     from edgedigits_runtime.mnist import load_mnist
 
     started = time.time()
@@ -352,7 +354,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     if not args.no_write:
-        _write_section(text)
+        replace_section(RESULTS, text)
     failed = report["load"]["errors"] or (not args.no_faults and (
         report["after_faults"]["errors"] or report["faults"]["background"]["errors_other_than_503"]
         or report["faults"]["burst"]["other"] or not report["faults"]["idle_after"]))
@@ -406,20 +408,6 @@ def _render(report: dict, args) -> str:
                   f"{after['errors']} errors ({after['requests_per_s']:.0f} req/s); alive at the end: "
                   f"{report['alive_at_end']}; exit code on SIGTERM: {report['exit_code_on_sigterm']}."]
     return "\n".join(lines) + "\n"
-
-
-def _write_section(text: str) -> None:
-    """Replace this script's section of RESULTS.md (up to the next ``## ``), or append it."""
-    current = RESULTS.read_text() if RESULTS.is_file() else ""
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        tail = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
-        new = head + text + ("\n" + tail if tail else "")
-    else:
-        new = current.rstrip("\n") + "\n\n" + text
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    tmp.replace(RESULTS)
 
 
 def _parse(argv):

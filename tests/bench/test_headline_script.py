@@ -21,10 +21,10 @@ def headline():
 def test_section_is_appended_then_replaced_leaving_other_sections(headline, tmp_path):
     results = tmp_path / "RESULTS.md"
     results.write_text("# Results\n\n## Export\n\nexport figures\n")
-    headline._replace_section(results, "## Bench\n\nfirst\n")
+    headline.replace_section(results, "## Bench\n\nfirst\n")
     assert results.read_text() == "# Results\n\n## Export\n\nexport figures\n\n## Bench\n\nfirst\n"
     results.write_text(results.read_text() + "\n## Runtime\n\nruntime figures\n")
-    headline._replace_section(results, "## Bench\n\n### Headline\n\nsecond\n")
+    headline.replace_section(results, "## Bench\n\n### Headline\n\nsecond\n")
     text = results.read_text()
     assert "first" not in text and "### Headline\n\nsecond\n\n## Runtime\n\nruntime figures\n" in text
     assert text.startswith("# Results\n\n## Export\n\nexport figures\n\n## Bench\n")
