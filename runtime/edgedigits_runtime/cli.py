@@ -78,15 +78,24 @@ def predict_command(
     from edgedigits_runtime.predict import predict_files
 
     results = predict_files(images, _open(model, threads, backend, strict), top_k=top_k, threshold=threshold)
+
+    def line(r) -> str:
+        extra = "" if top_k == 1 else "  [" + ", ".join(f"{d}: {p:.3f}" for d, p in r.top_k) + "]"
+        if r.not_a_digit:
+            return f"{r.path}: not a digit (score {r.score:.3f} < {r.threshold:.3f}){extra}"
+        return f"{r.path}: {r.label} ({r.confidence:.3f}){extra}"
+
+    _render(results, json_out, line)
+
+
+
+def _render(results, json_out: bool, line) -> None:
+    """Per-file results: ``--json`` objects or ``line(result)``; errors one line each on stderr; exit 1 if any failed."""
     for r in results:
         if json_out:
             typer.echo(json.dumps(r.as_dict()))
         elif r.ok:
-            extra = "" if top_k == 1 else "  [" + ", ".join(f"{d}: {p:.3f}" for d, p in r.top_k) + "]"
-            if r.not_a_digit:
-                typer.echo(f"{r.path}: not a digit (score {r.score:.3f} < {r.threshold:.3f}){extra}")
-            else:
-                typer.echo(f"{r.path}: {r.label} ({r.confidence:.3f}){extra}")
+            typer.echo(line(r))
         else:
             message = r.error if r.error.startswith(str(r.path)) else f"{r.path}: {r.error}"  # name the file once
             typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
@@ -94,7 +103,6 @@ def predict_command(
     if failed:
         typer.secho(f"{failed} of {len(results)} file(s) failed", err=True)
         raise typer.Exit(1)
-
 
 app.command("predict")(predict_command)
 
@@ -130,21 +138,8 @@ def read_command(
     from edgedigits_runtime.read import read_files
 
     results = read_files(images, _open(model, threads, backend), digits=digits, roi=_parse_roi(roi), threshold=threshold)
-    for r in results:
-        if json_out:
-            typer.echo(json.dumps(r.as_dict()))
-        elif r.ok:
-            if r.reading.number:
-                typer.echo(f"{r.path}: {r.reading.number} ({r.reading.confidence:.2f})")
-            else:
-                typer.echo(f"{r.path}: no digits found")
-        else:
-            message = r.error if r.error.startswith(str(r.path)) else f"{r.path}: {r.error}"  # name the file once
-            typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    failed = sum(not r.ok for r in results)
-    if failed:
-        typer.secho(f"{failed} of {len(results)} file(s) failed", err=True)
-        raise typer.Exit(1)
+    _render(results, json_out, lambda r: f"{r.path}: {r.reading.number} ({r.reading.confidence:.2f})"
+            if r.reading.number else f"{r.path}: no digits found")
 
 
 app.command("read")(read_command)

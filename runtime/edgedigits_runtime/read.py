@@ -139,14 +139,8 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
       UsageError: ``digits``, ``roi`` or ``threshold`` is not valid.
     """
     from edgedigits_runtime.preprocess import find_ink, load_image_scaled
-    from edgedigits_runtime.reject import check_threshold
 
-    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, (int, np.integer))
-                               or not 1 <= digits <= MAX_DIGITS):
-        raise UsageError(f"digits must be a whole number from 1 to {MAX_DIGITS}; got {digits!r}")
-    roi = _check_roi(roi)
-    if threshold is not None:
-        check_threshold(threshold)
+    roi = _check_options(digits, roi, threshold)
     label = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
     grey, scale, origin = load_image_scaled(image, name, roi)
     try:
@@ -209,15 +203,9 @@ def read_files(items, classifier, *, digits: int | None = None, roi=None, thresh
     from edgedigits_runtime.errors import EdgeDigitsError
     from edgedigits_runtime.predict import check_inputs, iter_sources
     from edgedigits_runtime.preprocess import require_image_libs
-    from edgedigits_runtime.reject import check_threshold
 
     items = check_inputs(items)
-    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, (int, np.integer))
-                               or not 1 <= digits <= MAX_DIGITS):
-        raise UsageError(f"digits must be a whole number from 1 to {MAX_DIGITS}; got {digits!r}")
-    roi = _check_roi(roi)
-    if threshold is not None:
-        check_threshold(threshold)
+    roi = _check_options(digits, roi, threshold)
     require_image_libs()  # one clear error up front rather than the same one per file
     results = []
     for path, error, source, name in iter_sources(items, stdin):
@@ -274,6 +262,19 @@ class _Atom:
     @property
     def centre(self) -> float:
         return (self.x0 + self.x1) / 2
+
+
+def _check_options(digits, roi, threshold):
+    """Check ``digits``, ``roi`` and ``threshold`` up front; returns the checked ``roi``."""
+    from edgedigits_runtime.reject import check_threshold
+
+    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, (int, np.integer))
+                               or not 1 <= digits <= MAX_DIGITS):
+        raise UsageError(f"digits must be a whole number from 1 to {MAX_DIGITS}; got {digits!r}")
+    roi = _check_roi(roi)
+    if threshold is not None:
+        check_threshold(threshold)
+    return roi
 
 
 def _read(ink, clf, digits, label, scale, origin, threshold) -> NumberReading:
