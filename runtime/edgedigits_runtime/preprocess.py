@@ -411,23 +411,24 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     # background's block statistics from a thumbnail of that.
     halved = min(h, w) >= 64
     half = cv2.resize(grey, (w // 2, h // 2), interpolation=cv2.INTER_AREA) if halved else grey
-    thumb = cv2.resize(half, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    blocks = _blocks(thumb)
-    paper = _fit_surface(np.median(blocks, axis=1))  # background, either polarity
-    residual = half.astype(np.float32) * np.float32(1.0 / 255.0) - _evaluate(paper, *_grid_axes(*half.shape))
+    thumb = cv2.resize(half, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA)
+    blocks = np.sort(_blocks(thumb), axis=1).astype(np.float32) * np.float32(1.0 / 255.0)  # quantiles by index
+    paper = _fit_surface(_quantile(blocks, 0.5))  # background, either polarity
+    residual = cv2.addWeighted(half, 1.0 / 255.0, _surface(paper, *half.shape), -1.0, 0.0, dtype=cv2.CV_32F)
     cut = 4.0 * sigma * (0.5 if halved else 1.0)
-    dark = float(cv2.sumElems(cv2.threshold(-residual, cut, 0, cv2.THRESH_TOZERO)[1])[0])
     light = float(cv2.sumElems(cv2.threshold(residual, cut, 0, cv2.THRESH_TOZERO)[1])[0])
+    dark = -float(cv2.sumElems(cv2.threshold(residual, -cut, 0, cv2.THRESH_TOZERO_INV)[1])[0])
     if dark == light:  # nothing stands out from the fitted background (a digit filling the frame): the border is paper
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         dark, light = float(np.median(border)), float(np.median(grey))
     inverted = dark > light
     sign = -1.0 if inverted else 1.0
-    # What is left of the background in ink polarity: the 30th percentile of each block, fitted likewise.
-    thumb_ink = sign * (blocks - _evaluate_blocks(paper)[:, None])
-    rest = _fit_surface(np.percentile(thumb_ink, 30, axis=1))
-    # ink = sign * (grey - paper) - rest, the two surfaces evaluated as one
-    ink = grey.astype(np.float32) * np.float32(sign / 255.0) - _evaluate(sign * paper + rest, *_grid_axes(h, w))
+    # What is left of the background in ink polarity: the 30th percentile of each block of
+    # sign * (thumb - paper), fitted likewise (for dark ink: minus the 70th percentile of thumb - paper).
+    level = _quantile(blocks, 0.3 if sign > 0 else 0.7) - _DESIGN @ paper
+    rest = _fit_surface(sign * level)
+    # ink = sign * (grey - paper) - rest, the two surfaces evaluated as one, negatives clipped
+    ink = cv2.addWeighted(grey, sign / 255.0, _surface(sign * paper + rest, h, w), -1.0, 0.0, dtype=cv2.CV_32F)
     np.maximum(ink, 0.0, out=ink)
     k = 1 if max(h, w) < 160 else 2
     smooth = cv2.blur(ink, (2 * k + 1, 2 * k + 1))
@@ -437,8 +438,7 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     if peak < max(_MIN_CONTRAST, _MIN_SNR * sigma / (2 * k + 1)):
         raise InputError(f"{label}: no ink found (the image looks blank: contrast {peak:.3f}, noise {sigma:.3f}); "
                          "photograph the digits closer, with more contrast")
-    otsu, _ = cv2.threshold(smooth8, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    threshold = max(otsu / 255.0, 3.0 * sigma / (2 * k + 1), 0.5 * _MIN_CONTRAST)
+    threshold = max(_otsu(hist) / 255.0, 3.0 * sigma / (2 * k + 1), 0.5 * _MIN_CONTRAST)
     mask = (smooth > threshold).view(np.uint8)
     # Grana's algorithm: the same labels, about 3x faster here than the default choice for this size
     n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
@@ -475,43 +475,67 @@ def _blocks(thumb: np.ndarray) -> np.ndarray:
     return thumb.reshape(n, b, n, b).transpose(0, 2, 1, 3).reshape(n * n, b * b)
 
 
+def _quantile(rows: np.ndarray, q: float) -> np.ndarray:
+    """Each row's ``q`` quantile (numpy's default, linear) of rows that are already sorted."""
+    at = q * (rows.shape[1] - 1)
+    lo = int(at)
+    hi = min(lo + 1, rows.shape[1] - 1)
+    return rows[:, lo] + (at - lo) * (rows[:, hi] - rows[:, lo])
+
+
+def _median(x: np.ndarray) -> float:
+    s = np.sort(x)
+    return 0.5 * float(s[(len(s) - 1) // 2] + s[len(s) // 2])
+
+
+def _otsu(hist: np.ndarray) -> int:
+    """Otsu's threshold of a 256-bin histogram (as ``cv2.threshold(..., THRESH_OTSU)``: the level, ink above it)."""
+    p = hist.astype(np.float64) / max(float(hist.sum()), 1.0)
+    q1 = np.cumsum(p)
+    m1 = np.cumsum(p * np.arange(256))
+    q2 = 1.0 - q1
+    valid = (np.minimum(q1, q2) >= 1e-7) & (np.maximum(q1, q2) <= 1.0 - 1e-7)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (m1[-1] * q1 - m1) ** 2 / (q1 * q2)
+    between[~valid] = -1.0
+    return int(np.argmax(between)) if valid.any() else 0
+
+
 _CENTRES = (np.arange(_GRID) + 0.5) / _GRID - 0.5
 _CY, _CX = np.repeat(_CENTRES, _GRID), np.tile(_CENTRES, _GRID)
 _DESIGN = np.stack([np.ones_like(_CY), _CY, _CX, _CY * _CY, _CX * _CX, _CY * _CX], axis=1)
+_OUTER = np.einsum("ki,kj->kij", _DESIGN, _DESIGN).reshape(len(_DESIGN), 36)  # each block's term of the normal matrix
 _RIDGE = 1e-9 * np.eye(6)  # keeps the normal equations solvable with only a few blocks left
 
 
 def _fit_surface(values: np.ndarray) -> np.ndarray:
     """Robust quadratic surface through the blocks' values (blocks dominated by ink dropped as outliers)."""
+    cv2 = require_image_libs()
     v = np.asarray(values, np.float64)
     use = np.ones(len(v), bool)
     for _ in range(4):
-        d = _DESIGN[use]
-        coef = np.linalg.solve(d.T @ d + _RIDGE, d.T @ v[use])
-        resid = v - _DESIGN @ coef
-        spread = max(1.4826 * float(np.median(np.abs(resid[use]))), 0.01)
-        new = np.abs(resid) <= 2.5 * spread
-        if new.sum() < 8 or np.array_equal(new, use):
+        weight = use.astype(np.float64)
+        normal = (weight @ _OUTER).reshape(6, 6) + _RIDGE
+        coef = cv2.solve(normal, ((weight * v) @ _DESIGN)[:, None], flags=cv2.DECOMP_CHOLESKY)[1].ravel()
+        resid = np.abs(v - _DESIGN @ coef)
+        spread = max(1.4826 * _median(resid[use]), 0.01)
+        new = resid <= 2.5 * spread
+        if new.sum() < 8 or (new == use).all():
             break
         use = new
     return coef
 
 
-def _evaluate_blocks(coef: np.ndarray) -> np.ndarray:
-    return _DESIGN @ coef
+def _surface(coef: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The quadratic surface ``coef`` (block-centre coordinates -0.5..0.5) at every pixel centre of an h x w image.
 
-
-def _grid_axes(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    return (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5, (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
-
-
-def _evaluate(coef: np.ndarray, gy: np.ndarray, gx: np.ndarray) -> np.ndarray:
-    rows = (coef[0] + coef[1] * gy + coef[3] * gy * gy).astype(np.float32)
-    cols = (coef[2] * gx + coef[4] * gx * gx).astype(np.float32)
-    out = np.add.outer(rows, cols)
-    if coef[5]:
-        out += np.float32(coef[5]) * np.outer(gy, gx)
-    return out
+    c0 + c1 y + c3 y^2 + c2 x + c4 x^2 + c5 y x is the rank-3 product [f(y), 1, y] @ [1, g(x), c5 x]: one matmul.
+    """
+    gy = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
+    gx = (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
+    left = np.stack([coef[0] + coef[1] * gy + coef[3] * gy * gy, np.ones_like(gy), gy], axis=1).astype(np.float32)
+    right = np.stack([np.ones_like(gx), coef[2] * gx + coef[4] * gx * gx, coef[5] * gx]).astype(np.float32)
+    return left @ right
 
 
 def _digit_components(ink: Ink) -> np.ndarray:
