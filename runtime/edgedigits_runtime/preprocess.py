@@ -141,22 +141,22 @@ def load_image_scaled(source, name: str | None = None, roi=None) -> tuple[np.nda
         x = np.asarray(source)
         origin = (0, 0)
         if roi is not None and x.ndim >= 2:
-            x, origin = _crop(x, roi, x.shape[1], x.shape[0], 1, name or "image")
+            x0, y0, x1, y1 = _clip_roi(roi, x.shape[1], x.shape[0], name or "image")
+            x, origin = x[y0:y1, x0:x1], (x0, y0)
         grey = _as_grey(x)
         scale = grey.shape[1] / x.shape[1]
     _check_side(grey, source, name)
     return grey, scale, origin
 
 
-def _crop(img: np.ndarray, roi, width: int, height: int, factor: float, label: str):
-    """``img`` (the photo decoded at 1/``factor``) cut to ``roi`` (photo pixels): (crop, (x, y) in the photo)."""
+def _clip_roi(roi, width: int, height: int, label: str) -> tuple[int, int, int, int]:
+    """``roi`` (x, y, w, h) clipped to a ``width`` x ``height`` photo: (x0, y0, x1, y1)."""
     x, y, w, h = roi
     x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
     if x1 - x0 < _MIN_SIDE or y1 - y0 < _MIN_SIDE:
         raise InputError(f"{label}: the region {x},{y},{w},{h} lies outside the {width}x{height} photo (or keeps less "
                          f"than {_MIN_SIDE} pixels of it); give x,y,w,h inside the photo")
-    a, b = int(x0 / factor), int(y0 / factor)
-    return img[b : max(b + 1, round(y1 / factor)), a : max(a + 1, round(x1 / factor))], (x0, y0)
+    return x0, y0, x1, y1
 
 
 def _decode(source, name, roi):
@@ -197,31 +197,47 @@ def _decode(source, name, roi):
     if min(width, height) < _MIN_SIDE:
         raise InputError(f"{label} is {width}x{height} pixels: too small or too thin to hold a digit "
                          f"(at least {_MIN_SIDE}x{_MIN_SIDE}); use a larger image of the digit")
-    buf = np.frombuffer(data, np.uint8)
     if orientation in (5, 6, 7, 8):  # stored on its side: the photo as seen is the other way round
         width, height = height, width
-    factor = 1
+    x0, y0, x1, y1 = (0, 0, width, height) if roi is None else _clip_roi(roi, width, height, label)
+    factor = _reduction(x1 - x0, y1 - y0)
+    buf = np.frombuffer(data, np.uint8)
     if alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         if img is not None:
             img = _grey_from_array(_orient(_to_uint8(img), orientation, cv2), cv2)
+    elif kind in ("JPEG", "MPO") and factor > 1:  # decoded at 1/factor in the DCT domain: most of the work skipped
+        img = cv2.imdecode(buf, getattr(cv2, f"IMREAD_REDUCED_GRAYSCALE_{factor}"))
     else:
-        span = max(width, height) if roi is None else max(min(roi[2], width), min(roi[3], height))
-        while factor < 8 and span // (2 * factor) >= WORK_MIN:
-            factor *= 2
-        flag = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
-                8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[factor]
-        img = cv2.imdecode(buf, flag)
+        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise InputError(f"{label} is truncated or corrupted (its {kind or 'image'} data cannot be decoded); "
                          "re-save or re-copy it")
-    origin = (0, 0)
+    decoded = width / img.shape[1]  # photo pixels per decoded pixel: 1, or about factor (the decoder rounds sizes up)
     if roi is not None:
-        factor = width / img.shape[1]  # the decoder's actual scale (it rounds sizes up)
-        img, origin = _crop(img, roi, width, height, factor, label)
-    grey = _shrink(img, WORK_SIZE, cv2)
-    scale = grey.shape[1] / (width if roi is None else max(1, min(width, roi[0] + roi[2]) - origin[0]))
-    return grey, scale, origin
+        a, b = int(x0 / decoded), int(y0 / decoded)
+        img = img[b : max(b + 1, round(y1 / decoded)), a : max(a + 1, round(x1 / decoded))]
+        x0, y0 = round(a * decoded), round(b * decoded)  # where the crop starts in the photo (a decoded pixel's edge)
+    grey = _to_working(img, cv2, factor if decoded < 1.5 else 1)
+    return grey, grey.shape[1] / (img.shape[1] * decoded), (x0, y0)
+
+
+def _reduction(w: int, h: int) -> int:
+    """1, 2, 4 or 8: the largest that keeps at least :data:`WORK_MIN` pixels on the long side (and 8 on the short)."""
+    factor = 1
+    while factor < 8 and max(w, h) // (2 * factor) >= WORK_MIN and min(w, h) // (2 * factor) >= _MIN_SIDE:
+        factor *= 2
+    return factor
+
+
+def _to_working(img: np.ndarray, cv2, factor: int | None = None) -> np.ndarray:
+    """Area-average by 1/``factor`` (default: :func:`_reduction` of its size), then at most :data:`WORK_SIZE` long."""
+    h, w = img.shape[:2]
+    if factor is None:
+        factor = _reduction(w, h)
+    if factor > 1:
+        img = cv2.resize(img, (-(-w // factor), -(-h // factor)), interpolation=cv2.INTER_AREA)  # sizes as the JPEG decoder's
+    return _shrink(img, WORK_SIZE, cv2)
 
 
 def _to_uint8(img: np.ndarray) -> np.ndarray:
@@ -294,7 +310,7 @@ def _as_grey(array) -> np.ndarray:
         else:
             luma = cv2.cvtColor(np.ascontiguousarray(x), cv2.COLOR_RGBA2GRAY).astype(np.float32) / 255.0
             x = _flatten_alpha(luma, x[..., 3].astype(np.float32) / 255.0)
-    return _shrink(np.ascontiguousarray(x), WORK_SIZE, cv2)
+    return _to_working(np.ascontiguousarray(x), cv2)
 
 
 def _shrink(img: np.ndarray, limit: int, cv2) -> np.ndarray:
@@ -483,6 +499,15 @@ def _quantile(rows: np.ndarray, q: float) -> np.ndarray:
     return rows[:, lo] + (at - lo) * (rows[:, hi] - rows[:, lo])
 
 
+def _percentile(x: np.ndarray, q: float) -> float:
+    """``np.percentile(x, q)`` (linear) of a 1-D array, by partition (a fraction of numpy's call overhead)."""
+    at = q / 100.0 * (len(x) - 1)
+    lo = int(at)
+    hi = min(lo + 1, len(x) - 1)
+    part = np.partition(x, (lo, hi))
+    return float(part[lo]) + (at - lo) * float(part[hi] - part[lo])
+
+
 def _median(x: np.ndarray) -> float:
     s = np.sort(x)
     return 0.5 * float(s[(len(s) - 1) // 2] + s[len(s) // 2])
@@ -624,7 +649,7 @@ def _field_from_crop(crop: np.ndarray, keep: np.ndarray, sigma: float, label: st
     if labels is not None:  # the soft edges of the kept strokes, not the neighbouring strokes they touch
         near &= (labels == 0).view(np.uint8) | keep
     values = crop[keep.view(bool)]
-    level = float(np.percentile(values, 90))
+    level = _percentile(values, 90)
     floor = max(3.0 * sigma, 0.15 * level)
     clean = (crop - floor) * np.float32(1.0 / max(level - floor, 1e-6))
     np.clip(clean, 0.0, 1.0, out=clean)

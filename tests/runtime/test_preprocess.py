@@ -169,3 +169,143 @@ def test_pillow_missing_says_what_to_install(monkeypatch, tmp_path):
     with pytest.raises(BackendUnavailableError, match=r'pip install "edgedigits-runtime\[image\]"'):
         preprocess_image(tmp_path / "x.png")
     assert preprocess_image(np.zeros((28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255).shape == (28, 28)
+
+
+# --------------------------------------------------------------------------- decoding at a reduced scale
+
+
+def _encode(array: np.ndarray, fmt: str = "JPEG", **options) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def _marks(height: int, width: int, squares) -> np.ndarray:
+    """Grey paper with dark squares (x, y, side) at known places in photo pixels."""
+    page = np.full((height, width), 210, np.uint8)
+    for x, y, side in squares:
+        page[y : y + side, x : x + side] = 30
+    return page
+
+
+@pytest.fixture
+def decoder_calls(monkeypatch):
+    """The flags of every cv2.imdecode call (the call still happens)."""
+    from edgedigits_runtime.preprocess import require_image_libs
+
+    cv2 = require_image_libs()
+    calls, real = [], cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda buf, flags: calls.append(flags) or real(buf, flags))
+    return calls
+
+
+@pytest.mark.parametrize("size, factor, working", [
+    ((240, 320), 1, (240, 320)),
+    ((480, 640), 2, (240, 320)),
+    ((960, 1280), 4, (240, 320)),
+    ((1920, 2560), 8, (240, 320)),
+    ((3000, 4000), 8, (375, 500)),
+    ((3840, 5120), 8, (384, 512)),  # 640x480 at 1/8, then area-shrunk to WORK_SIZE
+    ((600, 5000), 8, (61, 512)),  # the long side decides ...
+    ((40, 2600), 4, (8, 512)),  # ... but the short side keeps at least 8 pixels (not 5 at 1/8)
+])
+def test_jpegs_decode_at_the_reduced_scale_the_working_size_needs(size, factor, working, decoder_calls):
+    import cv2
+
+    from edgedigits_runtime.preprocess import load_image_scaled
+
+    h, w = size
+    grey, scale, origin = load_image_scaled(_encode(_marks(h, w, [(w // 3, h // 4, max(2, h // 3))])))
+    flag = cv2.IMREAD_GRAYSCALE if factor == 1 else getattr(cv2, f"IMREAD_REDUCED_GRAYSCALE_{factor}")
+    assert decoder_calls == [flag]
+    assert grey.dtype == np.uint8 and grey.shape[0] == pytest.approx(working[0], abs=1) and grey.shape[1] == working[1]
+    assert scale == pytest.approx(working[1] / w) and origin == (0, 0)
+
+
+def test_png_and_arrays_are_area_shrunk_to_the_same_working_image_as_a_jpeg(decoder_calls):
+    import cv2
+
+    from edgedigits_runtime.preprocess import load_image_scaled
+
+    page = _marks(960, 1280, [(100, 120, 200), (700, 500, 300)])
+    from_jpeg = load_image_scaled(_encode(page, quality=95))
+    from_png = load_image_scaled(_encode(page, "PNG"))
+    from_array = load_image_scaled(page)
+    assert decoder_calls == [cv2.IMREAD_REDUCED_GRAYSCALE_4, cv2.IMREAD_GRAYSCALE]  # PNGs decode whole, then INTER_AREA
+    for grey, scale, origin in (from_png, from_array):
+        assert grey.shape == from_jpeg[0].shape == (240, 320) and scale == from_jpeg[1] and origin == (0, 0)
+        assert float(np.abs(grey.astype(int) - from_jpeg[0]).mean()) < 2.0
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_region_maps_back_to_photo_pixels_through_the_reduction(fmt):
+    from edgedigits_runtime.preprocess import load_image_scaled
+
+    squares = [(1203, 811, 40), (1500, 1000, 60), (300, 300, 50)]  # the last lies outside the region
+    page = _marks(1920, 2560, squares)
+    roi = (1101, 707, 901, 601)  # 901 px across: decoded at 1/2
+    grey, scale, (ox, oy) = load_image_scaled(_encode(page, fmt, **({"quality": 95} if fmt == "JPEG" else {})), roi=roi)
+    assert scale == pytest.approx(0.5, abs=0.002) and abs(ox - roi[0]) <= 1 and abs(oy - roi[1]) <= 1
+    assert grey.shape[1] == pytest.approx(roi[2] * scale, abs=1) and grey.shape[0] == pytest.approx(roi[3] * scale, abs=1)
+    import cv2
+
+    n, _, stats, centres = cv2.connectedComponentsWithStats((grey < 120).view(np.uint8))
+    found = sorted((ox + cx / scale, oy + cy / scale) for cx, cy in centres[1:])
+    expected = sorted((x + side / 2, y + side / 2) for x, y, side in squares[:2])
+    assert len(found) == 2
+    for (fx, fy), (ex, ey) in zip(found, expected):
+        assert abs(fx - ex) <= 1.5 and abs(fy - ey) <= 1.5
+
+
+def test_number_boxes_in_photo_pixels_with_region_and_reduction(clf, mnist_test):
+    from photos import make_number_photo
+
+    from edgedigits_runtime import read_number
+
+    images, labels = mnist_test
+    photo, boxes = make_number_photo(images[20:24], np.random.default_rng(3), spacing="apart", size=(1440, 1920),
+                                     invert=True, wave=0.5, noise=0.02, blur=0.0, height=220)
+    x0, x1 = boxes[1][0] - 30, boxes[2][0] + boxes[2][2] + 30
+    y0, y1 = min(b[1] for b in boxes[1:3]) - 30, max(b[1] + b[3] for b in boxes[1:3]) + 30
+    reading = read_number(photo, clf, roi=(x0, y0, x1 - x0, y1 - y0))  # ~560 px across: decoded at 1/2
+    assert reading.number == "".join(str(v) for v in labels[21:23])
+    for digit, (x, y, w, h) in zip(reading.digits, boxes[1:3]):
+        bx, by, bw, bh = digit.box
+        assert abs(bx - x) <= 8 and abs(by - y) <= 8 and abs(bx + bw - (x + w)) <= 8 and abs(by + bh - (y + h)) <= 8
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8, 5])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_exif_orientation_with_reduced_decode_and_region(orientation, fmt):
+    from edgedigits_runtime.preprocess import load_image_scaled
+
+    page = _marks(960, 1280, [(100, 120, 200), (700, 500, 300), (1100, 40, 60)])
+    stored = {3: lambda a: np.rot90(a, 2), 6: lambda a: np.rot90(a, 1), 8: lambda a: np.rot90(a, -1),
+              5: lambda a: np.rot90(a, 1)[::-1]}[orientation](page)  # what the camera wrote; the viewer undoes it
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _encode(np.ascontiguousarray(stored), fmt, exif=exif, **({"quality": 95} if fmt == "JPEG" else {}))
+    upright = load_image_scaled(page)
+    seen = load_image_scaled(data)
+    assert seen[0].shape == upright[0].shape and seen[1] == upright[1]
+    assert float(np.abs(seen[0].astype(int) - upright[0]).mean()) < 2.0
+    roi = (650, 450, 400, 400)  # in the upright photo's pixels
+    part, scale, origin = load_image_scaled(data, roi=roi)
+    wrong = np.abs(part.astype(int) - page[450:850, 650:1050])  # a shifted or turned crop would differ by 180
+    assert part.shape == (400, 400) and float(wrong.mean()) < 1.0 and int(wrong.max()) < 60
+    assert scale == 1.0 and origin == (650, 450)
+
+
+def test_bombs_and_tiny_images_are_refused_from_the_header_before_decoding(tmp_path, decoder_calls):
+    side = int(MAX_PIXELS ** 0.5) + 100
+    Image.new("1", (side, side), 1).save(tmp_path / "bomb.png", optimize=True)
+    with pytest.raises(InputError, match="decompression bomb"):
+        preprocess_image(tmp_path / "bomb.png")
+    Image.new("L", (6, 400), 255).save(tmp_path / "thin.png")
+    with pytest.raises(InputError, match="too small or too thin"):
+        preprocess_image(tmp_path / "thin.png")
+    with pytest.raises(InputError, match="outside"):
+        from edgedigits_runtime.preprocess import load_image_scaled
+
+        load_image_scaled(_encode(_marks(480, 640, [])), roi=(700, 0, 50, 50))
+    assert decoder_calls == []
