@@ -48,6 +48,7 @@ def _root(
 COMMANDS = {
     "train": (cli_train.train, {}),
     "archs": (cli_train.archs, {}),
+    "train-reader": (cli_train.train_reader, {}),
     "export": (cli_export.export, {"epilog": cli_export.EPILOG}),
     "bench": (cli_bench.bench, {"epilog": cli_bench.EPILOG}),
     "predict": (predict_command, {}),

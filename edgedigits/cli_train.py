@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -10,6 +11,7 @@ import typer
 
 from edgedigits.cli_common import fail, friendly_errors
 from edgedigits.train.config import TrainConfig  # no TensorFlow: dataclass and checks only
+from edgedigits.train.reader import ReaderConfig
 
 _D = TrainConfig()  # the options' defaults come from the config, never restated here
 
@@ -98,3 +100,31 @@ def archs(
             model = create_model(name)
             line += f"  [{model.count_params():,} params, {count_macs(model):,} MACs/image]"
         typer.echo(line)
+
+
+_RD = ReaderConfig()  # train-reader's defaults (a dataclass: no TensorFlow imported)
+
+
+@friendly_errors
+def train_reader(
+    samples: int = typer.Option(_RD.samples, "--samples", help="Synthetic training numbers (from MNIST training digits)."),
+    val_samples: int = typer.Option(_RD.val_samples, "--val-samples", help="Validation numbers (another seed)."),
+    epochs: int = typer.Option(_RD.epochs, "--epochs", "-e", help="Passes over the training numbers."),
+    batch_size: int = typer.Option(_RD.batch_size, "--batch-size", "-b", help="Numbers per step."),
+    lr: float = typer.Option(_RD.learning_rate, "--lr", help="Peak learning rate (Adam, cosine decay)."),
+    width: float = typer.Option(_RD.width, "--width", help="Channel multiplier of the conv blocks."),
+    seed: int = typer.Option(_RD.seed, "--seed", help="Training data and weights seed (validation: seed + 1)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N MNIST training digits (quick runs)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
+    out: Path = typer.Option(Path(_RD.out), "--out", "-o", help="Run folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
+) -> None:
+    """Train the sequence reader (whole numbers, CTC) on synthetic numbers and export it to int8 TFLite."""
+    from edgedigits.train.reader import train_reader as run
+
+    config = ReaderConfig(samples=samples, val_samples=val_samples, epochs=epochs, batch_size=batch_size, learning_rate=lr,
+                          width=width, seed=seed, limit=limit, data_dir=None if data_dir is None else str(data_dir),
+                          out=str(out), overwrite=overwrite).validate()
+    metrics = run(config, progress=typer.echo)
+    typer.echo(json.dumps(metrics, indent=2))
+    typer.echo(f"\nnext: python scripts/ship_reader_model.py {out}")

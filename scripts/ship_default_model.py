@@ -21,7 +21,8 @@ The script:
    below 99.4% (``--min-accuracy``);
 6. copies them to ``runtime/edgedigits_runtime/models/default_int8.tflite`` and writes
    ``models/manifest.json`` beside it: the export manifest with only this entry, renamed, plus
-   the source run's facts and the runtime's score (``"shipped"``). Both files are written atomically.
+   the source run's facts and the runtime's score (``"shipped"``); the entries of other shipped
+   files (the number reader, scripts/ship_reader_model.py) are kept. Both files are written atomically.
 
 Then commit the two files. The runtime's tests check the shipped model against this manifest and
 its accuracy on MNIST.
@@ -123,11 +124,21 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
                         "runtime_accuracy_on_accepted": round(scored.accuracy_on_accepted, 6)})
     shipped.update(_run_facts(run))
     out = {key: value for key, value in manifest.items() if key not in ("artifacts", "reference")}
-    out["artifacts"] = {SHIPPED_NAME: entry}
+    out["artifacts"] = {**_other_entries(models_dir), SHIPPED_NAME: entry}  # the number reader's entry stays
     out["shipped"] = shipped
     atomic_write_bytes(models_dir / SHIPPED_NAME, data)
     write_manifest(models_dir, out)
     return shipped
+
+
+def _other_entries(models_dir: Path) -> dict:
+    """The entries of the other files shipped beside the classifier (the number reader, scripts/ship_reader_model.py)."""
+    from edgedigits_runtime.manifest import MANIFEST_FILE, read_manifest
+
+    if not (models_dir / MANIFEST_FILE).is_file():
+        return {}
+    return {name: entry for name, entry in read_manifest(models_dir / MANIFEST_FILE)["artifacts"].items()
+            if name != SHIPPED_NAME}
 
 
 def _with_record(source: Path, manifest: dict, entry: dict) -> bytes:

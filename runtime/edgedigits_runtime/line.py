@@ -1,0 +1,183 @@
+"""A photo's number as a fixed-size line image: what the sequence reader reads, at run time and in training.
+
+:func:`normalise_line` is the ONE path from a photo's ink to the reader model's input. The
+reader (:func:`edgedigits_runtime.read.read_number`) calls it on the ink of a photo, and the
+toolkit's training data generator (``edgedigits.train.numbers``) calls it on the ink of its
+synthetic renderings, so the model is trained on exactly what it sees on the device:
+
+1. the ink (:func:`~edgedigits_runtime.preprocess.find_ink`: polarity, uneven light, threshold,
+   components) of the working image;
+2. marks: components much smaller than the line's digits (specks) and blobs touching the
+   border (when others remain) are dropped; more digit-sized marks than a number has is an
+   error (a page of text, dozens of blobs), not a 40-digit answer;
+3. digits taller than about :data:`_TALL` pixels are shrunk first (every later step costs per pixel);
+4. the kept marks' ink only (a little around their strokes), scaled so its 90th percentile
+   is 1 and the noise floor 0;
+5. the marks' box with a margin of :data:`_MARGIN` line heights, resized to :data:`LINE_HEIGHT`
+   pixels tall keeping the aspect ratio (or to :data:`LINE_WIDTH` wide when longer, centred
+   vertically), left-aligned in a :data:`LINE_HEIGHT` x :data:`LINE_WIDTH` field.
+
+:class:`Line` keeps how the field maps back to the ink's pixels (for per-digit boxes).
+
+Example:
+
+>>> grey, scale, origin = load_image_scaled("meter.jpg")              # doctest: +SKIP
+>>> line = normalise_line(find_ink(grey))                             # doctest: +SKIP
+>>> line.image.shape, line.image.dtype                                # doctest: +SKIP
+((32, 192), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from edgedigits_runtime.errors import InputError
+
+__all__ = ["FRAME", "LINE_HEIGHT", "LINE_WIDTH", "MAX_DIGITS", "MAX_MARKS", "Line", "normalise_line"]
+
+LINE_HEIGHT = 32  # the reader model's input: this many pixels tall ...
+LINE_WIDTH = 192  # ... and this wide (a 6-digit number takes about 110 of them)
+FRAME = 4  # the reader gives one output per this many columns (48 frames)
+MAX_MARKS = 40  # digit-sized marks considered (more: the photo is not of one number)
+MAX_DIGITS = 20  # longest number read (the answer is bounded too: see read.py)
+_SPECK = 0.3  # marks smaller than this fraction of the line height in both directions are specks
+_MARGIN = 0.12  # the line's box is widened by this many line heights on each side
+_TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
+_SHRINK_TO = 36
+
+
+@dataclasses.dataclass
+class Line:
+    """A number's ink as the reader model's input, and how it maps back.
+
+    Attributes:
+      image: float32 (:data:`LINE_HEIGHT`, :data:`LINE_WIDTH`), ink 1, background 0, left-aligned.
+      width: columns of ``image`` that hold the line (the rest is padding).
+      factor: line pixels per pixel of ``ink``.
+      x0, y0: the top-left of the line's box in ``ink``'s pixels (may be negative: the margin).
+      top: rows of padding above the line in ``image`` (when a long line was fitted to the width).
+      ink: the :class:`~edgedigits_runtime.preprocess.Ink` the line was cut from (possibly shrunk).
+      mask: bool, ``ink``'s shape: the kept marks' pixels.
+      height: the digits' typical height in ``ink``'s pixels.
+    """
+
+    image: np.ndarray
+    width: int
+    factor: float
+    x0: int
+    y0: int
+    top: int
+    ink: object
+    mask: np.ndarray
+    height: float
+
+    def columns_to_ink(self, c0: float, c1: float) -> tuple[int, int]:
+        """Columns [c0, c1) of ``image`` as columns of ``ink`` (clipped to it)."""
+        w = self.ink.shape[1]
+        a = int(np.floor(self.x0 + c0 / self.factor))
+        b = int(np.ceil(self.x0 + c1 / self.factor))
+        return max(0, min(a, w)), max(0, min(b, w))
+
+
+def normalise_line(ink, label: str = "image") -> Line | None:
+    """The marks of a working image's ink as the reader's fixed-size line image.
+
+    Args:
+      ink: an :class:`~edgedigits_runtime.preprocess.Ink` (:func:`~edgedigits_runtime.preprocess.find_ink`).
+      label: what to call the image in errors.
+
+    Returns:
+      a :class:`Line`, or None when no mark is large enough to be a digit.
+
+    Raises:
+      InputError: more digit-sized marks than a number of at most :data:`MAX_DIGITS` digits has.
+    """
+    from edgedigits_runtime.preprocess import require_image_libs, shrink_ink
+
+    cv2 = require_image_libs()
+    marks, height = _marks(ink, label)
+    if not marks:
+        return None
+    if height > _TALL:
+        ink = shrink_ink(ink, _SHRINK_TO / height)
+        marks, height = _marks(ink, label)
+        if not marks:
+            return None
+    stats = ink.stats
+    x0 = int(min(stats[m, 0] for m in marks))
+    y0 = int(min(stats[m, 1] for m in marks))
+    x1 = int(max(stats[m, 0] + stats[m, 2] for m in marks))
+    y1 = int(max(stats[m, 1] + stats[m, 3] for m in marks))
+    h, w = ink.shape
+    lut = np.zeros(len(stats), np.uint8)
+    lut[marks] = 1
+    sub = (slice(max(y0 - 2, 0), min(y1 + 2, h)), slice(max(x0 - 2, 0), min(x1 + 2, w)))
+    keep = lut[ink.labels[sub]]
+    near = cv2.dilate(keep, np.ones((3, 3), np.uint8), iterations=1)
+    crop = ink.ink[sub]
+    values = crop[keep.view(bool)]
+    level = float(np.percentile(values, 90)) if len(values) else 1.0
+    floor = max(3.0 * ink.sigma, 0.15 * level)
+    clean = (crop - np.float32(floor)) * np.float32(1.0 / max(level - floor, 1e-6))
+    np.clip(clean, 0.0, 1.0, out=clean)
+    clean *= near
+    # the box with its margin, in ink pixels; the crop above starts at (sub[1].start, sub[0].start)
+    m = max(2, round(_MARGIN * height))
+    bx0, by0, bx1, by1 = x0 - m, y0 - m, x1 + m, y1 + m
+    box = np.zeros((by1 - by0, bx1 - bx0), np.float32)
+    cy, cx = sub[0].start, sub[1].start
+    box[cy - by0 : cy - by0 + clean.shape[0], cx - bx0 : cx - bx0 + clean.shape[1]] = clean
+    bh, bw = box.shape
+    factor = LINE_HEIGHT / bh
+    out_h, out_w = LINE_HEIGHT, max(1, round(bw * factor))
+    if out_w > LINE_WIDTH:
+        factor = LINE_WIDTH / bw
+        out_h, out_w = max(1, round(bh * factor)), LINE_WIDTH
+    method = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(box, (out_w, out_h), interpolation=method)
+    image = np.zeros((LINE_HEIGHT, LINE_WIDTH), np.float32)
+    top = (LINE_HEIGHT - out_h) // 2
+    image[top : top + out_h, :out_w] = small
+    mask = np.zeros(ink.shape, bool)
+    mask[sub] = keep.view(bool)
+    return Line(image, out_w, factor, bx0, by0, top, ink, mask, height)
+
+
+def _marks(ink, label) -> tuple[list[int], float]:
+    """Component ids that may be (parts of) digits, left to right, and the digits' height (ink pixels)."""
+    stats = ink.stats[1:]
+    h, w = ink.shape
+    ids = np.arange(1, len(ink.stats))
+    if not len(ids):
+        return [], 0.0
+    x, y, bw, bh, area = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3], stats[:, 4]
+    inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
+    if inside.any() and area[inside].max() >= 0.2 * area.max():  # page edges, shadows: only when digits remain
+        ids, x, y, bw, bh, area = ids[inside], x[inside], y[inside], bw[inside], bh[inside], area[inside]
+    big = area >= 0.25 * area.max()
+    height = _line_height(ink, ids[big], ink.stats[ids[big]])
+    keep = ((bh >= _SPECK * height) | (bw >= _SPECK * height)) & (area >= 0.02 * height * height)
+    if keep.sum() > MAX_MARKS:
+        raise InputError(f"{label}: {int(keep.sum())} separate marks the size of digits, more than a number of at most "
+                         f"{MAX_DIGITS} digits has (a page of text, a patterned surface?); crop to the number (--roi)")
+    order = np.argsort(x[keep] + bw[keep] / 2, kind="stable")
+    return [int(i) for i in ids[keep][order]], max(height, 4.0)
+
+
+def _line_height(ink, ids, stats) -> float:
+    """The digits' height: the median over the large marks of their height, or, for a mark much wider
+    than tall (a run of touching digits, taller than one digit on a wavy or slanted line), the
+    90th percentile of its columns' spans from top to bottom ink pixel."""
+    heights = []
+    for comp, (x, y, w, h) in zip(ids, stats[:, :4]):
+        if w <= 1.3 * h:
+            heights.append(float(h))
+            continue
+        own = ink.labels[y : y + h, x : x + w] == comp
+        has = own.any(axis=0)
+        first = own.argmax(axis=0)
+        last = h - 1 - own[::-1].argmax(axis=0)
+        heights.append(max(float(np.percentile((last - first + 1)[has], 90)), 0.6 * h))
+    return float(np.median(heights))

@@ -1,0 +1,266 @@
+"""The sequence reader model (whole numbers, CTC) and its decoding, without TensorFlow.
+
+:class:`NumberReader` opens the reader model (``models/reader_int8.tflite``, trained by
+``edgedigits train-reader``, shipped by ``scripts/ship_reader_model.py``) through the runtime's
+one interpreter layer (:func:`~edgedigits_runtime.backends.open_model`) and turns line images
+(:func:`edgedigits_runtime.line.normalise_line`) into per-column probabilities of the ten digits
+and of the CTC blank (last). :func:`ctc_greedy` and :func:`ctc_best_of_length` decode them.
+:func:`edgedigits_runtime.read.read_number` puts it together.
+
+Example:
+
+>>> reader = load_reader(num_threads=1)                                   # doctest: +SKIP
+>>> probs = reader.frame_probs(line_images)     # uint8 (N, 32, 192)      # doctest: +SKIP
+>>> [digit for digit, frames in ctc_greedy(probs[0])]                     # doctest: +SKIP
+[2, 0, 4, 8]
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits_runtime.errors import InputError, ModelError
+from edgedigits_runtime.line import FRAME, LINE_HEIGHT, LINE_WIDTH
+
+__all__ = ["DEFAULT_READER", "MIN_CONFIDENCE", "NumberReader", "ctc_best_of_length", "ctc_greedy", "digit_boxes", "load_reader"]
+
+DEFAULT_READER = Path(__file__).resolve().parent / "models" / "reader_int8.tflite"
+MIN_CONFIDENCE = 0.5  # a digit read with less than this probability is shown as ? (unless the model's entry says otherwise)
+
+
+class NumberReader:
+    """The sequence reader model: line images -> per-column digit/blank probabilities.
+
+    Opens through the runtime's one interpreter layer (:func:`~edgedigits_runtime.backends.open_model`),
+    checked like a classifier: by the integrity record inside the file and the ``manifest.json``
+    beside it. One lock serialises interpreter use, so threads may share a reader.
+
+    Example:
+
+    >>> reader = load_reader(num_threads=1)                      # doctest: +SKIP
+    >>> reader.frame_probs(np.zeros((1, 32, 192), np.uint8)).shape  # doctest: +SKIP
+    (1, 48, 11)
+
+    Args:
+      path: the model file (default: the shipped ``models/reader_int8.tflite``).
+      manifest: None (``manifest.json`` beside the model, if any), a manifest path or dict.
+      num_threads: interpreter threads (None: the backend's default).
+      backend: force a TFLite backend by name (None: the first installed).
+      strict: refuse a model that nothing verifies.
+
+    Raises:
+      ModelError: missing, not a model, or not a (32, 192) line -> (48, 11) frames reader.
+      ModelIntegrityError: the bytes differ from their record or manifest entry.
+      BackendUnavailableError: no TFLite interpreter installed.
+
+    Attributes:
+      threshold: default "not a digit" level: the manifest entry's ``min_confidence``, else :data:`MIN_CONFIDENCE`.
+      info: path, backend, sha256, verified, input/output details.
+    """
+
+    def __init__(self, path=None, manifest=None, num_threads: int | None = None, backend: str | None = None,
+                 strict: bool = False):
+        from edgedigits_runtime.manifest import check_model
+        from edgedigits_runtime.modelfile import read_model
+
+        path = Path(path) if path is not None else DEFAULT_READER
+        if path == DEFAULT_READER and not path.is_file():
+            raise ModelError(f"the shipped reader model {path} is missing from this installation: reinstall "
+                             "edgedigits-runtime, or pass a reader model with --model")
+        data, family = read_model(path)
+        self._open(path, data, family, check_model(path, data, manifest, strict=strict), num_threads, backend)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, manifest_entry: dict | None = None, *, name: str = "<bytes>",
+                   num_threads: int | None = None, backend: str | None = None, strict: bool = False) -> NumberReader:
+        """A reader from a model's bytes (checked against ``manifest_entry``, else by the record inside them)."""
+        from edgedigits_runtime.manifest import check_alone, check_entry
+        from edgedigits_runtime.modelfile import sniff
+
+        data = bytes(data)
+        family = sniff(data)
+        if family is None:
+            raise ModelError(f"{name} is not a TFLite or ONNX model")
+        check = check_alone(data, name, strict=strict) if manifest_entry is None else check_entry(data, manifest_entry, name)
+        self = cls.__new__(cls)
+        self._open(Path(name), data, family, check, num_threads, backend)
+        return self
+
+    def _open(self, path, data, family, check, num_threads, backend) -> None:
+        from edgedigits_runtime.backends import open_model
+
+        self.path = path
+        try:
+            self.session = open_model(family, data, num_threads, backend, trusted=check.verified)
+        except ModelError as exc:
+            raise ModelError(f"{path} is not a valid {family} model ({exc}): re-copy or re-ship it") from None
+        spec_in, spec_out = self.session.input, self.session.output
+        if tuple(spec_in.shape[1:3]) != (LINE_HEIGHT, LINE_WIDTH) or len(spec_out.shape) != 3 or spec_out.shape[2] != 11:
+            raise ModelError(f"{path} takes {list(spec_in.shape)} and gives {list(spec_out.shape)}: not a number reader "
+                             f"(a (N, {LINE_HEIGHT}, {LINE_WIDTH}, 1) line -> (N, frames, 11) model); a digit classifier "
+                             "is not one")
+        self._in_tail = tuple(spec_in.shape[1:])
+        levels = np.arange(256, dtype=np.float32) / np.float32(255.0)
+        if spec_in.scale is not None:
+            info = np.iinfo(spec_in.dtype)
+            self._lut = np.clip(np.rint(levels / spec_in.scale) + spec_in.zero_point, info.min, info.max).astype(spec_in.dtype)
+        else:
+            self._lut = levels.astype(spec_in.dtype)
+        self._out = (np.float32(spec_out.scale), np.float32(spec_out.zero_point)) if spec_out.scale is not None else None
+        self._lock = threading.Lock()
+        entry = check.entry or {}
+        self.threshold = float(entry.get("min_confidence", MIN_CONFIDENCE))
+        self.manifest = check.manifest
+        self.info = {"path": str(path), "kind": "number_reader", "backend": self.session.backend, "num_threads": num_threads,
+                     "input_shape": list(spec_in.shape), "output_shape": list(spec_out.shape), "sha256": check.sha256,
+                     "verified": check.verified, "manifest": check.source, "record": check.record, "size": len(data),
+                     "min_confidence": self.threshold}
+
+    def __repr__(self) -> str:
+        return f"NumberReader({str(self.path)!r}, backend={self.info['backend']!r})"
+
+    def frame_probs(self, lines: np.ndarray) -> np.ndarray:
+        """uint8 (N, 32, 192) line images (255 = ink) -> float32 (N, frames, 11) probabilities (blank last)."""
+        lines = np.asarray(lines)
+        if lines.dtype != np.uint8 or lines.shape[-2:] != (LINE_HEIGHT, LINE_WIDTH):
+            raise InputError(f"line images must be uint8 (N, {LINE_HEIGHT}, {LINE_WIDTH}); got {lines.dtype} {lines.shape}")
+        x = self._lut[lines].reshape((-1,) + self._in_tail)
+        with self._lock:
+            y = np.concatenate([self.session.run(x[i : i + 64]) for i in range(0, len(x), 64)]) if len(x) > 1 \
+                else np.array(self.session.run(x))
+        y = y.astype(np.float32)
+        if self._out is not None:
+            y = (y - self._out[1]) * self._out[0]
+        return y
+
+
+def load_reader(num_threads: int | None = None, backend: str | None = None) -> NumberReader:
+    """The shipped sequence reader (``models/reader_int8.tflite``), checked against its record and manifest."""
+    return NumberReader(DEFAULT_READER, num_threads=num_threads, backend=backend)
+
+
+def ctc_greedy(probs: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Greedy CTC decoding of per-frame probabilities (frames, 11; blank last).
+
+    Returns:
+      ``[(digit, frames), ...]`` left to right: each emitted digit and the frames (indices) of its
+      run of the most likely symbol (repeats merged, blanks dropped).
+    """
+    best = np.asarray(probs).argmax(axis=1)
+    blank = probs.shape[1] - 1
+    out = []
+    start = 0
+    for t in range(1, len(best) + 1):
+        if t == len(best) or best[t] != best[start]:
+            if best[start] != blank:
+                out.append((int(best[start]), np.arange(start, t)))
+            start = t
+    return out
+
+
+def ctc_best_of_length(probs: np.ndarray, n: int) -> list[tuple[int, np.ndarray]]:
+    """The most likely frame-by-frame alignment that reads exactly ``n`` digits (Viterbi over CTC paths).
+
+    Returns:
+      as :func:`ctc_greedy`; ``[]`` when the frames cannot hold ``n`` digits.
+    """
+    probs = np.asarray(probs, np.float64)
+    frames, classes = probs.shape
+    blank = classes - 1
+    logp = np.log(np.maximum(probs, 1e-12))
+    neg = -1e18
+    # score[c, s]: best log probability of a path over the frames so far that has emitted c digits and whose
+    # last symbol is s (0-9 digits, 10 blank)
+    score = np.full((n + 1, classes), neg)
+    score[0, blank] = logp[0, blank]
+    if n >= 1:
+        score[1, :blank] = logp[0, :blank]
+    back = np.zeros((frames, n + 1, classes, 2), np.int16)  # (c before, s before)
+    for t in range(1, frames):
+        new = np.full_like(score, neg)
+        arg = np.zeros((n + 1, classes, 2), np.int16)
+        # to blank: from any symbol, same count
+        src = score.argmax(axis=1)
+        new[:, blank] = score[np.arange(n + 1), src] + logp[t, blank]
+        arg[:, blank, 0], arg[:, blank, 1] = np.arange(n + 1), src
+        # stay on the same digit: same count
+        stay = score[:, :blank]
+        # a new digit d: from count c-1 with last symbol blank or a digit other than d
+        if n >= 1:
+            prev = score[:-1]  # (n, classes)
+            best_other = np.full((n, blank), neg)
+            best_from = np.zeros((n, blank), np.int16)
+            order = np.argsort(-prev, axis=1)[:, :2]  # the two best previous symbols per count
+            for d in range(blank):
+                pick = np.where(order[:, 0] == d, order[:, 1], order[:, 0])
+                best_other[:, d] = prev[np.arange(n), pick]
+                best_from[:, d] = pick
+            new_digit = np.full((n + 1, blank), neg)
+            new_digit[1:] = best_other
+            take_new = new_digit > stay
+            new[:, :blank] = np.where(take_new, new_digit, stay) + logp[t, :blank][None, :]
+            counts = np.arange(n + 1)[:, None].repeat(blank, axis=1)
+            arg[:, :blank, 0] = np.where(take_new, counts - 1, counts)
+            from_sym = np.zeros((n + 1, blank), np.int16)
+            from_sym[1:] = best_from
+            arg[:, :blank, 1] = np.where(take_new, from_sym, np.arange(blank)[None, :])
+        else:
+            new[:, :blank] = stay + logp[t, :blank][None, :]
+            arg[:, :blank, 0] = np.arange(n + 1)[:, None]
+            arg[:, :blank, 1] = np.arange(blank)[None, :]
+        back[t] = arg
+        score = new
+    s = int(score[n].argmax())
+    if score[n, s] <= neg / 2:
+        return []
+    path = np.empty(frames, np.int64)
+    c = n
+    for t in range(frames - 1, -1, -1):
+        path[t] = s
+        if t:
+            c, s = int(back[t, c, s, 0]), int(back[t, c, s, 1])
+    out = []
+    start = 0
+    for t in range(1, frames + 1):
+        if t == frames or path[t] != path[start]:
+            if path[start] != blank:
+                out.append((int(path[start]), np.arange(start, t)))
+            start = t
+    return out
+
+
+def digit_boxes(line, probs: np.ndarray, found) -> list[tuple[int, int, int, int]]:
+    """Each read digit's ink box (x0, y0, x1, y1) in ``line.ink``'s pixels, from the frames where it peaks.
+
+    Between two neighbouring digits' peak columns the boundary is the least-inked column of the
+    line; each digit's columns map back to the ink's columns and the box shrinks to the kept ink in them.
+
+    Args:
+      line: the :class:`~edgedigits_runtime.line.Line` that was read.
+      probs: its per-frame probabilities (frames, 11).
+      found: :func:`ctc_greedy` or :func:`ctc_best_of_length` of ``probs``.
+    """
+    profile = line.image.sum(axis=0)
+    peaks = [float((frames[np.argmax(probs[frames, d])] + 0.5) * FRAME) for d, frames in found]
+    cuts = [0.0]
+    for a, b in zip(peaks[:-1], peaks[1:]):
+        lo, hi = int(a), max(int(a) + 1, int(math.ceil(b)))
+        cuts.append(float(lo + int(np.argmin(profile[lo:hi]))) + 0.5)  # the least-inked column between two peaks
+    cuts.append(float(line.width))
+    mask = line.mask
+    boxes = []
+    for left, right in zip(cuts[:-1], cuts[1:]):
+        c0, c1 = line.columns_to_ink(left, right)
+        part = mask[:, c0:c1]
+        cols = np.flatnonzero(part.any(axis=0))
+        rows = np.flatnonzero(part.any(axis=1))
+        if len(cols):
+            boxes.append((c0 + int(cols[0]), int(rows[0]), c0 + int(cols[-1]) + 1, int(rows[-1]) + 1))
+        else:
+            y0 = max(0, line.y0)
+            boxes.append((c0, y0, max(c1, c0 + 1), min(mask.shape[0], y0 + int(round(LINE_HEIGHT / line.factor)))))
+    return boxes

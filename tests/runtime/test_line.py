@@ -1,0 +1,101 @@
+"""normalise_line (the one photo -> line path of the reader and its training data), CTC decoding and box mapping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgedigits_runtime.errors import InputError
+from edgedigits_runtime.line import FRAME, LINE_HEIGHT, LINE_WIDTH, normalise_line
+from edgedigits_runtime.preprocess import find_ink
+from edgedigits_runtime.reader import ctc_best_of_length, ctc_greedy, digit_boxes
+
+pytest.importorskip("cv2")
+
+
+def _page(bars, size=(200, 400), dark=True, specks=()):
+    """Paper with dark (or light) vertical bars (x, y, w, h) and small specks (x, y)."""
+    rng = np.random.default_rng(0)
+    page = np.full(size, 0.85 if dark else 0.15, np.float32)
+    for x, y, w, h in bars:
+        page[y : y + h, x : x + w] = 0.15 if dark else 0.85
+    for x, y in specks:
+        page[y : y + 2, x : x + 2] = 0.15 if dark else 0.85
+    page += rng.normal(0, 0.01, size).astype(np.float32)
+    return (np.clip(page, 0, 1) * 255).astype(np.uint8)
+
+
+BARS = [(100, 60, 12, 60), (150, 62, 30, 58), (210, 58, 20, 62)]
+
+
+@pytest.mark.parametrize("dark", [True, False], ids=["dark on light", "light on dark"])
+def test_line_is_the_marks_box_fitted_to_the_fixed_height(dark):
+    line = normalise_line(find_ink(_page(BARS, dark=dark, specks=[(20, 20), (380, 180), (300, 30)])))
+    assert line.image.shape == (LINE_HEIGHT, LINE_WIDTH) and line.image.dtype == np.float32
+    assert 0.0 <= line.image.min() and 0.95 <= line.image.max() <= 1.0
+    # the box from the first bar to the last, plus a margin, 32 pixels tall: about 32 * 130 / 76 columns used
+    assert line.top == 0 and 45 <= line.width <= 70
+    assert not line.image[:, line.width + 1 :].any()  # left-aligned, padding empty
+    # the specks are not in the line: three bars of ink only (column profile has three runs)
+    inked = line.image.max(axis=0) > 0.5
+    runs = np.flatnonzero(np.diff(inked.astype(int)) == 1)
+    assert len(runs) + int(inked[0]) == 3
+    # columns map back to the ink's pixels
+    c0, c1 = line.columns_to_ink(0, line.width)  # (the 60 pixel tall bars were shrunk to about 36 first)
+    assert c0 <= 100 * line.ink.scale and 230 * line.ink.scale <= c1 <= 245 * line.ink.scale
+
+
+def test_long_line_fits_the_width_and_is_centred_vertically():
+    bars = [(10 + 22 * k, 80, 10, 30) for k in range(16)]
+    line = normalise_line(find_ink(_page(bars, size=(200, 400))))
+    assert line.width == LINE_WIDTH and line.image.shape == (LINE_HEIGHT, LINE_WIDTH)
+    assert line.top > 0 and not line.image[: line.top - 1].any()
+
+
+def test_too_many_marks_is_an_error_not_a_long_line():
+    bars = [(8 + 12 * (k % 30), 20 + 60 * (k // 30), 6, 30) for k in range(90)]
+    with pytest.raises(InputError, match="separate marks"):
+        normalise_line(find_ink(_page(bars, size=(220, 400))))
+
+
+def _probs(sequence, frames=LINE_WIDTH // FRAME):
+    """Per-frame probabilities that put 0.9 on the given symbol per frame (10 = blank; padded with blanks)."""
+    p = np.full((frames, 11), 0.01, np.float32)
+    seq = list(sequence) + [10] * (frames - len(sequence))
+    p[np.arange(frames), seq] = 0.9
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_ctc_greedy_merges_repeats_and_drops_blanks():
+    found = ctc_greedy(_probs([10, 3, 3, 10, 1, 10, 1, 1, 7, 10]))
+    assert [d for d, _ in found] == [3, 1, 1, 7]
+    assert [f.tolist() for _, f in found] == [[1, 2], [4], [6, 7], [8]]
+    assert ctc_greedy(_probs([])) == []
+
+
+def test_ctc_best_of_length_reads_exactly_n_digits():
+    p = _probs([10, 3, 3, 10, 1, 10, 1, 1, 7, 10])
+    for n in range(1, 7):
+        assert len(ctc_best_of_length(p, n)) == n
+    assert [d for d, _ in ctc_best_of_length(p, 4)] == [3, 1, 1, 7]  # the greedy reading when it has that length
+    assert [d for d, _ in ctc_best_of_length(p, 3)] in ([3, 1, 7], [3, 1, 1], [1, 1, 7], [3, 1, 7])
+    assert ctc_best_of_length(_probs([10] * 4, frames=4), 5) == []  # 4 frames cannot hold 5 digits
+
+
+def test_boxes_come_from_the_frames_where_each_digit_peaks():
+    line = normalise_line(find_ink(_page(BARS)))
+    s = line.ink.scale  # the 60 pixel tall bars were shrunk to about 36 first
+    centres = []
+    for x, _, w, _ in BARS:  # where each bar's centre lands in the line, in frames
+        centres.append(int(((x + w / 2) * s - line.x0) * line.factor / FRAME))
+    seq = [10] * (LINE_WIDTH // FRAME)
+    for digit, c in zip((1, 0, 7), centres):
+        seq[c] = digit
+    probs = _probs(seq)
+    found = ctc_greedy(probs)
+    assert [d for d, _ in found] == [1, 0, 7]
+    boxes = digit_boxes(line, probs, found)
+    for box, bar in zip(boxes, BARS):
+        x0, y0, x1, y1 = (v / s for v in box)
+        x, y, w, h = bar
+        assert abs(x0 - x) <= 3 and abs(x1 - (x + w)) <= 3 and abs(y0 - y) <= 3 and abs(y1 - (y + h)) <= 3

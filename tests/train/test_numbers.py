@@ -1,0 +1,53 @@
+"""Synthetic numbers for the sequence reader: seeded, through the runtime's own line path, labels that match."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgedigits.train.numbers import MAX_LENGTH, make_lines, render_number
+from edgedigits_runtime.line import LINE_HEIGHT, LINE_WIDTH
+
+pytest.importorskip("cv2")
+
+
+@pytest.fixture(scope="module")
+def fake_digits():
+    """Ten digit-like shapes drawn in code (0: a ring, 1..9: that many short bars), so no data files are needed."""
+    x = np.zeros((10, 28, 28), np.uint8)
+    yy, xx = np.mgrid[0:28, 0:28]
+    x[0][np.abs(np.hypot(yy - 14, (xx - 14) * 1.6) - 8) < 1.8] = 255
+    for d in range(1, 10):
+        for k in range(d):
+            x[d, 4 + 2 * k : 5 + 2 * k, 8:20] = 255
+        x[d, 4:24, 13:15] = 255
+    return x, np.arange(10)
+
+
+def test_lines_are_seeded_and_shaped_like_the_reader_input(fake_digits):
+    images, labels = fake_digits
+    lines, digits, lengths = make_lines(images, labels, 12, seed=3)
+    again, _, _ = make_lines(images, labels, 12, seed=3)
+    other, _, _ = make_lines(images, labels, 12, seed=4)
+    assert lines.shape == (12, LINE_HEIGHT, LINE_WIDTH) and lines.dtype == np.uint8
+    assert np.array_equal(lines, again) and not np.array_equal(lines, other)
+    assert digits.shape == (12, MAX_LENGTH) and lengths.min() >= 1 and lengths.max() <= MAX_LENGTH
+    for row, n in zip(digits, lengths):
+        assert (row[:n] >= 0).all() and (row[n:] == -1).all()
+    assert all(line.max() > 200 for line in lines)  # ink scaled to full range
+
+
+def test_longer_numbers_take_more_of_the_line(fake_digits):
+    images, labels = fake_digits
+    lines, _, lengths = make_lines(images, labels, 40, seed=5, lengths=(1, 6))
+    used = np.array([np.flatnonzero(line.max(axis=0) > 60)[-1] for line in lines])
+    assert used[lengths == 6].mean() > 2 * used[lengths == 1].mean()
+
+
+def test_render_number_is_a_grey_photo_either_polarity(fake_digits):
+    images, _ = fake_digits
+    rng = np.random.default_rng(1)
+    photos = [render_number(images[[1, 2, 3]], rng, style=style) for style in ("apart", "touching", "overlapping") * 4]
+    assert all(p.dtype == np.uint8 and p.ndim == 2 for p in photos)
+    paper = [float(np.median(p)) for p in photos]
+    assert min(paper) < 128 < max(paper)  # light on dark and dark on light both occur

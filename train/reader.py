@@ -1,0 +1,284 @@
+"""The sequence reader: a small fully-convolutional CTC model that reads a whole number's line image.
+
+Trained on synthetic numbers from MNIST *training* digits (:mod:`edgedigits.train.numbers`, which
+passes every rendering through the runtime's own :func:`edgedigits_runtime.line.normalise_line`),
+with CTC (``tf.nn.ctc_loss``), then converted to a full-integer int8 TFLite file (post-training
+quantization on training lines) and checked after conversion: the int8 file, run through the
+runtime's own interpreter layer and greedy CTC decoder, must read the validation numbers about as
+well as the Keras model (``max_drop``).
+
+The model (input ``(LINE_HEIGHT, LINE_WIDTH, 1)``, ink 1 on 0): conv-BN-ReLU blocks 16-24-48-64
+with max-pooling that halves the height to 1 and the width to one frame per
+:data:`FRAME` pixels, then two 1-D convolutions over the frames, and per frame a softmax over
+the ten digits and the CTC blank (last). No recurrent layers: every op is a plain int8 TFLite
+builtin.
+
+Example:
+
+>>> from edgedigits.train.reader import ReaderConfig, train_reader
+>>> result = train_reader(ReaderConfig(samples=100_000, epochs=8, out="runs/reader"))   # doctest: +SKIP
+>>> result["int8"]["accuracy"]                                                            # doctest: +SKIP
+0.97
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits_runtime.line import FRAME  # line pixels per output frame
+
+__all__ = ["BLANK", "FRAME", "NUM_CLASSES", "ReaderConfig", "build_model", "train_reader"]
+
+NUM_CLASSES = 11  # ten digits and the CTC blank (last)
+BLANK = NUM_CLASSES - 1
+READER_FILE = "reader_int8.tflite"
+
+
+@dataclasses.dataclass
+class ReaderConfig:
+    """How to train the sequence reader (``edgedigits train-reader``).
+
+    Attributes:
+      samples: synthetic training numbers (generated once, before training).
+      val_samples: validation numbers (another seed; choose and check on these).
+      epochs: passes over the training numbers.
+      batch_size: numbers per step.
+      learning_rate: peak Adam learning rate (cosine decay after one warm-up epoch).
+      width: channels multiplier of the conv blocks (1.0: 16-24-48-64, 96 per frame).
+      seed: the training data's seed (validation uses ``seed + 1``); also the weights' seed.
+      calibration: training lines used to calibrate int8.
+      max_drop: refuse an int8 file that reads this much less of validation than the Keras model.
+      limit: use only the first N MNIST training digits (quick runs).
+      data_dir: MNIST folder (else $EDGEDIGITS_DATA, cache, download).
+      out: the run folder.
+      overwrite: replace an existing run folder.
+    """
+
+    samples: int = 100_000
+    val_samples: int = 3_000
+    epochs: int = 8
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    width: float = 1.0
+    seed: int = 0
+    calibration: int = 500
+    max_drop: float = 0.01
+    limit: int | None = None
+    data_dir: str | None = None
+    out: str = "runs/reader"
+    overwrite: bool = False
+
+    def validate(self) -> ReaderConfig:
+        from edgedigits.errors import UsageError
+
+        checks = [(self.samples >= self.batch_size, "samples must be at least one batch"),
+                  (self.val_samples >= 10, "val_samples must be at least 10"),
+                  (self.epochs >= 1, "epochs must be at least 1"), (self.batch_size >= 1, "batch_size must be >= 1"),
+                  (self.learning_rate > 0, "learning_rate must be > 0"), (self.width > 0, "width must be > 0"),
+                  (self.calibration >= 10, "calibration must be at least 10"),
+                  (0 <= self.max_drop < 1, "max_drop must be in [0, 1)"),
+                  (self.limit is None or self.limit >= 100, "limit must be at least 100")]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+        return self
+
+
+def build_model(keras, width: float = 1.0):
+    """The reader: (LINE_HEIGHT, LINE_WIDTH, 1) -> (LINE_WIDTH / FRAME, NUM_CLASSES) per-frame probabilities."""
+    from edgedigits_runtime.line import LINE_HEIGHT, LINE_WIDTH
+
+    layers = keras.layers
+
+    def block(x, filters, kernel=3, padding="same"):
+        x = layers.Conv2D(max(4, int(round(filters * width))), kernel, padding=padding, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU()(x)
+
+    inp = layers.Input((LINE_HEIGHT, LINE_WIDTH, 1))
+    x = block(inp, 16)                      # 32 x 192
+    x = layers.MaxPooling2D(2)(x)           # 16 x 96
+    x = block(x, 24)
+    x = layers.MaxPooling2D(2)(x)           # 8 x 48: one column per frame
+    x = block(x, 48)
+    x = layers.MaxPooling2D((2, 1))(x)      # 4 x 48
+    x = block(x, 64)
+    x = layers.MaxPooling2D((2, 1))(x)      # 2 x 48
+    x = block(x, 96, kernel=(2, 3), padding="valid")  # 1 x 46
+    x = layers.ZeroPadding2D(((0, 0), (1, 1)))(x)     # 1 x 48
+    x = block(x, 96, kernel=(1, 3))
+    x = layers.Dropout(0.1)(x)
+    x = layers.Conv2D(NUM_CLASSES, 1)(x)    # 1 x 48 x 11
+    x = layers.Reshape((LINE_WIDTH // FRAME, NUM_CLASSES))(x)
+    out = layers.Softmax()(x)
+    return keras.Model(inp, out, name="reader")
+
+
+def _ctc_loss(tf, labels, lengths, probs):
+    """Mean CTC loss of per-frame probabilities against padded labels (-1 padding)."""
+    logits = tf.math.log(tf.clip_by_value(probs, 1e-7, 1.0))
+    frames = tf.fill([tf.shape(probs)[0]], tf.shape(probs)[1])
+    dense = tf.where(labels < 0, tf.zeros_like(labels), labels)
+    loss = tf.nn.ctc_loss(labels=dense, logits=logits, label_length=lengths, logit_length=frames,
+                          logits_time_major=False, blank_index=BLANK)
+    return tf.reduce_mean(loss)
+
+
+def train_reader(config: ReaderConfig, progress=print) -> dict:
+    """Generate numbers, train the reader, convert it to int8 TFLite and check it. Returns the metrics.
+
+    Writes into ``config.out``: ``model.keras`` (weights), ``config.json``, ``history.json``,
+    ``metrics.json`` and ``export/reader_int8.tflite`` with ``export/manifest.json`` (its entry and
+    integrity record inside the file).
+
+    Raises:
+      UsageError: a bad config or an existing run folder without ``overwrite``.
+      ExportError: the int8 file reads validation much worse than the Keras model (``max_drop``).
+    """
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.errors import ExportError, UsageError
+    from edgedigits.train.numbers import make_lines
+    from edgedigits_runtime.mnist import load_mnist
+
+    config.validate()
+    out = Path(config.out)
+    if out.exists() and any(out.iterdir()) and not config.overwrite:
+        raise UsageError(f"{out} exists and is not empty: choose another --out or pass --overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    images, labels = load_mnist("train", config.data_dir)  # the TRAINING split only
+    if config.limit:
+        images, labels = images[: config.limit], labels[: config.limit]
+    t0 = time.time()
+    x, y, n = make_lines(images, labels, config.samples, seed=config.seed,
+                         progress=lambda d, c: progress(f"  generated {d}/{c} numbers ({time.time() - t0:.0f} s)"))
+    xv, yv, nv = make_lines(images, labels, config.val_samples, seed=config.seed + 1)
+    progress(f"generated {len(x)} training and {len(xv)} validation numbers in {time.time() - t0:.0f} s")
+
+    tf, keras = tf_and_keras()
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(keras, config.width)
+    steps = len(x) // config.batch_size
+    total = steps * config.epochs
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, max(total - steps, 1), alpha=0.02,
+                                                      warmup_target=config.learning_rate, warmup_steps=steps)
+    optimizer = keras.optimizers.Adam(schedule)
+
+    @tf.function(reduce_retracing=True)
+    def step(xb, yb, nb):
+        with tf.GradientTape() as tape:
+            probs = model(xb, training=True)
+            loss = _ctc_loss(tf, yb, nb, probs)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    history = {"loss": [], "val_accuracy": [], "seconds": []}
+    rng = np.random.default_rng(config.seed)
+    for epoch in range(config.epochs):
+        start = time.time()
+        order = rng.permutation(len(x))
+        losses = []
+        for k in range(steps):
+            idx = order[k * config.batch_size : (k + 1) * config.batch_size]
+            xb = (x[idx].astype(np.float32) / 255.0)[..., None]
+            losses.append(float(step(xb, y[idx], n[idx])))
+        val = _accuracy(_keras_probs(model, xv), yv, nv)
+        history["loss"].append(float(np.mean(losses)))
+        history["val_accuracy"].append(val)
+        history["seconds"].append(round(time.time() - start, 1))
+        progress(f"epoch {epoch + 1}/{config.epochs}: loss {np.mean(losses):.4f}, validation numbers read {val:.2%} "
+                 f"({time.time() - start:.0f} s)")
+        (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    model.save(out / "model.keras")
+
+    keras_acc = _accuracy(_keras_probs(model, xv), yv, nv)
+    data = _int8(tf, model, x[: config.calibration])
+    export = out / "export"
+    export.mkdir(exist_ok=True)
+    entry, data = _with_entry(data, config, keras_acc, xv, yv, nv)
+    int8_acc = entry["accuracy"]
+    progress(f"int8: validation numbers read {int8_acc:.2%} (Keras {keras_acc:.2%}), {len(data)} bytes")
+    if int8_acc < keras_acc - config.max_drop:
+        raise ExportError(f"the int8 reader reads {int8_acc:.2%} of validation numbers, the Keras model {keras_acc:.2%}: "
+                          f"more than {config.max_drop:.1%} lost in conversion")
+    from edgedigits_runtime.fileio import atomic_write_bytes
+    from edgedigits_runtime.manifest import new_manifest, write_manifest
+
+    atomic_write_bytes(export / READER_FILE, data)
+    write_manifest(export, new_manifest(artifacts={READER_FILE: entry}, source_run={"path": str(out), "arch": "reader"},
+                                        tools=_tools()))
+    metrics = {"keras_accuracy": keras_acc, "int8": {"accuracy": int8_acc, "size": len(data)},
+               "params": int(model.count_params()), "train_seconds": round(sum(history["seconds"]), 1)}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def _keras_probs(model, lines: np.ndarray) -> np.ndarray:
+    return model.predict((lines.astype(np.float32) / 255.0)[..., None], batch_size=256, verbose=0)
+
+
+def _accuracy(probs: np.ndarray, labels: np.ndarray, lengths: np.ndarray) -> float:
+    """Share of numbers whose greedy CTC reading is exactly right (the runtime's own decoder)."""
+    from edgedigits_runtime.reader import ctc_greedy
+
+    hits = 0
+    for p, lab, n in zip(probs, labels, lengths):
+        hits += [d for d, _ in ctc_greedy(p)] == list(lab[:n])
+    return hits / max(len(probs), 1)
+
+
+def _int8(tf, model, calibration: np.ndarray) -> bytes:
+    """Full-integer int8 TFLite (int8 input and output), calibrated on training lines."""
+    from edgedigits_runtime.native import quiet_native_stderr
+
+    def representative():
+        for i in range(len(calibration)):
+            yield [(calibration[i : i + 1].astype(np.float32) / 255.0)[..., None]]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    with quiet_native_stderr(replay_on_error=False):
+        return conv.convert()
+
+
+def _with_entry(data: bytes, config: ReaderConfig, keras_acc: float, xv, yv, nv) -> tuple[dict, bytes]:
+    """The int8 file's manifest entry (scored through the runtime) and its bytes with the integrity record inside."""
+    from edgedigits.export.record import embed_record, record_document
+    from edgedigits_runtime.fileio import sha256_bytes
+    from edgedigits_runtime.manifest import artifact_entry
+    from edgedigits_runtime.reader import NumberReader
+
+    reader = NumberReader.from_bytes(data, name=READER_FILE, num_threads=1)
+    accuracy = _accuracy(reader.frame_probs(xv), yv, nv)
+    entry = artifact_entry(format="int8", runtime="tflite", sha256="", size=0, input=reader.session.input.as_dict(),
+                           output=reader.session.output.as_dict(), kind="number_reader", accuracy=round(accuracy, 6),
+                           keras_accuracy=round(keras_acc, 6), validation_numbers=len(xv),
+                           validation="synthetic numbers of 1-8 MNIST training digits (edgedigits.train.numbers, "
+                                      f"seed {config.seed + 1}), exact whole-number match, greedy CTC",
+                           frame=FRAME, classes="digits 0-9, CTC blank last")
+    shared = {"tools": _tools(), "source_run": {"path": config.out, "arch": "reader"}}
+    data = embed_record(data, "tflite", record_document(entry, shared))
+    entry.update(sha256=sha256_bytes(data), size=len(data))
+    return entry, data
+
+
+def _tools() -> dict:
+    from importlib import metadata
+
+    found = {}
+    for name in ("edgedigits", "tensorflow", "tf_keras", "ai_edge_litert", "numpy", "opencv-python-headless"):
+        try:
+            found[name.replace("-", "_")] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
