@@ -10,8 +10,10 @@ from edgedigits.errors import UsageError
 from edgedigits.export.formats import DEFAULT_FORMATS, parse_formats
 from edgedigits.runs import EXPORT_DIR, export_dir
 
-__all__ = ["ExportConfig", "EXPORT_DIR"]
+__all__ = ["ExportConfig", "EXPORT_DIR", "QAT_BATCHNORM", "QAT_SCHEDULES"]
 
+QAT_BATCHNORM = ("train", "frozen")
+QAT_SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass
@@ -28,6 +30,12 @@ class ExportConfig:
       qat_epochs: quantization-aware fine-tune passes over the training split (int8 only).
       qat_learning_rate: Adam learning rate of that fine-tune; low, the model is already trained.
       qat_limit: fine-tune on only this many training images (quick runs, tests).
+      qat_augment: fine-tune on the training augmentation (random rotations, zooms, shifts) instead of
+        the plain images.
+      qat_batchnorm: ``train`` (BatchNorm layers use batch statistics and update them during the
+        fine-tune) or ``frozen`` (they keep the trained model's statistics and scale/offset: only the
+        convolution and dense weights adapt to quantization).
+      qat_schedule: ``constant`` learning rate or ``cosine`` decay to 1% of it over the fine-tune.
       calibration_samples: training images used to calibrate int8 activations (TFLite and ONNX).
       per_channel: per-channel weights for post-training int8 TFLite (per-tensor if False); the
         QAT model keeps what tfmot chose (per-channel conv weights), whatever this says.
@@ -50,6 +58,9 @@ class ExportConfig:
     qat_epochs: float = 1.0
     qat_learning_rate: float = 1e-4
     qat_limit: int | None = None
+    qat_augment: bool = False
+    qat_batchnorm: str = "train"
+    qat_schedule: str = "constant"
     calibration_samples: int = 500
     per_channel: bool = True
     min_accuracy: float = 0.994
@@ -79,6 +90,10 @@ class ExportConfig:
             raise UsageError(f"--qat-epochs must be in (0, 100], got {self.qat_epochs!r}")
         if not 0 < self.qat_learning_rate <= 0.1:
             raise UsageError(f"--qat-lr must be in (0, 0.1], got {self.qat_learning_rate!r}")
+        if self.qat_batchnorm not in QAT_BATCHNORM:
+            raise UsageError(f"--qat-batchnorm must be one of {', '.join(QAT_BATCHNORM)}, got {self.qat_batchnorm!r}")
+        if self.qat_schedule not in QAT_SCHEDULES:
+            raise UsageError(f"--qat-schedule must be one of {', '.join(QAT_SCHEDULES)}, got {self.qat_schedule!r}")
         if self.qat_limit is not None and self.qat_limit < 10:
             raise UsageError(f"--qat-limit must be at least 10 images, got {self.qat_limit}")
         if not isinstance(self.calibration_samples, int) or not 10 <= self.calibration_samples <= 60000:

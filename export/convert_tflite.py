@@ -62,7 +62,9 @@ def qat_model(ctx):
 
     The fine-tune runs ``config.qat_epochs`` passes (fractions allowed) over the
     training split (or its first ``config.qat_limit`` images) with Adam at
-    ``config.qat_learning_rate``. The result is cached in ``ctx.cache``.
+    ``config.qat_learning_rate`` (constant or cosine-decayed: ``config.qat_schedule``), on the
+    plain or the augmented images (``config.qat_augment``), with BatchNorm in training mode or
+    frozen (``config.qat_batchnorm``). The result is cached in ``ctx.cache``.
 
     Returns:
       The fine-tuned quantization-aware ``tf_keras`` model.
@@ -73,7 +75,15 @@ def qat_model(ctx):
 
     cfg, keras = ctx.config, ctx.keras
     keras.utils.set_random_seed(cfg.seed)
-    qmodel = tfmot.quantization.keras.quantize_model(ctx.model)
+    frozen = [layer for layer in ctx.model.layers if isinstance(layer, keras.layers.BatchNormalization)
+              and cfg.qat_batchnorm == "frozen"]
+    try:  # inference-mode BatchNorm: statistics, scale and offset stay as trained (set before tfmot clones the model)
+        for layer in frozen:
+            layer.trainable = False
+        qmodel = tfmot.quantization.keras.quantize_model(ctx.model)
+    finally:
+        for layer in frozen:
+            layer.trainable = True
     x, y = ctx.train_x, ctx.train_y
     if cfg.qat_limit is not None:
         x, y = x[: cfg.qat_limit], y[: cfg.qat_limit]
@@ -86,15 +96,26 @@ def qat_model(ctx):
         loss = targets.packed_loss(ctx.tf, distill_weight=0.0, temperature=1.0, not_a_digit_class=in_class)
         metric = targets.accuracy
         y = targets.packed_targets(y, negative_weight=ctx.negative_weight, negative_target=ctx.negative_target)
-    qmodel.compile(optimizer=keras.optimizers.Adam(cfg.qat_learning_rate), loss=loss, metrics=[metric])
-    rng = np.random.default_rng(cfg.seed)
     n_images = max(_QAT_BATCH, int(round(cfg.qat_epochs * len(x))))
-    order = np.concatenate([rng.permutation(len(x)) for _ in range(math.ceil(n_images / len(x)))])[:n_images]
+    steps = math.ceil(n_images / _QAT_BATCH)
+    learning_rate = cfg.qat_learning_rate
+    if cfg.qat_schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=0.01)
+    qmodel.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[metric])
     start = time.perf_counter()
-    history = qmodel.fit((x[order].astype(np.float32) / 255.0)[..., None], y[order],
-                         batch_size=_QAT_BATCH, epochs=1, shuffle=False, verbose=0)
+    if cfg.qat_augment:  # the training augmentation, batch by batch (seeded like a training run)
+        from edgedigits.data import make_train_dataset
+
+        ds, _ = make_train_dataset(x, y, batch_size=_QAT_BATCH, seed=cfg.seed, epochs=math.ceil(n_images / len(x)))
+        history = qmodel.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    else:
+        rng = np.random.default_rng(cfg.seed)
+        order = np.concatenate([rng.permutation(len(x)) for _ in range(math.ceil(n_images / len(x)))])[:n_images]
+        history = qmodel.fit((x[order].astype(np.float32) / 255.0)[..., None], y[order],
+                             batch_size=_QAT_BATCH, epochs=1, shuffle=False, verbose=0)
     seconds = time.perf_counter() - start
     ctx.notes["int8"] = {"qat_images": int(n_images), "qat_learning_rate": cfg.qat_learning_rate,
+                         "qat_schedule": cfg.qat_schedule, "qat_augment": cfg.qat_augment, "qat_batchnorm": cfg.qat_batchnorm,
                          "qat_train_accuracy": round(float(history.history["accuracy"][-1]), 5),
                          "qat_seconds": round(seconds, 2)}
     ctx.log(f"  QAT fine-tune: {n_images} training images in {seconds:.1f}s "

@@ -7,11 +7,17 @@ the test set (test figures are recorded, not used to choose).
 Usage (from the repository root)::
 
     python benchmarks/figures/explore_frontier.py --out /tmp/explore --candidates t-c6 t-dws24 \\
-        --epochs 12 --seeds 0 1 [--int8] [--limit 20000]
+        --set epochs=12 --seeds 0 1 [--int8] [--export-set qat_epochs=2 ...]
+
+    # only the int8 export, with other QAT options, of runs trained before (same JSON lines):
+    python benchmarks/figures/explore_frontier.py --out /tmp/explore --runs RUN... \\
+        --export-set qat_augment=true qat_batchnorm=frozen --tag qat-aug-frozen
 
 Each candidate is a registered architecture or one defined below (names ``t-...``/``x-...``) plus
 ``TrainConfig`` overrides. Results are appended as JSON lines to ``<out>/results.jsonl`` and the
-summary table (mean over seeds) is printed.
+summary table (mean over seeds) is printed. With ``--int8`` (or ``--runs``) each run's int8 model is
+also scored on the 5,000 validation images (``int8_val_accuracy``), through the runtime as export does:
+export options are chosen on that, like the training recipe.
 """
 
 from __future__ import annotations
@@ -70,10 +76,36 @@ def _parse_override(text: str):
         return key, value
 
 
+def _int8(run_dir, export_overrides: dict, data_dir, out: Path | None = None) -> dict:
+    """Export ``run_dir`` --int8 (QAT) and score it on the test set (export) and the validation set (here).
+
+    With ``out``, the export goes to ``out/<run name>-<options>/`` so re-exports with other options do not
+    replace the run's own export.
+    """
+    from edgedigits.data import load_splits
+    from edgedigits.export import ExportConfig, export
+    from edgedigits_runtime import DigitClassifier
+    from edgedigits_runtime.evaluate import score
+
+    dest = None
+    if out is not None:
+        name = "_".join(f"{k}{v}" for k, v in export_overrides.items()) or "default"
+        dest = str(out / f"{Path(run_dir).name}-{name}")
+    res = export(ExportConfig(run=str(run_dir), out=dest, formats=["int8"], overwrite=True, min_accuracy=0.5,
+                              max_drop=100.0, data_dir=data_dir, **export_overrides))
+    r = res.rows[0]
+    splits = load_splits(data_dir)
+    val = score(DigitClassifier(r.path, num_threads=1), splits.x_val, splits.y_val).accuracy
+    return {"int8_accuracy": r.accuracy, "int8_val_accuracy": val, "int8_size": r.size, "int8_status": r.status}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
-    parser.add_argument("--candidates", nargs="+", required=True, help="architecture names")
+    parser.add_argument("--candidates", nargs="+", default=[], help="architecture names")
+    parser.add_argument("--runs", nargs="+", default=[], help="finished run folders: only export them --int8 (no training)")
+    parser.add_argument("--export-set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="ExportConfig overrides of the int8 export, e.g. qat_epochs=3 qat_augment=true")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="TrainConfig overrides for every candidate, e.g. epochs=12 ema=true")
     parser.add_argument("--tag", default="", help="label for this recipe in the table")
@@ -85,9 +117,22 @@ def main() -> None:
     from edgedigits.train import TrainConfig, train
 
     overrides = dict(_parse_override(s) for s in args.set)
+    export_overrides = dict(_parse_override(s) for s in args.export_set)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
+    if not args.candidates and not args.runs:
+        parser.error("give --candidates (train) or --runs (re-export)")
+    for run_dir in args.runs:
+        metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+        train_config = json.loads((Path(run_dir) / "config.json").read_text())
+        row = {"arch": metrics["arch"], "recipe": args.tag or "reexport", "run": str(run_dir),
+               "seed": train_config["seed"], "val_accuracy": metrics.get("val_accuracy"),
+               "test_accuracy": metrics["test_accuracy"], "export": export_overrides,
+               **_int8(run_dir, export_overrides, args.data_dir, out)}
+        print(json.dumps(row), flush=True)
+        with open(out / "results.jsonl", "a") as fh:
+            fh.write(json.dumps(row) + "\n")
     for arch in args.candidates:
         for seed in args.seeds:
             tag = args.tag or ",".join(args.set) or "defaults"
@@ -102,12 +147,7 @@ def main() -> None:
                    "params": m["params"], "macs": m["macs"], "epochs": m["epochs_run"],
                    "train_seconds": m["train_seconds"], "wall_seconds": round(time.perf_counter() - t0, 1)}
             if args.int8:
-                from edgedigits.export import ExportConfig, export
-
-                res = export(ExportConfig(run=str(run_dir), formats=["int8"], overwrite=True, min_accuracy=0.5,
-                                          max_drop=100.0, data_dir=args.data_dir))
-                r = res.rows[0]
-                row.update(int8_accuracy=r.accuracy, int8_size=r.size, int8_status=r.status)
+                row.update(export=export_overrides, **_int8(run_dir, export_overrides, args.data_dir))
             print(json.dumps(row), flush=True)
             with open(out / "results.jsonl", "a") as fh:
                 fh.write(json.dumps(row) + "\n")

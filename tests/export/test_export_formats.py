@@ -76,6 +76,8 @@ def test_config_defaults_and_out_dir(tmp_path):
     ("max_drop", -1.0, "--max-drop"),
     ("qat_epochs", 0, "--qat-epochs"),
     ("qat_limit", 3, "--qat-limit"),
+    ("qat_batchnorm", "fixed", "--qat-batchnorm must be one of train, frozen"),
+    ("qat_schedule", "step", "--qat-schedule must be one of constant, cosine"),
     ("calibration_samples", 2, "--calibration-samples"),
     ("run", "", "no run folder"),
 ])

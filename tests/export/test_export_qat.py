@@ -1,0 +1,56 @@
+"""The QAT fine-tune's options: frozen BatchNorm, augmented images, cosine learning rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
+
+
+def _context(model, mnist_dir, **options):
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.export import ExportConfig
+    from edgedigits.export.context import ConvertContext
+    from edgedigits_runtime.mnist import load_mnist
+
+    tf, keras = tf_and_keras()
+    x, y = load_mnist("train", mnist_dir)
+    config = ExportConfig(run="unused", qat_epochs=1.0, qat_limit=256, **options).validate()
+    return ConvertContext(tf=tf, keras=keras, model=model, train_x=x[:256], train_y=y[:256],
+                          calibration=x[:16].astype(np.float32)[..., None] / 255.0, config=config)
+
+
+def _batchnorm_weights(qmodel, keras):
+    return [w.copy() for layer in qmodel.layers if isinstance(getattr(layer, "layer", None), keras.layers.BatchNormalization)
+            for w in layer.layer.get_weights()]
+
+
+def test_frozen_batchnorm_keeps_the_trained_statistics_and_the_rest_trains(tiny_model, mnist_dir):
+    from edgedigits.export.convert_tflite import qat_model
+
+    ctx = _context(tiny_model, mnist_dir, qat_batchnorm="frozen", qat_augment=True, qat_schedule="cosine")
+    qmodel = qat_model(ctx)
+    bn = [layer for layer in tiny_model.layers if isinstance(layer, ctx.keras.layers.BatchNormalization)]
+    trained = [w for layer in bn for w in layer.get_weights()]
+    assert len(_batchnorm_weights(qmodel, ctx.keras)) == len(trained) == 12  # gamma, beta, mean, variance x 3
+    for before, after in zip(trained, _batchnorm_weights(qmodel, ctx.keras)):
+        np.testing.assert_array_equal(before, after)
+    conv = tiny_model.layers[0].get_weights()[0]
+    kernel = next(w for w in qmodel.layers[1].weights if w.name.endswith("kernel:0")).numpy()
+    assert kernel.shape == conv.shape and not np.array_equal(conv, kernel)  # the convolutions adapt
+    notes = ctx.notes["int8"]
+    assert (notes["qat_batchnorm"], notes["qat_augment"], notes["qat_schedule"], notes["qat_images"]) == (
+        "frozen", True, "cosine", 256)
+    # 2 steps of 128 images; the second ran at the cosine's midpoint: (1 + 0.01) / 2 of the peak (constant: the peak)
+    assert float(qmodel.optimizer.learning_rate.numpy()) == pytest.approx(1e-4 * 0.505)
+
+
+def test_default_fine_tune_updates_batchnorm_statistics(tiny_model, mnist_dir):
+    from edgedigits.export.convert_tflite import qat_model
+
+    ctx = _context(tiny_model, mnist_dir)
+    qmodel = qat_model(ctx)
+    trained_mean = tiny_model.layers[1].get_weights()[2]
+    assert not np.array_equal(trained_mean, _batchnorm_weights(qmodel, ctx.keras)[2])
+    assert ctx.notes["int8"]["qat_batchnorm"] == "train" and ctx.notes["int8"]["qat_augment"] is False
