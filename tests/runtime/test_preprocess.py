@@ -309,3 +309,22 @@ def test_bombs_and_tiny_images_are_refused_from_the_header_before_decoding(tmp_p
 
         load_image_scaled(_encode(_marks(480, 640, [])), roi=(700, 0, 50, 50))
     assert decoder_calls == []
+
+
+def test_components_in_the_bounding_box_are_those_of_the_whole_mask():
+    import cv2
+
+    from edgedigits_runtime.preprocess import _components
+
+    rng = np.random.default_rng(0)
+    for density in (0.0, 0.002, 0.05, 0.5):
+        mask = np.zeros((120, 160), np.uint8)
+        mask[7:100, 13:151] = (rng.random((93, 138)) < density).view(np.uint8)
+        n, labels, stats = _components(mask, cv2)
+        m, whole, expected, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        assert n == m and labels.shape == mask.shape
+        assert sorted(map(tuple, stats[1:].tolist())) == sorted(map(tuple, expected[1:].tolist()))
+        assert stats[0, 4] == expected[0, 4]
+        for i in range(1, n):  # the same pixels, whatever the numbering
+            (j,) = np.unique(whole[labels == i])
+            assert stats[i].tolist() == expected[j].tolist()
