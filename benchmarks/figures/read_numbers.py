@@ -1,8 +1,8 @@
 """Reading whole numbers from photos (issue 10), beside the textbook OpenCV pipeline, for RESULTS.md.
 
 Usage:
-  python benchmarks/figures/read_numbers.py [--numbers N] [--six N] [--singles N] [--seed S] [--model PATH]
-      [--aarch64-wheel] [--no-write]
+  python benchmarks/figures/read_numbers.py [--numbers N] [--six N] [--singles N] [--repeats R] [--seed S]
+      [--model PATH] [--aarch64-wheel] [--no-write]
 
 Photos are made in code from MNIST *test* digits (tests/runtime/photos.py: ``number_photos`` for
 3-6 digit numbers, 640x480 JPEG, spacing "apart" 50% / "touching" 25% / "overlapping" 25%, wavy
@@ -19,7 +19,8 @@ machine wall clock also counts the time other jobs held the core).
   the border dropped), each
   fitted to 20x20 in 28x28 and centred by its centre of mass, the same classifier on each.
 - One digit per photo: ``preprocess_image`` + ``predict`` (the runtime's photo path), the
-  textbook pipeline's largest component, and ``read_number`` on the same photos.
+  textbook pipeline's largest component, and ``read_number`` on the same photos; each photo timed
+  ``--repeats`` times (the paths interleaved pass by pass), medians over all.
 - ``--aarch64-wheel``: size of the opencv-python-headless wheel pip picks for a 64-bit Raspberry
   Pi (``pip download --platform manylinux2014_aarch64``), packed and unpacked.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import shlex
 import subprocess
 import sys
@@ -100,19 +102,28 @@ def main(argv=None) -> int:
     idx = rng.choice(len(images), args.singles, replace=False)
     singles = [make_photo(images[i], rng, size=(480, 640), scale=float(rng.uniform(3.0, 12.0))) for i in idx]
     truth = labels[idx]
-    single = {}
-    for name, fn in {"preprocess_image + predict": lambda p: int(clf.predict(preprocess_image(p))[0]),
-                     "textbook (largest component)": lambda p: _textbook_single(p, clf, cv2),
-                     "read_number": lambda p: ours(p)}.items():
+    paths = {"preprocess_image + predict": lambda p: int(clf.predict(preprocess_image(p))[0]),
+             "textbook (largest component)": lambda p: _textbook_single(p, clf, cv2),
+             "read_number": lambda p: ours(p)}
+    answers, times = {name: [] for name in paths}, {name: [] for name in paths}
+    loads = [os.getloadavg()[0]]
+    for fn in paths.values():  # warm-up
         for p in singles[:5]:
             fn(p)
-        answers, times = [], []
-        for p in singles:
-            answer, took = _timed(fn, p, EdgeDigitsError)
-            answers.append(answer)
-            times.append(took)
+    for r in range(args.repeats):  # the paths interleaved pass by pass: a busy spell slows them alike
+        for name, fn in paths.items():
+            for p in singles:
+                answer, took = _timed(fn, p, EdgeDigitsError)
+                if r == 0:
+                    answers[name].append(answer)
+                times[name].append(took)
+        loads.append(os.getloadavg()[0])
+    single = {}
+    for name in paths:
         expected = [int(t) if name != "read_number" else str(int(t)) for t in truth]
-        single[name] = (float(np.mean([a == e for a, e in zip(answers, expected)])), np.median(times, axis=0) / 1e6)
+        single[name] = (float(np.mean([a == e for a, e in zip(answers[name], expected)])),
+                        np.median(times[name], axis=0) / 1e6)
+    args.loads = (min(loads), max(loads))
     elapsed = time.time() - start
 
     wheel = _aarch64_wheel() if args.aarch64_wheel else None
@@ -242,7 +253,9 @@ def _render(table, single, wheel, args, clf, machine, tools, command, elapsed) -
                      f"{row['p50'][0]:.1f} / {row['p50'][1]:.1f} | {row['six_p50'][0]:.1f} / {row['six_p50'][1]:.1f} | "
                      f"{row['six_acc']:.1%} |")
     lines += ["", f"One digit per photo: {args.singles} 640x480 JPEG photos of MNIST test digits (tests/runtime/photos.py "
-              "`make_photo`, digit 84-336 px tall, dark on light, uneven light, noise, RGB, rotated).", "",
+              "`make_photo`, digit 84-336 px tall, dark on light, uneven light, noise, RGB, rotated); each timed "
+              f"{args.repeats} times, the paths interleaved pass by pass, medians over all (1-minute load average "
+              f"{args.loads[0]:.1f}-{args.loads[1]:.1f} meanwhile).", "",
               "| path | accuracy | p50 ms bytes -> label, wall / CPU |", "|---|---:|---:|"]
     for name, (accuracy, p50) in single.items():
         lines.append(f"| {name} | {accuracy:.1%} | {p50[0]:.2f} / {p50[1]:.2f} |")
@@ -263,6 +276,7 @@ def _parse(argv):
     p.add_argument("--numbers", type=int, default=600, help="photos of 3-6 digit numbers")
     p.add_argument("--six", type=int, default=100, help="photos of 6-digit numbers (read time)")
     p.add_argument("--singles", type=int, default=300, help="photos of one digit")
+    p.add_argument("--repeats", type=int, default=3, help="timed passes over the one-digit photos")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--aarch64-wheel", action="store_true", help="also measure the aarch64 opencv wheel (pip download)")
     p.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
