@@ -6,9 +6,12 @@ way; :func:`preprocess_image` undoes that, step by step, with OpenCV's C routine
 per-pixel work on a reduced copy of the photo:
 
 1. decode (files/bytes): Pillow reads only the header (what it is, its size: the
-   decompression-bomb guard, whether it has transparency); OpenCV decodes the pixels as grey,
-   EXIF orientation applied, JPEGs at a reduced DCT scale, to a working image of
-   :data:`WORK_MIN` to :data:`WORK_SIZE` pixels on the long side; transparency is flattened;
+   decompression-bomb and tiny-image checks happen before any pixel is decoded, whether it has
+   transparency, its EXIF orientation); OpenCV decodes the pixels as grey, EXIF orientation
+   applied, to a working image of :data:`WORK_MIN` to :data:`WORK_SIZE` pixels on the long side
+   (the photo, or the region asked for, reduced by 1, 2, 4 or 8: JPEGs decoded at that scale in
+   the DCT domain, other formats and arrays decoded whole and area-averaged by the same
+   factor, so they all give the same working image); transparency is flattened;
 2. polarity: the ink is the heavier tail of the residuals around a smooth background
    (dark ink on paper is inverted to white on black);
 3. illumination: a robust quadratic background surface, fitted to block statistics of a
