@@ -35,6 +35,11 @@ def train(
     early_stopping: int = typer.Option(_D.early_stopping, "--early-stopping", help="Stop after N epochs without better validation accuracy (0: off)."),
     negatives: float = typer.Option(_D.negatives, "--negatives", help="Generated non-digits added to training, as a share "
                                     "of the digits (0: off): the model learns to say 'not a digit'."),
+    photo_digits: float = typer.Option(_D.photo_digits, "--photo-digits", help="With --negatives: this share of the "
+                                       "training digits rendered as photos and prepared by the runtime's photo path, "
+                                       "added as digits (0: off)."),
+    photo_negatives: float = typer.Option(_D.photo_negatives, "--photo-negatives", help="With --photo-digits: this share "
+                                          "of the non-digits also goes through the photo path (0: off)."),
     negative_target: str = typer.Option(_D.negative_target, "--negative-target", help="class: an 11th 'not a digit' class "
                                         "inside the softmax (outputs sum to 1 - p(not a digit)); uniform: outlier exposure."),
     negative_weight: float = typer.Option(_D.negative_weight, "--negative-weight", help="Loss weight of the non-digits "
@@ -56,7 +61,7 @@ def train(
         arch=arch, epochs=epochs, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
         augment=augment, elastic=elastic, ema=ema, label_smoothing=label_smoothing,
         teacher=[str(t) for t in teacher or []], distill_weight=distill_weight, temperature=temperature, seed=seed, early_stopping=early_stopping, limit=limit,
-        negatives=negatives, negative_target=negative_target, negative_weight=negative_weight, holdout_kind=None if holdout_kind == "none" else holdout_kind,
+        negatives=negatives, photo_digits=photo_digits, photo_negatives=photo_negatives, negative_target=negative_target, negative_weight=negative_weight, holdout_kind=None if holdout_kind == "none" else holdout_kind,
         data_dir=None if data_dir is None else str(data_dir), out=None if out is None else str(out),
         resume=resume, overwrite=overwrite,
     ).validate()
@@ -71,7 +76,8 @@ _RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-
                  "lr_schedule": "--lr-schedule", "augment": "--augment", "seed": "--seed", "elastic": "--elastic",
                  "ema": "--ema", "label_smoothing": "--label-smoothing", "teacher": "--teacher",
                  "distill_weight": "--distill-weight", "temperature": "--temperature",
-                 "early_stopping": "--early-stopping", "limit": "--limit", "negatives": "--negatives", "negative_target": "--negative-target",
+                 "early_stopping": "--early-stopping", "limit": "--limit", "negatives": "--negatives", "photo_digits": "--photo-digits", "photo_negatives": "--photo-negatives",
+                 "negative_target": "--negative-target",
                  "negative_weight": "--negative-weight", "holdout_kind": "--holdout-kind"}
 
 

@@ -211,6 +211,10 @@ def _train_config(run_dir: Path):
         config = TrainConfig.from_file(run_dir / "config.json")
         if "negative_target" not in saved:  # runs from before the 11th class taught a uniform output
             config = dataclasses.replace(config, negative_target="uniform")
+        if "photo_digits" not in saved:  # runs from before photo-path digits were part of training
+            config = dataclasses.replace(config, photo_digits=0.0)
+        if "photo_negatives" not in saved:
+            config = dataclasses.replace(config, photo_negatives=0.0)
         return config
     except (OSError, ValueError, TypeError):
         return None
@@ -220,8 +224,8 @@ def _reject_calibration(model, splits, train_config, config, keras_probs, y_test
     """Validation digits and held-out non-digits for per-artifact calibration, plus the Keras model's own figures."""
     from edgedigits.train.config import reject_method
     from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
-    from edgedigits.train.trainer import reject_scores
-    from edgedigits_runtime.reject import calibrate_threshold, reject_figures
+    from edgedigits.train.trainer import calibrate_on_digits, reject_scores, validation_photo_digits
+    from edgedigits_runtime.reject import reject_figures
 
     method = reject_method(train_config)
     holdout = train_config.holdout_kind
@@ -232,14 +236,16 @@ def _reject_calibration(model, splits, train_config, config, keras_probs, y_test
         return reject_scores(model.predict(images.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0), method)
 
     val_scores = scores(splits.x_val)
-    threshold = calibrate_threshold(val_scores, config.reject_accept)
+    photos = validation_photo_digits(splits, train_config)
+    photo_x = None if photos is None else photos[0]
+    threshold, _ = calibrate_on_digits(val_scores, None if photo_x is None else scores(photo_x), config.reject_accept)
     held = [] if nondigits is None else scores(nondigits)
     figures = reject_figures(reject_scores(keras_probs, method), held, threshold, keras_probs.argmax(axis=1) == y_test)
     keras = {"method": method, "threshold": threshold, "holdout_kind": holdout,
              "test_digits_accepted": figures["digits_accepted"], "test_accuracy_on_accepted": figures["accuracy_on_accepted"],
              "holdout_rejected": figures["nondigits_rejected"]}
     return RejectCalibration(val_x=splits.x_val, val_y=splits.y_val, nondigits=nondigits, holdout_kind=holdout,
-                             accept=config.reject_accept, keras=keras, method=method)
+                             accept=config.reject_accept, keras=keras, method=method, photo_x=photo_x)
 
 
 def _failed(row: ExportRow, message: str, kind: str, log) -> ExportRow:

@@ -77,12 +77,15 @@ def evaluate(data: bytes, fmt, images: np.ndarray, labels: np.ndarray, reference
     """
     sha256 = sha256_bytes(data)
     entry = {"sha256": sha256, "format": fmt.name, "runtime": fmt.runtime, "output_kind": "probabilities"}
+    if calibrate is not None:  # scores of the run's method (a rule-less classifier would score max_prob); threshold set below
+        entry["reject"] = {"method": calibrate.method, "threshold": 0.0}
     try:
         clf = DigitClassifier.from_bytes(data, entry, name=name or fmt.name, num_threads=1)
         rule = None
         if calibrate is not None:
             val = score(clf, calibrate.val_x, calibrate.val_y)
-            rule = calibrate.rule(calibrate_threshold(val.scores, calibrate.accept), len(val.scores))
+            photo = None if calibrate.photo_x is None else clf.classify(calibrate.photo_x).score
+            rule = calibrate.rule(val.scores, photo)
         scored = score(clf, images, labels, reference, threshold=None if rule is None else rule["threshold"],
                        nondigits=None if calibrate is None else calibrate.nondigits)
     except EdgeDigitsError as exc:
@@ -108,6 +111,8 @@ class RejectCalibration:
       accept: share of validation digits the threshold keeps.
       keras: the Keras model's own figures with its own threshold (``holdout_rejected``, ...), for the gate.
       method: the runtime reject method (``digit_mass`` for the default 11th-class head, ``max_prob``).
+      photo_x: validation digits prepared by the runtime's photo path (uint8), or None: the threshold then keeps
+        ``accept`` of these too (the lower of the two thresholds).
     """
 
     val_x: np.ndarray
@@ -117,14 +122,27 @@ class RejectCalibration:
     accept: float
     keras: dict
     method: str = "max_prob"
+    photo_x: np.ndarray | None = None
 
-    def rule(self, threshold: float, n_val: int) -> dict:
-        """The manifest's ``"reject"`` entry for a threshold chosen on ``n_val`` validation digits."""
-        return {"method": self.method, "threshold": float(threshold), "target_accept": self.accept,
-                "chosen_on": f"{n_val} MNIST validation digits (carved from the training set; never the test set): "
-                             f"the highest threshold on the {self.method} score keeping >= {self.accept:.1%} of them, "
-                             "computed through this artifact in the runtime",
-                "holdout_kind": self.holdout_kind}
+    def rule(self, val_scores, photo_scores=None) -> dict:
+        """The manifest's ``"reject"`` entry: the threshold chosen on these validation digits' scores (through the artifact)."""
+        val_scores = np.asarray(val_scores, np.float32)
+        threshold = calibrate_threshold(val_scores, self.accept)
+        chosen_on = (f"{len(val_scores)} MNIST validation digits (carved from the training set; never the test set): "
+                     f"the highest threshold on the {self.method} score keeping >= {self.accept:.1%} of them")
+        out = {"method": self.method, "target_accept": self.accept, "holdout_kind": self.holdout_kind}
+        if photo_scores is not None and len(photo_scores):
+            photo_scores = np.asarray(photo_scores, np.float32)
+            threshold = min(threshold, calibrate_threshold(photo_scores, self.accept))
+            chosen_on = (f"{len(val_scores)} MNIST validation digits (carved from the training set; never the test set) "
+                         f"and {len(photo_scores)} of them rendered as synthetic photos and prepared by the runtime's "
+                         f"photo path: the lower of the two highest thresholds on the {self.method} score keeping "
+                         f">= {self.accept:.1%} of each")
+            out["validation_photo_digits_accepted"] = float((photo_scores >= np.float32(threshold)).mean())
+        out["threshold"] = float(threshold)
+        out["chosen_on"] = chosen_on + ", computed through this artifact in the runtime"
+        out["validation_digits_accepted"] = float((val_scores >= np.float32(threshold)).mean())
+        return out
 
 
 def check_gate(gate: str, result: Verification, keras_accuracy: float, config, name: str) -> None:

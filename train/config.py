@@ -45,6 +45,12 @@ class TrainConfig:
         so that a low top probability means "not a digit". 0 (the default) turns it off: a plain digit
         model. Opt-in (e.g. 0.25) until photo digits survive it: models trained with it so far reject
         most digits that come through the photo path (benchmarks/RESULTS.md, "Not a digit").
+      photo_digits: with ``negatives``, also this share of the training digits rendered as synthetic photos and
+        prepared by the runtime's photo path (:mod:`edgedigits.train.photo_digits`), added as labelled digits:
+        the soft, re-scaled digits the device feeds the model are digits too (without them the model learnt to
+        reject most photographed digits). 0: off. Also used to calibrate the reject threshold (validation digits).
+      photo_negatives: with ``photo_digits``, this share of the generated non-digits is also rendered as photos
+        and prepared by the photo path (so that its soft look tells nothing apart). 0: off.
       negative_target: what the non-digits are taught: ``class`` (default: an 11th "not a digit"
         class inside the softmax, left out of the 10 outputs, which then sum to 1 - p(not a digit);
         measured best, benchmarks/RESULTS.md "Not a digit") or ``uniform`` (outlier exposure: a
@@ -75,6 +81,8 @@ class TrainConfig:
     limit: int | None = None
     early_stopping: int = 0
     negatives: float = 0.0
+    photo_digits: float = 0.25
+    photo_negatives: float = 0.33
     negative_target: str = "class"
     negative_weight: float = 0.5
     holdout_kind: str | None = "shapes"
@@ -112,6 +120,10 @@ class TrainConfig:
             raise UsageError(f"--early-stopping must be >= 0 epochs (0 turns it off), got {self.early_stopping}")
         if not 0 <= self.negatives <= 2:
             raise UsageError(f"--negatives must be a share of the training digits in [0, 2] (0: off), got {self.negatives!r}")
+        if not 0 <= self.photo_digits <= 2:
+            raise UsageError(f"--photo-digits must be a share of the training digits in [0, 2] (0: off), got {self.photo_digits!r}")
+        if not 0 <= self.photo_negatives <= 1:
+            raise UsageError(f"--photo-negatives must be a share of the non-digits in [0, 1] (0: off), got {self.photo_negatives!r}")
         if self.negative_target not in NEGATIVE_TARGETS:
             raise UsageError(f"--negative-target must be one of {', '.join(NEGATIVE_TARGETS)}, got {self.negative_target!r}")
         if not 0 < self.negative_weight <= 10:

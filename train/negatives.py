@@ -7,10 +7,14 @@ reproducibly from a seed (same seed, same images, on any machine with the same f
 Kinds (:data:`KINDS`, ``edgedigits archs``-style registry; see :func:`list_kinds`):
 
 - ``glyphs``: letters and symbols of many scripts (Latin, Greek, Cyrillic, Hebrew, Arabic,
-  Armenian, math, arrows, punctuation, dingbats) rendered from the installed DejaVu fonts
-  (Pillow's built-in scalable font when DejaVu is missing: fewer scripts), then distorted
+  Armenian, math, arrows, punctuation, dingbats) rendered from the installed fonts of several
+  families (DejaVu, Liberation, URW base35 incl. a calligraphic script, FreeFont: Debian's
+  fonts-dejavu-core, fonts-liberation, fonts-urw-base35, fonts-freefont-ttf; Pillow's built-in
+  scalable font when none is installed: fewer scripts), then distorted
   like handwriting (slant, rotation, elastic wobble, stroke width). Glyphs that look like a
   digit (O, l, I, Z, S, B, b, g, q, ...) are left out.
+- ``words``: two to four letters of one font in a row (a label, a sign), distorted.
+- ``textures``: natural-looking procedural images (clouds, stone, marble, wood grain, cells).
 - ``scribbles``: random pen strokes (smooth random curves, zig-zags, loops, hatching).
 - ``shapes``: polygons, rectangles, triangles, stars, crosses, arrows, grids, filled or
   outlined, sometimes textured inside (no plain ellipse outline and no single bar: those are 0 and 1).
@@ -280,20 +284,37 @@ def _looks_like_a_digit(ch: str) -> bool:
 _RANGES = [(0x21, 0x7E), (0xA1, 0xFF), (0x100, 0x17F), (0x391, 0x3C9), (0x410, 0x44F), (0x531, 0x556), (0x561, 0x586),
            (0x5D0, 0x5EA), (0x627, 0x64A), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x2300, 0x23FF), (0x25A0, 0x25FF),
            (0x2600, 0x26FF), (0x2700, 0x27BF), (0x20A0, 0x20BF), (0x2100, 0x214F)]
-_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+_FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"),
+              Path("/usr/share/fonts/opentype/urw-base35"), Path("/usr/share/fonts/truetype/freefont"))
+# Debian packages fonts-dejavu-core, fonts-liberation, fonts-urw-base35, fonts-freefont-ttf (whichever are installed):
+# sans, serif, mono, condensed, light, bold and italic faces, a calligraphic script (Z003) and a geometric (URW Gothic).
 _FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
           "DejaVuSerif-Italic.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansCondensed.ttf",
-          "DejaVuSans-ExtraLight.ttf")
+          "DejaVuSans-ExtraLight.ttf", "LiberationSans-Regular.ttf", "LiberationSerif-Italic.ttf",
+          "LiberationSansNarrow-Bold.ttf", "LiberationMono-Regular.ttf", "Z003-MediumItalic.otf", "URWGothic-Book.otf",
+          "URWBookman-LightItalic.otf", "C059-Italic.otf", "NimbusSans-Bold.otf", "P052-Roman.otf", "FreeSerifItalic.ttf",
+          "FreeSans.ttf", "FreeMonoBold.ttf")
 
 
 def font_source() -> str:
-    """Which fonts the ``glyphs`` kind uses here: ``"dejavu"`` or ``"pillow-default"``."""
-    return "dejavu" if _font_files() else "pillow-default"
+    """Which fonts the ``glyphs`` kind uses here: the font families found (e.g. ``"dejavu+liberation"``) or
+    ``"pillow-default"``."""
+    files = _font_files()
+    if not files:
+        return "pillow-default"
+    names = {"dejavu": "DejaVu", "liberation": "Liberation", "urw-base35": "URW", "freefont": "Free"}
+    return "+".join(family for family, mark in names.items() if any(f"/{family}/" in f for f in files))
 
 
 @functools.lru_cache(maxsize=1)
 def _font_files() -> tuple[str, ...]:
-    return tuple(str(_FONT_DIR / f) for f in _FONTS if (_FONT_DIR / f).is_file())
+    found = []
+    for name in _FONTS:
+        for folder in _FONT_DIRS:
+            if (folder / name).is_file():
+                found.append(str(folder / name))
+                break
+    return tuple(found)
 
 
 @functools.lru_cache(maxsize=64)
@@ -303,17 +324,14 @@ def _font(path: str | None, size: int):
     return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)
 def _charset(path: str | None) -> tuple[str, ...]:
     """Characters of :data:`_RANGES` the font really draws (not a 'missing glyph' box), minus digit look-alikes."""
-    from PIL import Image, ImageDraw
-
     font = _font(path, 32)
 
-    def _render(ch):
-        img = Image.new("L", (64, 64), 0)
-        ImageDraw.Draw(img).text((16, 8), ch, fill=255, font=font)
-        return np.asarray(img)
+    def _render(ch):  # the glyph's bitmap (Pillow's C rasteriser, no image drawing)
+        mask = font.getmask(ch)
+        return np.asarray(mask, np.uint8).reshape(mask.size[1], mask.size[0])
 
     missing = _render("\uffff")  # the font's "no such glyph" box
     chars = []
@@ -323,38 +341,111 @@ def _charset(path: str | None) -> tuple[str, ...]:
             if _looks_like_a_digit(ch) or not ch.isprintable() or ch.isspace():
                 continue
             drawn = _render(ch)
-            if int((drawn > 128).sum()) < 12 or np.array_equal(drawn, missing):
+            if int((drawn > 128).sum()) < 12 or (drawn.shape == missing.shape and np.array_equal(drawn, missing)):
                 continue
             chars.append(ch)
     return tuple(chars)
 
 
-@_register("glyphs", "letters and symbols of many scripts from fonts, distorted like handwriting")
-def _glyphs(rng, n, digits):
+def _glyph_canvas(rng, fonts, count: int, spacing=(0.0, 0.15)):
+    """``count`` random symbols of one random font side by side, drawn big, cropped, fitted in the 112 px canvas."""
     from PIL import Image, ImageDraw
 
+    path = fonts[int(rng.integers(len(fonts)))]
+    chars = _charset(path)
+    font = _font(path, 72)  # one size per font (cached); the warp varies the scale
+    stroke = int(rng.integers(0, 4))
+    pieces = []
+    for _ in range(count):
+        img = Image.new("L", (_HI + 16, _HI + 16), 0)
+        ImageDraw.Draw(img).text((8, 8), chars[int(rng.integers(len(chars)))], fill=255, font=font, stroke_width=stroke,
+                                 stroke_fill=255)
+        box = img.getbbox()
+        if box is not None:
+            pieces.append(np.asarray(img.crop(box), np.float32) / 255.0)
+    if not pieces:
+        return np.zeros((_HI, _HI), np.float32)
+    height = max(p.shape[0] for p in pieces)
+    gap = int(rng.uniform(*spacing) * height)
+    row = np.zeros((height, sum(p.shape[1] for p in pieces) + gap * (len(pieces) - 1) + 2), np.float32)
+    x = 0
+    for p in pieces:
+        top = height - p.shape[0] if rng.random() < 0.7 else (height - p.shape[0]) // 2  # on the baseline, mostly
+        row[top : top + p.shape[0], x : x + p.shape[1]] = np.maximum(row[top : top + p.shape[0], x : x + p.shape[1]], p)
+        x += p.shape[1] + gap
+    glyph = Image.fromarray(row, mode="F")
+    f = 84.0 / max(glyph.size)
+    glyph = glyph.resize((max(1, round(glyph.size[0] * f)), max(1, round(glyph.size[1] * f))), Image.BILINEAR)
+    canvas = np.zeros((_HI, _HI), np.float32)
+    gh, gw = glyph.size[1], glyph.size[0]
+    top, left = (_HI - gh) // 2, (_HI - gw) // 2
+    canvas[top : top + gh, left : left + gw] = np.clip(np.asarray(glyph, np.float32), 0.0, 1.0)
+    return canvas
+
+
+@_register("glyphs", "letters and symbols of many scripts from fonts, distorted like handwriting")
+def _glyphs(rng, n, digits):
     fonts = _font_files() or (None,)
     out = np.empty((n, _FIELD, _FIELD), np.uint8)
     for i in range(n):
-        path = fonts[int(rng.integers(len(fonts)))]
-        chars = _charset(path)
-        text = chars[int(rng.integers(len(chars)))]
-        if rng.random() < 0.15:  # now and then two symbols, as in "ab" or "%&"
-            text += chars[int(rng.integers(len(chars)))]
-        font = _font(path, 72)  # one size per font (cached); the warp varies the scale
-        img = Image.new("L", (2 * _HI, _HI + 16), 0)
-        ImageDraw.Draw(img).text((8, 8), text, fill=255, font=font, stroke_width=int(rng.integers(0, 4)), stroke_fill=255)
-        box = img.getbbox()
-        if box is None:
-            out[i] = 0
-            continue
-        glyph = img.crop(box)
-        f = 84.0 / max(glyph.size)
-        glyph = glyph.resize((max(1, round(glyph.size[0] * f)), max(1, round(glyph.size[1] * f))), Image.BILINEAR)
-        canvas = Image.new("L", (_HI, _HI), 0)
-        canvas.paste(glyph, ((_HI - glyph.size[0]) // 2, (_HI - glyph.size[1]) // 2))
-        hi = _warp(rng, _as_float(canvas))
-        out[i] = _normalise(_ink_level(rng, hi))
+        for _ in range(5):  # a thin straight glyph (a slash, a long dash) is a 1 to anyone: draw another
+            count = 2 if rng.random() < 0.15 else 1  # now and then two symbols, as in "ab" or "%&"
+            hi = _warp(rng, _glyph_canvas(rng, fonts, count))
+            out[i] = _normalise(_ink_level(rng, hi))
+            if _elongation(out[i]) < 3.5:
+                break
+    return out
+
+
+@_register("words", "two to four letters of one font in a row, as on a label or a sign, distorted like handwriting")
+def _words(rng, n, digits):
+    fonts = _font_files() or (None,)
+    out = np.empty((n, _FIELD, _FIELD), np.uint8)
+    for i in range(n):
+        hi = _warp(rng, _glyph_canvas(rng, fonts, int(rng.integers(2, 5)), spacing=(-0.05, 0.25)), rotate=10, elastic=2.5)
+        out[i] = _normalise(_ink_level(rng, hi)) if rng.random() < 0.8 else _to_u8(_down(hi))
+    return out
+
+
+def _fractal(rng, shape, octaves: int = 4) -> np.ndarray:
+    """Multi-octave smooth noise in [0, 1] (clouds, stone, foliage at a glance)."""
+    total = np.zeros(shape, np.float32)
+    amp, grid = 1.0, int(rng.integers(2, 5))
+    for _ in range(octaves):
+        total += _smooth_field(rng, shape, grid, amp)
+        amp *= float(rng.uniform(0.4, 0.65))
+        grid *= 2
+    return (total - total.min()) / max(float(total.max() - total.min()), 1e-6)
+
+
+@_register("textures", "natural-looking procedural images: clouds, stone, marble, wood grain, cells, their edges and islands")
+def _textures(rng, n, digits):
+    out = np.empty((n, _FIELD, _FIELD), np.uint8)
+    yy, xx = np.mgrid[0:_HI, 0:_HI].astype(np.float32) / _HI
+    for i in range(n):
+        kind = rng.integers(5)
+        if kind == 0:  # clouds / stone, grey
+            hi = _fractal(rng, (_HI, _HI))
+        elif kind == 1:  # islands: fractal noise above a level
+            hi = (_fractal(rng, (_HI, _HI)) > rng.uniform(0.45, 0.7)).astype(np.float32)
+        elif kind == 2:  # marble / wood grain: stripes bent by turbulence
+            a, freq = rng.uniform(0, math.pi), rng.uniform(3, 12)
+            turb = _fractal(rng, (_HI, _HI), 3) * rng.uniform(2, 8)
+            hi = 0.5 + 0.5 * np.sin(2 * math.pi * freq * (xx * math.cos(a) + yy * math.sin(a)) + turb)
+            if rng.random() < 0.5:
+                hi = (hi > 0.7).astype(np.float32)
+        elif kind == 3:  # cells (Voronoi): their edges or their shading
+            pts = rng.uniform(0, 1, (int(rng.integers(4, 16)), 2)).astype(np.float32)
+            d = np.sort(np.hypot(yy[..., None] - pts[:, 0], xx[..., None] - pts[:, 1]), axis=-1)
+            hi = (d[..., 1] - d[..., 0] < rng.uniform(0.02, 0.06)).astype(np.float32) if rng.random() < 0.6 \
+                else d[..., 0] / max(float(d[..., 0].max()), 1e-6)
+        else:  # a texture inside a soft irregular window (a patch of something)
+            level = _smooth_field(rng, (_HI, _HI), 3, 1.0) + 1.5 * (1 - 4 * ((yy - 0.5) ** 2 + (xx - 0.5) ** 2))
+            hi = _fractal(rng, (_HI, _HI)) * (level > rng.uniform(0.3, 1.0))
+        hi = np.clip(hi, 0.0, 1.0).astype(np.float32)
+        if rng.random() < 0.3:
+            hi = 1.0 - hi
+        out[i] = _normalise(_ink_level(rng, hi)) if rng.random() < 0.5 else _to_u8(_down(hi))
     return out
 
 

@@ -35,8 +35,8 @@ from edgedigits.train.config import TrainConfig, reject_method
 from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_confusion, plot_curves
 from edgedigits_runtime.fileio import atomic_path
 
-__all__ = ["TrainResult", "train", "USABLE_ACCURACY", "with_negatives", "with_not_a_digit_class", "reject_scores",
-           "NOT_A_DIGIT_LABEL"]
+__all__ = ["TrainResult", "train", "USABLE_ACCURACY", "with_negatives", "validation_photo_digits", "calibrate_on_digits",
+           "with_not_a_digit_class", "reject_scores", "NOT_A_DIGIT_LABEL"]
 
 USABLE_ACCURACY = 0.5  # a run ending below this validation accuracy (chance: 0.1) produced no usable model
 
@@ -103,7 +103,9 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
             x_train, y_train, batch_size=config.batch_size, seed=config.seed,
             epochs=config.epochs, start_epoch=state["epoch"], augment=config.augment, elastic=config.elastic,
         )
-        extra = f" + {len(x_train) - len(splits.x_train)} non-digits" if len(x_train) > len(splits.x_train) else ""
+        nondigits = int((np.asarray(labels) == NOT_A_DIGIT_LABEL).sum())
+        photos = len(x_train) - len(splits.x_train) - nondigits
+        extra = (f" + {nondigits} non-digits" if nondigits else "") + (f" + {photos} photo-path digits" if photos else "")
         log(f"training {config.arch} on {len(splits.x_train)} images{extra} ({len(splits.x_val)} held out for validation), "
             f"epochs {state['epoch'] + 1}..{config.epochs} -> {run_dir}")
         model.fit(
@@ -142,25 +144,29 @@ NOT_A_DIGIT_LABEL = _targets_mod.NOT_A_DIGIT  # training label of a generated no
 def with_not_a_digit_class(keras, model):
     """The model with an 11-way softmax head (10 digits + "not a digit") whose 10 digit probabilities are its output.
 
-    The last Dense layer is replaced by Dense(11) + Softmax, followed by a fixed, non-trainable
-    Dense(10) that selects the digit columns: built-in layers only (saved, quantized by tfmot and
-    converted to int8 like any other), the output stays (N, 10) for every consumer, and its rows
-    sum to ``1 - p(not a digit)`` (the runtime's ``digit_mass`` score).
+    The last Dense layer is replaced by Dense(11) + Softmax, then the "not a digit" column is cut off
+    (Reshape to (11, 1), Cropping1D, Reshape to (10,)): built-in layers only (saved, quantized by tfmot and
+    converted to int8 like any other), the output stays (N, 10) for every consumer, and its rows sum to
+    ``1 - p(not a digit)`` (the runtime's ``digit_mass`` score). Cutting (rather than a fixed selecting
+    Dense layer, as before) keeps the softmax's own int8 output range, 1/256 steps in [0, 1): a Dense
+    after the softmax got a range of its own from calibration (steps of 0.03, zero at -0.03).
     """
     features = model.layers[-2].output
     logits = keras.layers.Dense(NOT_A_DIGIT_LABEL + 1, name="digits_and_not_a_digit")(features)
     probs = keras.layers.Softmax(name="softmax_11")(logits)
-    pick = keras.layers.Dense(NOT_A_DIGIT_LABEL, use_bias=False, trainable=False, name="digit_probabilities")
-    out = pick(probs)
-    pick.set_weights([np.eye(NOT_A_DIGIT_LABEL + 1, NOT_A_DIGIT_LABEL, dtype=np.float32)])
+    column = keras.layers.Reshape((NOT_A_DIGIT_LABEL + 1, 1), name="softmax_11_column")(probs)
+    digits = keras.layers.Cropping1D((0, 1), name="drop_not_a_digit")(column)
+    out = keras.layers.Reshape((NOT_A_DIGIT_LABEL,), name="digit_probabilities")(digits)
     return keras.Model(model.inputs, out, name=model.name)
 
 
 def with_negatives(splits, config: TrainConfig, log):
-    """The training digits plus ``config.negatives`` x as many generated non-digits (label 10), held-out kind excluded.
+    """The training digits plus, when the run learns "not a digit", ``config.negatives`` x as many generated non-digits
+    (label 10, held-out kind excluded) and ``config.photo_digits`` x as many training digits prepared by the runtime's
+    photo path (:mod:`edgedigits.train.photo_digits`, labelled).
 
     Returns:
-      ``(images uint8 (N, 28, 28), labels (N,))``: the digits first, then the non-digits.
+      ``(images uint8 (N, 28, 28), labels (N,))``: the digits first, then the non-digits, then the photo digits.
     """
     if not config.negatives:
         return splits.x_train, splits.y_train
@@ -173,8 +179,42 @@ def with_negatives(splits, config: TrainConfig, log):
     kinds = [k for k in list_kinds() if k not in holdout]
     log(f"generated {count} non-digits ({', '.join(kinds)}; held out: {config.holdout_kind or 'none'}) "
         f"in {time.perf_counter() - started:.1f}s")
-    labels = np.full(count, NOT_A_DIGIT_LABEL, dtype=np.int64)
-    return np.concatenate([splits.x_train, images]), np.concatenate([splits.y_train.astype(np.int64), labels])
+    share = int(round(config.photo_negatives * count)) if config.photo_digits else 0
+    if share:  # some of them as the device sees them too: the photo path's soft look is no clue
+        from edgedigits.train.photo_digits import through_photo_path
+
+        started = time.perf_counter()
+        images[:share], done = through_photo_path(images[:share], seed=config.seed)
+        log(f"put {int(done.sum())} of the non-digits through the runtime's photo path "
+            f"({share - int(done.sum())} refused by it, kept as drawn) in {time.perf_counter() - started:.1f}s")
+    xs = [splits.x_train, images]
+    ys = [splits.y_train.astype(np.int64), np.full(count, NOT_A_DIGIT_LABEL, dtype=np.int64)]
+    wanted = int(round(config.photo_digits * len(splits.x_train)))
+    if wanted:
+        from edgedigits.train.photo_digits import photo_digits
+
+        started = time.perf_counter()
+        px, py = photo_digits(splits.x_train, splits.y_train, wanted, seed=config.seed)
+        log(f"rendered {len(px)} training digits as photos through the runtime's photo path "
+            f"in {time.perf_counter() - started:.1f}s")
+        xs.append(px)
+        ys.append(py)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def validation_photo_digits(splits, config: TrainConfig):
+    """Validation digits prepared by the photo path (uint8 images, labels) for calibrating the reject threshold, or
+    None when the run uses no photo digits. Drawn with :data:`~edgedigits.train.negatives.REPORT_SEED` (train, export and
+    bench see the same images)."""
+    if not config.negatives or not config.photo_digits:
+        return None
+    from edgedigits.train.negatives import REPORT_SEED
+    from edgedigits.train.photo_digits import photo_digits
+
+    return photo_digits(splits.x_val, splits.y_val, min(len(splits.x_val), PHOTO_CALIBRATION_IMAGES), seed=REPORT_SEED)
+
+
+PHOTO_CALIBRATION_IMAGES = 3000  # validation digits rendered as photos for calibration
 
 
 def _targets(keras, config: TrainConfig, splits, x_train, labels, run_dir: Path, log):
@@ -384,9 +424,12 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
         f"{metrics['macs']:,} MACs/image | trained in {train_seconds:.0f}s")
     held = not_a_digit.get("holdout")
     if held:
-        log(f"not a digit (Keras, threshold {not_a_digit['threshold']:.3f} keeps {not_a_digit['target_accept']:.0%} of validation "
+        log(f"not a digit (Keras, threshold {not_a_digit['threshold']:.3f} keeps >= {not_a_digit['target_accept']:.0%} of validation "
             f"digits): rejects {held['nondigits_rejected']:.1%} of the held-out kind '{config.holdout_kind}', keeps "
             f"{not_a_digit['test']['digits_accepted']:.2%} of test digits ({not_a_digit['test']['accuracy_on_accepted']:.2%} right)")
+        if "validation_photo_digits_accepted" in not_a_digit:
+            log(f"not a digit: the threshold keeps {not_a_digit['validation_digits_accepted']:.2%} of validation digits and "
+                f"{not_a_digit['validation_photo_digits_accepted']:.2%} of them through the photo path")
     log(f"run folder: {run_dir}/ ({', '.join(p.name for p in files.values())})")
     return TrainResult(run_dir=run_dir, test_accuracy=accuracy, metrics=metrics, files=files, problem=problem)
 
@@ -399,14 +442,18 @@ def _reject_report(model, config: TrainConfig, splits, test_probs, test_correct)
     from validation digits, then the held-out kind, freshly drawn images of the trained kinds, and the test digits
     (reported only; nothing is chosen on them)."""
     from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
-    from edgedigits_runtime.reject import calibrate_threshold, reject_figures
+    from edgedigits_runtime.reject import reject_figures
 
     method = reject_method(config) or "max_prob"
     val_scores = reject_scores(model.predict(to_float(splits.x_val), batch_size=1000, verbose=0), method)
-    threshold = calibrate_threshold(val_scores, REJECT_ACCEPT)
-    report = {"method": method, "threshold": threshold, "target_accept": REJECT_ACCEPT,
-              "chosen_on": f"{len(val_scores)} MNIST validation digits",
+    photos = validation_photo_digits(splits, config)
+    photo_scores = None if photos is None else _scores(model, photos[0], method)
+    threshold, chosen_on = calibrate_on_digits(val_scores, photo_scores, REJECT_ACCEPT)
+    report = {"method": method, "threshold": threshold, "target_accept": REJECT_ACCEPT, "chosen_on": chosen_on,
               "test": reject_figures(reject_scores(test_probs, method), [], threshold, test_correct)}
+    if photo_scores is not None:
+        report["validation_photo_digits_accepted"] = float((photo_scores >= np.float32(threshold)).mean())
+        report["validation_digits_accepted"] = float((val_scores >= np.float32(threshold)).mean())
     holdout = [config.holdout_kind] if config.holdout_kind else []
     if holdout:
         x, _ = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=holdout, digits=splits.x_val)
@@ -415,6 +462,26 @@ def _reject_report(model, config: TrainConfig, splits, test_probs, test_correct)
     scores = _scores(model, x, method)
     report["trained_kinds"] = {k: float((scores[kinds == k] < threshold).mean()) for k in sorted(set(kinds.tolist()))}
     return report
+
+
+def calibrate_on_digits(val_scores, photo_scores, accept: float) -> tuple[float, str]:
+    """The reject threshold keeping ``accept`` of the raw validation digits *and* of the photo-path validation digits
+    (the lower of the two thresholds), and a sentence saying how it was chosen (for the manifest).
+
+    Args:
+      val_scores: scores of the MNIST validation digits.
+      photo_scores: scores of validation digits prepared by the photo path, or None (raw digits only).
+      accept: share of each set to keep.
+    """
+    from edgedigits_runtime.reject import calibrate_threshold
+
+    threshold = calibrate_threshold(val_scores, accept)
+    if photo_scores is None or not len(photo_scores):
+        return threshold, f"{len(val_scores)} MNIST validation digits"
+    threshold = min(threshold, calibrate_threshold(photo_scores, accept))
+    return threshold, (f"{len(val_scores)} MNIST validation digits and {len(photo_scores)} of them rendered as synthetic "
+                       f"photos and prepared by the runtime's photo path: the lower of the two thresholds keeping "
+                       f">= {accept:.1%} of each")
 
 
 def reject_scores(probs, method: str):

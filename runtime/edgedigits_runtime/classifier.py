@@ -303,7 +303,8 @@ class DigitClassifier:
           images: see the class docstring.
 
         Returns:
-          float32 array (N, 10): dequantized output; softmax applied when the model outputs logits.
+          float32 array (N, 10): dequantized output, clipped to [0, 1] for a quantized probability output;
+          softmax applied when the model outputs logits.
 
         Raises:
           InputError: wrong shape, dtype, range, NaN or infinity.
@@ -312,6 +313,10 @@ class DigitClassifier:
         if self._output_kind == "logits" and len(p):
             p = np.exp(p - p.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
+        elif self._out_scale is not None:
+            # An int8 output's range comes from calibration and may reach a little past [0, 1] (a layer after the
+            # softmax, as in older 11th-class exports): probabilities are kept in [0, 1].
+            np.clip(p, 0.0, 1.0, out=p)
         return np.asarray(p, dtype=np.float32)
 
     def classify(self, images, threshold: float | None = None) -> Classification:

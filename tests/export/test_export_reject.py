@@ -61,3 +61,37 @@ def test_export_calibrates_each_artifact(tiny_model, mnist_dir, tmp_path):
         np.testing.assert_array_equal(c.labels[~c.not_a_digit], clf.predict(x)[~c.not_a_digit])
     assert result.keras_reject["holdout_kind"] == "noise"
     assert "held-out non-digit kind 'noise'" in result.to_table()
+
+
+@pytest.mark.slow
+def test_class_head_exports_exact_int8_probabilities_and_calibrates_on_photo_digits(mnist_dir, tmp_path):
+    """The 11th-class head keeps the softmax's int8 output (1/256 steps in [0, 1)), the threshold keeps >= 99% of the
+    photo-path validation digits too, and the manifest says so."""
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.export import ExportConfig, export
+    from edgedigits.train.architectures import create_model
+    from edgedigits.train.trainer import with_not_a_digit_class
+    from edgedigits_runtime import DigitClassifier
+    from edgedigits_runtime.mnist import load_mnist
+
+    _, keras = tf_and_keras()
+    keras.utils.set_random_seed(0)
+    x, y = load_mnist("train", mnist_dir)
+    model = with_not_a_digit_class(keras, create_model("edge", keras))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(x[:600].astype(np.float32)[..., None] / 255.0, y[:600], batch_size=32, epochs=2, verbose=0)
+    run = write_run(tmp_path / "run", model)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "negatives": 0.01, "photo_digits": 0.005, "negative_weight": 0.5,
+                                                 "negative_target": "class", "holdout_kind": "noise", "seed": 0}))
+    result = export(ExportConfig(run=str(run), formats=["int8"], data_dir=str(mnist_dir), **TINY_GATES, **QUICK,
+                                 min_digits_accepted=0.0, max_reject_drop=100.0))
+    result.raise_for_errors()
+    (row,) = result.rows
+    rule = json.loads(result.manifest_path.read_text())["artifacts"][row.path.split("/")[-1]]["reject"]
+    assert rule["method"] == "digit_mass" and "photo path" in rule["chosen_on"]
+    assert rule["validation_photo_digits_accepted"] >= 0.99 and rule["validation_digits_accepted"] >= 0.99
+    clf = DigitClassifier(row.path)
+    assert clf.output_spec.scale == pytest.approx(1 / 256) and clf.output_spec.zero_point == -128
+    p = clf.predict_proba(load_mnist("test", mnist_dir)[0][:200])
+    assert p.min() >= 0 and p.sum(axis=1).max() <= 1

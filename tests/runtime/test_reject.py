@@ -136,3 +136,19 @@ def test_digit_mass_scores_the_digits_total_probability():
     assert c.labels.tolist() == [0, NOT_A_DIGIT] and c.method == "digit_mass"
     assert c.confidence.tolist() == pytest.approx([0.9, 0.3])
     assert check_rule({"method": "digit_mass", "threshold": 0.7}, "x")["method"] == "digit_mass"
+
+
+def test_quantized_probabilities_stay_in_zero_one(model_copy):
+    """An int8 output whose calibrated range reaches past [0, 1] (older 11th-class exports: zero came out as -0.03,
+    certainty as 1.02) still gives probabilities in [0, 1], and so a digit_mass score in [0, 1]."""
+    clf = DigitClassifier(model_copy, num_threads=1)
+    images = np.zeros((2, 28, 28), np.uint8)
+    images[1, 6:22, 12:16] = 255
+    clf._out_zero = clf._out_zero + np.float32(9)  # as if the output's zero point sat 9 steps higher
+    clf._out_scale = clf._out_scale * np.float32(1.2)
+    p = clf.predict_proba(images)
+    assert p.min() >= 0.0 and p.max() <= 1.0
+    raw = clf._dequantize(clf._raw(images))
+    assert raw.min() < 0.0  # the unclipped values did leave the range
+    c = clf.classify(images, threshold=0.5)
+    assert (c.score >= 0).all() and (c.score <= 1).all()

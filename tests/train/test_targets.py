@@ -86,4 +86,4 @@ def test_not_a_digit_head_keeps_ten_outputs_summing_to_one_minus_not_a_digit():
     head = keras.Model(model.inputs, model.get_layer("softmax_11").output).predict(x, verbose=0)
     np.testing.assert_allclose(out, head[:, :10], rtol=1e-5, atol=1e-7)
     assert (out.sum(axis=1) < 1).all()
-    assert not model.get_layer("digit_probabilities").trainable
+    assert not model.get_layer("digit_probabilities").trainable_weights

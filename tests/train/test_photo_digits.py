@@ -1,0 +1,61 @@
+"""Photo-path digits: training digits rendered as photos and prepared by the runtime's own preprocess_image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgedigits.errors import UsageError
+from edgedigits.train.photo_digits import photo_digits, render_photo
+
+
+@pytest.fixture(scope="module")
+def strokes():
+    """Digit-like strokes drawn in code (rings and bars, MNIST-shaped), labelled 0 and 1: no data files needed."""
+    x = np.zeros((10, 28, 28), np.uint8)
+    yy, xx = np.mgrid[0:28, 0:28]
+    for i in range(10):
+        if i % 2:
+            x[i, 4 + i // 2 : 24, 12 : 15 + i % 3] = 255
+        else:
+            x[i][np.abs(np.hypot(yy - 14, (xx - 14) * 1.4) - (6 + i // 3)) < 1.6] = 255
+    return x, np.arange(10) % 2
+
+
+def test_photo_digits_are_fields_of_the_photo_path_with_their_labels(strokes):
+    x, y = strokes
+    images, labels = photo_digits(x, y, 24, seed=0)
+    assert images.dtype == np.uint8 and images.shape[1:] == (28, 28) and 20 <= len(images) <= 24
+    assert labels.dtype == np.int64 and set(labels.tolist()) <= {0, 1}
+    # like preprocess_image's output: ink centred, fitted to 20 px, dark background
+    assert (images[:, 0, :] == 0).all() and (images[:, :, 0] == 0).all()
+    heights = np.array([np.ptp(np.flatnonzero(im.max(axis=1) > 25)) + 1 for im in images])
+    assert np.median(heights) >= 18
+    # a bar stays a bar (label 1 is narrow), a ring a ring (wide)
+    widths = np.array([np.ptp(np.flatnonzero(im.max(axis=0) > 60)) + 1 for im in images])
+    assert np.median(widths[labels == 1]) < np.median(widths[labels == 0])
+
+
+def test_same_seed_same_images(strokes):
+    x, y = strokes
+    a, la = photo_digits(x, y, 6, seed=3)
+    b, lb = photo_digits(x, y, 6, seed=3)
+    c, _ = photo_digits(x, y, 6, seed=4)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(la, lb)
+    assert not np.array_equal(a, c)
+
+
+def test_render_photo_is_a_grey_picture_of_the_digit_on_paper(strokes):
+    photo = render_photo(strokes[0][0], np.random.default_rng(0))
+    assert photo.dtype == np.uint8 and photo.ndim == 2 and 64 <= min(photo.shape) and max(photo.shape) <= 288
+    assert np.ptp(photo) > 60  # ink stands out from the paper
+
+
+def test_bad_counts():
+    with pytest.raises(UsageError, match="whole number"):
+        photo_digits(np.zeros((1, 28, 28), np.uint8), [0], -1, seed=0)
+    with pytest.raises(UsageError, match="need MNIST digits"):
+        photo_digits(np.zeros((0, 28, 28), np.uint8), [], 2, seed=0)
+    images, labels = photo_digits(np.zeros((0, 28, 28), np.uint8), [], 0, seed=0)
+    assert images.shape == (0, 28, 28) and labels.shape == (0,)
