@@ -28,7 +28,7 @@ from edgedigits.export.formats import FORMATS, get_format
 from edgedigits.export.record import embed_record, record_document
 from edgedigits.export.results import ExportResult, ExportRow
 from edgedigits.export.verify import RejectCalibration, check_gate, check_reject_gate, evaluate
-from edgedigits.runs import MODEL_FILE, resolve_run
+from edgedigits.runs import EXTRAS_FILE, MODEL_FILE, resolve_run
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 
@@ -91,7 +91,7 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
         # artifact gets its own threshold, chosen on validation digits.
         from edgedigits.train.trainer import with_negatives
 
-        train_x, train_y = with_negatives(splits, train_config, log)
+        train_x, train_y = with_negatives(splits, train_config, log, cache=run_dir / EXTRAS_FILE)
         calibrate = _reject_calibration(model, splits, train_config, config, keras_probs, y_test)
         log(f"Keras 'not a digit' threshold {calibrate.keras['threshold']:.4f}: keeps "
             f"{calibrate.keras['test_digits_accepted']:.2%} of test digits, rejects {calibrate.keras['holdout_rejected']:.1%} "

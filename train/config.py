@@ -41,10 +41,8 @@ class TrainConfig:
       limit: train on only this many training images (quick runs and tests).
       early_stopping: stop after this many epochs without a better validation accuracy (0: off).
       negatives: generated non-digit images (:mod:`edgedigits.train.negatives`) added to training, as a
-        share of the training digits; they are taught to give a uniform output ("outlier exposure"),
-        so that a low top probability means "not a digit". 0 (the default) turns it off: a plain digit
-        model. Opt-in (e.g. 0.25) until photo digits survive it: models trained with it so far reject
-        most digits that come through the photo path (benchmarks/RESULTS.md, "Not a digit").
+        share of the training digits (e.g. 0.5), taught as ``negative_target`` says, so that the model can
+        say "not a digit". 0 (the default for now) turns it off: a plain digit model.
       photo_digits: with ``negatives``, also this share of the training digits rendered as synthetic photos and
         prepared by the runtime's photo path (:mod:`edgedigits.train.photo_digits`), added as labelled digits:
         the soft, re-scaled digits the device feeds the model are digits too (without them the model learnt to
@@ -81,7 +79,7 @@ class TrainConfig:
     limit: int | None = None
     early_stopping: int = 0
     negatives: float = 0.0
-    photo_digits: float = 0.25
+    photo_digits: float = 0.5
     photo_negatives: float = 0.33
     negative_target: str = "class"
     negative_weight: float = 0.5

@@ -28,7 +28,17 @@ import numpy as np
 from edgedigits import __version__
 from edgedigits.data import load_splits, load_test, make_train_dataset, to_float
 from edgedigits.errors import RunError, TrainError, UsageError
-from edgedigits.runs import CHECKPOINT_DIR, CONFIG_FILE, CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILE, choose_run_dir
+from edgedigits.runs import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    CONFUSION_FILE,
+    CURVES_FILE,
+    EXTRAS_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    choose_run_dir,
+)
 from edgedigits.train import targets as _targets_mod
 from edgedigits.train.architectures import count_macs, create_model
 from edgedigits.train.config import TrainConfig, reject_method
@@ -80,7 +90,6 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     config.validate()
     tf, keras = _seeded_tf(config.seed)
     splits = load_splits(config.data_dir, val_fraction=config.val_fraction, limit=config.limit)
-    x_train, labels = with_negatives(splits, config, log)
     if config.batch_size > len(splits.x_train):
         raise UsageError(f"--batch-size {config.batch_size} is larger than the {len(splits.x_train)} "
                          "training images; choose a smaller batch size")
@@ -88,6 +97,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     if config.resume:
         config = _resumed_config(run_dir, config)
         _refuse_finished(run_dir, config)
+    x_train, labels = with_negatives(splits, config, log, cache=run_dir / EXTRAS_FILE)
     started = time.perf_counter()
 
     y_train, y_val = _targets(keras, config, splits, x_train, labels, run_dir, log)
@@ -160,16 +170,30 @@ def with_not_a_digit_class(keras, model):
     return keras.Model(model.inputs, out, name=model.name)
 
 
-def with_negatives(splits, config: TrainConfig, log):
+def with_negatives(splits, config: TrainConfig, log, cache: Path | None = None):
     """The training digits plus, when the run learns "not a digit", ``config.negatives`` x as many generated non-digits
-    (label 10, held-out kind excluded) and ``config.photo_digits`` x as many training digits prepared by the runtime's
-    photo path (:mod:`edgedigits.train.photo_digits`, labelled).
+    (label 10, held-out kind excluded; ``config.photo_negatives`` of them through the runtime's photo path) and
+    ``config.photo_digits`` x as many training digits prepared by the photo path (:mod:`edgedigits.train.photo_digits`,
+    labelled).
+
+    Args:
+      splits: the run's data splits.
+      config: the run's options.
+      log: receives a line per step.
+      cache: a file for the generated images (the run folder's :data:`~edgedigits.runs.EXTRAS_FILE`): reused when it
+        was made by the same options from the same training digits (export's QAT fine-tune, a resumed run), else
+        (re)written.
 
     Returns:
       ``(images uint8 (N, 28, 28), labels (N,))``: the digits first, then the non-digits, then the photo digits.
     """
     if not config.negatives:
         return splits.x_train, splits.y_train
+    key = _extras_key(splits, config)
+    cached = _load_extras(cache, key)
+    if cached is not None:
+        log(f"reusing {len(cached[0])} generated non-digits and photo-path digits from {cache}")
+        return np.concatenate([splits.x_train, cached[0]]), np.concatenate([splits.y_train.astype(np.int64), cached[1]])
     from edgedigits.train.negatives import generate, list_kinds
 
     started = time.perf_counter()
@@ -199,7 +223,40 @@ def with_negatives(splits, config: TrainConfig, log):
             f"in {time.perf_counter() - started:.1f}s")
         xs.append(px)
         ys.append(py)
+    if cache is not None:
+        _save(lambda p: p.write_bytes(_extras_bytes(np.concatenate(xs[1:]), np.concatenate(ys[1:]), key)), cache)
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def _extras_key(splits, config: TrainConfig) -> str:
+    import hashlib
+
+    from edgedigits.train.negatives import font_source
+
+    digest = hashlib.sha256(np.ascontiguousarray(splits.x_train).tobytes()).hexdigest()[:16]
+    return json.dumps({"seed": config.seed, "negatives": config.negatives, "photo_digits": config.photo_digits,
+                       "photo_negatives": config.photo_negatives, "holdout_kind": config.holdout_kind,
+                       "train_digits": digest, "fonts": font_source(), "version": __version__}, sort_keys=True)
+
+
+def _extras_bytes(x: np.ndarray, y: np.ndarray, key: str) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x=x, y=y, key=np.array(key))
+    return buf.getvalue()
+
+
+def _load_extras(cache: Path | None, key: str):
+    if cache is None or not cache.is_file():
+        return None
+    try:
+        with np.load(cache) as data:
+            if str(data["key"]) != key:
+                return None
+            return data["x"].astype(np.uint8, copy=False), data["y"].astype(np.int64, copy=False)
+    except (OSError, ValueError, KeyError):  # unreadable or from another version: generate again
+        return None
 
 
 def validation_photo_digits(splits, config: TrainConfig):

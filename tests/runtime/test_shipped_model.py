@@ -93,3 +93,25 @@ def test_shipped_model_says_not_a_digit(clf, mnist_test):
     c = clf.classify(images)
     assert c.not_a_digit.mean() <= 0.02
     assert (c.labels[~c.not_a_digit] == labels[~c.not_a_digit]).mean() >= 0.997
+
+
+def test_shipped_model_keeps_photographed_digits_and_refuses_noise(clf, mnist_test):
+    """Digits that come through the photo path are digits to the rule too (models taught "not a digit" on MNIST alone
+    rejected most of them), while noise, blank-ish frames and stripes are not."""
+    if clf.reject is None:
+        pytest.skip("the shipped model has no calibrated 'not a digit' rule")
+    from photos import make_photo
+
+    from edgedigits_runtime import preprocess_image
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(3)
+    pick = rng.choice(len(images), 80, replace=False)
+    fields = np.stack([preprocess_image(make_photo(images[i], rng)) for i in pick])
+    c = clf.classify(fields)
+    assert c.not_a_digit.mean() <= 0.05, f"photographed digits rejected: {c.not_a_digit.mean():.0%}"
+    assert (c.labels[~c.not_a_digit] == labels[pick][~c.not_a_digit]).mean() >= 0.95
+    noise = [rng.integers(0, 256, (28, 28)), (rng.random((28, 28)) < 0.2) * 255, np.tile((np.arange(28) // 3 % 2) * 255, (28, 1)),
+             np.full((28, 28), 40) + (rng.random((28, 28)) < 0.02) * 200]
+    noise = np.stack([np.asarray(n, np.uint8) for n in noise for _ in range(5)])
+    assert clf.classify(noise).not_a_digit.mean() >= 0.9

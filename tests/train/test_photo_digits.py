@@ -59,3 +59,29 @@ def test_bad_counts():
         photo_digits(np.zeros((0, 28, 28), np.uint8), [], 2, seed=0)
     images, labels = photo_digits(np.zeros((0, 28, 28), np.uint8), [], 0, seed=0)
     assert images.shape == (0, 28, 28) and labels.shape == (0,)
+
+
+def test_training_extras_are_generated_once_and_reused_from_the_run_folder(strokes, tmp_path):
+    import types
+
+    from edgedigits.train.config import TrainConfig
+    from edgedigits.train.trainer import NOT_A_DIGIT_LABEL, with_negatives
+
+    x, y = strokes
+    splits = types.SimpleNamespace(x_train=np.concatenate([x] * 4), y_train=np.concatenate([y] * 4))
+    config = TrainConfig(negatives=0.5, photo_digits=0.5, photo_negatives=0.5, holdout_kind="shapes")
+    cache = tmp_path / "training_extras.npz"
+    lines = []
+    images, labels = with_negatives(splits, config, lines.append, cache=cache)
+    assert cache.is_file() and not any("reusing" in line for line in lines)
+    assert images.shape[0] == labels.shape[0] and images[: len(x) * 4].tobytes() == splits.x_train.tobytes()
+    assert (labels == NOT_A_DIGIT_LABEL).sum() == 20 and 16 <= (labels[40:] != NOT_A_DIGIT_LABEL).sum() <= 20
+    assert any("photo path" in line for line in lines)
+    again = []
+    same_images, same_labels = with_negatives(splits, config, again.append, cache=cache)
+    assert any("reusing" in line for line in again)
+    np.testing.assert_array_equal(same_images, images)
+    np.testing.assert_array_equal(same_labels, labels)
+    other = []
+    with_negatives(splits, TrainConfig(negatives=0.5, photo_digits=0.5, seed=1), other.append, cache=cache)
+    assert not any("reusing" in line for line in other)  # another seed: generated again (and the cache replaced)
