@@ -2,7 +2,8 @@
 
 MNIST test digits are rendered as synthetic photos (tests/runtime/photos.py: enlarged, off-centre, dark on light,
 uneven light, noise, RGB, JPEG), prepared by ``preprocess_image`` and classified with each model's own
-"not a digit" rule (none: everything is accepted). Prints top-1, share accepted, accuracy on accepted.
+"not a digit" rule (none: everything is accepted). Prints top-1, share accepted, accuracy on accepted, and
+pixel statistics of the digits before and after the photo path (why models taught on MNIST alone reject them).
 
 Usage: python benchmarks/figures/photo_acceptance.py [MODEL.tflite ...] [--count 300] [--seed 0]
 (no model: only the runtime's shipped model). Needs EDGEDIGITS_DATA or the MNIST cache.
@@ -37,6 +38,11 @@ def main() -> None:
     pick = rng.choice(len(images), args.count, replace=False)
     x = np.stack([preprocess_image(make_photo(images[i], rng)) for i in pick])
     y = labels[pick]
+    raw = images[pick]
+    for name, a in (("MNIST test digits", raw), ("the same digits through the photo path", x)):
+        print(f"{name}: {(a >= 250).sum(axis=(1, 2)).mean():.1f} saturated pixels (>= 250), "
+              f"{((a > 25) & (a < 230)).sum(axis=(1, 2)).mean():.1f} grey edge pixels (26-229), "
+              f"ink {a.astype(np.float32).sum(axis=(1, 2)).mean() / 255:.1f} (mean per image)")
     models = [("shipped", load_default())] + [(m, DigitClassifier(m)) for m in args.models]
     print(f"{args.count} synthetic single-digit photos (seed {args.seed})")
     print("| model | reject rule | top-1 | accepted | accuracy on accepted |\n|---|---|---:|---:|---:|")
