@@ -45,8 +45,8 @@ from edgedigits.train.config import TrainConfig, reject_method
 from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_confusion, plot_curves
 from edgedigits_runtime.fileio import atomic_path
 
-__all__ = ["TrainResult", "train", "USABLE_ACCURACY", "with_negatives", "validation_photo_digits", "calibrate_on_digits",
-           "with_not_a_digit_class", "reject_scores", "NOT_A_DIGIT_LABEL"]
+__all__ = ["TrainResult", "train", "USABLE_ACCURACY", "ema_momentum", "with_negatives", "validation_photo_digits",
+           "calibrate_on_digits", "with_not_a_digit_class", "reject_scores", "NOT_A_DIGIT_LABEL"]
 
 USABLE_ACCURACY = 0.5  # a run ending below this validation accuracy (chance: 0.1) produced no usable model
 
@@ -308,7 +308,7 @@ def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_ep
         model = with_not_a_digit_class(keras, model)
     _fit_batchnorm_momentum(keras, model, steps_per_epoch * config.epochs)
     optimizer = keras.optimizers.Adam(_schedule(keras, config, steps_per_epoch), use_ema=config.ema > 0,
-                                      ema_momentum=config.ema or 0.99)
+                                      ema_momentum=ema_momentum(config.ema, steps_per_epoch * config.epochs) or 0.99)
     model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
     return model, {"epoch": 0, "history": {}, "seconds": 0.0}
 
@@ -337,6 +337,19 @@ def _fit_batchnorm_momentum(keras, model, total_steps: int) -> None:
     momentum = min(0.99, max(0.5, 1.0 - 10.0 / max(1, total_steps)))
     for layer in _batchnorm_layers(keras, model):
         layer.momentum = momentum
+
+
+def ema_momentum(ema: float, total_steps: int) -> float:
+    """The weight-averaging momentum a run of ``total_steps`` uses for ``--ema`` (0: off).
+
+    Keras' moving average starts from the initial (random) weights and has no bias correction: with
+    0.999 a 116-step run would finish with ~89% of its initial weights. As for BatchNorm, the momentum is
+    capped at ``1 - 10 / steps`` (never below 0.5), so the start is forgotten within the run; a full run
+    (thousands of steps) keeps the asked value.
+    """
+    if not ema:
+        return 0.0
+    return min(ema, max(0.5, 1.0 - 10.0 / max(1, total_steps)))
 
 
 def _batchnorm_layers(keras, model) -> list:

@@ -131,7 +131,8 @@ def test_resuming_a_finished_run_is_refused(small_run, mnist_dir):
 def test_a_short_run_gives_a_usable_model(tmp_path, mnist_dir):
     # Issue 13: ~60 steps used to leave BatchNorm's inference statistics near their initial values
     # (validation stuck at 8.7%, test 11%); short runs now lower the momentum and re-estimate them.
-    config = TrainConfig(arch="edge", epochs=4, limit=2000, data_dir=str(mnist_dir), out=str(tmp_path / "short"))
+    # The same holds for the weights' moving average (--ema): its momentum is capped for short runs.
+    config = TrainConfig(arch="edge", epochs=4, limit=2000, ema=0.999, data_dir=str(mnist_dir), out=str(tmp_path / "short"))
     result = train(config, log=lambda line: None)
     assert result.ok and result.metrics["usable"]
     assert result.metrics["batchnorm_recalibrated"] == 3
