@@ -15,10 +15,13 @@ from typing import Optional
 import typer
 
 from edgedigits.cli_common import friendly_errors
+from edgedigits.export.config import ExportConfig as _ExportConfig
 from edgedigits.export.formats import DEFAULT_FORMATS, FORMATS, formats_table
 from edgedigits.runs import export_dir
 
 __all__ = ["export", "EPILOG", "flag_name"]
+
+_D = _ExportConfig()  # the QAT options' defaults come from the config, never restated here
 
 EPILOG = "\b\nFormats (default: " + ", ".join(DEFAULT_FORMATS) + "):\n\b\n" + formats_table() + (
     "\n\nEvery artifact is loaded back through the runtime (edgedigits_runtime.DigitClassifier) and scored on the "
@@ -64,12 +67,12 @@ def export(
     reject_accept: float = typer.Option(0.99, "--reject-accept", help="Runs that learnt 'not a digit': each artifact's threshold keeps this share of validation digits."),
     min_digits_accepted: float = typer.Option(0.98, "--min-digits-accepted", help="Gate: that threshold keeps at least this share of test digits."),
     max_reject_drop: float = typer.Option(5.0, "--max-reject-drop", help="Gate: reject the held-out non-digit kind at most this many points less than Keras."),
-    qat_epochs: float = typer.Option(1.0, "--qat-epochs", help="Quantization-aware fine-tune passes over the training split (fractions allowed)."),
-    qat_lr: float = typer.Option(1e-4, "--qat-lr", help="Learning rate of the QAT fine-tune (Adam)."),
+    qat_epochs: float = typer.Option(_D.qat_epochs, "--qat-epochs", help="Quantization-aware fine-tune passes over the training split (fractions allowed)."),
+    qat_lr: float = typer.Option(_D.qat_learning_rate, "--qat-lr", help="Learning rate of the QAT fine-tune (Adam)."),
     qat_limit: Optional[int] = typer.Option(None, "--qat-limit", help="Fine-tune on only N training images (quick runs)."),
-    qat_augment: bool = typer.Option(False, "--qat-augment/--no-qat-augment", help="QAT fine-tune on augmented images (the training augmentation)."),
-    qat_batchnorm: str = typer.Option("train", "--qat-batchnorm", help="BatchNorm during the QAT fine-tune: train (batch statistics) or frozen (as trained)."),
-    qat_schedule: str = typer.Option("constant", "--qat-schedule", help="QAT learning rate: constant or cosine (decays to 1%)."),
+    qat_augment: bool = typer.Option(_D.qat_augment, "--qat-augment/--no-qat-augment", help="QAT fine-tune on augmented images (the training augmentation)."),
+    qat_batchnorm: str = typer.Option(_D.qat_batchnorm, "--qat-batchnorm", help="BatchNorm during the QAT fine-tune: train (batch statistics) or frozen (as trained)."),
+    qat_schedule: str = typer.Option(_D.qat_schedule, "--qat-schedule", help="QAT learning rate: constant or cosine (decays to 1%)."),
     calibration_samples: int = typer.Option(500, "--calibration-samples", help="Training images used to calibrate int8 activations."),
     per_tensor: bool = typer.Option(False, "--per-tensor", help="Per-tensor weights for the post-training int8 model (--ptq); QAT fixes per-channel conv weights itself."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -139,3 +140,16 @@ def test_a_run_ending_near_chance_fails_loudly(tmp_path, mnist_dir):
     assert "the run ended near chance" in _one_error_line(result)
     assert "next: edgedigits export" not in result.output
     assert (tmp_path / "run" / "model.keras").is_file()  # everything is still written, for inspection
+
+
+def test_export_qat_options_default_to_the_config():
+    from edgedigits.cli_export import export
+    from edgedigits.export import ExportConfig
+
+    defaults = {p.name: p.default.default for p in inspect.signature(export).parameters.values()
+                if p.name.startswith("qat_") and p.name != "qat_limit"}
+    config = ExportConfig()
+    assert defaults == {"qat_epochs": config.qat_epochs, "qat_lr": config.qat_learning_rate,
+                        "qat_augment": config.qat_augment, "qat_batchnorm": config.qat_batchnorm,
+                        "qat_schedule": config.qat_schedule}
+    assert config.qat_epochs == 3.0
