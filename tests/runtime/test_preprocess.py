@@ -328,3 +328,10 @@ def test_components_in_the_bounding_box_are_those_of_the_whole_mask():
         for i in range(1, n):  # the same pixels, whatever the numbering
             (j,) = np.unique(whole[labels == i])
             assert stats[i].tolist() == expected[j].tolist()
+
+
+def test_truncated_jpegs_are_refused_at_a_reduced_scale_too(sample):
+    photo = make_photo(sample[0][0], np.random.default_rng(0), size=(960, 1280), scale=20.0)  # decoded at 1/4
+    for cut in (len(photo) // 10, len(photo) // 2, len(photo) - 100):
+        with pytest.raises(InputError, match="truncated or corrupted"):
+            preprocess_image(photo[:cut])
