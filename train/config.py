@@ -41,8 +41,8 @@ class TrainConfig:
       limit: train on only this many training images (quick runs and tests).
       early_stopping: stop after this many epochs without a better validation accuracy (0: off).
       negatives: generated non-digit images (:mod:`edgedigits.train.negatives`) added to training, as a
-        share of the training digits (e.g. 0.5), taught as ``negative_target`` says, so that the model can
-        say "not a digit". 0 (the default for now) turns it off: a plain digit model.
+        share of the training digits (default 0.5), taught as ``negative_target`` says, so that the model can
+        say "not a digit". 0 turns it off: a plain digit model.
       photo_digits: with ``negatives``, also this share of the training digits rendered as synthetic photos and
         prepared by the runtime's photo path (:mod:`edgedigits.train.photo_digits`), added as labelled digits:
         the soft, re-scaled digits the device feeds the model are digits too (without them the model learnt to
@@ -78,7 +78,7 @@ class TrainConfig:
     val_fraction: float = 1 / 12
     limit: int | None = None
     early_stopping: int = 0
-    negatives: float = 0.0
+    negatives: float = 0.5
     photo_digits: float = 0.5
     photo_negatives: float = 0.33
     negative_target: str = "class"

@@ -223,11 +223,16 @@ class DigitClassifier:
         self._output_kind = kind or self._probe_output_kind()
 
     def _probe_output_kind(self) -> str:
-        """Without a manifest: probabilities if rows of a blank and a grey image sum to 1 and are >= 0."""
+        """Without a manifest: probabilities if the int8 output has a softmax's fixed range (1/256 steps from 0), or
+        if rows of a blank and a grey image are in [0, 1] and sum to at most 1 (a model with a "not a digit" class
+        left out of its outputs gives a non-digit rows summing to far less than 1)."""
+        spec = self._session.output
+        if spec.scale is not None and abs(spec.scale - 1 / 256) < 1e-9 and spec.zero_point == -128:
+            return "probabilities"
         probes = self._lut[np.stack([np.zeros(_IMAGE, np.uint8), np.full(_IMAGE, 128, np.uint8)])]
         probes = probes.reshape((2,) + self._in_tail)
         rows = self._dequantize(self._run(probes))
-        if np.all(rows >= -1e-3) and np.allclose(rows.sum(axis=1), 1.0, atol=0.05):
+        if np.all(rows >= -1e-3) and np.all(rows <= 1.0 + 1e-3) and np.all(rows.sum(axis=1) <= 1.05):
             return "probabilities"
         return "logits"
 

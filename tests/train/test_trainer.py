@@ -43,8 +43,9 @@ def test_accuracy_is_well_above_chance(small_run):
     assert metrics["test_images"] == 10000
     assert metrics["test_accuracy"] == result.test_accuracy > 0.6  # chance is 0.1
     assert len(metrics["per_class_accuracy"]) == 10
-    # seed as the keras.io tutorial builds it: no "not a digit" class by default (opt-in: --negatives)
-    assert metrics["params"] == 34826 and metrics["macs"] > 0
+    # seed as the keras.io tutorial builds it (34,826), its last Dense 11-way by default: the "not a digit" class
+    assert metrics["params"] == 34826 + 1601 and metrics["macs"] > 0
+    assert metrics["not_a_digit"]["method"] == "digit_mass" and "photo path" in metrics["not_a_digit"]["chosen_on"]
 
 
 def test_train_time_is_the_wall_time_of_the_run(small_run):
