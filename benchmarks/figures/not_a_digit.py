@@ -20,7 +20,8 @@ Rejection is measured on: the held-out generated kind (``--holdout``, never trai
 images of the trained kinds (an optimistic figure), and two real-world kinds nobody trained on,
 when found on the machine: desktop icons (``/usr/share/icons/Adwaita``, 64-96 px PNGs, through the
 photo path ``preprocess_image``; a few icons show digits) and crops of the photo bundled with
-matplotlib (``grace_hopper.jpg``, through the photo path). An image the photo path itself refuses
+matplotlib (``grace_hopper.jpg``, through the photo path), and photos of letters in Pillow's own font (a font
+training does not draw from) made by the tests' photo maker, through the photo path. An image the photo path itself refuses
 (no ink found, ...) counts as rejected; the share is printed separately. Keras float models here; the
 int8 figures of the shipped model come from ``edgedigits bench``.
 """
@@ -66,7 +67,34 @@ def _real_world_sets(limit: int, seed: int) -> dict:
             y, x = int(rng.integers(0, img.shape[0] - side)), int(rng.integers(0, img.shape[1] - side))
             crops.append(img[y : y + side, x : x + side])
         sets["photo crops (photo path)"] = _through_photo_path(crops, preprocess_image, InputError)
+    sets["letters photographed (photo path)"] = _through_photo_path(_letter_photos(limit, rng), preprocess_image, InputError)
     return sets
+
+
+_LETTERS = "ACEFHJKLMNPRUVWXYacdefhkmnprtuvwxy"  # no digit look-alikes (O, I, l, Z, S, B, b, g, q, G, T, D, Q, ...)
+
+
+def _letter_photos(count: int, rng) -> list:
+    """Letters in Pillow's own font (none of the fonts training draws from), written like an MNIST digit and made into
+    photos by the tests' photo maker (tests/runtime/photos.py): a photo of a letter, as a user would take one."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "runtime"))
+    from photos import make_photo
+
+    font = ImageFont.load_default(size=80)
+    photos = []
+    for _ in range(count):
+        img = Image.new("L", (120, 120), 0)
+        ImageDraw.Draw(img).text((20, 5), _LETTERS[int(rng.integers(len(_LETTERS)))], fill=255, font=font,
+                                 stroke_width=int(rng.integers(2, 6)), stroke_fill=255)
+        glyph = img.crop(img.getbbox())
+        f = 20 / max(glyph.size)
+        glyph = glyph.resize((max(1, round(glyph.size[0] * f)), max(1, round(glyph.size[1] * f))), Image.BILINEAR)
+        field = Image.new("L", (28, 28), 0)
+        field.paste(glyph, ((28 - glyph.size[0]) // 2, (28 - glyph.size[1]) // 2))
+        photos.append(make_photo(np.asarray(field), rng))
+    return photos
 
 
 def _through_photo_path(sources, preprocess_image, InputError):
