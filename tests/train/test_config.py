@@ -30,6 +30,10 @@ from edgedigits.train import TrainConfig  # noqa: E402
         ({"distill_weight": 0.0}, "--distill-weight"),
         ({"temperature": 50.0}, "--temperature"),
         ({"resume": True, "overwrite": True, "out": "x"}, "contradict"),
+        ({"negatives": -0.1}, "--negatives must be a share"),
+        ({"photo_digits": 3.0}, "--photo-digits must be a share"),
+        ({"photo_negatives": 1.5}, "--photo-negatives must be a share"),
+        ({"holdout_kind": "unicorns"}, "unknown non-digit kind"),
     ],
 )
 def test_bad_options_are_refused(changes, message):
