@@ -121,6 +121,7 @@ def train_reader(
     width: float = typer.Option(_RD.width, "--width", help="Channel multiplier of the conv blocks."),
     seed: int = typer.Option(_RD.seed, "--seed", help="Training data and weights seed (validation: seed + 1)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N MNIST training digits (quick runs)."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this finished reader run's weights (a second stage)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
     out: Path = typer.Option(Path(_RD.out), "--out", "-o", help="Run folder."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
@@ -129,7 +130,8 @@ def train_reader(
     from edgedigits.train.reader import train_reader as run
 
     config = ReaderConfig(samples=samples, val_samples=val_samples, epochs=epochs, batch_size=batch_size, learning_rate=lr,
-                          width=width, seed=seed, limit=limit, data_dir=None if data_dir is None else str(data_dir),
+                          width=width, seed=seed, limit=limit, init=None if init is None else str(init),
+                          data_dir=None if data_dir is None else str(data_dir),
                           out=str(out), overwrite=overwrite).validate()
     metrics = run(config, progress=typer.echo)
     typer.echo(json.dumps(metrics, indent=2))

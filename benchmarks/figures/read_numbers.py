@@ -2,7 +2,7 @@
 
 Usage:
   python benchmarks/figures/read_numbers.py [--numbers N] [--six N] [--singles N] [--repeats R] [--seed S]
-      [--model PATH] [--aarch64-wheel] [--no-write]
+      [--model PATH] [--reader PATH] [--aarch64-wheel] [--no-write]
 
 Photos are made in code from MNIST *test* digits (tests/runtime/photos.py: ``number_photos`` for
 3-6 digit numbers, 640x480 JPEG, spacing "apart" 50% / "touching" 25% / "overlapping" 25%, wavy
@@ -12,8 +12,8 @@ at 640x480). Everything runs on one thread (``cv2.setNumThreads(1)``, the classi
 clock (``perf_counter_ns``) and this process's CPU time (``process_time_ns``: on a shared, busy
 machine wall clock also counts the time other jobs held the core).
 
-- ``read_number`` (edgedigits_runtime.read): whole-number accuracy overall and per spacing, the
-  p50 time of a read, and of a 6-digit read.
+- ``read_number`` (edgedigits_runtime.read, the sequence reader ``reader_int8.tflite`` or ``--reader``):
+  whole-number accuracy overall and per spacing, the p50 time of a read, and of a 6-digit read.
 - The textbook pipeline on the same photos: grey decode, Otsu threshold (polarity from the
   border), connected components left to right (specks under 5% of the largest and blobs touching
   the border dropped), each
@@ -60,15 +60,17 @@ def main(argv=None) -> int:
     from edgedigits_runtime import DigitClassifier, load_default, preprocess_image, read_number
     from edgedigits_runtime.errors import EdgeDigitsError
     from edgedigits_runtime.mnist import load_mnist
+    from edgedigits_runtime.reader import NumberReader, load_reader
 
     cv2.setNumThreads(1)
     clf = DigitClassifier(args.model, num_threads=1) if args.model else load_default(num_threads=1)
+    reader = NumberReader(args.reader, num_threads=1) if args.reader else load_reader(num_threads=1)
     images, labels = load_mnist("test", args.data_dir)
     start = time.time()
 
     def ours(photo):
         try:
-            return read_number(photo, clf).number
+            return read_number(photo, reader).number
         except EdgeDigitsError:
             return None
 
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
     wheel = _aarch64_wheel() if args.aarch64_wheel else None
     command = "python benchmarks/figures/read_numbers.py " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:]))
     tools = versions("opencv-python-headless", "ai-edge-litert", "numpy", "pillow")
-    text = _render(table, single, wheel, args, clf, describe(), tools, command.strip(), elapsed)
+    text = _render(table, single, wheel, args, clf, reader, describe(), tools, command.strip(), elapsed)
     print(text)
     if not args.no_write:
         replace_section(RESULTS, text)
@@ -225,7 +227,7 @@ def _aarch64_wheel():
 # --------------------------------------------------------------------------- RESULTS.md
 
 
-def _render(table, single, wheel, args, clf, machine, tools, command, elapsed) -> str:
+def _render(table, single, wheel, args, clf, reader, machine, tools, command, elapsed) -> str:
     styles = ["apart", "touching", "overlapping"]
 
     def acc(row, keys):
@@ -238,8 +240,10 @@ def _render(table, single, wheel, args, clf, machine, tools, command, elapsed) -
              f"{tools['ai-edge-litert']}, numpy {tools['numpy']}, pillow {tools['pillow']}. **Shared machine**: "
              "2 cores used by several jobs at once (load average far above 2 at times), so times are "
              "pessimistic and noisy; accuracy is exact.",
-             f"Command: `{command}` ({elapsed:.0f} s). One thread (`cv2.setNumThreads(1)`, classifier "
-             f"`num_threads=1`), model `{Path(clf.info['path']).name}` ({clf.info['backend']}). Times are medians "
+             f"Command: `{command}` ({elapsed:.0f} s). One thread (`cv2.setNumThreads(1)`, models "
+             f"`num_threads=1`): read_number with the sequence reader `{Path(reader.info['path']).name}` "
+             f"({reader.info['backend']}), the textbook pipeline and the one-digit paths with the classifier "
+             f"`{Path(clf.info['path']).name}`. Times are medians "
              "from the JPEG's bytes to the answer, wall clock / CPU time of the process.", "",
              f"Numbers: {args.numbers} synthetic 640x480 photos of 3-6 digit numbers made from MNIST test digits "
              f"(seed {args.seed}; tests/runtime/photos.py `number_photos`); 6-digit reads: {args.six} more photos "
@@ -271,7 +275,8 @@ def _render(table, single, wheel, args, clf, machine, tools, command, elapsed) -
 
 def _parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None, help="model file (default: the shipped one)")
+    p.add_argument("--model", default=None, help="classifier model file (default: the shipped one)")
+    p.add_argument("--reader", default=None, help="number reader model file (default: the shipped reader_int8.tflite)")
     p.add_argument("--data-dir", default=None, help="MNIST folder (else $EDGEDIGITS_DATA, cache, download)")
     p.add_argument("--numbers", type=int, default=600, help="photos of 3-6 digit numbers")
     p.add_argument("--six", type=int, default=100, help="photos of 6-digit numbers (read time)")

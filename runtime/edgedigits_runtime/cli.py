@@ -124,20 +124,21 @@ def read_command(
                                        show_default=False),
     digits: Optional[int] = typer.Option(None, "--digits", "-n", min=1, help="The number's length, when known."),
     roi: Optional[str] = typer.Option(None, "--roi", help="Read only this region: x,y,w,h in the photo's pixels."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file (.tflite/.onnx; manifest.json beside "
-                                         "it is checked). Default: the shipped int8 model."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Number reader model file (manifest.json beside "
+                                         "it is checked). Default: the shipped reader_int8.tflite."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per line: path, number, confidence, digits "
                                   "(box, label, confidence, not_a_digit each) (error)."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Interpreter threads (default: backend's)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Force litert, tflite-runtime, tensorflow-lite or onnxruntime."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
-                                              help="'not a digit' (shown as ?) below this top-digit probability "
-                                                   "(default: the model's calibrated rule)."),
+                                              help="'not a digit' (shown as ?) below this digit probability "
+                                                   "(default: the reader's own level)."),
 ) -> None:
     """Read whole handwritten numbers from photos: prints `path: 2048 (0.97)` per file (? = not a digit)."""
-    from edgedigits_runtime.read import read_files
+    from edgedigits_runtime.read import NumberReader, load_reader, read_files
 
-    results = read_files(images, _open(model, threads, backend), digits=digits, roi=_parse_roi(roi), threshold=threshold)
+    reader = load_reader(threads, backend) if model is None else NumberReader(model, num_threads=threads, backend=backend)
+    results = read_files(images, reader, digits=digits, roi=_parse_roi(roi), threshold=threshold)
     _render(results, json_out, lambda r: f"{r.path}: {r.reading.number} ({r.reading.confidence:.2f})"
             if r.reading.number else f"{r.path}: no digits found")
 

@@ -44,6 +44,7 @@ MAX_MARKS = 40  # digit-sized marks considered (more: the photo is not of one nu
 MAX_DIGITS = 20  # longest number read (the answer is bounded too: see read.py)
 _SPECK = 0.3  # marks smaller than this fraction of the line height in both directions are specks
 _MARGIN = 0.12  # the line's box is widened by this many line heights on each side
+_ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
 _TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
 _SHRINK_TO = 36
 
@@ -92,7 +93,8 @@ def normalise_line(ink, label: str = "image") -> Line | None:
       a :class:`Line`, or None when no mark is large enough to be a digit.
 
     Raises:
-      InputError: more digit-sized marks than a number of at most :data:`MAX_DIGITS` digits has.
+      InputError: more digit-sized marks than a number of at most :data:`MAX_DIGITS` digits has, or
+        marks that do not form one line.
     """
     from edgedigits_runtime.preprocess import require_image_libs, shrink_ink
 
@@ -110,6 +112,9 @@ def normalise_line(ink, label: str = "image") -> Line | None:
     y0 = int(min(stats[m, 1] for m in marks))
     x1 = int(max(stats[m, 0] + stats[m, 2] for m in marks))
     y1 = int(max(stats[m, 1] + stats[m, 3] for m in marks))
+    if y1 - y0 > _ROWS * height:
+        raise InputError(f"{label}: the marks found are spread over {(y1 - y0) / height:.1f} digit heights, not one line "
+                         "of a number (several lines, text, a patterned surface?); crop to the number (--roi)")
     h, w = ink.shape
     lut = np.zeros(len(stats), np.uint8)
     lut[marks] = 1

@@ -39,6 +39,14 @@ def clf():
 
 
 @pytest.fixture(scope="session")
+def reader():
+    """The shipped number reader (one per session)."""
+    from edgedigits_runtime.reader import load_reader
+
+    return load_reader(num_threads=1)
+
+
+@pytest.fixture(scope="session")
 def mnist_test(mnist_dir):
     """The MNIST test set: uint8 (10000, 28, 28) read-only images, labels."""
     from edgedigits_runtime.mnist import load_mnist
