@@ -29,8 +29,9 @@ class ExportConfig:
         manifest describes exactly the files present).
       qat_epochs: quantization-aware fine-tune passes over the training split (int8 only). 3 by default:
         tfmot's activation ranges are moving averages (decay 0.999) that one pass (430 steps) leaves
-        ~65% at their initial [-6, 6]; 3 passes gave +0.03 points int8 validation accuracy on each of
-        3 seeds (benchmarks/RESULTS.md, "Accuracy-per-MAC frontier").
+        ~65% at their initial [-6, 6]; 3 passes gave the best int8 validation accuracy of 1, 3 and 5
+        (+0.02 to +0.04 points over 1 pass on each of 3 seeds: within the noise; benchmarks/RESULTS.md,
+        "Accuracy-per-MAC frontier").
       qat_learning_rate: Adam learning rate of that fine-tune; low, the model is already trained.
       qat_limit: fine-tune on only this many training images (quick runs, tests).
       qat_augment: fine-tune on the training augmentation (random rotations, zooms, shifts) instead of
