@@ -124,7 +124,7 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
                         "runtime_accuracy_on_accepted": round(scored.accuracy_on_accepted, 6)})
     shipped.update(_run_facts(run))
     out = {key: value for key, value in manifest.items() if key not in ("artifacts", "reference")}
-    out["artifacts"] = {**_other_entries(models_dir), SHIPPED_NAME: entry}  # the number reader's entry stays
+    out["artifacts"] = {SHIPPED_NAME: entry, **_other_entries(models_dir)}  # the classifier first; the number reader's entry stays
     out["shipped"] = shipped
     atomic_write_bytes(models_dir / SHIPPED_NAME, data)
     write_manifest(models_dir, out)

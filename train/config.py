@@ -79,7 +79,7 @@ class TrainConfig:
     limit: int | None = None
     early_stopping: int = 0
     negatives: float = 0.5
-    photo_digits: float = 0.5
+    photo_digits: float = 1.0
     photo_negatives: float = 0.33
     negative_target: str = "class"
     negative_weight: float = 0.5
