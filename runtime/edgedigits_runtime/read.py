@@ -16,7 +16,16 @@ touch or overlap (no cut is right), so :func:`read_number` does not cut. It read
 5. each digit's box: the columns from the least-inked column between it and its left neighbour's
    peak to the one before its right neighbour, mapped back to the photo and shrunk to the ink
    in them; its confidence: its probability at its peak column. A digit below the ``threshold``
-   reads ``?`` (not a digit).
+   reads ``?`` (not a digit);
+6. "not a digit": each position's ink, prepared by the photo path's own 28x28 field step
+   (:func:`~edgedigits_runtime.preprocess.field_of_parts`), goes to the digit classifier (the
+   shipped ``default_int8.tflite``, or the :class:`~edgedigits_runtime.DigitClassifier` passed)
+   in one batch. A position is refused when the classifier's calibrated "not a digit" rule
+   refuses it, or, when its ink is connected to a neighbour's (touching digits: its field holds
+   parts of the neighbour, which the classifier was taught to refuse), only when the score is
+   below :data:`GATE_SHARED`. When every position is refused, nothing in the photo is a digit
+   (a letter, a symbol, an object): the reading is empty ("no digits found"). A refused position
+   standing alone whose reader confidence is below :data:`GATE_CONFIDENCE` reads ``?``.
 
 Example:
 
@@ -44,7 +53,12 @@ from edgedigits_runtime.reader import NumberReader, ctc_best_of_length, ctc_gree
 __all__ = ["MAX_DIGITS", "MAX_MARKS", "DigitReading", "FileReading", "NumberReader", "NumberReading", "read_files",
            "read_number"]
 _MIN_WIDTH = 0.25  # a digit is at least this many line heights wide (bounds --digits N by the ink's width)
+# "Not a digit" (chosen on the seed-11 photos, see RESULTS.md "Reading numbers (issue 10)"): each read position's ink
+# also goes to the digit classifier; when it refuses every position, the photo has no digits.
+GATE_SHARED = 0.05  # a position whose ink touches a neighbour's counts as refused only below this classifier score
+GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
+_gate = None
 _default_lock = threading.Lock()
 
 
@@ -105,8 +119,9 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
         :func:`~edgedigits_runtime.preprocess.preprocess_image` takes). Either polarity, uneven
         light, the number anywhere on one line (a wavy baseline is fine).
       classifier: the :class:`NumberReader` to read with (default: the shipped one). A
-        :class:`~edgedigits_runtime.DigitClassifier` is accepted for compatibility and means the
-        shipped reader too (numbers are read by the sequence model, not digit by digit).
+        :class:`~edgedigits_runtime.DigitClassifier` means the shipped reader too (numbers are
+        read by the sequence model, not digit by digit) and is the one that decides "not a
+        digit" (default: the shipped classifier; one without a "not a digit" rule refuses nothing).
       digits: the number's length when known (1 to :data:`MAX_DIGITS`): the best reading with
         exactly that many digits.
       roi: (x, y, w, h) in the photo's pixels: read only this region (as meter readers do).
@@ -115,7 +130,8 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
       name: what to call the image in error messages.
 
     Returns:
-      a :class:`NumberReading` (``number == ""`` when the photo has ink but no digit).
+      a :class:`NumberReading` (``number == ""`` when the photo has ink but no digit: no
+      digit-sized marks, or every position refused as "not a digit").
 
     Raises:
       InputError: not an image (as ``preprocess_image``), a blank photo ("no digits found"),
@@ -123,6 +139,7 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
         than :data:`MAX_DIGITS`, a line too short for ``digits``.
       UsageError: ``digits``, ``roi`` or ``threshold`` is not valid.
     """
+    from edgedigits_runtime.classifier import DigitClassifier
     from edgedigits_runtime.preprocess import find_ink, load_image_scaled
 
     roi = _check_options(digits, roi, threshold)
@@ -154,17 +171,76 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
     if not found:
         return NumberReading("", 0.0, ())
     level = reader.threshold if threshold is None else float(threshold)
+    boxes = digit_boxes(line, probs, found)
+    confidences = [float(probs[frames, digit].max()) for digit, frames in found]
+    gate = classifier if isinstance(classifier, DigitClassifier) else _default_gate()
+    scores, _, gate_level, shared = _gate_scores(line, boxes, gate, label)
+    if gate_level is None:  # a classifier without a "not a digit" rule refuses nothing
+        refused = np.zeros(len(boxes), bool)
+    else:  # a field holding parts of a touching neighbour is refused only when the classifier is nearly sure
+        refused = scores < np.where(shared, min(GATE_SHARED, gate_level), gate_level)
+    if refused.all():  # nothing in the photo is a digit (a letter, a symbol, an object): as for ink without digits
+        return NumberReading("", 0.0, ())
     out = []
-    for (digit, frames), box in zip(found, digit_boxes(line, probs, found)):
-        confidence = float(probs[frames, digit].max())
+    for (digit, _), box, confidence, no, alone in zip(found, boxes, confidences, refused, ~shared):
         x0, y0, x1, y1 = box
         total = scale * line.ink.scale
         photo_box = (int(origin[0] + math.floor(x0 / total)), int(origin[1] + math.floor(y0 / total)),
                      max(1, round((x1 - x0) / total)), max(1, round((y1 - y0) / total)))
-        rejected = confidence < level
+        rejected = bool(confidence < level or (no and alone and confidence < GATE_CONFIDENCE))
         out.append(DigitReading(photo_box, None if rejected else int(digit), confidence, rejected))
     number = "".join("?" if d.not_a_digit else str(d.label) for d in out)
     return NumberReading(number, float(np.prod([d.confidence for d in out])), tuple(out))
+
+
+def _default_gate():
+    global _gate
+    with _default_lock:
+        if _gate is None:
+            from edgedigits_runtime.classifier import load_default
+
+            _gate = load_default()
+        return _gate
+
+
+def _gate_scores(line, boxes, gate, label: str) -> tuple[np.ndarray, np.ndarray, float | None, np.ndarray]:
+    """The digit classifier's view of each read position: (scores, labels, threshold, shared).
+
+    Each position's ink (the kept marks' pixels inside its box, in ``line.ink``) goes through the
+    photo path's own 28x28 field step (:func:`~edgedigits_runtime.preprocess.field_of_parts`), all
+    positions in one batched :meth:`~edgedigits_runtime.DigitClassifier.classify`. ``scores`` is
+    the classifier rule's score (higher = more digit-like; -1 where the ink is too faint or small
+    for a field), ``labels`` its top digit (-1 there), ``threshold`` its rule's level (None: a
+    model without a "not a digit" rule), ``shared`` True where the position's ink is connected
+    to another position's (touching digits: its field holds parts of a neighbour).
+    """
+    from edgedigits_runtime.preprocess import field_of_parts
+
+    ink = line.ink
+    fields, where, parts = [], [], []
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        ids = np.unique(ink.labels[y0:y1, x0:x1][line.mask[y0:y1, x0:x1]])
+        ids = ids[ids > 0]
+        parts.append(set(ids.tolist()))
+        if not len(ids):
+            continue
+        lo = np.full(y1 - y0, x0, np.int64)
+        hi = np.full(y1 - y0, x1, np.int64)
+        try:
+            fields.append(field_of_parts(ink, [(int(c), (x0, y0, x1, y1, lo, hi)) for c in ids], label))
+        except InputError:
+            continue
+        where.append(i)
+    scores = np.full(len(boxes), -1.0, np.float32)
+    labels = np.full(len(boxes), -1, np.int64)
+    threshold = None
+    if fields:
+        result = gate.classify(np.stack(fields))
+        scores[where] = result.score
+        labels[where] = result.probs.argmax(axis=1)
+        threshold = result.threshold
+    shared = np.array([any(p & q for j, q in enumerate(parts) if j != i) for i, p in enumerate(parts)], bool)
+    return scores, labels, threshold, shared
 
 
 def _default_reader() -> NumberReader:

@@ -182,3 +182,30 @@ def number_photos(images: np.ndarray, labels: np.ndarray, count: int, seed: int,
         photo, _ = make_number_photo(images[idx], rng, spacing=style, size=size, **options)
         out.append((photo, "".join(str(int(d)) for d in labels[idx]), style))
     return out
+
+
+GLYPH_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # fonts-dejavu(-core), installed by .ci/run
+               "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",  # fonts-liberation
+               "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf",  # fonts-freefont-ttf
+               "/usr/share/fonts/opentype/urw-base35/URWBookman-Light.otf")  # fonts-urw-base35
+
+
+def make_glyph_photo(char: str, rng: np.random.Generator, *, font: str | None = None, stroke: int = 0,
+                     **options) -> bytes | np.ndarray:
+    """A letter or symbol (not a digit) written like an MNIST digit (fitted to 20x20 in 28x28) and photographed by
+    :func:`make_photo` (``options`` go there). ``font``: a font file (default: the first of :data:`GLYPH_FONTS` present,
+    else Pillow's own font)."""
+    from pathlib import Path
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    path = font or next((f for f in GLYPH_FONTS if Path(f).is_file()), None)
+    face = ImageFont.truetype(path, 80) if path else ImageFont.load_default(size=80)
+    img = Image.new("L", (160, 160), 0)
+    ImageDraw.Draw(img).text((20, 5), char, fill=255, font=face, stroke_width=stroke, stroke_fill=255)
+    glyph = img.crop(img.getbbox())
+    f = 20 / max(glyph.size)
+    glyph = glyph.resize((max(1, round(glyph.size[0] * f)), max(1, round(glyph.size[1] * f))), Image.BILINEAR)
+    field = Image.new("L", (28, 28), 0)
+    field.paste(glyph, ((28 - glyph.size[0]) // 2, (28 - glyph.size[1]) // 2))
+    return make_photo(np.asarray(field), rng, **options)

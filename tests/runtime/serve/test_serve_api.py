@@ -162,6 +162,17 @@ def test_read_matches_offline_read(server, client, mnist_test, tmp_path, clf):
     assert right >= 4, f"{right} of {len(photos)} numbers read right"
 
 
+def test_read_a_letter_is_no_digits_found(server, client):
+    """POST /v1/read of a photo of a letter: 200 with no number (as `edgedigits-rt read --json`: "no digits found")."""
+    import numpy as np
+    from photos import make_glyph_photo
+
+    photo = make_glyph_photo("A", np.random.default_rng(1))
+    r = client.post(f"{server.url}/v1/read", content=photo, headers={"Content-Type": "image/jpeg"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"path": "upload", "number": "", "confidence": 0.0, "digits": []}
+
+
 def test_read_parameters(server, client, mnist_test):
     from photos import make_number_photo
 
