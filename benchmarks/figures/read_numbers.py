@@ -1,7 +1,7 @@
 """Reading whole numbers from photos (issue 10), beside the textbook OpenCV pipeline, for RESULTS.md.
 
 Usage:
-  python benchmarks/figures/read_numbers.py [--numbers N] [--six N] [--singles N] [--repeats R] [--seed S]
+  python benchmarks/figures/read_numbers.py [--numbers N] [--six N] [--singles N] [--repeats R] [--nondigits N] [--seed S]
       [--model PATH] [--reader PATH] [--aarch64-wheel] [--no-write]
 
 Photos are made in code from MNIST *test* digits (tests/runtime/photos.py: ``number_photos`` for
@@ -21,6 +21,14 @@ machine wall clock also counts the time other jobs held the core).
 - One digit per photo: ``preprocess_image`` + ``predict`` (the runtime's photo path), the
   textbook pipeline's largest component, and ``read_number`` on the same photos; each photo timed
   ``--repeats`` times (the paths interleaved pass by pass), medians over all.
+- "Not a digit" (``--nondigits N`` photos per set): photos with no digit, through ``read_number``
+  with its "not a digit" decision and without it (the reader alone): letters and symbols in every
+  font of tests/runtime/photos.py ``GLYPH_FONTS`` installed (``make_glyph_photo``), shapes and
+  scribbles from the toolkit's non-digit generator (train/negatives.py, report seed) photographed
+  by ``make_photo``, and crops of matplotlib's ``grace_hopper.jpg`` (as not_a_digit.py); the
+  share answered "no digits found" (an empty reading, or the blank-page refusal) and the share
+  refused any way. The same with and without the decision on the numbers above, 2-digit
+  numbers and the one-digit photos (what the decision costs in digits).
 - ``--aarch64-wheel``: size of the opencv-python-headless wheel pip picks for a 64-bit Raspberry
   Pi (``pip download --platform manylinux2014_aarch64``), packed and unpacked.
 
@@ -83,6 +91,17 @@ def main(argv=None) -> int:
     for fn in readers.values():  # warm-up
         for photo, _, _ in numbers[:5]:
             fn(photo)
+    import edgedigits_runtime.read as read_module
+
+    gate_scores = read_module._gate_scores
+
+    def ungated(photo):  # the reader alone: no "not a digit" decision
+        read_module._gate_scores = lambda line, boxes, gate, label: (None, None, None, np.zeros(len(boxes), bool))
+        try:
+            return ours(photo)
+        finally:
+            read_module._gate_scores = gate_scores
+
     table = {}
     for name, fn in readers.items():
         hits, total, times = collections.Counter(), collections.Counter(), []
@@ -126,12 +145,27 @@ def main(argv=None) -> int:
         single[name] = (float(np.mean([a == e for a, e in zip(answers[name], expected)])),
                         np.median(times[name], axis=0) / 1e6)
     args.loads = (min(loads), max(loads))
+
+    ungated_numbers = float(np.mean([ungated(photo) == number for photo, number, _ in numbers]))
+    ungated_touch = [ungated(photo) == number for photo, number, style in numbers if style != "apart"]
+    shorts = number_photos(images, labels, args.nondigits, seed=args.seed + 3, lengths=(2, 2))
+    gate = {"numbers (3-6 digits)": (float(np.mean([ours(p) == n for p, n, _ in numbers])), ungated_numbers),
+            "numbers whose strokes touch or overlap": (
+                float(np.mean([ours(p) == n for p, n, s in numbers if s != "apart"])), float(np.mean(ungated_touch))),
+            "2-digit numbers": (float(np.mean([ours(p) == n for p, n, _ in shorts])),
+                                float(np.mean([ungated(p) == n for p, n, _ in shorts]))),
+            "one-digit photos": (single["read_number"][0],
+                                 float(np.mean([ungated(p) == str(int(t)) for p, t in zip(singles, truth)])))}
+    refusals = {}
+    for name, photos in _non_digit_sets(args.nondigits, args.seed + 4).items():
+        refusals[name] = (len(photos), _refusals(photos, reader, read_number, EdgeDigitsError),
+                          _refusals(photos, reader, read_number, EdgeDigitsError, read_module))
     elapsed = time.time() - start
 
     wheel = _aarch64_wheel() if args.aarch64_wheel else None
     command = "python benchmarks/figures/read_numbers.py " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:]))
     tools = versions("opencv-python-headless", "ai-edge-litert", "numpy", "pillow")
-    text = _render(table, single, wheel, args, clf, reader, describe(), tools, command.strip(), elapsed)
+    text = _render(table, single, wheel, args, clf, reader, describe(), tools, command.strip(), elapsed, gate, refusals)
     print(text)
     if not args.no_write:
         replace_section(RESULTS, text)
@@ -146,6 +180,69 @@ def _timed(fn, photo, errors=()):
     except errors:
         answer = None
     return answer, (time.perf_counter_ns() - t0, time.process_time_ns() - c0)
+
+
+# --------------------------------------------------------------------------- not a digit
+
+
+_GLYPHS = "ACEFHJKLMNPRUVWXYacdefhkmnprtuvwxy#%&*+=@$?"  # letters and symbols, no digit look-alikes (O, I, l, S, ...)
+
+
+def _non_digit_sets(count: int, seed: int) -> dict:
+    """{set name: [photo, ...]}: photos with no digit in them (see the module docstring)."""
+    from pathlib import Path as _Path
+
+    from photos import GLYPH_FONTS, make_glyph_photo, make_photo
+
+    rng = np.random.default_rng(seed)
+    sets = {}
+    fonts = [f for f in GLYPH_FONTS if _Path(f).is_file()] or [None]
+    sets[f"letters and symbols ({len(fonts)} fonts)"] = [
+        make_glyph_photo(_GLYPHS[int(rng.integers(len(_GLYPHS)))], rng, font=fonts[i % len(fonts)],
+                         stroke=int(rng.integers(0, 4)), size=(480, 640)) for i in range(count)]
+    try:
+        from edgedigits.train.negatives import REPORT_SEED, generate
+    except ImportError:  # the toolkit is not installed (a runtime-only venv)
+        generate = None
+    if generate is not None:
+        for kind in ("shapes", "scribbles"):
+            fields, _ = generate(count, seed=REPORT_SEED, kinds=[kind])
+            sets[f"{kind} (train/negatives.py)"] = [make_photo(np.asarray(f, np.uint8).reshape(28, 28), rng,
+                                                               size=(480, 640)) for f in fields]
+    import matplotlib
+    from PIL import Image
+
+    photo = _Path(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
+    if photo.is_file():
+        img = np.asarray(Image.open(photo).convert("RGB"))
+        crops = []
+        for _ in range(count):
+            side = int(rng.integers(48, min(img.shape[:2]) // 2))
+            y, x = int(rng.integers(0, img.shape[0] - side)), int(rng.integers(0, img.shape[1] - side))
+            crops.append(np.ascontiguousarray(img[y : y + side, x : x + side]))
+        sets["crops of grace_hopper.jpg"] = crops
+    return sets
+
+
+def _refusals(photos, reader, read_number, errors, read_module=None) -> tuple[float, float]:
+    """(share answered "no digits found", share refused any way); ``read_module``: without the "not a digit" decision."""
+    none = refused = 0
+    saved = read_module._gate_scores if read_module else None
+    if read_module:
+        read_module._gate_scores = lambda line, boxes, gate, label: (None, None, None, np.zeros(len(boxes), bool))
+    try:
+        for photo in photos:
+            try:
+                empty = read_number(photo, reader).number == ""
+                none += empty
+                refused += empty
+            except errors as exc:
+                none += "no digits found" in str(exc)
+                refused += 1
+    finally:
+        if read_module:
+            read_module._gate_scores = saved
+    return none / max(len(photos), 1), refused / max(len(photos), 1)
 
 
 # --------------------------------------------------------------------------- the textbook pipeline
@@ -227,7 +324,7 @@ def _aarch64_wheel():
 # --------------------------------------------------------------------------- RESULTS.md
 
 
-def _render(table, single, wheel, args, clf, reader, machine, tools, command, elapsed) -> str:
+def _render(table, single, wheel, args, clf, reader, machine, tools, command, elapsed, gate, refusals) -> str:
     styles = ["apart", "touching", "overlapping"]
 
     def acc(row, keys):
@@ -263,6 +360,19 @@ def _render(table, single, wheel, args, clf, reader, machine, tools, command, el
               "| path | accuracy | p50 ms bytes -> label, wall / CPU |", "|---|---:|---:|"]
     for name, (accuracy, p50) in single.items():
         lines.append(f"| {name} | {accuracy:.1%} | {p50[0]:.2f} / {p50[1]:.2f} |")
+    lines += ["", "\"Not a digit\" (issue 9 in `read`): read_number asks the classifier "
+              f"`{Path(clf.info['path']).name}` about each position it reads (read.py step 6; rule chosen on the "
+              "seed-11 photos). Photos with no digit, 640x480 unless cropped "
+              f"({args.nondigits} per set; letters and symbols `{_GLYPHS}`): share answered \"no digits found\" "
+              "(refused any way: also other clean refusals, e.g. marks not on one line).", "",
+              "| photos without a digit | no digits found | refused any way | reader alone: no digits found / refused |",
+              "|---|---:|---:|---:|"]
+    for name, (n, (none, refused), (none0, refused0)) in refusals.items():
+        lines.append(f"| {name} ({n}) | {none:.1%} | {refused:.1%} | {none0:.1%} / {refused0:.1%} |")
+    lines += ["", "What the decision costs in digits (whole-number accuracy on the same photos):", "",
+              "| photos | with the decision | reader alone |", "|---|---:|---:|"]
+    for name, (with_gate, without) in gate.items():
+        lines.append(f"| {name} | {with_gate:.1%} | {without:.1%} |")
     if wheel:
         if "error" in wheel:
             lines += ["", f"opencv-python-headless for aarch64: not measured ({wheel['error']})."]
@@ -282,6 +392,7 @@ def _parse(argv):
     p.add_argument("--six", type=int, default=100, help="photos of 6-digit numbers (read time)")
     p.add_argument("--singles", type=int, default=300, help="photos of one digit")
     p.add_argument("--repeats", type=int, default=3, help="timed passes over the one-digit photos")
+    p.add_argument("--nondigits", type=int, default=200, help="photos per non-digit set (and of 2-digit numbers)")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--aarch64-wheel", action="store_true", help="also measure the aarch64 opencv wheel (pip download)")
     p.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
