@@ -5,7 +5,8 @@ Routes:
 - ``GET /`` the page (draw a digit, or take/upload a photo); ``/static/...`` its files.
 - ``POST /v1/predict`` one digit image -> the fields of ``edgedigits-rt predict --json``.
 - ``POST /v1/read`` a photo of a number -> the fields of ``edgedigits-rt read --json``.
-- ``GET /v1/health``, ``GET /v1/model``, ``GET /v1/openapi.json``.
+- ``GET /v1/health``, ``GET /v1/model`` (the classifier, and under ``reader`` the number reader ``/v1/read``
+  uses: name, sha256, size, verified), ``GET /v1/openapi.json``.
 
 An image is the raw request body (``Content-Type: image/png``, ``image/jpeg``, ...,
 ``application/octet-stream``) or the one file of a ``multipart/form-data`` upload. Every failure
@@ -330,6 +331,18 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
 
         return await _image_endpoint(request, work)
 
+    def reader_facts() -> dict:
+        """The number reader's facts (``/v1/read`` reads with it; loaded on first use), or why it is unavailable."""
+        from edgedigits_runtime.errors import EdgeDigitsError
+        from edgedigits_runtime.read import _default_reader
+
+        try:
+            info = _default_reader().info
+        except EdgeDigitsError as exc:
+            return {"error": str(exc)}
+        return {"model": Path(info["path"]).name, "sha256": info["sha256"], "size": info["size"],
+                "verified": info["verified"], "backend": info["backend"], "min_confidence": info["min_confidence"]}
+
     async def health(request: Request):
         return JSONResponse({
             "status": "ok", "version": _version(), "model": Path(classifier.info["path"]).name,
@@ -337,6 +350,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
             "backend": classifier.info["backend"], "uptime_s": round(time.time() - state["started"], 1),
             "in_progress": state["pending"], "served": state["served"], "refused_busy": state["refused_busy"],
             "limits": {**dataclasses.asdict(limits), "max_pixels": MAX_PIXELS},
+            "reader": reader_facts(),
         })
 
     async def model_info(request: Request):
@@ -344,7 +358,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
         info["path"] = Path(info["path"]).name  # the server's folders are not the client's business
         if isinstance(info.get("manifest"), str):
             info["manifest"] = Path(info["manifest"]).name
-        return JSONResponse({**info, "manifest_contents": classifier.manifest})
+        return JSONResponse({**info, "manifest_contents": classifier.manifest, "reader": reader_facts()})
 
     async def openapi(request: Request):
         from edgedigits_runtime.serve.openapi import spec

@@ -127,12 +127,14 @@ def spec(version: str, limits=None) -> dict:
                     "schema": {"$ref": "#/components/schemas/Reading"}}}}, **_IMAGE_ERRORS},
             }},
             "/v1/health": {"get": {
-                "summary": "Liveness, the model's SHA-256, requests in progress and served, the limits.",
+                "summary": "Liveness, the model's SHA-256, requests in progress and served, the limits, and the number "
+                           "reader's facts (`reader`: model, sha256, size, verified).",
                 "responses": {"200": {"description": "Up.", "content": {"application/json": {"schema": {"type": "object"}}}},
                               "401": _IMAGE_ERRORS["401"]},
             }},
             "/v1/model": {"get": {
-                "summary": "The model: format, backend, input/output quantization, SHA-256, verified, its manifest.",
+                "summary": "The model: format, backend, input/output quantization, SHA-256, verified, its manifest; "
+                           "`reader`: the number reader /v1/read uses (model, sha256, size, verified, backend).",
                 "responses": {"200": {"description": "The model.", "content": {"application/json": {"schema": {"type": "object"}}}},
                               "401": _IMAGE_ERRORS["401"]},
             }},

@@ -64,6 +64,19 @@ def test_model_describes_the_shipped_model(server, client, shipped):
     assert "/" not in body["path"]  # no server paths leak
 
 
+def test_health_and_model_describe_the_number_reader(server, client):
+    """/v1/read reads with a second model: /v1/health and /v1/model name it beside the classifier."""
+    import hashlib
+
+    from edgedigits_runtime.reader import DEFAULT_READER
+
+    data = DEFAULT_READER.read_bytes()
+    for page in ("health", "model"):
+        reader = client.get(f"{server.url}/v1/{page}").json()["reader"]
+        assert reader["model"] == DEFAULT_READER.name and reader["size"] == len(data)
+        assert reader["sha256"] == hashlib.sha256(data).hexdigest() and reader["verified"] is True
+
+
 def test_predict_raw_png_matches_offline_predict(server, client, pngs, tmp_path, clf):
     """Same fields and values as `edgedigits-rt predict --json --top-k 3` on the same files."""
     from edgedigits_runtime.predict import predict_files
