@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     gate_scores = read_module._gate_scores
 
     def ungated(photo):  # the reader alone: no "not a digit" decision
-        read_module._gate_scores = lambda line, boxes, gate, label: (None, None, None, np.zeros(len(boxes), bool))
+        read_module._gate_scores = lambda line, boxes, *rest: (None, None, None, np.zeros(len(boxes), bool))
         try:
             return ours(photo)
         finally:
@@ -229,7 +229,7 @@ def _refusals(photos, reader, read_number, errors, read_module=None) -> tuple[fl
     none = refused = 0
     saved = read_module._gate_scores if read_module else None
     if read_module:
-        read_module._gate_scores = lambda line, boxes, gate, label: (None, None, None, np.zeros(len(boxes), bool))
+        read_module._gate_scores = lambda line, boxes, *rest: (None, None, None, np.zeros(len(boxes), bool))
     try:
         for photo in photos:
             try:

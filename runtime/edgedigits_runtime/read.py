@@ -23,7 +23,9 @@ touch or overlap (no cut is right), so :func:`read_number` does not cut. It read
    in one batch. A position is refused when the classifier's calibrated "not a digit" rule
    refuses it, or, when its ink is connected to a neighbour's (touching digits: its field holds
    parts of the neighbour, which the classifier was taught to refuse), only when the score is
-   below :data:`GATE_SHARED`. When every position is refused, nothing in the photo is a digit
+   below :data:`GATE_SHARED` — unless that run of connected positions is narrower than
+   :data:`GATE_NARROW` line heights per digit (one letter read as several digits, M -> 111;
+   touching handwritten digits are wider). When every position is refused, nothing in the photo is a digit
    (a letter, a symbol, an object): the reading is empty ("no digits found"). A refused position
    standing alone whose reader confidence is below :data:`GATE_CONFIDENCE` reads ``?``.
 
@@ -56,6 +58,7 @@ _MIN_WIDTH = 0.25  # a digit is at least this many line heights wide (bounds --d
 # "Not a digit" (chosen on the seed-11 photos, see RESULTS.md "Reading numbers (issue 10)"): each read position's ink
 # also goes to the digit classifier; when it refuses every position, the photo has no digits.
 GATE_SHARED = 0.05  # a position whose ink touches a neighbour's counts as refused only below this classifier score
+GATE_NARROW = 0.45  # ... unless its run of connected positions is narrower than this (line heights per position)
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
 _gate = None
@@ -212,7 +215,9 @@ def _gate_scores(line, boxes, gate, label: str) -> tuple[np.ndarray, np.ndarray,
     the classifier rule's score (higher = more digit-like; -1 where the ink is too faint or small
     for a field), ``labels`` its top digit (-1 there), ``threshold`` its rule's level (None: a
     model without a "not a digit" rule), ``shared`` True where the position's ink is connected
-    to another position's (touching digits: its field holds parts of a neighbour).
+    to another position's (touching digits: its field holds parts of a neighbour) — unless that run
+    of connected positions is narrower than :data:`GATE_NARROW` line heights per position (one
+    letter read as several digits, M -> 111, not touching digits).
     """
     from edgedigits_runtime.preprocess import field_of_parts
 
@@ -240,7 +245,15 @@ def _gate_scores(line, boxes, gate, label: str) -> tuple[np.ndarray, np.ndarray,
         labels[where] = result.probs.argmax(axis=1)
         threshold = result.threshold
     shared = np.array([any(p & q for j, q in enumerate(parts) if j != i) for i, p in enumerate(parts)], bool)
-    return scores, labels, threshold, shared
+    narrow = np.zeros(len(boxes), bool)
+    start = 0
+    for i in range(1, len(boxes) + 1):  # runs of neighbouring positions whose ink is connected
+        if i == len(boxes) or not parts[i] & parts[i - 1]:
+            if i - start >= 2:
+                width = (boxes[i - 1][2] - boxes[start][0]) / max(line.height, 1e-6) / (i - start)
+                narrow[start:i] = width < GATE_NARROW
+            start = i
+    return scores, labels, threshold, shared & ~narrow
 
 
 def _default_reader() -> NumberReader:
