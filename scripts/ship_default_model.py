@@ -45,18 +45,34 @@ MIN_ACCURACY = 0.994
 
 def main(argv=None) -> int:
     args = _parse(argv)
+    return run_ship(ship, args, "scripts/ship_default_model.py", argv, require_reject=args.require_reject)
+
+
+def run_ship(ship_fn, args, script: str, argv, **options) -> int:
+    """The command-line tail every ship script shares: ship, print the facts as JSON, or one ``error:`` line and 1."""
     sys.path.insert(0, str(ROOT / "runtime"))  # the checkout's runtime, even when another is installed
     from edgedigits_runtime.errors import EdgeDigitsError
 
     try:
-        shipped = ship(Path(args.run), data_dir=args.data_dir, min_accuracy=args.min_accuracy, models_dir=Path(args.models_dir),
-                       require_reject=args.require_reject,
-                       command=" ".join(["python", "scripts/ship_default_model.py", *map(shlex.quote, argv or sys.argv[1:])]))
+        shipped = ship_fn(Path(args.run), data_dir=args.data_dir, min_accuracy=args.min_accuracy,
+                          models_dir=Path(args.models_dir), **options,
+                          command=" ".join(["python", script, *map(shlex.quote, argv or sys.argv[1:])]))
     except EdgeDigitsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(shipped, indent=2))
     return 0
+
+
+def export_manifest(run: Path, first: str) -> tuple[Path, dict]:
+    """``RUN/export`` (or ``RUN`` itself) and its manifest; ``UsageError`` naming the command ``first`` when absent."""
+    from edgedigits_runtime.errors import UsageError
+    from edgedigits_runtime.manifest import MANIFEST_FILE, read_manifest
+
+    export = run / "export" if (run / "export" / MANIFEST_FILE).is_file() else run  # edgedigits.runs.EXPORT_DIR
+    if not (export / MANIFEST_FILE).is_file():
+        raise UsageError(f"no export manifest in {run} (looked for {run}/export/manifest.json): run `{first}` first")
+    return export, read_manifest(export / MANIFEST_FILE)
 
 
 def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models_dir: Path = MODELS, command: str = "",
@@ -76,13 +92,9 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     from edgedigits_runtime.errors import ModelError, UsageError
     from edgedigits_runtime.evaluate import evaluate
     from edgedigits_runtime.fileio import atomic_write_bytes, sha256_bytes
-    from edgedigits_runtime.manifest import MANIFEST_FILE, read_manifest, write_manifest
+    from edgedigits_runtime.manifest import write_manifest
 
-    export = run / "export" if (run / "export" / MANIFEST_FILE).is_file() else run  # edgedigits.runs.EXPORT_DIR
-    if not (export / MANIFEST_FILE).is_file():
-        raise UsageError(f"no export manifest in {run} (looked for {run}/export/manifest.json): "
-                         f"run `edgedigits export {run} --int8` first")
-    manifest = read_manifest(export / MANIFEST_FILE)
+    export, manifest = export_manifest(run, f"edgedigits export {run} --int8")
     names = [name for name, entry in manifest["artifacts"].items() if entry.get("format") == "int8"]
     if not names:
         raise UsageError(f"{export}/manifest.json lists no int8 artifact (it has {', '.join(manifest['artifacts'])}): "

@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
-import shlex
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ship_default_model: the shared machinery
 
-from ship_default_model import MODELS, _run_facts  # noqa: E402
+from ship_default_model import MODELS, _run_facts, export_manifest, run_ship  # noqa: E402
 
 SHIPPED_NAME = "reader_int8.tflite"
 MIN_ACCURACY = 0.9
@@ -44,18 +42,7 @@ PHOTOS, SEED = 200, 11
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    sys.path.insert(0, str(ROOT / "runtime"))  # the checkout's runtime, even when another is installed
-    from edgedigits_runtime.errors import EdgeDigitsError
-
-    try:
-        shipped = ship(Path(args.run), data_dir=args.data_dir, min_accuracy=args.min_accuracy, models_dir=Path(args.models_dir),
-                       photos=args.photos,
-                       command=" ".join(["python", "scripts/ship_reader_model.py", *map(shlex.quote, argv or sys.argv[1:])]))
-    except EdgeDigitsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(shipped, indent=2))
-    return 0
+    return run_ship(ship, args, "scripts/ship_reader_model.py", argv, photos=args.photos)
 
 
 def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models_dir: Path = MODELS, command: str = "",
@@ -75,11 +62,7 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     from edgedigits_runtime.reader import NumberReader
     from edgedigits_runtime.record import read_record
 
-    export = run / "export" if (run / "export" / MANIFEST_FILE).is_file() else run
-    if not (export / MANIFEST_FILE).is_file():
-        raise UsageError(f"no export manifest in {run} (looked for {run}/export/manifest.json): "
-                         "run `edgedigits train-reader --out RUN` first")
-    manifest = read_manifest(export / MANIFEST_FILE)
+    export, manifest = export_manifest(run, "edgedigits train-reader --out RUN")
     entry = manifest["artifacts"].get(SHIPPED_NAME)
     if entry is None or entry.get("kind") != "number_reader":
         raise UsageError(f"{export}/manifest.json has no number reader entry {SHIPPED_NAME!r} (it lists "
