@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "runtime"))  # the tests' photo maker
 
 from machine import describe, versions
 
@@ -54,18 +55,10 @@ def _real_world_sets(limit: int, seed: int) -> dict:
     if icons:
         pick = [icons[i] for i in rng.permutation(len(icons))[:limit]]
         sets["icons (photo path)"] = _through_photo_path(pick, preprocess_image, InputError)
-    import matplotlib
+    from photos import natural_crops
 
-    photo = Path(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
-    if photo.is_file():
-        from PIL import Image
-
-        img = np.asarray(Image.open(photo).convert("RGB"))
-        crops = []
-        for _ in range(limit):
-            side = int(rng.integers(48, min(img.shape[:2]) // 2))
-            y, x = int(rng.integers(0, img.shape[0] - side)), int(rng.integers(0, img.shape[1] - side))
-            crops.append(img[y : y + side, x : x + side])
+    crops = natural_crops(limit, rng)
+    if crops is not None:
         sets["photo crops (photo path)"] = _through_photo_path(crops, preprocess_image, InputError)
     sets["letters photographed (photo path)"] = _through_photo_path(_letter_photos(limit, rng), preprocess_image, InputError)
     return sets
@@ -77,10 +70,8 @@ _LETTERS = "ACEFHJKLMNPRUVWXYacdefhkmnprtuvwxy"  # no digit look-alikes (O, I, l
 def _letter_photos(count: int, rng) -> list:
     """Letters in Pillow's own font (none of the fonts training draws from), written like an MNIST digit and made into
     photos by the tests' photo maker (tests/runtime/photos.py): a photo of a letter, as a user would take one."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "runtime"))
     from photos import make_photo
+    from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default(size=80)
     photos = []

@@ -192,7 +192,7 @@ def _non_digit_sets(count: int, seed: int) -> dict:
     """{set name: [photo, ...]}: photos with no digit in them (see the module docstring)."""
     from pathlib import Path as _Path
 
-    from photos import GLYPH_FONTS, make_glyph_photo, make_photo
+    from photos import GLYPH_FONTS, make_glyph_photo, make_photo, natural_crops
 
     rng = np.random.default_rng(seed)
     sets = {}
@@ -209,17 +209,8 @@ def _non_digit_sets(count: int, seed: int) -> dict:
             fields, _ = generate(count, seed=REPORT_SEED, kinds=[kind])
             sets[f"{kind} (train/negatives.py)"] = [make_photo(np.asarray(f, np.uint8).reshape(28, 28), rng,
                                                                size=(480, 640)) for f in fields]
-    import matplotlib
-    from PIL import Image
-
-    photo = _Path(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
-    if photo.is_file():
-        img = np.asarray(Image.open(photo).convert("RGB"))
-        crops = []
-        for _ in range(count):
-            side = int(rng.integers(48, min(img.shape[:2]) // 2))
-            y, x = int(rng.integers(0, img.shape[0] - side)), int(rng.integers(0, img.shape[1] - side))
-            crops.append(np.ascontiguousarray(img[y : y + side, x : x + side]))
+    crops = natural_crops(count, rng)
+    if crops is not None:
         sets["crops of grace_hopper.jpg"] = crops
     return sets
 

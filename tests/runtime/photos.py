@@ -209,3 +209,23 @@ def make_glyph_photo(char: str, rng: np.random.Generator, *, font: str | None = 
     field = Image.new("L", (28, 28), 0)
     field.paste(glyph, ((28 - glyph.size[0]) // 2, (28 - glyph.size[1]) // 2))
     return make_photo(np.asarray(field), rng, **options)
+
+
+def natural_crops(count: int, rng: np.random.Generator) -> list | None:
+    """``count`` square crops (48 px to half the short side) of the photo bundled with matplotlib
+    (``grace_hopper.jpg``): real-world pictures with no digit. None when that file is not installed."""
+    from pathlib import Path
+
+    import matplotlib
+    from PIL import Image
+
+    photo = Path(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
+    if not photo.is_file():
+        return None
+    img = np.asarray(Image.open(photo).convert("RGB"))
+    crops = []
+    for _ in range(count):
+        side = int(rng.integers(48, min(img.shape[:2]) // 2))
+        y, x = int(rng.integers(0, img.shape[0] - side)), int(rng.integers(0, img.shape[1] - side))
+        crops.append(np.ascontiguousarray(img[y : y + side, x : x + side]))
+    return crops
