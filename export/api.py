@@ -77,7 +77,7 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     model = _load_model(keras, run_dir / MODEL_FILE)
     arch = _arch_of(run_dir, model)
     x_test, y_test = load_test(config.data_dir)
-    splits = load_splits(config.data_dir)
+    splits = load_splits(config.data_dir, **_split_options(run_dir))
     keras_probs = model.predict(x_test.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0)
     reference = keras_probs.argmax(axis=1)
     keras_accuracy = float((reference == y_test).mean())
@@ -198,6 +198,19 @@ def _with_record(data, fmt, entry, shared, verification, x_test, y_test, referen
     if not np.array_equal(again.predictions, verification.predictions):
         raise ExportError("adding the integrity record changed the model's predictions; report this as a bug")
     return sealed
+
+
+def _split_options(run_dir: Path) -> dict:
+    """The run's own ``limit`` and ``val_fraction`` (from its config.json), so export's QAT fine-tune and
+    calibration use the run's training and validation images: a ``--limit`` run's validation digits are never
+    ones it trained on. Empty (the full default split) when the run has no readable config."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(saved, dict):
+        return {}
+    return {key: saved[key] for key in ("limit", "val_fraction") if saved.get(key) is not None}
 
 
 def _train_config(run_dir: Path):

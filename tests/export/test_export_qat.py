@@ -54,3 +54,22 @@ def test_default_fine_tune_updates_batchnorm_statistics(tiny_model, mnist_dir):
     trained_mean = tiny_model.layers[1].get_weights()[2]
     assert not np.array_equal(trained_mean, _batchnorm_weights(qmodel, ctx.keras)[2])
     assert ctx.notes["int8"]["qat_batchnorm"] == "train" and ctx.notes["int8"]["qat_augment"] is False
+
+
+def test_export_fine_tunes_on_the_runs_own_training_split(tiny_model, mnist_dir, tmp_path):
+    """A ``--limit`` run is fine-tuned (and calibrated) on its own split, not on images it held out or never saw."""
+    import json
+
+    from export_helpers import TINY_GATES, write_run
+
+    from edgedigits.export import ExportConfig, export
+    from edgedigits.export.api import _split_options
+
+    run = write_run(tmp_path / "run", tiny_model)  # its config.json says limit 1000 (default val_fraction 1/12)
+    assert _split_options(run) == {"limit": 1000}
+    result = export(ExportConfig(run=str(run), formats=["int8"], data_dir=str(mnist_dir), qat_epochs=0.25,
+                                 calibration_samples=64, **TINY_GATES))
+    entry = json.loads(result.manifest_path.read_text())["artifacts"]["edge_int8.tflite"]
+    assert entry["qat_images"] == round(0.25 * (1000 - round(1000 / 12)))  # 917 training images, not 55,000
+    (run / "config.json").write_text("not json")
+    assert _split_options(run) == {}  # an unreadable config: the full default split, as before
