@@ -122,6 +122,11 @@ def train_reader(
     seed: int = typer.Option(_RD.seed, "--seed", help="Training data and weights seed (validation: seed + 1)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N MNIST training digits (quick runs)."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from this finished reader run's weights (a second stage)."),
+    marks: float = typer.Option(_RD.marks, "--marks", help="Share of lines with non-digit marks (letters, symbols, "
+                                "scribbles...: read as a mark, not a digit)."),
+    mark_pool: int = typer.Option(_RD.mark_pool, "--mark-pool", help="Non-digit images generated for those lines."),
+    holdout_kind: str = typer.Option(_RD.holdout or "none", "--holdout-kind", help="Non-digit kind never drawn into "
+                                     "lines (the unseen kind the benchmark reports), or 'none'."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
     out: Path = typer.Option(Path(_RD.out), "--out", "-o", help="Run folder."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
@@ -131,6 +136,7 @@ def train_reader(
 
     config = ReaderConfig(samples=samples, val_samples=val_samples, epochs=epochs, batch_size=batch_size, learning_rate=lr,
                           width=width, seed=seed, limit=limit, init=None if init is None else str(init),
+                          marks=marks, mark_pool=mark_pool, holdout="" if holdout_kind == "none" else holdout_kind,
                           data_dir=None if data_dir is None else str(data_dir),
                           out=str(out), overwrite=overwrite).validate()
     metrics = run(config, progress=typer.echo)

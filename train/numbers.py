@@ -24,9 +24,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_LENGTH", "STYLES", "make_lines", "render_number"]
+__all__ = ["HOLDOUT_KIND", "MARK", "MARK_KINDS", "MAX_LABELS", "MAX_LENGTH", "STYLES", "make_lines", "mark_pool",
+           "render_number"]
 
-MAX_LENGTH = 8  # longest training number (label padding)
+MAX_LENGTH = 8  # longest training number
+MARK = 10  # the label of a non-digit mark (a letter, a symbol, a scribble...): one per run of neighbouring marks
+MAX_LABELS = MAX_LENGTH + 4  # label padding (a number and the marks among its digits)
+# Non-digit marks drawn into lines (train/negatives.py kinds, share of the pool). Left out: the held-out kind (an
+# honest estimate of unseen kinds), ``digit_pairs`` (two touching digits ARE two digits in a line) and
+# ``digit_cutoff`` (a digit cut by the frame is still a digit on a page).
+MARK_KINDS = {"glyphs": 0.32, "words": 0.14, "scribbles": 0.12, "textures": 0.1, "blobs": 0.1, "noise": 0.08,
+              "digit_parts": 0.05, "shapes": 0.06}
+HOLDOUT_KIND = "shapes"  # never drawn by default: the benchmark reports it as the unseen kind
 STYLES = {  # gap between neighbouring digits' strokes in MNIST pixels (a digit is about 20 tall), and how often
     "apart": ((1.0, 10.0), 0.4),
     "touching": ((-1.2, 0.5), 0.3),
@@ -59,6 +68,8 @@ def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | 
                       + (canvas_h - 2 * pad - ph) / 2))
         y = int(np.clip(y, 0, canvas_h - ph))
         ink = piece > 0.2
+        if not ink.any():  # nothing visible left (a faint mark thinned away): leave it out
+            ink = piece >= piece.max()
         if prev is not None:
             lo, hi = STYLES[style if rng.random() < 0.8 else str(rng.choice(names))][0]
             gap = rng.uniform(lo, hi) * s
@@ -155,8 +166,39 @@ def _photo(canvas: np.ndarray, rng, height: float, cv2) -> np.ndarray:
     return out
 
 
+def mark_pool(count: int, *, seed: int, digits: np.ndarray | None, holdout=(HOLDOUT_KIND,)) -> np.ndarray:
+    """``count`` non-digit 28x28 images (uint8, ink 255) of the :data:`MARK_KINDS` (shares as there), shuffled.
+
+    Drawn by the toolkit's non-digit generators (:func:`edgedigits.train.negatives.generate`), the kinds in
+    ``holdout`` left out; ``digits`` are MNIST *training* digits (for ``digit_parts``; None: that kind is left out).
+    """
+    from edgedigits.train.negatives import _elongation, generate
+
+    kinds = {k: w for k, w in MARK_KINDS.items() if k not in set(holdout) and (digits is not None or k != "digit_parts")}
+    total = sum(kinds.values())
+    parts = []
+    for k, w in kinds.items():
+        n = max(1, int(round(count * w / total)))
+        parts.append(generate(n, seed=seed, kinds=[k], digits=digits)[0])
+    pool = np.concatenate(parts)
+    pool = pool[[_elongation(p) < 3.0 and p.max() >= 160 for p in pool]]  # no thin bar (a 1 to anyone), no faint field
+    return pool[np.random.default_rng([seed, 7]).permutation(len(pool))[:count]]
+
+
+def _with_marks(rng, n_digits: int, marks_pool: np.ndarray) -> list[int]:
+    """A line's items left to right: a digit slot index (>= 0), or ``-1 - i`` for mark ``i`` of the pool."""
+    if rng.random() < 0.45:  # marks only: a letter, a word, a symbol, a scribble, a stain
+        k = int(rng.choice((1, 1, 1, 1, 2, 2, 3, 4)))
+        return [-1 - int(rng.integers(len(marks_pool))) for _ in range(k)]
+    items = list(range(n_digits))
+    for _ in range(int(rng.choice((1, 1, 2)))):  # marks before, after or among the digits
+        items.insert(int(rng.integers(0, len(items) + 1)), -1 - int(rng.integers(len(marks_pool))))
+    return items
+
+
 def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int, lengths=_LENGTHS,
-               progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               progress=None, marks: np.ndarray | None = None, mark_share: float = 0.0
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``count`` synthetic numbers as the reader's line images (through the runtime's own path).
 
     Args:
@@ -165,10 +207,14 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
       seed: the random seed (same seed, same samples).
       lengths: digits per number, drawn uniformly from this sequence.
       progress: optional ``callable(done, count)``, called every 5000 samples.
+      marks: non-digit 28x28 images (:func:`mark_pool`) drawn into some lines like digits, each run of
+        neighbouring marks labelled :data:`MARK` once.
+      mark_share: share of the lines with marks (about 45% of them marks only, the rest a number with one or
+        two marks inserted before, after or among its digits).
 
     Returns:
-      (uint8 (count, LINE_HEIGHT, LINE_WIDTH) lines (255 = ink), int32 (count, MAX_LENGTH) digit labels
-      padded with -1, int32 (count,) lengths).
+      (uint8 (count, LINE_HEIGHT, LINE_WIDTH) lines (255 = ink), int32 (count, MAX_LABELS) labels (digits,
+      :data:`MARK`) padded with -1, int32 (count,) label lengths).
     """
     from edgedigits_runtime.errors import InputError
     from edgedigits_runtime.line import LINE_HEIGHT, LINE_WIDTH, normalise_line
@@ -176,13 +222,26 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
 
     rng = np.random.default_rng(seed)
     lines = np.zeros((count, LINE_HEIGHT, LINE_WIDTH), np.uint8)
-    out_labels = np.full((count, MAX_LENGTH), -1, np.int32)
+    out_labels = np.full((count, MAX_LABELS), -1, np.int32)
     out_lengths = np.zeros(count, np.int32)
+    use_marks = marks is not None and len(marks) and mark_share > 0
     done = 0
     while done < count:
         n = int(rng.choice(lengths))
         idx = rng.integers(0, len(images), n)
-        photo = render_number(images[idx], rng)
+        if use_marks and rng.random() < mark_share:
+            items = _with_marks(rng, min(n, 6), marks)
+            pieces = np.stack([images[idx[i]] if i >= 0 else marks[-1 - i] for i in items])
+            tokens = []
+            for i in items:
+                if i >= 0:
+                    tokens.append(int(labels[idx[i]]))
+                elif not tokens or tokens[-1] != MARK:
+                    tokens.append(MARK)
+        else:
+            pieces = images[idx]
+            tokens = [int(v) for v in labels[idx]]
+        photo = render_number(pieces, rng)
         try:
             line = normalise_line(find_ink(photo))
         except InputError:
@@ -190,8 +249,8 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
         if line is None:
             continue
         lines[done] = np.round(line.image * 255.0).astype(np.uint8)
-        out_labels[done, :n] = labels[idx]
-        out_lengths[done] = n
+        out_labels[done, : len(tokens)] = tokens
+        out_lengths[done] = len(tokens)
         done += 1
         if progress is not None and done % 5000 == 0:
             progress(done, count)

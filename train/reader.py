@@ -10,7 +10,8 @@ well as the Keras model (``max_drop``).
 The model (input ``(LINE_HEIGHT, LINE_WIDTH, 1)``, ink 1 on 0): conv-BN-ReLU blocks 16-24-48-64
 with max-pooling that halves the height to 1 and the width to one frame per
 :data:`FRAME` pixels, then two 1-D convolutions over the frames, and per frame a softmax over
-the ten digits and the CTC blank (last). No recurrent layers: every op is a plain int8 TFLite
+the ten digits, a non-digit mark (:data:`MARK`: letters, symbols, scribbles, stains) and the CTC blank
+(last). No recurrent layers: every op is a plain int8 TFLite
 builtin.
 
 Example:
@@ -33,9 +34,10 @@ import numpy as np
 
 from edgedigits_runtime.line import FRAME  # line pixels per output frame
 
-__all__ = ["BLANK", "FRAME", "NUM_CLASSES", "ReaderConfig", "build_model", "train_reader"]
+__all__ = ["BLANK", "FRAME", "MARK", "NUM_CLASSES", "ReaderConfig", "build_model", "train_reader"]
 
-NUM_CLASSES = 11  # ten digits and the CTC blank (last)
+NUM_CLASSES = 12  # ten digits, the non-digit mark, and the CTC blank (last)
+MARK = 10  # a non-digit mark (edgedigits.train.numbers.MARK)
 BLANK = NUM_CLASSES - 1
 READER_FILE = "reader_int8.tflite"
 
@@ -56,7 +58,12 @@ class ReaderConfig:
       max_drop: refuse an int8 file that reads this much less of validation than the Keras model.
       limit: use only the first N MNIST training digits (quick runs).
       init: a finished reader run folder whose weights (``model.keras``) training starts from (None: random);
-        a second stage on fresh numbers (another ``seed``) continues a run.
+        a second stage on fresh numbers (another ``seed``) continues a run. A digits-only reader (11 outputs)
+        is widened: its digit and blank outputs kept, the mark output started near zero.
+      marks: share of the training and validation lines with non-digit marks (letters, symbols, scribbles...
+        from train/negatives.py, :func:`edgedigits.train.numbers.mark_pool`), read as :data:`MARK`.
+      mark_pool: non-digit images generated for those lines (each drawn with its own jitter every time).
+      holdout: the non-digit kind never drawn (reported as the unseen kind by the benchmark; "" for none).
       data_dir: MNIST folder (else $EDGEDIGITS_DATA, cache, download).
       out: the run folder.
       overwrite: replace an existing run folder.
@@ -73,6 +80,9 @@ class ReaderConfig:
     max_drop: float = 0.01
     limit: int | None = None
     init: str | None = None
+    marks: float = 0.3
+    mark_pool: int = 8000
+    holdout: str = "shapes"
     data_dir: str | None = None
     out: str = "runs/reader"
     overwrite: bool = False
@@ -86,15 +96,20 @@ class ReaderConfig:
                   (self.learning_rate > 0, "learning_rate must be > 0"), (self.width > 0, "width must be > 0"),
                   (self.calibration >= 10, "calibration must be at least 10"),
                   (0 <= self.max_drop < 1, "max_drop must be in [0, 1)"),
-                  (self.limit is None or self.limit >= 100, "limit must be at least 100")]
+                  (self.limit is None or self.limit >= 100, "limit must be at least 100"),
+                  (0 <= self.marks <= 1, "marks must be in [0, 1]"), (self.mark_pool >= 10, "mark_pool must be at least 10")]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
+        if self.holdout:
+            from edgedigits.train.negatives import check_kinds
+
+            check_kinds([self.holdout])
         return self
 
 
-def build_model(keras, width: float = 1.0):
-    """The reader: (LINE_HEIGHT, LINE_WIDTH, 1) -> (LINE_WIDTH / FRAME, NUM_CLASSES) per-frame probabilities."""
+def build_model(keras, width: float = 1.0, classes: int = NUM_CLASSES):
+    """The reader: (LINE_HEIGHT, LINE_WIDTH, 1) -> (LINE_WIDTH / FRAME, classes) per-frame probabilities."""
     from edgedigits_runtime.line import LINE_HEIGHT, LINE_WIDTH
 
     layers = keras.layers
@@ -117,8 +132,8 @@ def build_model(keras, width: float = 1.0):
     x = layers.ZeroPadding2D(((0, 0), (1, 1)))(x)     # 1 x 48
     x = block(x, 96, kernel=(1, 3))
     x = layers.Dropout(0.1)(x)
-    x = layers.Conv2D(NUM_CLASSES, 1)(x)    # 1 x 48 x 11
-    x = layers.Reshape((LINE_WIDTH // FRAME, NUM_CLASSES))(x)
+    x = layers.Conv2D(classes, 1)(x)        # 1 x 48 x 12
+    x = layers.Reshape((LINE_WIDTH // FRAME, classes))(x)
     out = layers.Softmax()(x)
     return keras.Model(inp, out, name="reader")
 
@@ -146,7 +161,7 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
     """
     from edgedigits._tf import tf_and_keras
     from edgedigits.errors import ExportError, UsageError
-    from edgedigits.train.numbers import make_lines
+    from edgedigits.train.numbers import make_lines, mark_pool
     from edgedigits_runtime.mnist import load_mnist
 
     config.validate()
@@ -159,9 +174,16 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
     if config.limit:
         images, labels = images[: config.limit], labels[: config.limit]
     t0 = time.time()
-    x, y, n = make_lines(images, labels, config.samples, seed=config.seed,
+    pool = None
+    if config.marks > 0:
+        holdout = [config.holdout] if config.holdout else []
+        pool = mark_pool(config.mark_pool, seed=config.seed, digits=images, holdout=holdout)
+        progress(f"generated {len(pool)} non-digit marks ({time.time() - t0:.0f} s; held out: {config.holdout or 'none'})")
+    x, y, n = make_lines(images, labels, config.samples, seed=config.seed, marks=pool, mark_share=config.marks,
                          progress=lambda d, c: progress(f"  generated {d}/{c} numbers ({time.time() - t0:.0f} s)"))
-    xv, yv, nv = make_lines(images, labels, config.val_samples, seed=config.seed + 1)
+    vpool = None if pool is None else mark_pool(max(config.mark_pool // 8, 10), seed=config.seed + 1, digits=images,
+                                                holdout=holdout)
+    xv, yv, nv = make_lines(images, labels, config.val_samples, seed=config.seed + 1, marks=vpool, mark_share=config.marks)
     progress(f"generated {len(x)} training and {len(xv)} validation numbers in {time.time() - t0:.0f} s")
 
     tf, keras = tf_and_keras()
@@ -171,7 +193,7 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
         start_from = Path(config.init) / "model.keras"
         if not start_from.is_file():
             raise UsageError(f"--init {config.init}: no model.keras there (a finished `edgedigits train-reader` run)")
-        model.set_weights(keras.models.load_model(start_from, compile=False).get_weights())
+        model.set_weights(_widened(keras.models.load_model(start_from, compile=False).get_weights(), model))
         progress(f"starting from the weights of {start_from}")
     steps = len(x) // config.batch_size
     total = steps * config.epochs
@@ -229,6 +251,24 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
     return metrics
 
 
+def _widened(weights: list, model) -> list:
+    """A run's weights for ``model``; a digits-only reader's last layer (11 outputs: digits, blank) widened to
+    digits, mark, blank: the mark's weights zero and its bias below every other's (it starts rarely chosen)."""
+    target = model.get_weights()
+    if len(weights) != len(target):
+        raise ValueError("--init: that run's reader has another architecture (width?)")
+    kernel, bias = weights[-2], weights[-1]
+    if kernel.shape != target[-2].shape and kernel.shape[-1] == NUM_CLASSES - 1:
+        new_kernel = np.zeros(target[-2].shape, kernel.dtype)
+        new_kernel[..., :MARK] = kernel[..., :MARK]
+        new_kernel[..., BLANK] = kernel[..., MARK]
+        new_bias = np.zeros(target[-1].shape, bias.dtype)
+        new_bias[:MARK], new_bias[BLANK] = bias[:MARK], bias[MARK]
+        new_bias[MARK] = float(bias.min()) - 1.0
+        weights = weights[:-2] + [new_kernel, new_bias]
+    return weights
+
+
 def _keras_probs(model, lines: np.ndarray) -> np.ndarray:
     return model.predict((lines.astype(np.float32) / 255.0)[..., None], batch_size=256, verbose=0)
 
@@ -277,8 +317,10 @@ def _with_entry(data: bytes, config: ReaderConfig, keras_acc: float, xv, yv, nv)
                            output=reader.session.output.as_dict(), kind="number_reader", accuracy=round(accuracy, 6),
                            keras_accuracy=round(keras_acc, 6), validation_numbers=len(xv),
                            validation="synthetic numbers of 1-8 MNIST training digits (edgedigits.train.numbers, "
-                                      f"seed {config.seed + 1}), exact whole-number match, greedy CTC",
-                           frame=FRAME, classes="digits 0-9, CTC blank last")
+                                      f"seed {config.seed + 1}; {config.marks:.0%} with non-digit marks), exact match (digits and marks), "
+                                      "greedy CTC",
+                           frame=FRAME, classes="digits 0-9, non-digit mark (10), CTC blank last",
+                           marks=config.marks, holdout=config.holdout or None)
     shared = {"tools": _tools(), "source_run": {"path": config.out, "arch": "reader"}}
     data = embed_record(data, "tflite", record_document(entry, shared))
     entry.update(sha256=sha256_bytes(data), size=len(data))

@@ -9,10 +9,13 @@ touch or overlap (no cut is right), so :func:`read_number` does not cut. It read
    blobs dropped, the marks' box resized to the reader's fixed 32x192 input); the reader model was
    trained on synthetic numbers passed through exactly this function;
 3. the reader (``models/reader_int8.tflite``, a small fully-convolutional int8 network) gives,
-   for each 4-pixel column of the line, the probabilities of the ten digits and of "nothing here"
-   (the CTC blank);
+   for each 4-pixel column of the line, the probabilities of the ten digits, of a non-digit mark
+   (a letter, a symbol, a scribble, a stain: it was trained on such marks alone and among digits)
+   and of "nothing here" (the CTC blank);
 4. greedy CTC decoding (:func:`ctc_greedy`): the most likely symbol per column, repeats merged,
-   blanks dropped; with ``digits=N`` the most likely reading with exactly N digits (:func:`ctc_best_of_length`);
+   blanks dropped, neighbouring marks one mark; with ``digits=N`` the most likely reading with
+   exactly N digits (:func:`ctc_best_of_length`). A mark reads ``?`` (not a digit); a reading of
+   marks only (or of nothing) is empty: "no digits found";
 5. each digit's box: the columns from the least-inked column between it and its left neighbour's
    peak to the one before its right neighbour, mapped back to the photo and shrunk to the ink
    in them; its confidence: its probability at its peak column. A digit below the ``threshold``
@@ -50,7 +53,7 @@ import numpy as np
 
 from edgedigits_runtime.errors import InputError, UsageError
 from edgedigits_runtime.line import MAX_DIGITS, MAX_MARKS, normalise_line
-from edgedigits_runtime.reader import NumberReader, ctc_best_of_length, ctc_greedy, digit_boxes, load_reader
+from edgedigits_runtime.reader import MARK, NumberReader, ctc_best_of_length, ctc_greedy, digit_boxes, load_reader
 
 __all__ = ["MAX_DIGITS", "MAX_MARKS", "DigitReading", "FileReading", "NumberReader", "NumberReading", "read_files",
            "read_number"]
@@ -59,6 +62,7 @@ _MIN_WIDTH = 0.25  # a digit is at least this many line heights wide (bounds --d
 # also goes to the digit classifier; when it refuses every position, the photo has no digits.
 GATE_SHARED = 0.05  # a position whose ink touches a neighbour's counts as refused only below this classifier score
 GATE_NARROW = 0.45  # ... unless its run of connected positions is narrower than this (line heights per position)
+USE_GATE = True  # ask the classifier too (measured with and without: RESULTS.md "the sequence reader")
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
 _gate = None
@@ -168,30 +172,29 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
             raise InputError(f"{label}: cannot find {digits} digits (the ink is wide enough for about {max(most, 1)} at "
                              "most); check --digits or the photo")
         found = ctc_best_of_length(probs, digits)
-    if len(found) > MAX_DIGITS:
-        raise InputError(f"{label}: read {len(found)} digits, more than the {MAX_DIGITS} a number may have (specks, "
+    count = sum(symbol != MARK for symbol, _ in found)
+    if count > MAX_DIGITS:
+        raise InputError(f"{label}: read {count} digits, more than the {MAX_DIGITS} a number may have (specks, "
                          "ruled lines or text?); crop to the number (--roi) or photograph it closer")
-    if not found:
+    if not count:  # nothing, or only non-digit marks (letters, symbols, stains)
         return NumberReading("", 0.0, ())
     level = reader.threshold if threshold is None else float(threshold)
     boxes = digit_boxes(line, probs, found)
-    confidences = [float(probs[frames, digit].max()) for digit, frames in found]
-    gate = classifier if isinstance(classifier, DigitClassifier) else _default_gate()
-    scores, _, gate_level, shared = _gate_scores(line, boxes, gate, label)
-    if gate_level is None:  # a classifier without a "not a digit" rule refuses nothing
-        refused = np.zeros(len(boxes), bool)
-    else:  # a field holding parts of a touching neighbour is refused only when the classifier is nearly sure
-        refused = scores < np.where(shared, min(GATE_SHARED, gate_level), gate_level)
-    if refused.all():  # nothing in the photo is a digit (a letter, a symbol, an object): as for ink without digits
+    marks = np.array([symbol == MARK for symbol, _ in found], bool)
+    # a digit's confidence: its probability at its peak; a mark's: the best digit's there (what it leaned to)
+    confidences = [float(probs[frames, symbol].max()) if symbol != MARK else float(probs[frames, :MARK].max())
+                   for symbol, frames in found]
+    refused, shared = _decide(line, boxes, marks, classifier if isinstance(classifier, DigitClassifier) else None, label)
+    if refused[~marks].all():  # nothing in the photo is a digit (a letter, a symbol, an object): as for ink without digits
         return NumberReading("", 0.0, ())
     out = []
-    for (digit, _), box, confidence, no, alone in zip(found, boxes, confidences, refused, ~shared):
+    for (symbol, _), box, confidence, no, alone, mark in zip(found, boxes, confidences, refused, ~shared, marks):
         x0, y0, x1, y1 = box
         total = scale * line.ink.scale
         photo_box = (int(origin[0] + math.floor(x0 / total)), int(origin[1] + math.floor(y0 / total)),
                      max(1, round((x1 - x0) / total)), max(1, round((y1 - y0) / total)))
-        rejected = bool(confidence < level or (no and alone and confidence < GATE_CONFIDENCE))
-        out.append(DigitReading(photo_box, None if rejected else int(digit), confidence, rejected))
+        rejected = bool(mark or confidence < level or (no and alone and confidence < GATE_CONFIDENCE))
+        out.append(DigitReading(photo_box, None if rejected else int(symbol), confidence, rejected))
     number = "".join("?" if d.not_a_digit else str(d.label) for d in out)
     return NumberReading(number, float(np.prod([d.confidence for d in out])), tuple(out))
 
@@ -204,6 +207,23 @@ def _default_gate():
 
             _gate = load_default()
         return _gate
+
+
+def _decide(line, boxes, marks, gate, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """(refused, shared) per read position: the "not a digit" decision (read.py step 6).
+
+    Marks (positions the reader itself read as non-digit) are refused; so are the positions the
+    classifier ``gate`` (None: the shipped one) refuses, unless :data:`USE_GATE` is off; a
+    classifier without a "not a digit" rule refuses nothing.
+    """
+    refused = marks.copy()
+    shared = np.zeros(len(boxes), bool)
+    if not USE_GATE:
+        return refused, shared
+    scores, _, gate_level, shared = _gate_scores(line, boxes, gate or _default_gate(), label)
+    if gate_level is not None:  # a field holding parts of a touching neighbour is refused only when nearly sure
+        refused |= scores < np.where(shared, min(GATE_SHARED, gate_level), gate_level)
+    return refused, shared
 
 
 def _gate_scores(line, boxes, gate, label: str) -> tuple[np.ndarray, np.ndarray, float | None, np.ndarray]:

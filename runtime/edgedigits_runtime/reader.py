@@ -4,7 +4,9 @@
 ``edgedigits train-reader``, shipped by ``scripts/ship_reader_model.py``) through the runtime's
 one interpreter layer (:func:`~edgedigits_runtime.backends.open_model`) and turns line images
 (:func:`edgedigits_runtime.line.normalise_line`) into per-column probabilities of the ten digits
-and of the CTC blank (last). :func:`ctc_greedy` and :func:`ctc_best_of_length` decode them.
+of a non-digit mark (:data:`MARK`: a letter, a symbol, a scribble, a stain) and of the CTC blank
+(last). :func:`ctc_greedy` and :func:`ctc_best_of_length` decode them. (A digits-only reader with 11
+outputs, digits and blank, still opens: it never reads a mark.)
 :func:`edgedigits_runtime.read.read_number` puts it together.
 
 Example:
@@ -26,14 +28,16 @@ import numpy as np
 from edgedigits_runtime.errors import InputError, ModelError
 from edgedigits_runtime.line import FRAME, LINE_HEIGHT, LINE_WIDTH
 
-__all__ = ["DEFAULT_READER", "MIN_CONFIDENCE", "NumberReader", "ctc_best_of_length", "ctc_greedy", "digit_boxes", "load_reader"]
+__all__ = ["DEFAULT_READER", "MARK", "MIN_CONFIDENCE", "NumberReader", "ctc_best_of_length", "ctc_greedy", "digit_boxes",
+           "load_reader"]
 
 DEFAULT_READER = Path(__file__).resolve().parent / "models" / "reader_int8.tflite"
+MARK = 10  # the reader's output for a non-digit mark (12 outputs: digits 0-9, mark, CTC blank)
 MIN_CONFIDENCE = 0.3  # a digit read with less than this probability is shown as ? (chosen on seed 11 photos; see RESULTS.md)
 
 
 class NumberReader:
-    """The sequence reader model: line images -> per-column digit/blank probabilities.
+    """The sequence reader model: line images -> per-column digit/mark/blank probabilities.
 
     Opens through the runtime's one interpreter layer (:func:`~edgedigits_runtime.backends.open_model`),
     checked like a classifier: by the integrity record inside the file and the ``manifest.json``
@@ -53,7 +57,7 @@ class NumberReader:
       strict: refuse a model that nothing verifies.
 
     Raises:
-      ModelError: missing, not a model, or not a (32, 192) line -> (48, 11) frames reader.
+      ModelError: missing, not a model, or not a (32, 192) line -> (48, 12) frames reader (or 11: digits-only).
       ModelIntegrityError: the bytes differ from their record or manifest entry.
       BackendUnavailableError: no TFLite interpreter installed.
 
@@ -99,10 +103,12 @@ class NumberReader:
         except ModelError as exc:
             raise ModelError(f"{path} is not a valid {family} model ({exc}): re-copy or re-ship it") from None
         spec_in, spec_out = self.session.input, self.session.output
-        if tuple(spec_in.shape[1:3]) != (LINE_HEIGHT, LINE_WIDTH) or len(spec_out.shape) != 3 or spec_out.shape[2] != 11:
+        if tuple(spec_in.shape[1:3]) != (LINE_HEIGHT, LINE_WIDTH) or len(spec_out.shape) != 3 \
+                or spec_out.shape[2] not in (11, 12):
             raise ModelError(f"{path} takes {list(spec_in.shape)} and gives {list(spec_out.shape)}: not a number reader "
-                             f"(a (N, {LINE_HEIGHT}, {LINE_WIDTH}, 1) line -> (N, frames, 11) model); a digit classifier "
+                             f"(a (N, {LINE_HEIGHT}, {LINE_WIDTH}, 1) line -> (N, frames, 12) model); a digit classifier "
                              "is not one")
+        self.reads_marks = spec_out.shape[2] == 12
         self._in_tail = tuple(spec_in.shape[1:])
         levels = np.arange(256, dtype=np.float32) / np.float32(255.0)
         if spec_in.scale is not None:
@@ -118,13 +124,14 @@ class NumberReader:
         self.info = {"path": str(path), "kind": "number_reader", "backend": self.session.backend, "num_threads": num_threads,
                      "input_shape": list(spec_in.shape), "output_shape": list(spec_out.shape), "sha256": check.sha256,
                      "verified": check.verified, "manifest": check.source, "record": check.record, "size": len(data),
-                     "min_confidence": self.threshold}
+                     "min_confidence": self.threshold, "reads_marks": self.reads_marks}
 
     def __repr__(self) -> str:
         return f"NumberReader({str(self.path)!r}, backend={self.info['backend']!r})"
 
     def frame_probs(self, lines: np.ndarray) -> np.ndarray:
-        """uint8 (N, 32, 192) line images (255 = ink) -> float32 (N, frames, 11) probabilities (blank last)."""
+        """uint8 (N, 32, 192) line images (255 = ink) -> float32 (N, frames, 12) probabilities (mark, blank last; 11:
+        a digits-only reader)."""
         lines = np.asarray(lines)
         if lines.dtype != np.uint8 or lines.shape[-2:] != (LINE_HEIGHT, LINE_WIDTH):
             raise InputError(f"line images must be uint8 (N, {LINE_HEIGHT}, {LINE_WIDTH}); got {lines.dtype} {lines.shape}")
@@ -144,11 +151,12 @@ def load_reader(num_threads: int | None = None, backend: str | None = None) -> N
 
 
 def ctc_greedy(probs: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """Greedy CTC decoding of per-frame probabilities (frames, 11; blank last).
+    """Greedy CTC decoding of per-frame probabilities (frames, 12: digits, mark, blank last; or 11: no mark).
 
     Returns:
-      ``[(digit, frames), ...]`` left to right: each emitted digit and the frames (indices) of its
-      run of the most likely symbol (repeats merged, blanks dropped).
+      ``[(symbol, frames), ...]`` left to right: each emitted digit (0-9) or :data:`MARK` and the frames
+      (indices) of its run of the most likely symbol (repeats merged, blanks dropped). Neighbouring
+      marks are one mark (a word is one run of marks; the reader was trained so).
     """
     best = np.asarray(probs).argmax(axis=1)
     blank = probs.shape[1] - 1
@@ -157,7 +165,10 @@ def ctc_greedy(probs: np.ndarray) -> list[tuple[int, np.ndarray]]:
     for t in range(1, len(best) + 1):
         if t == len(best) or best[t] != best[start]:
             if best[start] != blank:
-                out.append((int(best[start]), np.arange(start, t)))
+                if blank == MARK + 1 and best[start] == MARK and out and out[-1][0] == MARK:
+                    out[-1] = (MARK, np.concatenate([out[-1][1], np.arange(start, t)]))
+                else:
+                    out.append((int(best[start]), np.arange(start, t)))
             start = t
     return out
 
@@ -165,10 +176,15 @@ def ctc_greedy(probs: np.ndarray) -> list[tuple[int, np.ndarray]]:
 def ctc_best_of_length(probs: np.ndarray, n: int) -> list[tuple[int, np.ndarray]]:
     """The most likely frame-by-frame alignment that reads exactly ``n`` digits (Viterbi over CTC paths).
 
+    The mark's probability counts as the blank's (``n`` digits are asked for: what is not one of
+    them is nothing).
+
     Returns:
-      as :func:`ctc_greedy`; ``[]`` when the frames cannot hold ``n`` digits.
+      as :func:`ctc_greedy` (digits only); ``[]`` when the frames cannot hold ``n`` digits.
     """
     probs = np.asarray(probs, np.float64)
+    if probs.shape[1] == MARK + 2:
+        probs = np.concatenate([probs[:, :MARK], probs[:, MARK:].sum(axis=1, keepdims=True)], axis=1)
     frames, classes = probs.shape
     blank = classes - 1
     logp = np.log(np.maximum(probs, 1e-12))
@@ -241,7 +257,7 @@ def digit_boxes(line, probs: np.ndarray, found) -> list[tuple[int, int, int, int
 
     Args:
       line: the :class:`~edgedigits_runtime.line.Line` that was read.
-      probs: its per-frame probabilities (frames, 11).
+      probs: its per-frame probabilities (frames, 12 or 11).
       found: :func:`ctc_greedy` or :func:`ctc_best_of_length` of ``probs``.
     """
     profile = line.image.sum(axis=0)

@@ -8,7 +8,7 @@ import pytest
 from edgedigits_runtime.errors import InputError
 from edgedigits_runtime.line import FRAME, LINE_HEIGHT, LINE_WIDTH, normalise_line
 from edgedigits_runtime.preprocess import find_ink
-from edgedigits_runtime.reader import ctc_best_of_length, ctc_greedy, digit_boxes
+from edgedigits_runtime.reader import MARK, ctc_best_of_length, ctc_greedy, digit_boxes
 
 pytest.importorskip("cv2")
 
@@ -58,10 +58,10 @@ def test_too_many_marks_is_an_error_not_a_long_line():
         normalise_line(find_ink(_page(bars, size=(220, 400))))
 
 
-def _probs(sequence, frames=LINE_WIDTH // FRAME):
-    """Per-frame probabilities that put 0.9 on the given symbol per frame (10 = blank; padded with blanks)."""
-    p = np.full((frames, 11), 0.01, np.float32)
-    seq = list(sequence) + [10] * (frames - len(sequence))
+def _probs(sequence, frames=LINE_WIDTH // FRAME, classes=11):
+    """Per-frame probabilities that put 0.9 on the given symbol per frame (the last class = blank; padded with blanks)."""
+    p = np.full((frames, classes), 0.01, np.float32)
+    seq = list(sequence) + [classes - 1] * (frames - len(sequence))
     p[np.arange(frames), seq] = 0.9
     return p / p.sum(axis=1, keepdims=True)
 
@@ -80,6 +80,22 @@ def test_ctc_best_of_length_reads_exactly_n_digits():
     assert [d for d, _ in ctc_best_of_length(p, 4)] == [3, 1, 1, 7]  # the greedy reading when it has that length
     assert [d for d, _ in ctc_best_of_length(p, 3)] in ([3, 1, 7], [3, 1, 1], [1, 1, 7], [3, 1, 7])
     assert ctc_best_of_length(_probs([10] * 4, frames=4), 5) == []  # 4 frames cannot hold 5 digits
+
+
+def test_ctc_greedy_reads_marks_and_merges_neighbouring_ones():
+    """12 outputs: digits, the non-digit mark (10), blank (11). A run of marks (a word) is one mark, blanks between or not."""
+    b = 11
+    found = ctc_greedy(_probs([b, 3, b, MARK, MARK, b, MARK, b, 7, b, MARK], classes=12))
+    assert [d for d, _ in found] == [3, MARK, 7, MARK]
+    assert [f.tolist() for _, f in found] == [[1], [3, 4, 6], [8], [10]]
+    assert [d for d, _ in ctc_greedy(_probs([b, MARK, b, b, MARK], classes=12))] == [MARK]
+
+
+def test_ctc_best_of_length_counts_marks_as_nothing():
+    b = 11
+    p = _probs([b, 3, b, MARK, MARK, b, 1, 1, 7, b], classes=12)
+    assert [d for d, _ in ctc_best_of_length(p, 3)] == [3, 1, 7]
+    assert all(d != MARK for n in range(1, 6) for d, _ in ctc_best_of_length(p, n))
 
 
 def test_boxes_come_from_the_frames_where_each_digit_peaks():

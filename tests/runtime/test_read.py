@@ -83,6 +83,42 @@ def test_letters_are_no_digits_found(reader, mnist_test):
     assert sum(read_number(make_photo(images[i], rng), reader).number == str(labels[i]) for i in range(10)) >= 9
 
 
+class _Scripted:
+    """Wraps the shipped reader; its frame probabilities say what ``script(frames)`` says (12 outputs: digits, mark, blank)."""
+
+    def __new__(cls, reader, script):
+        from edgedigits_runtime.reader import NumberReader
+
+        class Scripted(NumberReader):
+            def frame_probs(self, lines):
+                p = np.full((len(lines), 48, 12), 0.001, np.float32)
+                for t, symbol in enumerate(script(48)):
+                    p[:, t, symbol] = 1.0
+                return p / p.sum(axis=2, keepdims=True)
+
+        fake = Scripted.__new__(Scripted)
+        fake.__dict__.update(reader.__dict__)
+        return fake
+
+
+def test_marks_read_by_the_reader_show_as_not_a_digit(reader, mnist_test, monkeypatch):
+    """A mark output (10) is a `?` position with not_a_digit; a reading of marks only is "no digits found"."""
+    import edgedigits_runtime.read as read_module
+    from edgedigits_runtime.reader import MARK
+
+    monkeypatch.setattr(read_module, "USE_GATE", False)  # the reader's own marks only (the scripted cut splits one digit)
+    images, labels = mnist_test
+    photo = make_photo(images[0], np.random.default_rng(3))
+    only_marks = _Scripted(reader, lambda n: [11] * 2 + [MARK] * 3 + [11] * (n - 5))
+    assert read_number(photo, only_marks) == NumberReading("", 0.0, ())
+    digit = int(labels[0])
+    mixed = _Scripted(reader, lambda n: [11, MARK, MARK, 11, 11, 11, digit, digit] + [11] * (n - 8))
+    reading = read_number(photo, mixed)
+    assert reading.number == f"?{digit}"
+    assert [(d.label, d.not_a_digit) for d in reading.digits] == [(None, True), (digit, False)]
+    assert reading.digits[0].confidence < 0.01  # a mark's confidence: the best digit's probability there
+
+
 def test_read_reports_letters_per_file_and_goes_on(mnist_test, tmp_path):
     images, labels = mnist_test
     rng = np.random.default_rng(1)

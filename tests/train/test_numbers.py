@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgedigits.train.numbers import MAX_LENGTH, make_lines, render_number
+from edgedigits.train.numbers import MARK, MAX_LABELS, MAX_LENGTH, make_lines, mark_pool, render_number
 from edgedigits_runtime.line import LINE_HEIGHT, LINE_WIDTH
 
 pytest.importorskip("cv2")
@@ -31,7 +31,8 @@ def test_lines_are_seeded_and_shaped_like_the_reader_input(fake_digits):
     other, _, _ = make_lines(images, labels, 12, seed=4)
     assert lines.shape == (12, LINE_HEIGHT, LINE_WIDTH) and lines.dtype == np.uint8
     assert np.array_equal(lines, again) and not np.array_equal(lines, other)
-    assert digits.shape == (12, MAX_LENGTH) and lengths.min() >= 1 and lengths.max() <= MAX_LENGTH
+    assert digits.shape == (12, MAX_LABELS) and lengths.min() >= 1 and lengths.max() <= MAX_LENGTH
+    assert (digits < MARK).all()  # no marks unless asked for
     for row, n in zip(digits, lengths):
         assert (row[:n] >= 0).all() and (row[n:] == -1).all()
     assert all(line.max() > 200 for line in lines)  # ink scaled to full range
@@ -51,3 +52,28 @@ def test_render_number_is_a_grey_photo_either_polarity(fake_digits):
     assert all(p.dtype == np.uint8 and p.ndim == 2 for p in photos)
     paper = [float(np.median(p)) for p in photos]
     assert min(paper) < 128 < max(paper)  # light on dark and dark on light both occur
+
+
+def test_marks_pool_leaves_out_the_held_out_kind(fake_digits, monkeypatch):
+    import edgedigits.train.negatives as negatives
+
+    asked = []
+    real = negatives.generate
+    monkeypatch.setattr(negatives, "generate", lambda n, **kw: asked.append(kw["kinds"]) or real(n, **kw))
+    pool = mark_pool(60, seed=2, digits=np.repeat(fake_digits[0], 3, axis=0), holdout=("shapes",))
+    assert pool.dtype == np.uint8 and pool.shape[1:] == (28, 28) and 40 <= len(pool) <= 60
+    assert ["shapes"] not in asked and ["digit_pairs"] not in asked and ["glyphs"] in asked
+    assert np.array_equal(pool, mark_pool(60, seed=2, digits=np.repeat(fake_digits[0], 3, axis=0)))
+
+
+def test_lines_with_marks_label_each_run_of_marks_once(fake_digits):
+    images, labels = fake_digits
+    marks = np.zeros((3, 28, 28), np.uint8)
+    marks[:, 6:22, 6:22] = 255  # filled squares: not digits
+    lines, tokens, lengths = make_lines(images, labels, 60, seed=7, marks=marks, mark_share=0.6)
+    rows = [row[:n].tolist() for row, n in zip(tokens, lengths)]
+    with_marks = [r for r in rows if MARK in r]
+    assert 20 <= len(with_marks) <= 50 and [MARK] in with_marks  # marks alone, and among digits
+    assert any(len(r) > 1 for r in with_marks)
+    assert all(not (a == b == MARK) for r in rows for a, b in zip(r, r[1:]))  # neighbouring marks are one
+    assert all(len(r) <= MAX_LABELS and (np.array(r) <= MARK).all() for r in rows)

@@ -11,7 +11,8 @@ from edgedigits.train.reader import READER_FILE, ReaderConfig
 
 
 @pytest.mark.parametrize("bad", [{"samples": 10, "batch_size": 64}, {"epochs": 0}, {"learning_rate": 0}, {"width": 0},
-                                 {"max_drop": 1.0}, {"limit": 5}, {"val_samples": 3}])
+                                 {"max_drop": 1.0}, {"limit": 5}, {"val_samples": 3},
+                                 {"marks": 1.5}, {"mark_pool": 2}, {"holdout": "unicorns"}])
 def test_config_refuses_bad_values(bad):
     with pytest.raises(UsageError):
         ReaderConfig(**bad).validate()
@@ -34,3 +35,24 @@ def test_tiny_run_writes_a_verified_reader(tmp_path, mnist_dir):
     assert reader.info["verified"] and reader.info["record"] == "ok"
     with pytest.raises(UsageError, match="exists"):
         train_reader(config, progress=lambda message: None)
+
+
+def test_a_digits_only_reader_is_widened_with_a_mark_output():
+    """--init from a digits-only reader (11 outputs): digits and blank kept, the mark output zero and least likely."""
+    import numpy as np
+
+    from edgedigits.train.reader import BLANK, MARK, _widened
+
+    class Model:
+        def get_weights(self):
+            return [np.zeros((3, 3)), np.zeros((1, 1, 4, 12)), np.zeros(12)]
+
+    rng = np.random.default_rng(0)
+    old = [rng.normal(size=(3, 3)), rng.normal(size=(1, 1, 4, 11)), rng.normal(size=11)]
+    new = _widened(old, Model())
+    assert new[0] is old[0] and new[1].shape == (1, 1, 4, 12) and new[2].shape == (12,)
+    assert np.array_equal(new[1][..., :MARK], old[1][..., :10]) and np.array_equal(new[1][..., BLANK], old[1][..., 10])
+    assert not new[1][..., MARK].any() and new[2][MARK] < min(old[2])
+    assert new[2][BLANK] == old[2][10]
+    same = [w.copy() for w in Model().get_weights()]
+    assert _widened(same, Model()) == same  # a reader that already has the mark output: unchanged
