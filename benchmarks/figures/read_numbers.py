@@ -23,7 +23,8 @@ machine wall clock also counts the time other jobs held the core).
   ``--repeats`` times (the paths interleaved pass by pass), medians over all.
 - "Not a digit" (``--nondigits N`` photos per set): photos with no digit, through ``read_number``
   with its "not a digit" decision and without it (the reader alone): letters and symbols in every
-  font of tests/runtime/photos.py ``GLYPH_FONTS`` installed (``make_glyph_photo``), shapes and
+  font of tests/runtime/photos.py ``GLYPH_FONTS`` installed (``make_glyph_photo``), words of 2-4 of
+  those letters fitted the same way, shapes (the kind held out of the reader's training) and
   scribbles from the toolkit's non-digit generator (train/negatives.py, report seed) photographed
   by ``make_photo``, and crops of matplotlib's ``grace_hopper.jpg`` (as not_a_digit.py); the
   share answered "no digits found" (an empty reading, or the blank-page refusal) and the share
@@ -185,6 +186,7 @@ def _timed(fn, photo, errors=()):
 # --------------------------------------------------------------------------- not a digit
 
 
+_HELD_OUT = "shapes"  # the non-digit kind `edgedigits train-reader` never draws (its --holdout-kind default)
 _GLYPHS = "ACEFHJKLMNPRUVWXYacdefhkmnprtuvwxy#%&*+=@$?"  # letters and symbols, no digit look-alikes (O, I, l, S, ...)
 
 
@@ -200,6 +202,10 @@ def _non_digit_sets(count: int, seed: int) -> dict:
     sets[f"letters and symbols ({len(fonts)} fonts)"] = [
         make_glyph_photo(_GLYPHS[int(rng.integers(len(_GLYPHS)))], rng, font=fonts[i % len(fonts)],
                          stroke=int(rng.integers(0, 4)), size=(480, 640)) for i in range(count)]
+    letters = [c for c in _GLYPHS if c.isalpha()]
+    sets[f"words of 2-4 letters ({len(fonts)} fonts)"] = [
+        make_glyph_photo("".join(letters[int(j)] for j in rng.integers(len(letters), size=int(rng.integers(2, 5)))), rng,
+                         font=fonts[i % len(fonts)], stroke=int(rng.integers(0, 3)), size=(480, 640)) for i in range(count)]
     try:
         from edgedigits.train.negatives import REPORT_SEED, generate
     except ImportError:  # the toolkit is not installed (a runtime-only venv)
@@ -207,7 +213,8 @@ def _non_digit_sets(count: int, seed: int) -> dict:
     if generate is not None:
         for kind in ("shapes", "scribbles"):
             fields, _ = generate(count, seed=REPORT_SEED, kinds=[kind])
-            sets[f"{kind} (train/negatives.py)"] = [make_photo(np.asarray(f, np.uint8).reshape(28, 28), rng,
+            held = " held out of the reader's training" if kind == _HELD_OUT else ""
+            sets[f"{kind} (train/negatives.py{held})"] = [make_photo(np.asarray(f, np.uint8).reshape(28, 28), rng,
                                                                size=(480, 640)) for f in fields]
     crops = natural_crops(count, rng)
     if crops is not None:

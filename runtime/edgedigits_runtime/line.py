@@ -82,12 +82,14 @@ class Line:
         return max(0, min(a, w)), max(0, min(b, w))
 
 
-def normalise_line(ink, label: str = "image") -> Line | None:
+def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line | None:
     """The marks of a working image's ink as the reader's fixed-size line image.
 
     Args:
       ink: an :class:`~edgedigits_runtime.preprocess.Ink` (:func:`~edgedigits_runtime.preprocess.find_ink`).
       label: what to call the image in errors.
+      one_line: refuse marks spread over more than :data:`_ROWS` digit heights (False: fit them all in the
+        line anyway, squashed; the reader then only tells whether anything there is a digit).
 
     Returns:
       a :class:`Line`, or None when no mark is large enough to be a digit.
@@ -112,7 +114,7 @@ def normalise_line(ink, label: str = "image") -> Line | None:
     y0 = int(min(stats[m, 1] for m in marks))
     x1 = int(max(stats[m, 0] + stats[m, 2] for m in marks))
     y1 = int(max(stats[m, 1] + stats[m, 3] for m in marks))
-    if y1 - y0 > _ROWS * height:
+    if one_line and y1 - y0 > _ROWS * height:
         raise InputError(f"{label}: the marks found are spread over {(y1 - y0) / height:.1f} digit heights, not one line "
                          "of a number (several lines, text, a patterned surface?); crop to the number (--roi)")
     h, w = ink.shape

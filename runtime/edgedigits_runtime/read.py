@@ -159,7 +159,16 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
         if "no ink found" not in str(exc):
             raise
         raise InputError(str(exc).replace("no ink found", "no digits found", 1)) from None
-    line = normalise_line(ink, label)
+    try:
+        line = normalise_line(ink, label)
+    except InputError as exc:  # marks not on one line: an error, unless the reader finds no digit among them at all
+        if "not one line" not in str(exc) or not reader.reads_marks:
+            raise
+        line = normalise_line(ink, label, one_line=False)
+        probs = reader.frame_probs(np.round(line.image * 255.0).astype(np.uint8)[None])[0]
+        if any(symbol != MARK for symbol, _ in ctc_greedy(probs)):
+            raise
+        return NumberReading("", 0.0, ())
     if line is None:
         return NumberReading("", 0.0, ())
     image8 = np.round(line.image * 255.0).astype(np.uint8)

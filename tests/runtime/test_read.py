@@ -17,6 +17,7 @@ from edgedigits_runtime.read import MAX_DIGITS, read_files
 pytest.importorskip("cv2")
 pytest.importorskip("PIL")
 from photos import make_glyph_photo, make_number_photo, make_photo, number_photos
+from PIL import Image
 
 runner = CliRunner()
 
@@ -149,6 +150,22 @@ def test_dozens_of_specks_do_not_make_a_long_number(reader, mnist_test):
         blobs[y : y + 30, x : x + int(rng.integers(8, 30))] = 30
     with pytest.raises(InputError, match=f"more than|at most {MAX_DIGITS}|not one line"):
         read_number(blobs, reader)
+
+
+def test_two_lines_of_digits_are_refused_not_read_as_nothing(reader, mnist_test):
+    """Marks on several lines: "no digits found" only when the reader finds no digit among them; digits on two lines
+    keep the "not one line" refusal with its reason."""
+    images, _ = mnist_test
+    rng = np.random.default_rng(12)
+    page = np.full((480, 640), 215, np.uint8)
+    for top, idx in ((60, [1, 2, 3]), (300, [4, 5, 6])):
+        for k, i in enumerate(idx):
+            digit = np.asarray(Image.fromarray(images[i]).resize((112, 112)), np.float32)
+            patch = page[top : top + 112, 120 + 130 * k : 232 + 130 * k]
+            np.minimum(patch, (215 - 0.7 * digit).astype(np.uint8), out=patch)
+    page = np.clip(page + rng.normal(0, 3, page.shape), 0, 255).astype(np.uint8)
+    with pytest.raises(InputError, match="not one line"):
+        read_number(page, reader)
 
 
 def test_expected_length_and_region(reader, mnist_test):
