@@ -17,10 +17,11 @@ and ``msp`` and Mahalanobis together (reject if either's own validation rank is 
 keeps 99% of the *validation* digits; nothing is chosen on the test set or on the non-digit sets.
 
 Rejection is measured on: the held-out generated kind (``--holdout``, never trained on), fresh
-images of the trained kinds (an optimistic figure), and two real-world kinds nobody trained on,
-when found on the machine: desktop icons (``/usr/share/icons/Adwaita``, 64-96 px PNGs, through the
-photo path ``preprocess_image``; a few icons show digits) and crops of the photo bundled with
-matplotlib (``grace_hopper.jpg``, through the photo path), and photos of letters in Pillow's own font (a font
+images of the trained kinds (an optimistic figure), and real-world kinds nobody trained on,
+when found on the machine, all through the photo path ``preprocess_image``: desktop icons
+(``/usr/share/icons/Adwaita``, 64-96 px PNGs; a few icons show digits), crops of the photo bundled with
+matplotlib (``grace_hopper.jpg``), small charts drawn by matplotlib (a line, bars, dots, a pie), crops of
+matplotlib's two bundled elevation maps (terrain), and photos of letters in Pillow's own font (a font
 training does not draw from) made by the tests' photo maker, through the photo path. An image the photo path itself refuses
 (no ink found, ...) counts as rejected; the share is printed separately. Keras float models here; the
 int8 figures of the shipped model come from ``edgedigits bench``.
@@ -61,7 +62,66 @@ def _real_world_sets(limit: int, seed: int) -> dict:
     if crops is not None:
         sets["photo crops (photo path)"] = _through_photo_path(crops, preprocess_image, InputError)
     sets["letters photographed (photo path)"] = _through_photo_path(_letter_photos(limit, rng), preprocess_image, InputError)
+    more = np.random.default_rng([seed, 77])  # its own draws: the sets above stay the images they were
+    sets["charts (photo path)"] = _through_photo_path(_charts(limit, more), preprocess_image, InputError)
+    terrain = _terrain_crops(limit, more)
+    if terrain is not None:
+        sets["terrain (photo path)"] = _through_photo_path(terrain, preprocess_image, InputError)
     return sets
+
+
+def _charts(count: int, rng) -> list:
+    """Small plots drawn by matplotlib (a line, bars, dots or a pie; axes or none): pictures nobody trains on."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    out = []
+    for _ in range(count):
+        fig = plt.figure(figsize=(1, 1), dpi=int(rng.integers(60, 120)))
+        ax = fig.add_axes([0.1, 0.1, 0.8, 0.8])
+        kind = int(rng.integers(4))
+        if kind == 0:
+            ax.plot(np.cumsum(rng.normal(size=30)), color="k", lw=float(rng.uniform(1, 4)))
+        elif kind == 1:
+            m = int(rng.integers(3, 8))
+            ax.bar(range(m), rng.uniform(0.2, 1, m), color="k")
+        elif kind == 2:
+            ax.scatter(rng.normal(size=20), rng.normal(size=20), c="k", s=float(rng.uniform(5, 60)))
+        else:
+            ax.pie(rng.uniform(1, 5, int(rng.integers(2, 6))), colors=[str(g) for g in rng.uniform(0, 0.8, 6)])
+        if rng.random() < 0.5:
+            ax.axis("off")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        out.append(np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L")))
+    return out
+
+
+def _terrain_crops(count: int, rng) -> list | None:
+    """Crops of the two elevation maps bundled with matplotlib, as grey pictures (land seen from above); None when
+    matplotlib's sample data is not installed."""
+    import matplotlib.cbook as cbook
+
+    try:
+        maps = [cbook.get_sample_data("jacksboro_fault_dem.npz")["elevation"].astype(np.float32),
+                cbook.get_sample_data("topobathy.npz")["topo"].astype(np.float32)]
+    except (OSError, KeyError, ValueError):
+        return None
+    out = []
+    for _ in range(count):
+        z = maps[int(rng.random() >= 0.5)]
+        side = int(rng.integers(20, min(z.shape)))
+        y, x = int(rng.integers(0, z.shape[0] - side + 1)), int(rng.integers(0, z.shape[1] - side + 1))
+        crop = z[y : y + side, x : x + side]
+        crop = (crop - crop.min()) / max(float(crop.max() - crop.min()), 1e-6)
+        out.append(np.round(crop * 255).astype(np.uint8))
+    return out
 
 
 _LETTERS = "ACEFHJKLMNPRUVWXYacdefhkmnprtuvwxy"  # no digit look-alikes (O, I, l, Z, S, B, b, g, q, G, T, D, Q, ...)
