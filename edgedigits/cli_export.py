@@ -67,7 +67,7 @@ def export(
     reject_accept: float = typer.Option(0.99, "--reject-accept", help="Runs that learnt 'not a digit': each artifact's threshold keeps this share of validation digits."),
     min_digits_accepted: float = typer.Option(0.98, "--min-digits-accepted", help="Gate: that threshold keeps at least this share of test digits."),
     max_reject_drop: float = typer.Option(5.0, "--max-reject-drop", help="Gate: reject the held-out non-digit kind at most this many points less than Keras."),
-    qat_epochs: float = typer.Option(_D.qat_epochs, "--qat-epochs", help="Quantization-aware fine-tune passes over the training split (fractions allowed)."),
+    qat_epochs: float = typer.Option(_D.qat_epochs, "--qat-epochs", help="Quantization-aware fine-tune passes, each as many images as one of the run's training epochs (fractions allowed)."),
     qat_lr: float = typer.Option(_D.qat_learning_rate, "--qat-lr", help="Learning rate of the QAT fine-tune (Adam)."),
     qat_limit: Optional[int] = typer.Option(None, "--qat-limit", help="Fine-tune on only N training images (quick runs)."),
     qat_augment: bool = typer.Option(_D.qat_augment, "--qat-augment/--no-qat-augment", help="QAT fine-tune on augmented images (the training augmentation)."),

@@ -21,6 +21,8 @@ def train(
     ctx: typer.Context,
     arch: str = typer.Option(_D.arch, "--arch", "-a", help="Architecture (see `edgedigits archs`)."),
     epochs: int = typer.Option(_D.epochs, "--epochs", "-e", help="Passes over the training split."),
+    epoch_basis: str = typer.Option(_D.epoch_basis, "--epoch-basis", help="What an epoch counts: distinct (the digits "
+                                    "and non-digits, not the photo-path copies of the digits), digits, or all; drawn from all."),
     batch_size: int = typer.Option(_D.batch_size, "--batch-size", "-b", help="Images per step."),
     lr: float = typer.Option(_D.learning_rate, "--lr", help="Peak learning rate (Adam)."),
     lr_schedule: str = typer.Option(_D.lr_schedule, "--lr-schedule", help="cosine (1 warm-up epoch, then decay), step, or constant."),
@@ -58,7 +60,7 @@ def train(
     if resume:
         _refuse_options_on_resume(ctx, out)
     config = TrainConfig(
-        arch=arch, epochs=epochs, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
+        arch=arch, epochs=epochs, epoch_basis=epoch_basis, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
         augment=augment, elastic=elastic, ema=ema, label_smoothing=label_smoothing,
         teacher=[str(t) for t in teacher or []], distill_weight=distill_weight, temperature=temperature, seed=seed, early_stopping=early_stopping, limit=limit,
         negatives=negatives, photo_digits=photo_digits, photo_negatives=photo_negatives, negative_target=negative_target, negative_weight=negative_weight, holdout_kind=None if holdout_kind == "none" else holdout_kind,
@@ -72,7 +74,7 @@ def train(
 
 
 # A resumed run keeps the options it was started with (its schedule and data order depend on them).
-_RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+_RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "epoch_basis": "--epoch-basis", "batch_size": "--batch-size", "lr": "--lr",
                  "lr_schedule": "--lr-schedule", "augment": "--augment", "seed": "--seed", "elastic": "--elastic",
                  "ema": "--ema", "label_smoothing": "--label-smoothing", "teacher": "--teacher",
                  "distill_weight": "--distill-weight", "temperature": "--temperature",

@@ -15,7 +15,7 @@ import numpy as np
 from edgedigits.errors import UsageError
 from edgedigits_runtime.mnist import load_mnist
 
-__all__ = ["Splits", "load_splits", "load_test", "to_float", "make_train_dataset", "SPLIT_SEED"]
+__all__ = ["Splits", "load_splits", "load_test", "to_float", "make_train_dataset", "index_stream", "SPLIT_SEED"]
 
 SPLIT_SEED = 20261125  # fixed: every run, whatever its seed, validates on the same images
 
@@ -69,18 +69,24 @@ def to_float(images: np.ndarray) -> np.ndarray:
 
 
 def make_train_dataset(x, y, *, batch_size: int, seed: int, epochs: int, start_epoch: int = 0, augment: bool = True,
-                       elastic: float = 0.0):
+                       elastic: float = 0.0, epoch_images: int | None = None):
     """A deterministic tf.data pipeline over ``epochs - start_epoch`` epochs.
 
     Each epoch's order is a permutation drawn from ``(seed, epoch)`` and each
     batch's augmentation from ``(seed, batch number)``, so a run resumed at
     ``start_epoch`` sees exactly the data an uninterrupted run would have.
 
+    With ``epoch_images`` (fewer or more than ``len(x)``), an epoch is ``ceil(epoch_images / batch_size)``
+    full batches cut from one stream of permutations of all the images (the k-th drawn from ``(seed, k)``),
+    so every image is seen about as often over the run, and the cost of an epoch does not grow with ``len(x)``
+    (a run that adds generated images to its digits counts its epochs on the digits).
+
     Args:
       x: uint8 images (N, 28, 28).
       y: labels (N,) as integers, or float targets (N, K) (soft or packed targets).
       elastic: strength (pixels) of the elastic distortion added to the augmentation
         (Simard et al. 2003; 0 turns it off); only with ``augment``.
+      epoch_images: images per epoch (None: ``len(x)``, one permutation per epoch).
 
     Returns:
       ``(dataset, steps_per_epoch)``.
@@ -89,13 +95,21 @@ def make_train_dataset(x, y, *, batch_size: int, seed: int, epochs: int, start_e
 
     tf, _ = tf_and_keras()
     n = len(x)
-    steps = math.ceil(n / batch_size)
-    perms = np.stack([np.random.default_rng([seed, e]).permutation(n) for e in range(start_epoch, epochs)])
     images = tf.constant(to_float(x))
     y = np.asarray(y)
     labels = tf.constant(y.astype(np.float32) if y.ndim == 2 else y.astype(np.int32))
-    ds = tf.data.Dataset.from_tensor_slices(perms.astype(np.int32))
-    ds = ds.flat_map(lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
+    if epoch_images is None or epoch_images == n:
+        steps = math.ceil(n / batch_size)
+        perms = np.stack([np.random.default_rng([seed, e]).permutation(n) for e in range(start_epoch, epochs)])
+        ds = tf.data.Dataset.from_tensor_slices(perms.astype(np.int32))
+        ds = ds.flat_map(lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
+    else:
+        if epoch_images < 1:
+            raise ValueError(f"epoch_images must be >= 1, got {epoch_images}")
+        steps = math.ceil(epoch_images / batch_size)
+        order = index_stream(n, seed, start=start_epoch * steps * batch_size,
+                             count=(epochs - start_epoch) * steps * batch_size)
+        ds = tf.data.Dataset.from_tensor_slices(order.reshape(-1, batch_size).astype(np.int32))
     counter = tf.data.Dataset.counter(start=start_epoch * steps)
     ds = tf.data.Dataset.zip((ds, counter))
 
@@ -109,6 +123,15 @@ def make_train_dataset(x, y, *, batch_size: int, seed: int, epochs: int, start_e
 
     ds = ds.map(_gather, num_parallel_calls=1, deterministic=True).prefetch(2)
     return ds, steps
+
+
+def index_stream(n: int, seed: int, *, start: int, count: int) -> np.ndarray:
+    """Positions ``start .. start + count - 1`` of the stream of permutations of ``range(n)``, the k-th permutation
+    drawn from ``default_rng([seed, k])`` (the first is the one-permutation-per-epoch order's first epoch)."""
+    first, last = start // n, (start + count - 1) // n if count else start // n
+    stream = np.concatenate([np.random.default_rng([seed, k]).permutation(n) for k in range(first, last + 1)])
+    offset = start - first * n
+    return stream[offset : offset + count]
 
 
 def _augment(tf, images, seed, max_rotation_deg=10.0, max_zoom=0.1, max_shift_px=2.5):

@@ -84,6 +84,8 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     log(f"{run_dir}/{MODEL_FILE}: {arch}, Keras test accuracy {keras_accuracy:.2%} on {len(y_test)} images")
 
     train_config = _train_config(run_dir)
+    from edgedigits.train.trainer import epoch_images
+
     train_x, train_y = splits.x_train, splits.y_train
     calibrate = None
     if train_config is not None and train_config.negatives:
@@ -102,7 +104,8 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     ctx = ConvertContext(tf=tf, keras=keras, model=model, train_x=train_x, train_y=train_y,
                          calibration=train_x[pick].astype(np.float32)[..., None] / 255.0, config=config, log=log,
                          negative_weight=None if calibrate is None else train_config.negative_weight,
-                         negative_target=None if calibrate is None else train_config.negative_target)
+                         negative_target=None if calibrate is None else train_config.negative_target,
+                         pass_images=None if train_config is None else epoch_images(train_config, len(splits.x_train), train_y))
 
     if config.overwrite:
         _clear_out_dir(out_dir)

@@ -27,7 +27,8 @@ class ExportConfig:
       out: where artifacts go; default ``<run>/export`` so ``edgedigits bench RUN`` finds them.
       overwrite: replace what an earlier export left in ``out`` (all of it, so that the
         manifest describes exactly the files present).
-      qat_epochs: quantization-aware fine-tune passes over the training split (int8 only). 3 by default:
+      qat_epochs: quantization-aware fine-tune passes over the training split (int8 only), each as many images as
+        one of the run's training epochs (``TrainConfig.epoch_basis``; drawn from its digits and generated extras). 3 by default:
         tfmot's activation ranges are moving averages (decay 0.999) that one pass (430 steps) leaves
         ~65% at their initial [-6, 6]; 3 passes gave the best int8 validation accuracy of 1, 3 and 5
         (+0.02 to +0.04 points over 1 pass on each of 3 seeds: within the noise; benchmarks/RESULTS.md,

@@ -28,6 +28,9 @@ class ConvertContext:
       negative_weight: when the run learnt "not a digit": ``train_x`` also holds its generated
         non-digits (label 10) and the QAT fine-tune uses the run's outlier-exposure loss with this
         weight; None for a digits-only run. ``negative_target``: the run's ``class`` or ``uniform``.
+      pass_images: how many images one QAT pass counts (a training epoch of the run: for a run that learnt "not a
+        digit", its digits and non-digits, not the photo-path copies of its digits), drawn from all of ``train_x``;
+        None: ``len(train_x)``.
     """
 
     tf: Any
@@ -42,3 +45,4 @@ class ConvertContext:
     notes: dict = dataclasses.field(default_factory=dict)
     negative_weight: float | None = None
     negative_target: str | None = None
+    pass_images: int | None = None

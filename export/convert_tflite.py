@@ -61,7 +61,8 @@ def qat_model(ctx):
     """The trained model wrapped by tfmot's ``quantize_model`` and fine-tuned briefly.
 
     The fine-tune runs ``config.qat_epochs`` passes (fractions allowed) over the
-    training split (or its first ``config.qat_limit`` images) with Adam at
+    training split (or its first ``config.qat_limit`` images; a pass counts ``ctx.pass_images``, the images of one
+    of the run's training epochs, drawn from digits and generated extras alike) with Adam at
     ``config.qat_learning_rate`` (constant or cosine-decayed: ``config.qat_schedule``), on the
     plain or the augmented images (``config.qat_augment``), with BatchNorm in training mode or
     frozen (``config.qat_batchnorm``). The result is cached in ``ctx.cache``.
@@ -85,8 +86,10 @@ def qat_model(ctx):
         for layer in frozen:
             layer.trainable = True
     x, y = ctx.train_x, ctx.train_y
+    per_pass = len(x) if ctx.pass_images is None else min(ctx.pass_images, len(x))
     if cfg.qat_limit is not None:
         x, y = x[: cfg.qat_limit], y[: cfg.qat_limit]
+        per_pass = len(x)
     if ctx.negative_weight is None:
         loss, metric = "sparse_categorical_crossentropy", "accuracy"
     else:  # the run learnt "not a digit": keep its non-digits (label 10) and their loss, or the fine-tune would erode that
@@ -96,7 +99,7 @@ def qat_model(ctx):
         loss = targets.packed_loss(ctx.tf, distill_weight=0.0, temperature=1.0, not_a_digit_class=in_class)
         metric = targets.accuracy
         y = targets.packed_targets(y, negative_weight=ctx.negative_weight, negative_target=ctx.negative_target)
-    n_images = max(_QAT_BATCH, int(round(cfg.qat_epochs * len(x))))
+    n_images = max(_QAT_BATCH, int(round(cfg.qat_epochs * per_pass)))
     steps = math.ceil(n_images / _QAT_BATCH)
     learning_rate = cfg.qat_learning_rate
     if cfg.qat_schedule == "cosine":

@@ -93,6 +93,34 @@ def test_train_dataset_is_deterministic_and_resumes_where_it_stopped(small_mnist
     assert sorted(epoch_labels.tolist()) == sorted(splits.y_train.tolist())
 
 
+def test_index_stream_is_one_stream_of_seeded_permutations():
+    n = 7
+    whole = np.concatenate([np.random.default_rng([5, k]).permutation(n) for k in range(4)])
+    np.testing.assert_array_equal(data.index_stream(n, 5, start=0, count=28), whole)
+    np.testing.assert_array_equal(data.index_stream(n, 5, start=10, count=9), whole[10:19])  # across a boundary
+    assert data.index_stream(n, 5, start=3, count=0).shape == (0,)
+
+
+@pytest.mark.needs_tf
+def test_epochs_of_a_given_size_are_cut_from_the_stream_and_resume_there(small_mnist):
+    folder, _ = small_mnist
+    splits = data.load_splits(folder, val_fraction=0.25)  # 180 training images
+
+    def batches(start_epoch):
+        ds, steps = data.make_train_dataset(splits.x_train, splits.y_train, batch_size=32, seed=3, epochs=3,
+                                            start_epoch=start_epoch, augment=False, epoch_images=70)
+        return steps, [(x.numpy(), y.numpy()) for x, y in ds]
+
+    steps, full = batches(0)
+    assert steps == 3 and len(full) == 9 and all(x.shape == (32, 28, 28, 1) for x, _ in full)  # full batches only
+    stream = data.index_stream(len(splits.x_train), 3, start=0, count=9 * 32)
+    np.testing.assert_array_equal(np.concatenate([y for _, y in full]), splits.y_train[stream])
+    _, resumed = batches(2)
+    for (xa, ya), (xb, yb) in zip(full[6:], resumed, strict=True):
+        np.testing.assert_array_equal(ya, yb)
+        np.testing.assert_array_equal(xa, xb)
+
+
 def _elastic(images, alpha, seed=(1, 2)):
     tf = pytest.importorskip("tensorflow")
     return data._elastic(tf, tf.constant(images), tf.constant(seed, tf.int64), alpha=alpha).numpy()

@@ -45,7 +45,7 @@ from edgedigits.train.config import TrainConfig, reject_method
 from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_confusion, plot_curves
 from edgedigits_runtime.fileio import atomic_path
 
-__all__ = ["TrainResult", "train", "USABLE_ACCURACY", "ema_momentum", "with_negatives", "validation_photo_digits",
+__all__ = ["TrainResult", "train", "USABLE_ACCURACY", "epoch_images", "ema_momentum", "with_negatives", "validation_photo_digits",
            "calibrate_on_digits", "with_not_a_digit_class", "reject_scores", "NOT_A_DIGIT_LABEL"]
 
 USABLE_ACCURACY = 0.5  # a run ending below this validation accuracy (chance: 0.1) produced no usable model
@@ -101,7 +101,8 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     started = time.perf_counter()
 
     y_train, y_val = _targets(keras, config, splits, x_train, labels, run_dir, log)
-    model, state = _model_and_state(tf, keras, config, run_dir, steps_per_epoch=-(-len(x_train) // config.batch_size))
+    per_epoch = epoch_images(config, len(splits.x_train), labels)
+    model, state = _model_and_state(tf, keras, config, run_dir, steps_per_epoch=-(-per_epoch // config.batch_size))
     earlier_seconds = state["seconds"]  # epochs a resumed run already spent (the callback adds this run's epochs)
     _save(lambda p: p.write_text(_config_json(config)), run_dir / CONFIG_FILE)
     callbacks = [_epoch_end_callback(keras, run_dir, state, log, config.epochs)]
@@ -112,12 +113,14 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
         ds, steps = make_train_dataset(
             x_train, y_train, batch_size=config.batch_size, seed=config.seed,
             epochs=config.epochs, start_epoch=state["epoch"], augment=config.augment, elastic=config.elastic,
+            epoch_images=per_epoch,
         )
         nondigits = int((np.asarray(labels) == NOT_A_DIGIT_LABEL).sum())
         photos = len(x_train) - len(splits.x_train) - nondigits
         extra = (f" + {nondigits} non-digits" if nondigits else "") + (f" + {photos} photo-path digits" if photos else "")
+        each = "" if per_epoch == len(x_train) else f" of {steps} steps ({per_epoch} images drawn from all {len(x_train)})"
         log(f"training {config.arch} on {len(splits.x_train)} images{extra} ({len(splits.x_val)} held out for validation), "
-            f"epochs {state['epoch'] + 1}..{config.epochs} -> {run_dir}")
+            f"epochs {state['epoch'] + 1}..{config.epochs}{each} -> {run_dir}")
         model.fit(
             ds, epochs=config.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
             validation_data=(to_float(splits.x_val), y_val), callbacks=callbacks,
@@ -129,6 +132,16 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
 
 
 # --------------------------------------------------------------------------- internals
+
+
+def epoch_images(config: TrainConfig, digits: int, labels) -> int:
+    """Images per epoch of a run training on ``labels`` (its ``digits`` training digits first, then the generated
+    extras: non-digits labelled :data:`NOT_A_DIGIT_LABEL` and photo-path digits), as ``config.epoch_basis`` counts."""
+    if config.epoch_basis == "all":
+        return len(labels)
+    if config.epoch_basis == "digits":
+        return digits
+    return digits + int((np.asarray(labels) == NOT_A_DIGIT_LABEL).sum())
 
 
 def _seeded_tf(seed: int):
@@ -194,38 +207,134 @@ def with_negatives(splits, config: TrainConfig, log, cache: Path | None = None):
     if cached is not None:
         log(f"reusing {len(cached[0])} generated non-digits and photo-path digits from {cache}")
         return np.concatenate([splits.x_train, cached[0]]), np.concatenate([splits.y_train.astype(np.int64), cached[1]])
-    from edgedigits.train.negatives import generate, list_kinds
+    from edgedigits.train.negatives import list_kinds
+    from edgedigits.train.photo_digits import photo_digits
 
     started = time.perf_counter()
     count = int(round(config.negatives * len(splits.x_train)))
     holdout = [config.holdout_kind] if config.holdout_kind else []
-    images, _ = generate(count, seed=config.seed, exclude=holdout, digits=splits.x_train)
-    kinds = [k for k in list_kinds() if k not in holdout]
-    log(f"generated {count} non-digits ({', '.join(kinds)}; held out: {config.holdout_kind or 'none'}) "
-        f"in {time.perf_counter() - started:.1f}s")
     share = int(round(config.photo_negatives * count)) if config.photo_digits else 0
-    if share:  # some of them as the device sees them too: the photo path's soft look is no clue
-        from edgedigits.train.photo_digits import through_photo_path
-
-        started = time.perf_counter()
-        images[:share], done = through_photo_path(images[:share], seed=config.seed)
-        log(f"put {int(done.sum())} of the non-digits through the runtime's photo path "
-            f"({share - int(done.sum())} refused by it, kept as drawn) in {time.perf_counter() - started:.1f}s")
+    wanted = int(round(config.photo_digits * len(splits.x_train)))
+    # Three independent parts, each with its own random stream, so the images do not depend on where they are made.
+    # With two cores or more and a full-size run: the non-digits in a second process, while this one renders the
+    # photo-path digits and a third prepares them (preprocess_image) in order: about half the time of doing it all here.
+    parallel = _cores() > 1 and count + wanted >= PARALLEL_MIN_IMAGES
+    with _Background(make_nondigits, count, seed=config.seed, holdout=holdout, digits=splits.x_train,
+                     photo_share=share, parallel=parallel) as nondigits:
+        px, py = photo_digits(splits.x_train, splits.y_train, wanted, seed=config.seed, workers=1 if parallel else 0)
+        photo_seconds = time.perf_counter() - started
+        images, made = nondigits.result()
+    kinds = [k for k in list_kinds() if k not in holdout]
+    where = " (in parallel)" if parallel else ""
+    log(f"generated {count} non-digits ({', '.join(kinds)}; held out: {config.holdout_kind or 'none'}) "
+        f"in {made['seconds']:.1f}s{where}")
+    if share:
+        log(f"put {made['prepared']} of the non-digits through the runtime's photo path "
+            f"({share - made['prepared']} refused by it, kept as drawn) in {made['photo_seconds']:.1f}s{where}")
+    if wanted:
+        log(f"rendered {len(px)} training digits as photos through the runtime's photo path in {photo_seconds:.1f}s{where}")
+    log(f"generated images ready in {time.perf_counter() - started:.1f}s")
     xs = [splits.x_train, images]
     ys = [splits.y_train.astype(np.int64), np.full(count, NOT_A_DIGIT_LABEL, dtype=np.int64)]
-    wanted = int(round(config.photo_digits * len(splits.x_train)))
     if wanted:
-        from edgedigits.train.photo_digits import photo_digits
-
-        started = time.perf_counter()
-        px, py = photo_digits(splits.x_train, splits.y_train, wanted, seed=config.seed)
-        log(f"rendered {len(px)} training digits as photos through the runtime's photo path "
-            f"in {time.perf_counter() - started:.1f}s")
         xs.append(px)
         ys.append(py)
     if cache is not None:
         _save(lambda p: p.write_bytes(_extras_bytes(np.concatenate(xs[1:]), np.concatenate(ys[1:]), key)), cache)
     return np.concatenate(xs), np.concatenate(ys)
+
+
+PARALLEL_MIN_IMAGES = 5000  # fewer generated images than this are made in-process (a new process costs ~1-2 s)
+
+
+def make_nondigits(count: int, *, seed: int, holdout, digits: np.ndarray, photo_share: int) -> tuple[np.ndarray, dict]:
+    """``count`` generated non-digits (:func:`edgedigits.train.negatives.generate`, ``holdout`` kinds left out), the
+    first ``photo_share`` of them put through the photo path; and how long each part took (seconds) and how many the
+    photo path prepared."""
+    from edgedigits.train.negatives import generate
+
+    started = time.perf_counter()
+    images, _ = generate(count, seed=seed, exclude=holdout, digits=digits)
+    made = {"seconds": time.perf_counter() - started, "prepared": 0, "photo_seconds": 0.0}
+    if photo_share:  # some of them as the device sees them too: the photo path's soft look is no clue
+        from edgedigits.train.photo_digits import through_photo_path
+
+        started = time.perf_counter()
+        images[:photo_share], done = through_photo_path(images[:photo_share], seed=seed)
+        made.update(prepared=int(done.sum()), photo_seconds=time.perf_counter() - started)
+    return images, made
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class _Background:
+    """``fn(*args, **kwargs)`` computed in a spawned process (when asked and this machine has two cores or more) while
+    the caller goes on; :meth:`result` returns its value, computing it here when no process could be used. Use as a
+    context manager: leaving it early (an error, Ctrl-C) stops the process instead of waiting for it.
+
+    Spawned, not forked: the caller may have TensorFlow's threads running. Only pure functions of their arguments
+    are run this way, so the value is the one an in-process call gives.
+    """
+
+    def __init__(self, fn, *args, parallel: bool = True, **kwargs):
+        self._call = (fn, args, kwargs)
+        self._pool = self._future = None
+        self.seconds = 0.0  # how long the value took, from the start (in parallel) or from result() (here)
+        self._started = time.perf_counter()
+        if parallel and _cores() > 1:
+            try:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                self._future = self._pool.submit(fn, *args, **kwargs)
+            except (OSError, RuntimeError, ValueError):  # no processes here (sandbox, limits): compute in-process
+                self.close()
+                self._future = None
+
+    @property
+    def parallel(self) -> bool:
+        """True when the value comes from the second process."""
+        return self._future is not None
+
+    def result(self):
+        if self._future is not None:
+            from concurrent.futures.process import BrokenProcessPool
+
+            try:
+                value = self._future.result()
+                self.seconds = time.perf_counter() - self._started
+                return value
+            except BrokenProcessPool:  # the process died (e.g. killed for memory): compute in-process
+                self.close()
+                self._future = None
+        self._started = time.perf_counter()
+        fn, args, kwargs = self._call
+        value = fn(*args, **kwargs)
+        self.seconds = time.perf_counter() - self._started
+        return value
+
+    def close(self) -> None:
+        if self._pool is None:
+            return
+        if self._future is not None and not self._future.done():
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                proc.terminate()  # the caller gave up: do not wait for the work
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _extras_key(splits, config: TrainConfig) -> str:

@@ -96,7 +96,42 @@ def _int8(run_dir, export_overrides: dict, data_dir, out: Path | None = None) ->
     r = res.rows[0]
     splits = load_splits(data_dir)
     val = score(DigitClassifier(r.path, num_threads=1), splits.x_val, splits.y_val).accuracy
-    return {"int8_accuracy": r.accuracy, "int8_val_accuracy": val, "int8_size": r.size, "int8_status": r.status}
+    row = {"int8_accuracy": r.accuracy, "int8_val_accuracy": val, "int8_size": r.size, "int8_status": r.status}
+    if r.holdout_rejected is not None:  # a "not a digit" run: its rule's figures through the runtime
+        row.update(int8_digits_accepted=r.digits_accepted, int8_holdout_rejected=r.holdout_rejected,
+                   int8_threshold=r.reject_threshold)
+    entry = next(iter(json.loads((Path(r.path).parent / "manifest.json").read_text())["artifacts"].values()), {})
+    row.update(qat_images=entry.get("qat_images"), qat_seconds=entry.get("qat_seconds"), export_seconds=entry.get("export_seconds"))
+    return row
+
+
+def _reuse_extras(extras_from: str | None) -> None:
+    """Make every run start with the generated training extras of ``extras_from/s<seed>.npz`` (or of a run folder
+    ``extras_from`` for any seed) when their key matches: the trainer's own cache, so recipes that change only steps
+    or epochs are compared on the same images and skip generating them again."""
+    if not extras_from:
+        return
+    import shutil
+
+    from edgedigits.runs import EXTRAS_FILE
+    from edgedigits.train import trainer
+
+    choose = trainer.choose_run_dir
+
+    def choose_and_seed(out, arch, *, resume, overwrite):
+        run_dir = choose(out, arch, resume=resume, overwrite=overwrite)
+        src = Path(extras_from)
+        for c in (src / f"s{_SEED[0]}.npz", src / EXTRAS_FILE):
+            if c.is_file() and not (run_dir / EXTRAS_FILE).exists():
+                shutil.copyfile(c, run_dir / EXTRAS_FILE)
+                print(f"(extras copied from {c})", flush=True)
+                break
+        return run_dir
+
+    trainer.choose_run_dir = choose_and_seed
+
+
+_SEED = [0]  # the seed of the run being started (read by the extras hook)
 
 
 def main() -> None:
@@ -112,10 +147,13 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--int8", action="store_true", help="also export --int8 (QAT) and record size and accuracy")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--extras-from", default=None, help="folder with s<SEED>.npz copies of training_extras.npz "
+                        "(or a run folder): reuse those generated images (same key) instead of generating them")
     args = parser.parse_args()
 
     from edgedigits.train import TrainConfig, train
 
+    _reuse_extras(args.extras_from)
     overrides = dict(_parse_override(s) for s in args.set)
     export_overrides = dict(_parse_override(s) for s in args.export_set)
     out = Path(args.out)
@@ -140,12 +178,17 @@ def main() -> None:
             config = TrainConfig(arch=arch, seed=seed, data_dir=args.data_dir, out=str(run_dir), overwrite=True,
                                  **overrides)
             t0 = time.perf_counter()
+            _SEED[0] = seed
             result = train(config, log=lambda line, arch=arch, seed=seed: print(f"[{arch} s{seed}] {line}", flush=True))
             m = result.metrics
             row = {"arch": arch, "recipe": tag, "seed": seed, "val_accuracy": m.get("val_accuracy"),
                    "best_val_accuracy": m["best_val_accuracy"], "test_accuracy": m["test_accuracy"],
                    "params": m["params"], "macs": m["macs"], "epochs": m["epochs_run"],
                    "train_seconds": m["train_seconds"], "wall_seconds": round(time.perf_counter() - t0, 1)}
+            nad = m.get("not_a_digit") or {}
+            if nad.get("holdout"):
+                row.update(keras_holdout_rejected=nad["holdout"]["nondigits_rejected"],
+                           keras_test_digits_accepted=nad["test"]["digits_accepted"])
             if args.int8:
                 row.update(export=export_overrides, **_int8(run_dir, export_overrides, args.data_dir))
             print(json.dumps(row), flush=True)

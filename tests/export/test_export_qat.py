@@ -8,7 +8,7 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.needs_tf]
 
 
-def _context(model, mnist_dir, **options):
+def _context(model, mnist_dir, *, images=256, pass_images=None, **options):
     from edgedigits._tf import tf_and_keras
     from edgedigits.export import ExportConfig
     from edgedigits.export.context import ConvertContext
@@ -16,9 +16,11 @@ def _context(model, mnist_dir, **options):
 
     tf, keras = tf_and_keras()
     x, y = load_mnist("train", mnist_dir)
-    config = ExportConfig(run="unused", qat_epochs=1.0, qat_limit=256, **options).validate()
-    return ConvertContext(tf=tf, keras=keras, model=model, train_x=x[:256], train_y=y[:256],
-                          calibration=x[:16].astype(np.float32)[..., None] / 255.0, config=config)
+    options.setdefault("qat_limit", 256)
+    config = ExportConfig(run="unused", qat_epochs=1.0, **options).validate()
+    return ConvertContext(tf=tf, keras=keras, model=model, train_x=x[:images], train_y=y[:images],
+                          calibration=x[:16].astype(np.float32)[..., None] / 255.0, config=config,
+                          pass_images=pass_images)
 
 
 def _batchnorm_weights(qmodel, keras):
@@ -73,3 +75,12 @@ def test_export_fine_tunes_on_the_runs_own_training_split(tiny_model, mnist_dir,
     assert entry["qat_images"] == round(0.25 * (1000 - round(1000 / 12)))  # 917 training images, not 55,000
     (run / "config.json").write_text("not json")
     assert _split_options(run) == {}  # an unreadable config: the full default split, as before
+
+
+def test_a_pass_counts_the_training_digits_not_the_generated_extras(tiny_model, mnist_dir):
+    from edgedigits.export.convert_tflite import qat_model
+
+    # 256 "digits" followed by 256 more images standing in for a run's generated extras: one pass is 256 images
+    ctx = _context(tiny_model, mnist_dir, images=512, pass_images=256, qat_limit=None)
+    qat_model(ctx)
+    assert ctx.notes["int8"]["qat_images"] == 256

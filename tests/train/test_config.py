@@ -34,6 +34,7 @@ from edgedigits.train import TrainConfig  # noqa: E402
         ({"photo_digits": 3.0}, "--photo-digits must be a share"),
         ({"photo_negatives": 1.5}, "--photo-negatives must be a share"),
         ({"holdout_kind": "unicorns"}, "unknown non-digit kind"),
+        ({"epoch_basis": "images"}, "--epoch-basis must be one of distinct, digits, all"),
     ],
 )
 def test_bad_options_are_refused(changes, message):
@@ -45,3 +46,23 @@ def test_round_trips_through_json(tmp_path):
     config = TrainConfig(arch="seed", epochs=3, limit=100)
     (tmp_path / "config.json").write_text(config.to_json())
     assert TrainConfig.from_file(tmp_path / "config.json") == config
+
+
+def test_epochs_count_digits_and_non_digits_and_older_runs_keep_counting_everything(tmp_path):
+    import json
+
+    import numpy as np
+
+    from edgedigits.train.trainer import NOT_A_DIGIT_LABEL, epoch_images
+
+    labels = np.concatenate([np.arange(100) % 10, np.full(50, NOT_A_DIGIT_LABEL), np.arange(100) % 10])
+    assert TrainConfig().epoch_basis == "distinct"
+    assert epoch_images(TrainConfig(), 100, labels) == 150  # the photo-path copies of the digits do not count
+    assert epoch_images(TrainConfig(epoch_basis="digits"), 100, labels) == 100
+    assert epoch_images(TrainConfig(epoch_basis="all"), 100, labels) == 250
+    assert epoch_images(TrainConfig(negatives=0), 100, labels[:100]) == 100  # digits only: every basis is one pass
+    # a config.json saved before the option existed: that run counted every image (a resumed run goes on so)
+    data = json.loads(TrainConfig(arch="seed").to_json())
+    del data["epoch_basis"]
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    assert TrainConfig.from_file(tmp_path / "config.json").epoch_basis == "all"

@@ -85,3 +85,41 @@ def test_training_extras_are_generated_once_and_reused_from_the_run_folder(strok
     other = []
     with_negatives(splits, TrainConfig(negatives=0.5, photo_digits=0.5, seed=1), other.append, cache=cache)
     assert not any("reusing" in line for line in other)  # another seed: generated again (and the cache replaced)
+
+
+def test_photo_digits_prepared_in_other_processes_are_the_same_images(strokes):
+    x, y = strokes
+    images, labels = photo_digits(x, y, 40, seed=3)
+    images2, labels2 = photo_digits(x, y, 40, seed=3, workers=2)
+    np.testing.assert_array_equal(images2, images)
+    np.testing.assert_array_equal(labels2, labels)
+
+
+def test_extras_made_in_parallel_are_the_same_images(strokes, monkeypatch):
+    import types
+
+    from edgedigits.train import trainer
+    from edgedigits.train.config import TrainConfig
+
+    if trainer._cores() < 2:
+        pytest.skip("one core: the photo-path digits are made in-process")
+    x, y = strokes
+    splits = types.SimpleNamespace(x_train=np.concatenate([x] * 4), y_train=np.concatenate([y] * 4))
+    config = TrainConfig(negatives=0.5, photo_digits=0.5, photo_negatives=0.5, holdout_kind="shapes")
+    here, there = [], []
+    images, labels = trainer.with_negatives(splits, config, here.append)
+    monkeypatch.setattr(trainer, "PARALLEL_MIN_IMAGES", 0)
+    images2, labels2 = trainer.with_negatives(splits, config, there.append)
+    assert not any("(in parallel)" in line for line in here) and any("(in parallel)" in line for line in there)
+    np.testing.assert_array_equal(images2, images)
+    np.testing.assert_array_equal(labels2, labels)
+
+
+def test_work_in_the_background_falls_back_to_this_process(monkeypatch):
+    from edgedigits.train import trainer
+
+    with trainer._Background(divmod, 7, 3, parallel=False) as job:
+        assert job.result() == (2, 1) and not job.parallel
+    monkeypatch.setattr(trainer, "_cores", lambda: 1)
+    with trainer._Background(divmod, 9, 4) as job:
+        assert job.result() == (2, 1) and not job.parallel
