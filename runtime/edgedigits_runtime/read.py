@@ -15,7 +15,8 @@ touch or overlap (no cut is right), so :func:`read_number` does not cut. It read
 4. greedy CTC decoding (:func:`ctc_greedy`): the most likely symbol per column, repeats merged,
    blanks dropped, neighbouring marks one mark; with ``digits=N`` the most likely reading with
    exactly N digits (:func:`ctc_best_of_length`). A mark reads ``?`` (not a digit); a reading of
-   marks only (or of nothing) is empty: "no digits found";
+   marks only (or of nothing), or a line whose non-blank probability is more than :data:`MARK_SHARE`
+   the mark's, is empty: "no digits found";
 5. each digit's box: the columns from the least-inked column between it and its left neighbour's
    peak to the one before its right neighbour, mapped back to the photo and shrunk to the ink
    in them; its confidence: its probability at its peak column. A digit below the ``threshold``
@@ -62,6 +63,7 @@ _MIN_WIDTH = 0.25  # a digit is at least this many line heights wide (bounds --d
 # also goes to the digit classifier; when it refuses every position, the photo has no digits.
 GATE_SHARED = 0.05  # a position whose ink touches a neighbour's counts as refused only below this classifier score
 GATE_NARROW = 0.45  # ... unless its run of connected positions is narrower than this (line heights per position)
+MARK_SHARE = 0.2  # a line whose non-blank probability is more than this share "mark" has no number (seed 11)
 USE_GATE = True  # ask the classifier too (measured with and without: RESULTS.md "the sequence reader")
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
@@ -166,13 +168,15 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
             raise
         line = normalise_line(ink, label, one_line=False)
         probs = reader.frame_probs(np.round(line.image * 255.0).astype(np.uint8)[None])[0]
-        if any(symbol != MARK for symbol, _ in ctc_greedy(probs)):
+        if not _mostly_marks(probs) and any(symbol != MARK for symbol, _ in ctc_greedy(probs)):
             raise
         return NumberReading("", 0.0, ())
     if line is None:
         return NumberReading("", 0.0, ())
     image8 = np.round(line.image * 255.0).astype(np.uint8)
     probs = reader.frame_probs(image8[None])[0]
+    if _mostly_marks(probs):  # the reader sees mostly non-digit marks (a letter, a word, a stain): no number here
+        return NumberReading("", 0.0, ())
     if digits is None:
         found = ctc_greedy(probs)
     else:
@@ -216,6 +220,14 @@ def _default_gate():
 
             _gate = load_default()
         return _gate
+
+
+def _mostly_marks(probs: np.ndarray) -> bool:
+    """True when the mark holds more than :data:`MARK_SHARE` of the line's non-blank probability (a 12-output reader)."""
+    if probs.shape[1] != MARK + 2:
+        return False
+    ink = float(probs[:, :MARK + 1].sum())
+    return ink > 0 and float(probs[:, MARK].sum()) > MARK_SHARE * ink
 
 
 def _decide(line, boxes, marks, gate, label: str) -> tuple[np.ndarray, np.ndarray]:

@@ -113,11 +113,15 @@ def test_marks_read_by_the_reader_show_as_not_a_digit(reader, mnist_test, monkey
     only_marks = _Scripted(reader, lambda n: [11] * 2 + [MARK] * 3 + [11] * (n - 5))
     assert read_number(photo, only_marks) == NumberReading("", 0.0, ())
     digit = int(labels[0])
-    mixed = _Scripted(reader, lambda n: [11, MARK, MARK, 11, 11, 11, digit, digit] + [11] * (n - 8))
+    mixed = _Scripted(reader, lambda n: [11, MARK, 11, 11] + [digit] * 6 + [11] * (n - 10))
     reading = read_number(photo, mixed)
     assert reading.number == f"?{digit}"
     assert [(d.label, d.not_a_digit) for d in reading.digits] == [(None, True), (digit, False)]
     assert reading.digits[0].confidence < 0.01  # a mark's confidence: the best digit's probability there
+    mostly = _Scripted(reader, lambda n: [11, MARK, MARK, 11, digit] + [11] * (n - 5))  # more than MARK_SHARE marks
+    assert read_number(photo, mostly) == NumberReading("", 0.0, ())
+    monkeypatch.setattr(read_module, "MARK_SHARE", 0.7)
+    assert read_number(photo, mostly).number == f"?{digit}"
 
 
 def test_read_reports_letters_per_file_and_goes_on(mnist_test, tmp_path):
