@@ -62,6 +62,9 @@ SECTION = "## Reading numbers (issue 10)"
 def main(argv=None) -> int:
     args = _parse(argv)
     sys.path.insert(0, str(ROOT / "tests" / "runtime"))
+    import edgedigits_runtime.read as read_module
+
+    args.use_gate = read_module.USE_GATE
     import cv2
     from machine import describe, versions
     from photos import make_photo, number_photos
@@ -94,14 +97,14 @@ def main(argv=None) -> int:
             fn(photo)
     import edgedigits_runtime.read as read_module
 
-    gate_scores = read_module._gate_scores
+    default_gate = read_module.USE_GATE
 
-    def ungated(photo):  # the reader alone: no "not a digit" decision
-        read_module._gate_scores = lambda line, boxes, *rest: (None, None, None, np.zeros(len(boxes), bool))
+    def ungated(photo):  # the other setting of the classifier's "not a digit" decision (read.USE_GATE)
+        read_module.USE_GATE = not default_gate
         try:
             return ours(photo)
         finally:
-            read_module._gate_scores = gate_scores
+            read_module.USE_GATE = default_gate
 
     table = {}
     for name, fn in readers.items():
@@ -223,11 +226,12 @@ def _non_digit_sets(count: int, seed: int) -> dict:
 
 
 def _refusals(photos, reader, read_number, errors, read_module=None) -> tuple[float, float]:
-    """(share answered "no digits found", share refused any way); ``read_module``: without the "not a digit" decision."""
+    """(share answered "no digits found", share refused any way); ``read_module``: with the other setting of the
+    classifier's "not a digit" decision (``read.USE_GATE``)."""
     none = refused = 0
-    saved = read_module._gate_scores if read_module else None
+    saved = read_module.USE_GATE if read_module else None
     if read_module:
-        read_module._gate_scores = lambda line, boxes, *rest: (None, None, None, np.zeros(len(boxes), bool))
+        read_module.USE_GATE = not saved
     try:
         for photo in photos:
             try:
@@ -239,7 +243,7 @@ def _refusals(photos, reader, read_number, errors, read_module=None) -> tuple[fl
                 refused += 1
     finally:
         if read_module:
-            read_module._gate_scores = saved
+            read_module.USE_GATE = saved
     return none / max(len(photos), 1), refused / max(len(photos), 1)
 
 
@@ -358,17 +362,22 @@ def _render(table, single, wheel, args, clf, reader, machine, tools, command, el
               "| path | accuracy | p50 ms bytes -> label, wall / CPU |", "|---|---:|---:|"]
     for name, (accuracy, p50) in single.items():
         lines.append(f"| {name} | {accuracy:.1%} | {p50[0]:.2f} / {p50[1]:.2f} |")
-    lines += ["", "\"Not a digit\" (issue 9 in `read`): read_number asks the classifier "
-              f"`{Path(clf.info['path']).name}` about each position it reads (read.py step 6; rule chosen on the "
-              "seed-11 photos). Photos with no digit, 640x480 unless cropped "
-              f"({args.nondigits} per set; letters and symbols `{_GLYPHS}`): share answered \"no digits found\" "
-              "(refused any way: also other clean refusals, e.g. marks not on one line).", "",
-              "| photos without a digit | no digits found | refused any way | reader alone: no digits found / refused |",
+    gated = args.use_gate
+    this = "with the classifier's decision" if gated else "the reader alone (default)"
+    other = "the reader alone" if gated else "with the classifier's decision"
+    marks = "reads a non-digit mark (`?`) and " if reader.info.get("reads_marks") else ""
+    lines += ["", f"\"Not a digit\" (issues 9 and 10 in `read`): the reader `{Path(reader.info['path']).name}` {marks}"
+              f"answers \"no digits found\" for a line of marks only or mostly (read.py `MARK_SHARE`); the classifier "
+              f"`{Path(clf.info['path']).name}`'s decision on each position (read.py step 6, `USE_GATE`) is "
+              f"{'on' if gated else 'off'} by default, and measured the other way too. Photos with no digit, 640x480 "
+              f"unless cropped ({args.nondigits} per set; letters and symbols `{_GLYPHS}`): share answered \"no digits "
+              "found\" (refused any way: also other clean refusals, e.g. marks not on one line).", "",
+              f"| photos without a digit | no digits found | refused any way | {other}: no digits found / refused |",
               "|---|---:|---:|---:|"]
     for name, (n, (none, refused), (none0, refused0)) in refusals.items():
         lines.append(f"| {name} ({n}) | {none:.1%} | {refused:.1%} | {none0:.1%} / {refused0:.1%} |")
-    lines += ["", "What the decision costs in digits (whole-number accuracy on the same photos):", "",
-              "| photos | with the decision | reader alone |", "|---|---:|---:|"]
+    lines += ["", "What the classifier's decision costs in digits (whole-number accuracy on the same photos):", "",
+              f"| photos | {this} | {other} |", "|---|---:|---:|"]
     for name, (with_gate, without) in gate.items():
         lines.append(f"| {name} | {with_gate:.1%} | {without:.1%} |")
     if wheel:

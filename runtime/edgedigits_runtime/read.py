@@ -21,7 +21,8 @@ touch or overlap (no cut is right), so :func:`read_number` does not cut. It read
    peak to the one before its right neighbour, mapped back to the photo and shrunk to the ink
    in them; its confidence: its probability at its peak column. A digit below the ``threshold``
    reads ``?`` (not a digit);
-6. "not a digit": each position's ink, prepared by the photo path's own 28x28 field step
+6. optional, off by default (:data:`USE_GATE`; the reader's own mark output does this job now, see
+   RESULTS.md): "not a digit" by the classifier too: each position's ink, prepared by the photo path's own 28x28 field step
    (:func:`~edgedigits_runtime.preprocess.field_of_parts`), goes to the digit classifier (the
    shipped ``default_int8.tflite``, or the :class:`~edgedigits_runtime.DigitClassifier` passed)
    in one batch. A position is refused when the classifier's calibrated "not a digit" rule
@@ -63,8 +64,10 @@ _MIN_WIDTH = 0.25  # a digit is at least this many line heights wide (bounds --d
 # also goes to the digit classifier; when it refuses every position, the photo has no digits.
 GATE_SHARED = 0.05  # a position whose ink touches a neighbour's counts as refused only below this classifier score
 GATE_NARROW = 0.45  # ... unless its run of connected positions is narrower than this (line heights per position)
-MARK_SHARE = 0.2  # a line whose non-blank probability is more than this share "mark" has no number (seed 11)
-USE_GATE = True  # ask the classifier too (measured with and without: RESULTS.md "the sequence reader")
+MARK_SHARE = 0.15  # a line whose non-blank probability is more than this share "mark" has no number (seed 11)
+# Also ask the digit classifier about each position (step 6)? Off: with the reader's own mark output it refused 2-6
+# points more no-digit photos but cost 0.7 points of numbers on the seed-11 photos (RESULTS.md "the sequence reader").
+USE_GATE = False
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
 _gate = None
@@ -129,8 +132,8 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
         light, the number anywhere on one line (a wavy baseline is fine).
       classifier: the :class:`NumberReader` to read with (default: the shipped one). A
         :class:`~edgedigits_runtime.DigitClassifier` means the shipped reader too (numbers are
-        read by the sequence model, not digit by digit) and is the one that decides "not a
-        digit" (default: the shipped classifier; one without a "not a digit" rule refuses nothing).
+        read by the sequence model, not digit by digit); with :data:`USE_GATE` on (off by
+        default) it also decides "not a digit" per position (default: the shipped classifier).
       digits: the number's length when known (1 to :data:`MAX_DIGITS`): the best reading with
         exactly that many digits.
       roi: (x, y, w, h) in the photo's pixels: read only this region (as meter readers do).

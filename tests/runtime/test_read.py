@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -67,9 +68,10 @@ def test_blank_photo_is_no_digits_found(reader):
 
 
 def test_letters_are_no_digits_found(reader, mnist_test):
-    """Photos of letters and symbols the reader alone reads as digits ('A' -> 4, 'K' -> 1, '@' -> 6 at > 0.9): when
-    the shipped classifier's "not a digit" rule refuses every position, the answer is "no digits found" (8 of these
-    12 today; letters the reader splits into several touching digits, like K -> 15, often stay read)."""
+    """Photos of letters and symbols: the shipped reader reads them as non-digit marks (it was trained on such marks
+    alone and among digits), so the answer is "no digits found" (the digits-only reader before it read 'A' -> 4,
+    'K' -> 1, '@' -> 6 at > 0.9; all 12 of these refused now)."""
+    assert reader.info["reads_marks"]
     refused = 0
     for seed in (1, 2):
         for char in "AKXR@&":
@@ -78,7 +80,7 @@ def test_letters_are_no_digits_found(reader, mnist_test):
                 assert reading == NumberReading("", 0.0, ())
                 assert reading.to_dict() == {"number": "", "confidence": 0.0, "digits": []}
                 refused += 1
-    assert refused >= 7
+    assert refused >= 10
     images, labels = mnist_test
     rng = np.random.default_rng(0)
     assert sum(read_number(make_photo(images[i], rng), reader).number == str(labels[i]) for i in range(10)) >= 9
@@ -147,13 +149,16 @@ def test_dozens_of_specks_do_not_make_a_long_number(reader, mnist_test):
         y, x = rng.integers(5, 470), rng.integers(5, 630)
         dotted[y : y + 3, x : x + 3] = 40
     assert read_number(dotted, reader).number == "".join(str(v) for v in labels[:3])
-    # A surface covered in digit-sized blobs: refused with the reason, never a 40-digit number.
+    # A surface covered in digit-sized blobs: refused with the reason, or "no digits found" (the reader finds no
+    # digit among marks spread over several lines), never a 40-digit number.
     blobs = np.full((480, 640), 210, np.uint8)
     for _ in range(60):
         y, x = rng.integers(10, 440), rng.integers(10, 600)
         blobs[y : y + 30, x : x + int(rng.integers(8, 30))] = 30
-    with pytest.raises(InputError, match=f"more than|at most {MAX_DIGITS}|not one line"):
-        read_number(blobs, reader)
+    try:
+        assert read_number(blobs, reader).number == ""
+    except InputError as exc:
+        assert re.search(f"more than|at most {MAX_DIGITS}|not one line", str(exc))
 
 
 def test_two_lines_of_digits_are_refused_not_read_as_nothing(reader, mnist_test):
