@@ -171,7 +171,7 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
             raise
         line = normalise_line(ink, label, one_line=False)
         probs = reader.frame_probs(np.round(line.image * 255.0).astype(np.uint8)[None])[0]
-        if not _mostly_marks(probs) and any(symbol != MARK for symbol, _ in ctc_greedy(probs)):
+        if any(symbol != MARK for symbol, _ in ctc_greedy(probs)):  # digits on several lines: keep the reason
             raise
         return NumberReading("", 0.0, ())
     if line is None:
