@@ -25,6 +25,7 @@ def test_tiny_run_writes_a_verified_reader(tmp_path, mnist_dir):
 
     out = tmp_path / "reader"
     config = ReaderConfig(samples=128, val_samples=20, epochs=1, batch_size=32, calibration=16, max_drop=0.99, limit=2000,
+                          mark_pool=40,
                           data_dir=str(mnist_dir), out=str(out))
     metrics = train_reader(config, progress=lambda message: None)
     assert set(metrics) >= {"keras_accuracy", "int8", "params"}
@@ -32,7 +33,7 @@ def test_tiny_run_writes_a_verified_reader(tmp_path, mnist_dir):
     entry = manifest["artifacts"][READER_FILE]
     assert entry["kind"] == "number_reader" and entry["format"] == "int8"
     reader = NumberReader(out / "export" / READER_FILE)
-    assert reader.info["verified"] and reader.info["record"] == "ok"
+    assert reader.info["verified"] and reader.info["record"] == "ok" and reader.info["reads_marks"]
     with pytest.raises(UsageError, match="exists"):
         train_reader(config, progress=lambda message: None)
 
