@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgedigits_runtime.reader import MARK  # the label of a non-digit mark (the reader's output): one per run of marks
+
 __all__ = ["HOLDOUT_KIND", "MARK", "MARK_KINDS", "MAX_LABELS", "MAX_LENGTH", "STYLES", "make_lines", "mark_pool",
            "render_number"]
 
 MAX_LENGTH = 8  # longest training number
-MARK = 10  # the label of a non-digit mark (a letter, a symbol, a scribble...): one per run of neighbouring marks
 MAX_LABELS = MAX_LENGTH + 4  # label padding (a number and the marks among its digits)
 # Non-digit marks drawn into lines (train/negatives.py kinds, share of the pool). Left out: the held-out kind (an
 # honest estimate of unseen kinds), ``digit_pairs`` (two touching digits ARE two digits in a line) and

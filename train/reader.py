@@ -32,12 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.train.numbers import HOLDOUT_KIND
 from edgedigits_runtime.line import FRAME  # line pixels per output frame
+from edgedigits_runtime.reader import MARK  # a non-digit mark: the output before the blank
 
 __all__ = ["BLANK", "FRAME", "MARK", "NUM_CLASSES", "ReaderConfig", "build_model", "train_reader"]
 
 NUM_CLASSES = 12  # ten digits, the non-digit mark, and the CTC blank (last)
-MARK = 10  # a non-digit mark (edgedigits.train.numbers.MARK)
 BLANK = NUM_CLASSES - 1
 READER_FILE = "reader_int8.tflite"
 
@@ -82,7 +83,7 @@ class ReaderConfig:
     init: str | None = None
     marks: float = 0.3
     mark_pool: int = 8000
-    holdout: str = "shapes"
+    holdout: str = HOLDOUT_KIND
     data_dir: str | None = None
     out: str = "runs/reader"
     overwrite: bool = False
