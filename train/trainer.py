@@ -286,8 +286,6 @@ class _Background:
     def __init__(self, fn, *args, parallel: bool = True, **kwargs):
         self._call = (fn, args, kwargs)
         self._pool = self._future = None
-        self.seconds = 0.0  # how long the value took, from the start (in parallel) or from result() (here)
-        self._started = time.perf_counter()
         if parallel and _cores() > 1:
             try:
                 import multiprocessing
@@ -309,17 +307,12 @@ class _Background:
             from concurrent.futures.process import BrokenProcessPool
 
             try:
-                value = self._future.result()
-                self.seconds = time.perf_counter() - self._started
-                return value
+                return self._future.result()
             except BrokenProcessPool:  # the process died (e.g. killed for memory): compute in-process
                 self.close()
                 self._future = None
-        self._started = time.perf_counter()
         fn, args, kwargs = self._call
-        value = fn(*args, **kwargs)
-        self.seconds = time.perf_counter() - self._started
-        return value
+        return fn(*args, **kwargs)
 
     def close(self) -> None:
         if self._pool is None:
