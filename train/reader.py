@@ -64,7 +64,8 @@ class ReaderConfig:
       marks: share of the training and validation lines with non-digit marks (letters, symbols, scribbles...
         from train/negatives.py, :func:`edgedigits.train.numbers.mark_pool`), read as :data:`MARK`.
       mark_pool: non-digit images generated for those lines (each drawn with its own jitter every time).
-      holdout: the non-digit kind never drawn (reported as the unseen kind by the benchmark; "" for none).
+      holdout: the non-digit kind never drawn ("" for none). The int8 file's manifest entry calls it held out (the
+        benchmark's unseen kind) only when every ``init`` stage before this one held it out too.
       data_dir: MNIST folder (else $EDGEDIGITS_DATA, cache, download).
       out: the run folder.
       overwrite: replace an existing run folder.
@@ -179,7 +180,9 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
     if config.marks > 0:
         holdout = [config.holdout] if config.holdout else []
         pool = mark_pool(config.mark_pool, seed=config.seed, digits=images, holdout=holdout)
-        progress(f"generated {len(pool)} non-digit marks ({time.time() - t0:.0f} s; held out: {config.holdout or 'none'})")
+        unseen = _lineage_holdout(config)
+        progress(f"generated {len(pool)} non-digit marks ({time.time() - t0:.0f} s; held out: {config.holdout or 'none'}, "
+                 f"by every stage: {unseen or 'none'})")
     x, y, n = make_lines(images, labels, config.samples, seed=config.seed, marks=pool, mark_share=config.marks,
                          progress=lambda d, c: progress(f"  generated {d}/{c} numbers ({time.time() - t0:.0f} s)"))
     vpool = None if pool is None else mark_pool(max(config.mark_pool // 8, 10), seed=config.seed + 1, digits=images,
@@ -252,6 +255,23 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
     return metrics
 
 
+def _lineage_holdout(config: ReaderConfig) -> str:
+    """The non-digit kind no stage of this reader ever drew: ``config.holdout`` when every ``--init`` run before it
+    (their ``config.json``) held out the same kind or drew no marks at all, else "" (none: a kind one stage held out
+    may have been drawn by an earlier one, so the benchmark must not call it unseen)."""
+    kind = config.holdout
+    init = config.init
+    while kind and init:
+        path = Path(init) / "config.json"
+        if not path.is_file():
+            return ""  # an unknown lineage: claim nothing
+        before = json.loads(path.read_text())
+        if before.get("marks", 0) and before.get("holdout") != kind:
+            return ""
+        init = before.get("init")
+    return kind
+
+
 def _widened(weights: list, model) -> list:
     """A run's weights for ``model``; a digits-only reader's last layer (11 outputs: digits, blank) widened to
     digits, mark, blank: the mark's weights zero and its bias below every other's (it starts rarely chosen)."""
@@ -321,7 +341,7 @@ def _with_entry(data: bytes, config: ReaderConfig, keras_acc: float, xv, yv, nv)
                                       f"seed {config.seed + 1}; {config.marks:.0%} with non-digit marks), exact match (digits and marks), "
                                       "greedy CTC",
                            frame=FRAME, classes="digits 0-9, non-digit mark (10), CTC blank last",
-                           marks=config.marks, holdout=config.holdout or None)
+                           marks=config.marks, holdout=_lineage_holdout(config) or None)
     shared = {"tools": _tools(), "source_run": {"path": config.out, "arch": "reader"}}
     data = embed_record(data, "tflite", record_document(entry, shared))
     entry.update(sha256=sha256_bytes(data), size=len(data))

@@ -57,3 +57,22 @@ def test_a_digits_only_reader_is_widened_with_a_mark_output():
     assert new[2][BLANK] == old[2][10]
     same = [w.copy() for w in Model().get_weights()]
     assert _widened(same, Model()) == same  # a reader that already has the mark output: unchanged
+
+
+def test_the_held_out_kind_is_the_one_no_stage_drew(tmp_path):
+    """The manifest's "holdout" (the benchmark's unseen kind) is only claimed when every --init stage held it out too
+    (or drew no marks at all); a stage holding out a kind an earlier stage drew claims none."""
+    from edgedigits.train.reader import _lineage_holdout
+
+    def run(name, **config):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+        return str(tmp_path / name)
+
+    digits_only = run("r0", init=None)  # a reader from before marks: no "marks" in its config
+    first = run("m1", init=digits_only, marks=0.35, holdout="shapes")
+    assert _lineage_holdout(ReaderConfig(init=first, holdout="shapes")) == "shapes"
+    assert _lineage_holdout(ReaderConfig(init=first, holdout="textures")) == ""  # m1 drew textures
+    assert _lineage_holdout(ReaderConfig(init=digits_only, holdout="textures")) == "textures"
+    assert _lineage_holdout(ReaderConfig(init=None, holdout="")) == ""
+    assert _lineage_holdout(ReaderConfig(init=str(tmp_path / "gone"), holdout="shapes")) == ""  # unknown: claim nothing
