@@ -24,12 +24,14 @@ machine wall clock also counts the time other jobs held the core).
 - "Not a digit" (``--nondigits N`` photos per set): photos with no digit, through ``read_number``
   with its "not a digit" decision and without it (the reader alone): letters and symbols in every
   font of tests/runtime/photos.py ``GLYPH_FONTS`` installed (``make_glyph_photo``), words of 2-4 of
-  those letters fitted the same way, shapes (the kind held out of the reader's training) and
-  scribbles from the toolkit's non-digit generator (train/negatives.py, report seed) photographed
-  by ``make_photo``, and crops of matplotlib's ``grace_hopper.jpg`` (as not_a_digit.py); the
-  share answered "no digits found" (an empty reading, or the blank-page refusal) and the share
-  refused any way. The same with and without the decision on the numbers above, 2-digit
-  numbers and the one-digit photos (what the decision costs in digits).
+  those letters fitted the same way, shapes and scribbles from the toolkit's non-digit generator
+  (train/negatives.py, report seed) photographed by ``make_photo``, crops of matplotlib's
+  ``grace_hopper.jpg`` (as not_a_digit.py), the same letters and symbols in font families the
+  training marks never use (``UNSEEN_FONTS``), and the kind no stage of the reader's training drew
+  (its manifest entry's ``holdout``) when that is not shapes or scribbles; the share answered "no
+  digits found" (an empty reading, or the blank-page refusal) and the share refused any way. The
+  same with and without the decision on the numbers above, 2-digit numbers and the one-digit
+  photos (what the decision costs in digits).
 - ``--aarch64-wheel``: size of the opencv-python-headless wheel pip picks for a 64-bit Raspberry
   Pi (``pip download --platform manylinux2014_aarch64``), packed and unpacked.
 
@@ -161,7 +163,7 @@ def main(argv=None) -> int:
             "one-digit photos": (single["read_number"][0],
                                  float(np.mean([ungated(p) == str(int(t)) for p, t in zip(singles, truth)])))}
     refusals = {}
-    for name, photos in _non_digit_sets(args.nondigits, args.seed + 4).items():
+    for name, photos in _non_digit_sets(args.nondigits, args.seed + 4, reader.info.get("holdout")).items():
         refusals[name] = (len(photos), _refusals(photos, reader, read_number, EdgeDigitsError),
                           _refusals(photos, reader, read_number, EdgeDigitsError, read_module))
     elapsed = time.time() - start
@@ -189,12 +191,17 @@ def _timed(fn, photo, errors=()):
 # --------------------------------------------------------------------------- not a digit
 
 
-_HELD_OUT = "shapes"  # the non-digit kind `edgedigits train-reader` never draws (its --holdout-kind default)
 _GLYPHS = "ACEFHJKLMNPRUVWXYacdefhkmnprtuvwxy#%&*+=@$?"  # letters and symbols, no digit look-alikes (O, I, l, S, ...)
+# Font families train/negatives.py never draws (its _FONTS): letters in them are an honest unseen-font measure (the
+# GLYPH_FONTS of tests/runtime/photos.py are faces of families the reader's training marks use).
+UNSEEN_FONTS = ("/usr/share/fonts/opentype/urw-base35/NimbusRoman-Regular.otf",
+                "/usr/share/fonts/opentype/urw-base35/NimbusMonoPS-Bold.otf",
+                "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Regular.otf")
 
 
-def _non_digit_sets(count: int, seed: int) -> dict:
-    """{set name: [photo, ...]}: photos with no digit in them (see the module docstring)."""
+def _non_digit_sets(count: int, seed: int, held_out: str | None) -> dict:
+    """{set name: [photo, ...]}: photos with no digit in them (see the module docstring); ``held_out``: the non-digit
+    kind no stage of the reader's training drew (its manifest entry's ``holdout``), photographed too."""
     from pathlib import Path as _Path
 
     from photos import GLYPH_FONTS, make_glyph_photo, make_photo, natural_crops
@@ -216,12 +223,22 @@ def _non_digit_sets(count: int, seed: int) -> dict:
     if generate is not None:
         for kind in ("shapes", "scribbles"):
             fields, _ = generate(count, seed=REPORT_SEED, kinds=[kind])
-            held = " held out of the reader's training" if kind == _HELD_OUT else ""
+            held = " held out of the reader's training" if kind == held_out else ", drawn in the reader's training"
             sets[f"{kind} (train/negatives.py{held})"] = [make_photo(np.asarray(f, np.uint8).reshape(28, 28), rng,
                                                                size=(480, 640)) for f in fields]
     crops = natural_crops(count, rng)
     if crops is not None:
         sets["crops of grace_hopper.jpg"] = crops
+    rng = np.random.default_rng(seed + 1)  # sets added later draw from their own stream: the ones above stay the same
+    unseen = [f for f in UNSEEN_FONTS if _Path(f).is_file()]
+    if unseen:
+        sets[f"letters and symbols in {len(unseen)} font families never drawn in training"] = [
+            make_glyph_photo(_GLYPHS[int(rng.integers(len(_GLYPHS)))], rng, font=unseen[i % len(unseen)],
+                             stroke=int(rng.integers(0, 4)), size=(480, 640)) for i in range(count)]
+    if generate is not None and held_out and held_out not in ("shapes", "scribbles"):
+        fields, _ = generate(count, seed=REPORT_SEED, kinds=[held_out])
+        sets[f"{held_out} (train/negatives.py, held out of the reader's training)"] = [
+            make_photo(np.asarray(f, np.uint8).reshape(28, 28), rng, size=(480, 640)) for f in fields]
     return sets
 
 

@@ -124,7 +124,8 @@ class NumberReader:
         self.info = {"path": str(path), "kind": "number_reader", "backend": self.session.backend, "num_threads": num_threads,
                      "input_shape": list(spec_in.shape), "output_shape": list(spec_out.shape), "sha256": check.sha256,
                      "verified": check.verified, "manifest": check.source, "record": check.record, "size": len(data),
-                     "min_confidence": self.threshold, "reads_marks": self.reads_marks}
+                     "min_confidence": self.threshold, "reads_marks": self.reads_marks,
+                     "holdout": entry.get("holdout")}  # the non-digit kind no training stage drew (None: none/unknown)
 
     def __repr__(self) -> str:
         return f"NumberReader({str(self.path)!r}, backend={self.info['backend']!r})"
