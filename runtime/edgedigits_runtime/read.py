@@ -68,6 +68,7 @@ MARK_SHARE = 0.15  # a line whose non-blank probability is more than this share 
 # Also ask the digit classifier about each position (step 6)? Off: with the reader's own mark output it refused 2-6
 # points more no-digit photos but cost 0.7 points of numbers on the seed-11 photos (RESULTS.md "the sequence reader").
 USE_GATE = False
+GATE_MAX_DIGITS = MAX_DIGITS  # ... and only for readings of at most this many digits
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
 _gate = None
@@ -242,7 +243,7 @@ def _decide(line, boxes, marks, gate, label: str) -> tuple[np.ndarray, np.ndarra
     """
     refused = marks.copy()
     shared = np.zeros(len(boxes), bool)
-    if not USE_GATE:
+    if not USE_GATE or int((~marks).sum()) > GATE_MAX_DIGITS:
         return refused, shared
     scores, _, gate_level, shared = _gate_scores(line, boxes, gate or _default_gate(), label)
     if gate_level is not None:  # a field holding parts of a touching neighbour is refused only when nearly sure

@@ -177,6 +177,24 @@ def test_two_lines_of_digits_are_refused_not_read_as_nothing(reader, mnist_test)
         read_number(page, reader)
 
 
+def test_the_classifier_decides_one_digit_readings_only(reader, monkeypatch):
+    """With read.USE_GATE, a reading of at most GATE_MAX_DIGITS digits whose every position the digit classifier
+    refuses is "no digits found" (a letter read as one digit); longer readings are left to the reader."""
+    import edgedigits_runtime.read as read_module
+
+    photo = make_glyph_photo("K", np.random.default_rng(1))  # the shipped classifier refuses it (score ~0)
+    one = _Scripted(reader, lambda n: [11] * 20 + [4] * 4 + [11] * (n - 24))
+    monkeypatch.setattr(read_module, "USE_GATE", False)
+    assert read_number(photo, one).number == "4"
+    monkeypatch.setattr(read_module, "USE_GATE", True)
+    monkeypatch.setattr(read_module, "GATE_MAX_DIGITS", 1)
+    assert read_number(photo, one) == NumberReading("", 0.0, ())
+    two = _Scripted(reader, lambda n: [11] * 20 + [4] * 3 + [11] + [7] * 3 + [11] * (n - 27))
+    assert read_number(photo, two).number.replace("?", "") != ""  # two positions: not the classifier's call
+    monkeypatch.setattr(read_module, "GATE_MAX_DIGITS", 2)
+    assert read_number(photo, two) == NumberReading("", 0.0, ())
+
+
 def test_expected_length_and_region(reader, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(6)
