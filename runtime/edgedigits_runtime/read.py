@@ -21,8 +21,9 @@ touch or overlap (no cut is right), so :func:`read_number` does not cut. It read
    peak to the one before its right neighbour, mapped back to the photo and shrunk to the ink
    in them; its confidence: its probability at its peak column. A digit below the ``threshold``
    reads ``?`` (not a digit);
-6. optional, off by default (:data:`USE_GATE`; the reader's own mark output does this job now, see
-   RESULTS.md): "not a digit" by the classifier too: each position's ink, prepared by the photo path's own 28x28 field step
+6. for a reading of one digit (:data:`GATE_MAX_DIGITS`; :data:`USE_GATE` turns it off): "not a digit" by the
+   classifier too (a letter, a symbol or a shape the reader takes for one digit; on longer readings it cost
+   numbers, see RESULTS.md): each position's ink, prepared by the photo path's own 28x28 field step
    (:func:`~edgedigits_runtime.preprocess.field_of_parts`), goes to the digit classifier (the
    shipped ``default_int8.tflite``, or the :class:`~edgedigits_runtime.DigitClassifier` passed)
    in one batch. A position is refused when the classifier's calibrated "not a digit" rule
@@ -65,10 +66,11 @@ _MIN_WIDTH = 0.25  # a digit is at least this many line heights wide (bounds --d
 GATE_SHARED = 0.05  # a position whose ink touches a neighbour's counts as refused only below this classifier score
 GATE_NARROW = 0.45  # ... unless its run of connected positions is narrower than this (line heights per position)
 MARK_SHARE = 0.15  # a line whose non-blank probability is more than this share "mark" has no number (seed 11)
-# Also ask the digit classifier about each position (step 6)? Off: with the reader's own mark output it refused 2-6
-# points more no-digit photos but cost 0.7 points of numbers on the seed-11 photos (RESULTS.md "the sequence reader").
-USE_GATE = False
-GATE_MAX_DIGITS = MAX_DIGITS  # ... and only for readings of at most this many digits
+# Also ask the digit classifier about each position (step 6)? On every reading it refused 2-6 points more no-digit
+# photos but cost 0.7 points of numbers and 2.6 of 2-digit numbers (seed 11); on one-digit readings only it keeps
+# most of those refusals and costs no number (RESULTS.md "the sequence reader").
+USE_GATE = True
+GATE_MAX_DIGITS = 1  # ... only for readings of at most this many digits
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
 _gate = None
@@ -133,8 +135,8 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
         light, the number anywhere on one line (a wavy baseline is fine).
       classifier: the :class:`NumberReader` to read with (default: the shipped one). A
         :class:`~edgedigits_runtime.DigitClassifier` means the shipped reader too (numbers are
-        read by the sequence model, not digit by digit); with :data:`USE_GATE` on (off by
-        default) it also decides "not a digit" per position (default: the shipped classifier).
+        read by the sequence model, not digit by digit); it also decides "not a digit" on a
+        one-digit reading (:data:`USE_GATE`, :data:`GATE_MAX_DIGITS`; default: the shipped classifier).
       digits: the number's length when known (1 to :data:`MAX_DIGITS`): the best reading with
         exactly that many digits.
       roi: (x, y, w, h) in the photo's pixels: read only this region (as meter readers do).
@@ -238,8 +240,8 @@ def _decide(line, boxes, marks, gate, label: str) -> tuple[np.ndarray, np.ndarra
     """(refused, shared) per read position: the "not a digit" decision (read.py step 6).
 
     Marks (positions the reader itself read as non-digit) are refused; so are the positions the
-    classifier ``gate`` (None: the shipped one) refuses, unless :data:`USE_GATE` is off; a
-    classifier without a "not a digit" rule refuses nothing.
+    classifier ``gate`` (None: the shipped one) refuses when the reading has at most :data:`GATE_MAX_DIGITS`
+    digits, unless :data:`USE_GATE` is off; a classifier without a "not a digit" rule refuses nothing.
     """
     refused = marks.copy()
     shared = np.zeros(len(boxes), bool)
