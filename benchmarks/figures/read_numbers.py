@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT / "tests" / "runtime"))
     import edgedigits_runtime.read as read_module
 
-    args.use_gate = read_module.USE_GATE
+    args.use_gate, args.gate_max_digits = read_module.USE_GATE, read_module.GATE_MAX_DIGITS
     import cv2
     from machine import describe, versions
     from photos import make_photo, number_photos
@@ -385,7 +385,8 @@ def _render(table, single, wheel, args, clf, reader, machine, tools, command, el
     marks = "reads a non-digit mark (`?`) and " if reader.info.get("reads_marks") else ""
     lines += ["", f"\"Not a digit\" (issues 9 and 10 in `read`): the reader `{Path(reader.info['path']).name}` {marks}"
               f"answers \"no digits found\" for a line of marks only or mostly (read.py `MARK_SHARE`); the classifier "
-              f"`{Path(clf.info['path']).name}`'s decision on each position (read.py step 6, `USE_GATE`) is "
+              f"`{Path(clf.info['path']).name}`'s decision on each position of a reading of at most "
+              f"{args.gate_max_digits} digit(s) (read.py step 6, `USE_GATE`, `GATE_MAX_DIGITS`) is "
               f"{'on' if gated else 'off'} by default, and measured the other way too. Photos with no digit, 640x480 "
               f"unless cropped ({args.nondigits} per set; letters and symbols `{_GLYPHS}`): share answered \"no digits "
               "found\" (refused any way: also other clean refusals, e.g. marks not on one line).", "",
