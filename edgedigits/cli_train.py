@@ -31,6 +31,8 @@ def train(
     ema: float = typer.Option(_D.ema, "--ema", help="Finish with an exponential moving average of the weights, this momentum (e.g. 0.999; 0: off)."),
     label_smoothing: float = typer.Option(_D.label_smoothing, "--label-smoothing", help="Spread this share of each one-hot target over the classes (0: off)."),
     teacher: Optional[list[Path]] = typer.Option(None, "--teacher", help="Distil from this finished run (repeat for an ensemble); soft targets are cached in the run folder."),
+    teacher_targets: str = typer.Option(_D.teacher_targets, "--teacher-targets", help="cached: the teacher's soft targets "
+                                        "computed once on the unaugmented images; online: on every augmented batch (slower)."),
     distill_weight: float = typer.Option(_D.distill_weight, "--distill-weight", help="Weight of the teacher's soft targets in the loss (with --teacher)."),
     temperature: float = typer.Option(_D.temperature, "--temperature", help="Softmax temperature of the distillation (with --teacher)."),
     seed: int = typer.Option(_D.seed, "--seed", help="Same seed, same data order, same result on the same machine."),
@@ -62,7 +64,7 @@ def train(
     config = TrainConfig(
         arch=arch, epochs=epochs, epoch_basis=epoch_basis, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
         augment=augment, elastic=elastic, ema=ema, label_smoothing=label_smoothing,
-        teacher=[str(t) for t in teacher or []], distill_weight=distill_weight, temperature=temperature, seed=seed, early_stopping=early_stopping, limit=limit,
+        teacher=[str(t) for t in teacher or []], teacher_targets=teacher_targets, distill_weight=distill_weight, temperature=temperature, seed=seed, early_stopping=early_stopping, limit=limit,
         negatives=negatives, photo_digits=photo_digits, photo_negatives=photo_negatives, negative_target=negative_target, negative_weight=negative_weight, holdout_kind=None if holdout_kind == "none" else holdout_kind,
         data_dir=None if data_dir is None else str(data_dir), out=None if out is None else str(out),
         resume=resume, overwrite=overwrite,
@@ -76,7 +78,7 @@ def train(
 # A resumed run keeps the options it was started with (its schedule and data order depend on them).
 _RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "epoch_basis": "--epoch-basis", "batch_size": "--batch-size", "lr": "--lr",
                  "lr_schedule": "--lr-schedule", "augment": "--augment", "seed": "--seed", "elastic": "--elastic",
-                 "ema": "--ema", "label_smoothing": "--label-smoothing", "teacher": "--teacher",
+                 "ema": "--ema", "label_smoothing": "--label-smoothing", "teacher": "--teacher", "teacher_targets": "--teacher-targets",
                  "distill_weight": "--distill-weight", "temperature": "--temperature",
                  "early_stopping": "--early-stopping", "limit": "--limit", "negatives": "--negatives", "photo_digits": "--photo-digits", "photo_negatives": "--photo-negatives",
                  "negative_target": "--negative-target",

@@ -9,11 +9,12 @@ from pathlib import Path
 from edgedigits.errors import UsageError
 from edgedigits.train.architectures import get_architecture
 
-__all__ = ["TrainConfig", "EPOCH_BASES", "LR_SCHEDULES", "NEGATIVE_TARGETS", "reject_method"]
+__all__ = ["TrainConfig", "EPOCH_BASES", "LR_SCHEDULES", "NEGATIVE_TARGETS", "TEACHER_TARGETS", "reject_method"]
 
 LR_SCHEDULES = ("cosine", "constant", "step")
 EPOCH_BASES = ("distinct", "digits", "all")
 NEGATIVE_TARGETS = ("class", "uniform")
+TEACHER_TARGETS = ("cached", "online")
 
 
 @dataclasses.dataclass
@@ -40,7 +41,10 @@ class TrainConfig:
       label_smoothing: share of each one-hot target spread over the 10 classes (0: off).
       teacher: run folders whose models teach this one (knowledge distillation; several: their
         ensemble, the geometric mean of their probabilities). Their soft targets for the training
-        images are computed once and cached in the run folder.
+        images are computed once and cached in the run folder (or on every batch: ``teacher_targets``).
+      teacher_targets: ``cached`` (default): the teachers' soft targets computed once on the unaugmented training
+        images and cached; ``online``: computed on every augmented batch, the images the student sees (three
+        teachers about double a step's cost).
       distill_weight: weight of the teacher's soft targets in the loss (the rest: the labels).
       temperature: softmax temperature of the distillation term (Hinton et al. 2015).
       seed: seeds data order, augmentation and weights: same seed, same result on the same machine.
@@ -80,6 +84,7 @@ class TrainConfig:
     ema: float = 0.0
     label_smoothing: float = 0.0
     teacher: list[str] = dataclasses.field(default_factory=list)
+    teacher_targets: str = "cached"
     distill_weight: float = 0.7
     temperature: float = 4.0
     seed: int = 0
@@ -120,6 +125,8 @@ class TrainConfig:
             raise UsageError(f"--ema must be 0 (off) or a momentum in [0.5, 1), e.g. 0.999, got {self.ema!r}")
         if not 0 <= self.label_smoothing < 0.5:
             raise UsageError(f"--label-smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        if self.teacher_targets not in TEACHER_TARGETS:
+            raise UsageError(f"--teacher-targets must be one of {', '.join(TEACHER_TARGETS)}, got {self.teacher_targets!r}")
         if not 0 < self.distill_weight <= 1:
             raise UsageError(f"--distill-weight must be in (0, 1], got {self.distill_weight!r}")
         if not 0.5 <= self.temperature <= 20:

@@ -97,6 +97,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     if config.resume:
         config = _resumed_config(run_dir, config)
         _refuse_finished(run_dir, config)
+    _check_teachers(config)
     x_train, labels = with_negatives(splits, config, log, cache=run_dir / EXTRAS_FILE)
     started = time.perf_counter()
 
@@ -115,6 +116,10 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
             epochs=config.epochs, start_epoch=state["epoch"], augment=config.augment, elastic=config.elastic,
             epoch_images=per_epoch,
         )
+        if config.teacher and config.teacher_targets == "online":  # the teachers answer each augmented batch
+            ds = ds.map(_targets_mod.online_soft_targets(tf, keras, config.teacher, temperature=config.temperature,
+                                                         not_a_digit_class=reject_method(config) == "digit_mass", log=log),
+                        num_parallel_calls=1, deterministic=True).prefetch(2)
         nondigits = int((np.asarray(labels) == NOT_A_DIGIT_LABEL).sum())
         photos = len(x_train) - len(splits.x_train) - nondigits
         extra = (f" + {nondigits} non-digits" if nondigits else "") + (f" + {photos} photo-path digits" if photos else "")
@@ -381,12 +386,27 @@ def _targets(keras, config: TrainConfig, splits, x_train, labels, run_dir: Path,
     if not _packed(config):
         return labels, splits.y_val
     teacher = None
-    if config.teacher:
-        teacher = _targets_mod.teacher_log_probs(keras, config.teacher, x_train, run_dir, log=log)
+    eleven = reject_method(config) == "digit_mass"  # the soft targets carry the "not a digit" class too
+    if config.teacher and config.teacher_targets == "cached":
+        teacher = _targets_mod.teacher_log_probs(keras, config.teacher, x_train, run_dir, log=log, not_a_digit_class=eleven)
     y_train = _targets_mod.packed_targets(labels, label_smoothing=config.label_smoothing,
                                           teacher_log_probs=teacher, temperature=config.temperature,
-                                          negative_weight=config.negative_weight, negative_target=config.negative_target)
-    return y_train, _targets_mod.packed_targets(splits.y_val)  # validation: the plain labels
+                                          negative_weight=config.negative_weight, negative_target=config.negative_target,
+                                          not_a_digit_class=eleven)
+    return y_train, _targets_mod.packed_targets(splits.y_val, not_a_digit_class=eleven)  # validation: the plain labels
+
+
+def _check_teachers(config: TrainConfig) -> None:
+    """A student learning "not a digit" as a class needs teachers that have that class (their soft targets carry it)."""
+    if reject_method(config) != "digit_mass":
+        return
+    from edgedigits.runs import resolve_run
+
+    for teacher in config.teacher:
+        saved = resolve_run(teacher) / CONFIG_FILE
+        if saved.is_file() and reject_method(TrainConfig.from_file(saved)) != "digit_mass":
+            raise UsageError(f"the teacher {teacher} has no 'not a digit' class but this run learns one: distil from "
+                             "runs trained with the same --negatives/--negative-target, or train with --negatives 0")
 
 
 def _loss_and_metric(tf, config: TrainConfig):
