@@ -29,6 +29,7 @@ from edgedigits.train import TrainConfig  # noqa: E402
         ({"label_smoothing": 0.5}, "--label-smoothing"),
         ({"distill_weight": 0.0}, "--distill-weight"),
         ({"temperature": 50.0}, "--temperature"),
+        ({"teacher_targets": "sometimes"}, "--teacher-targets must be one of cached, online"),
         ({"resume": True, "overwrite": True, "out": "x"}, "contradict"),
         ({"negatives": -0.1}, "--negatives must be a share"),
         ({"photo_digits": 3.0}, "--photo-digits must be a share"),
@@ -66,3 +67,12 @@ def test_epochs_count_digits_and_non_digits_and_older_runs_keep_counting_everyth
     del data["epoch_basis"]
     (tmp_path / "config.json").write_text(json.dumps(data))
     assert TrainConfig.from_file(tmp_path / "config.json").epoch_basis == "all"
+
+
+def test_runs_saved_before_online_distillation_existed_read_their_soft_targets_from_the_cache(tmp_path):
+    import json
+
+    data = json.loads(TrainConfig(teacher=["runs/a"]).to_json())
+    del data["teacher_targets"]
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    assert TrainConfig.from_file(tmp_path / "config.json").teacher_targets == "cached"

@@ -175,10 +175,40 @@ def test_distillation_caches_the_teachers_soft_targets(small_run, tmp_path, mnis
     splits = load_splits(mnist_dir, limit=600)
     x_train, _ = with_negatives(splits, config, lambda line: None)  # the student's training images (digits; + non-digits when opted in)
     again = []
-    cached = teacher_log_probs(keras, [str(teacher.run_dir)] * 2, x_train, result.run_dir, log=again.append)
-    assert again == [] and cached.shape == (len(x_train), 10)
+    cached = teacher_log_probs(keras, [str(teacher.run_dir)] * 2, x_train, result.run_dir, log=again.append,
+                               not_a_digit_class=True)
+    assert again == [] and cached.shape == (len(x_train), 11)  # the soft targets carry "not a digit" too
     model = keras.models.load_model(teacher.run_dir / "model.keras", compile=False)
     own = model.predict(x_train[..., None] / 255.0, verbose=0)
+    own = np.concatenate([own, 1 - own.sum(axis=1, keepdims=True)], axis=1)  # its 11th class: "not a digit"
     np.testing.assert_array_equal(cached.argmax(axis=1), own.argmax(axis=1))
     # the finished model loads without the training loss (export loads it this way)
     keras.models.load_model(result.run_dir / "model.keras")
+
+
+def test_online_distillation_asks_the_teacher_on_every_batch_and_caches_nothing(small_run, tmp_path, mnist_dir):
+    from edgedigits.train.targets import TEACHER_CACHE
+
+    teacher, _ = small_run
+    lines = []
+    config = TrainConfig(arch="edge", epochs=2, limit=600, batch_size=16, data_dir=str(mnist_dir), out=str(tmp_path / "kd"),
+                         teacher=[str(teacher.run_dir)], teacher_targets="online", temperature=2.0)
+    result = train(config, log=lines.append)
+    assert result.ok and not (result.run_dir / TEACHER_CACHE).exists()
+    assert any(line.startswith("teacher soft targets: 1 model(s)") and line.endswith("on every augmented batch")
+               for line in lines)
+    assert TrainConfig.from_file(result.run_dir / "config.json").teacher_targets == "online"
+
+
+def test_a_teacher_without_the_not_a_digit_class_is_refused_for_a_student_with_it(small_run, tmp_path, mnist_dir):
+    import shutil
+
+    teacher, _ = small_run
+    plain = tmp_path / "plain-teacher"
+    shutil.copytree(teacher.run_dir, plain)
+    saved = json.loads((plain / "config.json").read_text())
+    (plain / "config.json").write_text(json.dumps({**saved, "negatives": 0.0}))
+    config = TrainConfig(arch="edge", epochs=1, limit=600, data_dir=str(mnist_dir), out=str(tmp_path / "kd"),
+                         teacher=[str(plain)])
+    with pytest.raises(UsageError, match="no 'not a digit' class"):
+        train(config, log=lambda line: None)
