@@ -29,7 +29,8 @@ from edgedigits.data import to_float
 from edgedigits.errors import RunError
 from edgedigits.runs import MODEL_FILE, resolve_run
 
-__all__ = ["TEACHER_CACHE", "load_teachers", "ensemble_log_probs", "teacher_log_probs", "online_soft_targets", "packed_targets", "packed_loss", "accuracy", "NUM_CLASSES", "NOT_A_DIGIT"]
+__all__ = ["TEACHER_CACHE", "load_teachers", "ensemble_log_probs", "teacher_log_probs", "online_soft_targets",
+           "packed_targets", "packed_loss", "accuracy", "NUM_CLASSES", "NOT_A_DIGIT"]
 
 TEACHER_CACHE = "teacher_targets.npz"
 _FLOOR = 1e-30  # probability floor before taking logs for the distillation term (float32-safe)
