@@ -223,17 +223,26 @@ def _runtime_figures(args) -> None:
 
     clf = DigitClassifier(args.runtime_model)
     x_test, y_test = load_mnist("test", args.data_dir)
-    held, _ = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=[args.holdout], digits=load_splits(args.data_dir).x_val)
+    x_val = load_splits(args.data_dir).x_val
+    own = (clf.reject or {}).get("holdout_kind")  # the kind the model's run held out of training (its manifest)
+    holdout = args.holdout or own or "shapes"
+    held, _ = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=[holdout], digits=x_val)
     s = score(clf, x_test, y_test, nondigits=held)
     print(f"{args.runtime_model}: rule {clf.reject}")
     print(f"MNIST top-1 {s.accuracy:.2%}; digits accepted {s.digits_accepted:.2%}; accuracy on accepted "
-          f"{s.accuracy_on_accepted:.2%}; held-out '{args.holdout}' rejected {s.nondigits_rejected:.1%} ({len(held)})")
+          f"{s.accuracy_on_accepted:.2%}; '{holdout}' rejected {s.nondigits_rejected:.1%} ({len(held)}; "
+          f"{'held out of its training' if holdout == own else 'the model trained on this kind' if own else 'no held-out kind recorded'})")
+    for kind in ("shapes", "scribbles"):  # the kinds held out by default before and since the fourth session
+        if kind != holdout:
+            x, _ = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=[kind], digits=x_val)
+            print(f"'{kind}' rejected {clf.classify(x).not_a_digit.mean():.1%} ({len(x)}; "
+                  f"{'held out of its training' if own == kind else 'trained on: not an estimate of unseen kinds'})")
     for name, (imgs, refused) in _real_world_sets(args.eval // 3, seed=1).items():
         rejected = int(clf.classify(imgs).not_a_digit.sum()) + refused if len(imgs) else refused
         print(f"{name}: {rejected / (len(imgs) + refused):.1%} rejected of {len(imgs) + refused} "
               f"({refused} refused by the photo path)")
     print(f"Machine: {describe()}. Command: python benchmarks/figures/not_a_digit.py --runtime-model {args.runtime_model} "
-          f"--holdout {args.holdout} --eval {args.eval}")
+          f"{f'--holdout {args.holdout} ' if args.holdout else ''}--eval {args.eval}")
 
 
 def main() -> None:
@@ -242,7 +251,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/notadigit")
     parser.add_argument("--limit", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--holdout", default="shapes")
+    parser.add_argument("--holdout", default=None, help="the generated kind held out of training (default: shapes when "
+                        "training here; with --runtime-model, the kind the model's manifest says its run held out)")
     parser.add_argument("--negatives", type=float, default=0.25)
     parser.add_argument("--pca", type=int, default=32)
     parser.add_argument("--eval", type=int, default=1500, help="images per non-digit set")
@@ -260,6 +270,7 @@ def main() -> None:
     from edgedigits.train.negatives import REPORT_SEED, generate
     from edgedigits_runtime.reject import calibrate_threshold
 
+    args.holdout = args.holdout or "shapes"
     tf, keras = tf_and_keras()
     splits = load_splits(args.data_dir, limit=args.limit)
     x_test, y_test = load_test(args.data_dir)
