@@ -12,7 +12,7 @@ Kinds (:data:`KINDS`, ``edgedigits archs``-style registry; see :func:`list_kinds
   fonts-dejavu-core, fonts-liberation, fonts-urw-base35, fonts-freefont-ttf; Pillow's built-in
   scalable font when none is installed: fewer scripts), then distorted
   like handwriting (slant, rotation, elastic wobble, stroke width). Glyphs that look like a
-  digit (O, l, I, Z, S, B, b, g, q, ...) are left out.
+  digit (O, l, I, Z, S, B, b, g, q, circles, ...) and anything with a numeric value (½, ², ①) are left out.
 - ``words``: two to four letters of one font in a row (a label, a sign), distorted.
 - ``textures``: natural-looking procedural images (clouds, stone, marble, wood grain, cells).
 - ``scribbles``: random pen strokes (smooth random curves, zig-zags, loops, hatching).
@@ -32,7 +32,7 @@ Example:
 
 >>> from edgedigits.train.negatives import generate, list_kinds
 >>> list_kinds()
-['blobs', 'digit_cutoff', 'digit_pairs', 'digit_parts', 'glyphs', 'noise', 'scribbles', 'shapes']
+['blobs', 'digit_cutoff', 'digit_pairs', 'digit_parts', 'glyphs', 'noise', 'scribbles', 'shapes', 'textures', 'words']
 >>> images, kinds = generate(80, seed=0, exclude=("digit_parts", "digit_pairs", "digit_cutoff"))
 >>> images.shape, images.dtype
 ((80, 28, 28), dtype('uint8'))
@@ -273,12 +273,14 @@ _DIGIT_LIKE_NAMES = ("DIGIT", "NUMBER", "NUMERAL", "VERTICAL", "CIRCLE", "RING O
 
 
 def _looks_like_a_digit(ch: str) -> bool:
-    """Leave out glyphs a person could read as a digit (O, l, I, Z, S, accented forms of them, circles, bars, ...)."""
+    """Leave out glyphs a person could read as a digit (O, l, I, Z, S, accented forms of them, circles, bars, ...) and
+    anything with a numeric value (fractions such as ½, superscripts, circled digits, digits of other scripts)."""
     import unicodedata
 
     base = unicodedata.normalize("NFKD", ch)[:1] or ch
     name = unicodedata.name(ch, "")
-    return ch in _LOOKS_LIKE_A_DIGIT or base in _LOOKS_LIKE_A_DIGIT or any(word in name for word in _DIGIT_LIKE_NAMES)
+    return (ch in _LOOKS_LIKE_A_DIGIT or base in _LOOKS_LIKE_A_DIGIT or unicodedata.numeric(ch, None) is not None
+            or any(word in name for word in _DIGIT_LIKE_NAMES))
 
 
 _RANGES = [(0x21, 0x7E), (0xA1, 0xFF), (0x100, 0x17F), (0x391, 0x3C9), (0x410, 0x44F), (0x531, 0x556), (0x561, 0x586),

@@ -74,3 +74,13 @@ def test_pillow_default_font_fallback(monkeypatch):
     images, _ = generate(6, seed=0, kinds=["glyphs"])
     assert negatives.font_source() == "pillow-default"
     assert (images.max(axis=(1, 2)) > 100).all()
+
+
+def test_glyphs_leave_out_anything_with_a_numeric_value():
+    """Fractions (½), superscripts, circled digits and digits of other scripts are never drawn as non-digits."""
+    from edgedigits.train.negatives import _looks_like_a_digit
+
+    for ch in "½¼¾²⅓①❶➉٣७0O○◯":
+        assert _looks_like_a_digit(ch), ch
+    for ch in "AHYetfx%&":
+        assert not _looks_like_a_digit(ch), ch
