@@ -55,7 +55,7 @@ import threading
 import numpy as np
 
 from edgedigits_runtime.errors import InputError, UsageError
-from edgedigits_runtime.line import MAX_DIGITS, MAX_MARKS, normalise_line
+from edgedigits_runtime.line import FRAME, MAX_DIGITS, MAX_MARKS, normalise_line
 from edgedigits_runtime.reader import MARK, NumberReader, ctc_best_of_length, ctc_greedy, digit_boxes, load_reader
 
 __all__ = ["MAX_DIGITS", "MAX_MARKS", "DigitReading", "FileReading", "NumberReader", "NumberReading", "read_files",
@@ -70,6 +70,7 @@ MARK_SHARE = 0.15  # a line whose non-blank probability is more than this share 
 # photos but cost 0.7 points of numbers and 2.6 of 2-digit numbers (seed 11); on one-digit readings only it keeps
 # most of those refusals and costs no number (RESULTS.md "the sequence reader").
 USE_GATE = True
+INK_LEVEL = 32  # a frame whose columns of the line image are all below this (of 255) holds no ink: no mark there
 GATE_MAX_DIGITS = 1  # ... only for readings of at most this many digits
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
@@ -180,7 +181,7 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
     if line is None:
         return NumberReading("", 0.0, ())
     image8 = np.round(line.image * 255.0).astype(np.uint8)
-    probs = reader.frame_probs(image8[None])[0]
+    probs = _no_mark_without_ink(reader.frame_probs(image8[None])[0], image8)
     if _mostly_marks(probs):  # the reader sees mostly non-digit marks (a letter, a word, a stain): no number here
         return NumberReading("", 0.0, ())
     if digits is None:
@@ -226,6 +227,24 @@ def _default_gate():
 
             _gate = load_default()
         return _gate
+
+
+def _no_mark_without_ink(probs: np.ndarray, image8: np.ndarray) -> np.ndarray:
+    """``probs`` with the mark's probability moved to the blank in frames whose columns hold no ink.
+
+    A non-digit mark is ink; in the empty gap between two digits written further apart than the
+    reader's training lines (``7  2  1`` read as ``7?21``) it can only be the blank.
+    """
+    if probs.shape[1] != MARK + 2:
+        return probs
+    columns = image8.max(axis=0)[: len(probs) * FRAME].reshape(len(probs), FRAME).max(axis=1)
+    empty = columns < INK_LEVEL
+    if not empty.any():
+        return probs
+    probs = probs.copy()
+    probs[empty, MARK + 1] += probs[empty, MARK]
+    probs[empty, MARK] = 0.0
+    return probs
 
 
 def _mostly_marks(probs: np.ndarray) -> bool:

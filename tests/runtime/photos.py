@@ -49,6 +49,7 @@ SPACINGS = {  # gap between neighbouring digits' strokes, in MNIST pixels (28 px
     "apart": (1.5, 8.0),  # a clear gap, uneven
     "touching": (-1.0, 0.0),  # strokes just meet
     "overlapping": (-2.5, -1.0),  # strokes cross slightly into the neighbour's
+    "wide": (8.0, 24.0),  # written wide apart: up to most of a digit's width between strokes (not drawn by default)
 }
 
 
@@ -66,7 +67,7 @@ def make_number_photo(digits: np.ndarray, rng: np.random.Generator, *, spacing: 
     Args:
       digits: the digits' images (white on black, as MNIST), left to right.
       rng: the random source (the photo is a function of it).
-      spacing: "apart", "touching" or "overlapping".
+      spacing: "apart", "touching", "overlapping" or "wide" (a key of ``SPACINGS``).
       size: (height, width) of the photo.
       invert: dark ink on light paper (default: random, 70% dark on light).
       wave: amplitude of the wavy baseline in MNIST pixels (default: random 0-4).
@@ -93,7 +94,7 @@ def make_number_photo(digits: np.ndarray, rng: np.random.Generator, *, spacing: 
         offsets.append(wave * np.sin(phase + freq * i) + rng.uniform(-1.0, 1.0) + (28 - side) / 2)
     top_pad = int(np.ceil(wave + 6))
     canvas_h = 28 + 2 * top_pad
-    canvas = np.zeros((canvas_h, 40 * n + 40), np.float32)
+    canvas = np.zeros((canvas_h, (28 + max(12, int(np.ceil(hi)))) * n + 40), np.float32)  # 40n+40 unless wide
     right_edge = np.full(canvas_h, -np.inf)  # rightmost ink column so far, per row
     boxes28 = []
     x = 4.0

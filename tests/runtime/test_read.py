@@ -33,6 +33,14 @@ def test_numbers_with_clear_gaps(reader, mnist_test):
     assert _accuracy(reader, photos) >= 0.85
 
 
+def test_numbers_written_wide_apart(reader, mnist_test):
+    # Gaps wider than the reader's training lines: the reader may put a non-digit mark in an empty gap ("7?21",
+    # or "no digits found" when such marks outweigh the digits); a mark needs ink under it.
+    images, labels = mnist_test
+    photos = number_photos(images, labels, 30, seed=102, spacing="wide")
+    assert _accuracy(reader, photos) >= 0.85
+
+
 def test_reading_shape_boxes_and_dict(reader, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(4)
