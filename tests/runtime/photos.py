@@ -127,7 +127,7 @@ def make_number_photo(digits: np.ndarray, rng: np.random.Generator, *, spacing: 
     ch, cw = canvas.shape
     fit = min(0.9 * w / cw, 0.6 * h / ch)
     scale = fit if height is None else height / 28.0
-    scale = min(scale, fit) if height is not None else rng.uniform(max(fit * 0.55, h / 6 / 28), fit)
+    scale = min(scale, fit) if height is not None else rng.uniform(min(max(fit * 0.55, h / 6 / 28), fit), fit)
     nh, nw = max(1, round(ch * scale)), max(1, round(cw * scale))
     big = cv2.resize(canvas, (nw, nh), interpolation=cv2.INTER_LINEAR)
     top, left = int(rng.integers(0, max(h - nh, 1))), int(rng.integers(0, max(w - nw, 1)))
