@@ -13,7 +13,8 @@ touch or overlap (no cut is right), so :func:`read_number` does not cut. It read
    (a letter, a symbol, a scribble, a stain: it was trained on such marks alone and among digits)
    and of "nothing here" (the CTC blank);
 4. greedy CTC decoding (:func:`ctc_greedy`): the most likely symbol per column, repeats merged,
-   blanks dropped, neighbouring marks one mark; with ``digits=N`` the most likely reading with
+   blanks dropped, neighbouring marks one mark (a frame with no ink under it is the blank:
+   digits written wide apart leave empty gaps the reader's training lines did not have); with ``digits=N`` the most likely reading with
    exactly N digits (:func:`ctc_best_of_length`). A mark reads ``?`` (not a digit); a reading of
    marks only (or of nothing), or a line whose non-blank probability is more than :data:`MARK_SHARE`
    the mark's, is empty: "no digits found";
@@ -70,7 +71,7 @@ MARK_SHARE = 0.15  # a line whose non-blank probability is more than this share 
 # photos but cost 0.7 points of numbers and 2.6 of 2-digit numbers (seed 11); on one-digit readings only it keeps
 # most of those refusals and costs no number (RESULTS.md "the sequence reader").
 USE_GATE = True
-INK_LEVEL = 32  # a frame whose columns of the line image are all below this (of 255) holds no ink: no mark there
+INK_LEVEL = 32  # a frame whose columns of the line image are all below this (of 255) holds no ink: only the blank
 GATE_MAX_DIGITS = 1  # ... only for readings of at most this many digits
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
@@ -181,7 +182,7 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
     if line is None:
         return NumberReading("", 0.0, ())
     image8 = np.round(line.image * 255.0).astype(np.uint8)
-    probs = _no_mark_without_ink(reader.frame_probs(image8[None])[0], image8)
+    probs = _blank_without_ink(reader.frame_probs(image8[None])[0], image8)
     if _mostly_marks(probs):  # the reader sees mostly non-digit marks (a letter, a word, a stain): no number here
         return NumberReading("", 0.0, ())
     if digits is None:
@@ -229,21 +230,23 @@ def _default_gate():
         return _gate
 
 
-def _no_mark_without_ink(probs: np.ndarray, image8: np.ndarray) -> np.ndarray:
-    """``probs`` with the mark's probability moved to the blank in frames whose columns hold no ink.
+def _blank_without_ink(probs: np.ndarray, image8: np.ndarray) -> np.ndarray:
+    """``probs`` with every symbol's probability moved to the blank in frames whose columns hold no ink.
 
-    A non-digit mark is ink; in the empty gap between two digits written further apart than the
-    reader's training lines (``7  2  1`` read as ``7?21``) it can only be the blank.
+    A digit or a non-digit mark is ink. In the empty gap between two digits written further apart
+    than the reader's training lines, the reader may still emit a mark (``7  2  1`` read as ``7?21``,
+    or as "no digits found" when such marks outweigh the digits) or a digit (``0484`` read as
+    ``03484``); there it can only be the blank. (Chosen on the seed-11 photos: only the frames
+    themselves, not their neighbours; RESULTS.md "the sequence reader".)
     """
-    if probs.shape[1] != MARK + 2:
-        return probs
     columns = image8.max(axis=0)[: len(probs) * FRAME].reshape(len(probs), FRAME).max(axis=1)
     empty = columns < INK_LEVEL
     if not empty.any():
         return probs
     probs = probs.copy()
-    probs[empty, MARK + 1] += probs[empty, MARK]
-    probs[empty, MARK] = 0.0
+    blank = probs.shape[1] - 1
+    probs[empty, blank] += probs[empty, :blank].sum(axis=1)
+    probs[empty, :blank] = 0.0
     return probs
 
 
