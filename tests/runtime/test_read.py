@@ -123,7 +123,9 @@ def test_marks_read_by_the_reader_show_as_not_a_digit(reader, mnist_test, monkey
     only_marks = _Scripted(reader, lambda n: [11] * 2 + [MARK] * 3 + [11] * (n - 5))
     assert read_number(photo, only_marks) == NumberReading("", 0.0, ())
     digit = int(labels[0])
-    mixed = _Scripted(reader, lambda n: [11, MARK, 11, 11] + [digit] * 6 + [11] * (n - 10))
+    # within the digit's inked frames (a frame without ink is the blank); the mark is a third of the reading there
+    monkeypatch.setattr(read_module, "MARK_SHARE", 0.5)
+    mixed = _Scripted(reader, lambda n: [11, MARK, 11] + [digit] * 3 + [11] * (n - 6))
     reading = read_number(photo, mixed)
     assert reading.number == f"?{digit}"
     assert [(d.label, d.not_a_digit) for d in reading.digits] == [(None, True), (digit, False)]
@@ -191,13 +193,13 @@ def test_the_classifier_decides_one_digit_readings_only(reader, monkeypatch):
     import edgedigits_runtime.read as read_module
 
     photo = make_glyph_photo("K", np.random.default_rng(1))  # the shipped classifier refuses it (score ~0)
-    one = _Scripted(reader, lambda n: [11] * 20 + [4] * 4 + [11] * (n - 24))
+    one = _Scripted(reader, lambda n: [11] + [4] * 4 + [11] * (n - 5))  # in the letter's inked frames (0-6)
     monkeypatch.setattr(read_module, "USE_GATE", False)
     assert read_number(photo, one).number == "4"
     monkeypatch.setattr(read_module, "USE_GATE", True)
     monkeypatch.setattr(read_module, "GATE_MAX_DIGITS", 1)
     assert read_number(photo, one) == NumberReading("", 0.0, ())
-    two = _Scripted(reader, lambda n: [11] * 20 + [4] * 3 + [11] + [7] * 3 + [11] * (n - 27))
+    two = _Scripted(reader, lambda n: [11] + [4] * 2 + [11] + [7] * 2 + [11] * (n - 6))
     assert read_number(photo, two).number.replace("?", "") != ""  # two positions: not the classifier's call
     monkeypatch.setattr(read_module, "GATE_MAX_DIGITS", 2)
     assert read_number(photo, two) == NumberReading("", 0.0, ())
