@@ -31,7 +31,8 @@ machine wall clock also counts the time other jobs held the core).
   (its manifest entry's ``holdout``) when that is not shapes or scribbles; the share answered "no
   digits found" (an empty reading, or the blank-page refusal) and the share refused any way. The
   same with and without the decision on the numbers above, numbers written wide apart (photos.py
-  ``SPACINGS["wide"]``, wider gaps than the reader's training lines), 2-digit numbers and the one-digit
+  ``SPACINGS["wide"]``, wider gaps than the reader's training lines), numbers underlined or in a form
+  field's box (photos.py ``rule``), 2-digit numbers and the one-digit
   photos (what the decision costs in digits).
 - ``--aarch64-wheel``: size of the opencv-python-headless wheel pip picks for a 64-bit Raspberry
   Pi (``pip download --platform manylinux2014_aarch64``), packed and unpacked.
@@ -157,11 +158,17 @@ def main(argv=None) -> int:
     ungated_touch = [ungated(photo) == number for photo, number, style in numbers if style != "apart"]
     shorts = number_photos(images, labels, args.nondigits, seed=args.seed + 3, lengths=(2, 2))
     wide = number_photos(images, labels, args.nondigits, seed=args.seed + 6, spacing="wide")  # own stream: others unchanged
+    underlined = number_photos(images, labels, args.nondigits, seed=args.seed + 7, rule="underline")
+    boxed = number_photos(images, labels, args.nondigits, seed=args.seed + 8, rule="box")
     gate = {"numbers (3-6 digits)": (float(np.mean([ours(p) == n for p, n, _ in numbers])), ungated_numbers),
             "numbers whose strokes touch or overlap": (
                 float(np.mean([ours(p) == n for p, n, s in numbers if s != "apart"])), float(np.mean(ungated_touch))),
             "numbers written wide apart (3-6 digits)": (float(np.mean([ours(p) == n for p, n, _ in wide])),
                                                          float(np.mean([ungated(p) == n for p, n, _ in wide]))),
+            "numbers underlined (3-6 digits)": (float(np.mean([ours(p) == n for p, n, _ in underlined])),
+                                                 float(np.mean([ungated(p) == n for p, n, _ in underlined]))),
+            "numbers in a form field's box (3-6 digits)": (float(np.mean([ours(p) == n for p, n, _ in boxed])),
+                                                           float(np.mean([ungated(p) == n for p, n, _ in boxed]))),
             "2-digit numbers": (float(np.mean([ours(p) == n for p, n, _ in shorts])),
                                 float(np.mean([ungated(p) == n for p, n, _ in shorts]))),
             "one-digit photos": (single["read_number"][0],

@@ -12,6 +12,7 @@ For each reader model (default: the shipped ``reader_int8.tflite``) and each com
   MNIST test digits), ``touch``: those of them whose strokes touch or overlap;
 - ``two``: ``count`` photos of 2-digit numbers; ``single``: ``count`` one-digit photos (``make_photo``);
   ``wide``: ``count`` photos of 3-6 digit numbers written wide apart (photos.py ``SPACINGS["wide"]``);
+  ``underline``, ``box``: ``count`` photos of 3-6 digit numbers with a line under them or a field box around them;
 
 and the share answered "no digits found" (an empty reading or the blank-page refusal) on photos with no
 digit: ``letters`` (2 x ``count`` letters and symbols, the benchmark's characters and fonts), ``unseen_fonts``
@@ -77,6 +78,8 @@ def make_sets(seed: int, count: int, data_dir=None) -> dict:
         sets["unseen_fonts"] = [(make_glyph_photo(_GLYPHS[int(rng.integers(len(_GLYPHS)))], rng, font=unseen[i % len(unseen)],
                                                   stroke=int(rng.integers(0, 4)), size=(480, 640)), "") for i in range(count)]
     sets["wide"] = [(p, n) for p, n, _ in number_photos(images, labels, count, seed=seed + 6, spacing="wide")]
+    for offset, rule in ((7, "underline"), (8, "box")):  # a form's underline or field box drawn with the number
+        sets[rule] = [(p, n) for p, n, _ in number_photos(images, labels, count, seed=seed + offset, rule=rule)]
     return sets
 
 

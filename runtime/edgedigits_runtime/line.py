@@ -7,8 +7,9 @@ synthetic renderings, so the model is trained on exactly what it sees on the dev
 
 1. the ink (:func:`~edgedigits_runtime.preprocess.find_ink`: polarity, uneven light, threshold,
    components) of the working image;
-2. marks: components much smaller than the line's digits (specks) and blobs touching the
-   border (when others remain) are dropped; more digit-sized marks than a number has is an
+2. marks: ruled lines and frames apart from the digits (an underline, a form field's box), components
+   much smaller than the line's digits (specks) and blobs touching the border (when others remain)
+   are dropped; more digit-sized marks than a number has is an
    error (a page of text, dozens of blobs), not a 40-digit answer;
 3. digits taller than about :data:`_TALL` pixels are shrunk first (every later step costs per pixel);
 4. the kept marks' ink only (a little around their strokes), scaled so its 90th percentile
@@ -44,6 +45,8 @@ MAX_MARKS = 40  # digit-sized marks considered (more: the photo is not of one nu
 MAX_DIGITS = 20  # longest number read (the answer is bounded too: see read.py)
 _SPECK = 0.3  # marks smaller than this fraction of the line height in both directions are specks
 _MARGIN = 0.12  # the line's box is widened by this many line heights on each side
+_RULE = 8  # a component this many times longer than thick is a ruled line (when also _RULE_LONG x the marks' height)
+_RULE_LONG = 1.5
 _ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
 _TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
 _SHRINK_TO = 36
@@ -159,6 +162,11 @@ def _marks(ink, label) -> tuple[list[int], float]:
     ids = np.arange(1, len(ink.stats))
     if not len(ids):
         return [], 0.0
+    ruled = _rules_and_frames(ink, ids, stats)
+    if ruled.any():  # an underline, ruled paper, a form field's box: not part of the number
+        ids, stats = ids[~ruled], stats[~ruled]
+        if not len(ids):
+            return [], 0.0
     x, y, bw, bh, area = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3], stats[:, 4]
     inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
     if inside.any() and area[inside].max() >= 0.2 * area.max():  # page edges, shadows: only when digits remain
@@ -171,6 +179,42 @@ def _marks(ink, label) -> tuple[list[int], float]:
                          f"{MAX_DIGITS} digits has (a page of text, a patterned surface?); crop to the number (--roi)")
     order = np.argsort(x[keep] + bw[keep] / 2, kind="stable")
     return [int(i) for i in ids[keep][order]], max(height, 4.0)
+
+
+def _rules_and_frames(ink, ids, stats) -> np.ndarray:
+    """Which components are ruled lines or frames, not marks of the number (bool per id).
+
+    A rule (an underline, a line of ruled paper, a meter's edge) is at least :data:`_RULE` times longer than
+    its thickness, the 90th percentile of its ink's span across it, straight or slanted, and at least
+    :data:`_RULE_LONG` times longer than the other marks are tall (so a thin 1 or a minus stays). A frame (a form
+    field's box) is a component whose ink lies along its bounding box's edges and whose box holds the
+    centre of a mark at least a third of its height. A rule touching a digit is one component with it and stays.
+    """
+    x, y, bw, bh, area = (stats[:, i] for i in range(5))
+    shape = np.zeros(len(ids), bool)
+    length = np.maximum(bw, bh)
+    for i in np.flatnonzero(length >= _RULE * 2):
+        own = ink.labels[y[i] : y[i] + bh[i], x[i] : x[i] + bw[i]] == ids[i]
+        across = own if bw[i] >= bh[i] else own.T  # columns along the rule
+        has = across.any(axis=0)
+        first = across.argmax(axis=0)
+        last = across.shape[0] - 1 - across[::-1].argmax(axis=0)
+        thick = float(np.percentile((last - first + 1)[has], 90))
+        if length[i] >= _RULE * thick:
+            shape[i] = True
+            continue
+        band = max(2, round(0.15 * min(bw[i], bh[i])))
+        inner = own[band:-band, band:-band]
+        cx, cy = x + bw / 2, y + bh / 2
+        holds = (cx > x[i] + band) & (cx < x[i] + bw[i] - band) & (cy > y[i] + band) & (cy < y[i] + bh[i] - band)
+        holds &= bh >= bh[i] / 3
+        holds[i] = False
+        if inner.size and holds.any() and inner.sum() <= 0.15 * own.sum():
+            shape[i] = True
+    if not shape.any() or shape.all():  # nothing to tell them from: keep everything
+        return np.zeros(len(ids), bool)
+    others = ~shape & (area >= 0.1 * area[~shape].max())
+    return shape & (length >= _RULE_LONG * float(np.median(bh[others])))
 
 
 def _line_height(ink, ids, stats) -> float:

@@ -56,7 +56,8 @@ SPACINGS = {  # gap between neighbouring digits' strokes, in MNIST pixels (28 px
 def make_number_photo(digits: np.ndarray, rng: np.random.Generator, *, spacing: str = "apart", size=(480, 640),
                       invert: bool | None = None, wave: float | None = None, noise: float | None = None,
                       blur: float | None = None, jpeg: int | None = 85, rgb: bool = True,
-                      height: float | None = None) -> tuple[bytes | np.ndarray, list[tuple[int, int, int, int]]]:
+                      height: float | None = None, rule: str | None = None,
+                      ) -> tuple[bytes | np.ndarray, list[tuple[int, int, int, int]]]:
     """A handwritten number as a photo, built from MNIST digits (uint8 (n, 28, 28), left to right).
 
     Neighbours are placed so that the gap between their strokes (row by row, after the wavy
@@ -76,6 +77,9 @@ def make_number_photo(digits: np.ndarray, rng: np.random.Generator, *, spacing: 
       jpeg: JPEG quality (None: return the array instead of bytes).
       rgb: a tinted RGB photo (else grey).
       height: digit height in photo pixels (default: random, as large as fits and at least 1/6 of the photo).
+      rule: also draw "underline" (a line 2-4 MNIST px under the number, as on a form) or "box" (a form field's
+        frame 3-6 px around it), 1-2 px thick, in the digits' ink (default None: neither; the random stream of
+        the other options is the same either way up to this draw).
 
     Returns:
       (JPEG bytes or uint8 array, the digits' ink boxes (x, y, w, h) in the photo).
@@ -123,6 +127,8 @@ def make_number_photo(digits: np.ndarray, rng: np.random.Generator, *, spacing: 
         boxes28.append((xi + cols[0], y + rows[0], cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1))
     used = np.flatnonzero(canvas.max(axis=0) > 0)
     canvas = canvas[:, : used[-1] + 4]
+    if rule is not None:
+        canvas, boxes28 = _draw_rule(canvas, boxes28, rule, rng)
     h, w = size
     ch, cw = canvas.shape
     fit = min(0.9 * w / cw, 0.6 * h / ch)
@@ -166,6 +172,27 @@ def make_number_photo(digits: np.ndarray, rng: np.random.Generator, *, spacing: 
         return array, boxes
     ok, buf = cv2.imencode(".jpg", array[..., ::-1] if rgb else array, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
     return buf.tobytes(), boxes
+
+
+def _draw_rule(canvas, boxes28, rule: str, rng):
+    """An underline or a frame around the number on the MNIST-pixel canvas (padded to make room)."""
+    import cv2
+
+    pad = 9
+    canvas = np.pad(canvas, pad)
+    boxes28 = [(x + pad, y + pad, w, h) for x, y, w, h in boxes28]
+    rows = np.flatnonzero(canvas.max(axis=1) > 0)
+    cols = np.flatnonzero(canvas.max(axis=0) > 0)
+    thick = int(rng.integers(1, 3))
+    if rule == "underline":
+        y = int(rows[-1] + rng.integers(2, 5))
+        canvas[y : y + thick, max(cols[0] - 4, 0) : cols[-1] + 5] = 1.0
+    elif rule == "box":
+        m = int(rng.integers(3, 7))
+        cv2.rectangle(canvas, (int(cols[0] - m), int(rows[0] - m)), (int(cols[-1] + m), int(rows[-1] + m)), 1.0, thick)
+    else:
+        raise ValueError(f"rule must be 'underline' or 'box', not {rule!r}")
+    return canvas, boxes28
 
 
 def number_photos(images: np.ndarray, labels: np.ndarray, count: int, seed: int, *, spacing: str | None = None,

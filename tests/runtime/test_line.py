@@ -45,6 +45,33 @@ def test_line_is_the_marks_box_fitted_to_the_fixed_height(dark):
     assert c0 <= 100 * line.ink.scale and 230 * line.ink.scale <= c1 <= 245 * line.ink.scale
 
 
+def _ink_runs(line) -> int:
+    inked = line.image.max(axis=0) > 0.5
+    return len(np.flatnonzero(np.diff(inked.astype(int)) == 1)) + int(inked[0])
+
+
+@pytest.mark.parametrize("extra", ["underline", "slanted rule", "frame"])
+def test_rules_and_frames_around_the_number_are_not_marks(extra):
+    plain = normalise_line(find_ink(_page(BARS)))
+    page = _page(BARS)
+    if extra == "underline":
+        page[130:134, 60:280] = 38
+    elif extra == "slanted rule":
+        for x in range(40, 300):
+            page[150 + (x - 40) // 12 : 153 + (x - 40) // 12, x] = 38
+    else:  # a form field's box around the number
+        page[35:39, 80:260] = page[145:149, 80:260] = page[35:149, 80:84] = page[35:149, 256:260] = 38
+    line = normalise_line(find_ink(page))
+    assert _ink_runs(line) == 3 and abs(line.width - plain.width) <= 2
+
+
+def test_a_thin_tall_mark_alone_or_among_digits_is_not_a_rule():
+    one = normalise_line(find_ink(_page([(150, 60, 5, 60)])))  # a "1" drawn thin: 12 times taller than wide
+    assert one is not None and _ink_runs(one) == 1
+    line = normalise_line(find_ink(_page(BARS + [(260, 60, 5, 60)])))
+    assert _ink_runs(line) == 4
+
+
 def test_long_line_fits_the_width_and_is_centred_vertically():
     bars = [(10 + 22 * k, 80, 10, 30) for k in range(16)]
     line = normalise_line(find_ink(_page(bars, size=(200, 400))))

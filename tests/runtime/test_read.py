@@ -41,6 +41,28 @@ def test_numbers_written_wide_apart(reader, mnist_test):
     assert _accuracy(reader, photos) >= 0.85
 
 
+@pytest.mark.parametrize("extra", ["underlined", "in a box"])
+def test_numbers_underlined_or_in_a_form_box(reader, mnist_test, extra):
+    import cv2
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(103)
+    right = 0
+    for _ in range(10):
+        idx = rng.choice(len(images), int(rng.integers(3, 6)), replace=False)
+        canvas = np.zeros((90, len(idx) * 30 + 60), np.uint8)
+        for k, i in enumerate(idx):
+            canvas[31:59, 30 + 30 * k : 58 + 30 * k] = images[i]
+        canvas = cv2.resize(canvas, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+        w = canvas.shape[1]
+        if extra == "underlined":
+            cv2.line(canvas, (60, 250), (w - 60, 250), 255, 6)
+        else:
+            cv2.rectangle(canvas, (80, 90), (w - 80, 270), 255, 5)
+        right += read_number(255 - canvas, reader).number == "".join(str(labels[i]) for i in idx)
+    assert right >= 8
+
+
 def test_reading_shape_boxes_and_dict(reader, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(4)
