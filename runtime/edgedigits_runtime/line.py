@@ -193,19 +193,14 @@ def _rules_and_frames(ink, ids, stats) -> np.ndarray:
     x, y, bw, bh, area = (stats[:, i] for i in range(5))
     shape = np.zeros(len(ids), bool)
     length = np.maximum(bw, bh)
+    cx, cy = x + bw / 2, y + bh / 2
     for i in np.flatnonzero(length >= _RULE * 2):
         own = ink.labels[y[i] : y[i] + bh[i], x[i] : x[i] + bw[i]] == ids[i]
-        across = own if bw[i] >= bh[i] else own.T  # columns along the rule
-        has = across.any(axis=0)
-        first = across.argmax(axis=0)
-        last = across.shape[0] - 1 - across[::-1].argmax(axis=0)
-        thick = float(np.percentile((last - first + 1)[has], 90))
-        if length[i] >= _RULE * thick:
+        if length[i] >= _RULE * _span90(own if bw[i] >= bh[i] else own.T):  # thickness across the rule
             shape[i] = True
             continue
         band = max(2, round(0.15 * min(bw[i], bh[i])))
         inner = own[band:-band, band:-band]
-        cx, cy = x + bw / 2, y + bh / 2
         holds = (cx > x[i] + band) & (cx < x[i] + bw[i] - band) & (cy > y[i] + band) & (cy < y[i] + bh[i] - band)
         holds &= bh >= bh[i] / 3
         holds[i] = False
@@ -226,9 +221,13 @@ def _line_height(ink, ids, stats) -> float:
         if w <= 1.3 * h:
             heights.append(float(h))
             continue
-        own = ink.labels[y : y + h, x : x + w] == comp
-        has = own.any(axis=0)
-        first = own.argmax(axis=0)
-        last = h - 1 - own[::-1].argmax(axis=0)
-        heights.append(max(float(np.percentile((last - first + 1)[has], 90)), 0.6 * h))
+        heights.append(max(_span90(ink.labels[y : y + h, x : x + w] == comp), 0.6 * h))
     return float(np.median(heights))
+
+
+def _span90(own: np.ndarray) -> float:
+    """The 90th percentile over ``own``'s inked columns of the span from their first to their last ink pixel."""
+    has = own.any(axis=0)
+    first = own.argmax(axis=0)
+    last = own.shape[0] - 1 - own[::-1].argmax(axis=0)
+    return float(np.percentile((last - first + 1)[has], 90))

@@ -67,11 +67,11 @@ _MIN_WIDTH = 0.25  # a digit is at least this many line heights wide (bounds --d
 GATE_SHARED = 0.05  # a position whose ink touches a neighbour's counts as refused only below this classifier score
 GATE_NARROW = 0.45  # ... unless its run of connected positions is narrower than this (line heights per position)
 MARK_SHARE = 0.15  # a line whose non-blank probability is more than this share "mark" has no number (seed 11)
+INK_LEVEL = 32  # a frame whose columns of the line image are all below this (of 255) holds no ink: only the blank
 # Also ask the digit classifier about each position (step 6)? On every reading it refused 2-6 points more no-digit
 # photos but cost 0.7 points of numbers and 2.6 of 2-digit numbers (seed 11); on one-digit readings only it keeps
 # most of those refusals and costs no number (RESULTS.md "the sequence reader").
 USE_GATE = True
-INK_LEVEL = 32  # a frame whose columns of the line image are all below this (of 255) holds no ink: only the blank
 GATE_MAX_DIGITS = 1  # ... only for readings of at most this many digits
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 _default = None
