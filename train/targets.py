@@ -44,15 +44,24 @@ def load_teachers(keras, teachers: list[str]) -> tuple[list, list[Path], list[st
     Raises:
       RunError: a teacher folder is missing, unfinished or its model cannot be loaded.
     """
+    runs, sums = _teacher_runs(teachers)
+    return _load_models(keras, runs), runs, sums
+
+
+def _teacher_runs(teachers: list[str]) -> tuple[list[Path], list[str]]:
+    """The teachers' run folders and their models' checksums (RunError: a folder missing or unfinished)."""
     runs = [resolve_run(t) for t in teachers]
-    sums = [hashlib.sha256((r / MODEL_FILE).read_bytes()).hexdigest() for r in runs]
+    return runs, [hashlib.sha256((r / MODEL_FILE).read_bytes()).hexdigest() for r in runs]
+
+
+def _load_models(keras, runs: list[Path]) -> list:
     models = []
     for run in runs:
         try:
             models.append(keras.models.load_model(run / MODEL_FILE, compile=False))
         except Exception as exc:  # noqa: BLE001 (Keras raises anything on a bad file)
             raise RunError(f"cannot load the teacher {run}/{MODEL_FILE} ({str(exc).splitlines()[0]})") from None
-    return models, runs, sums
+    return models
 
 
 def ensemble_log_probs(tf, models: list, images, *, not_a_digit_class: bool = False):
@@ -63,15 +72,21 @@ def ensemble_log_probs(tf, models: list, images, *, not_a_digit_class: bool = Fa
     batch (:func:`online_soft_targets`)."""
     total = 0.0
     for model in models:
-        probs = model(images, training=False)
-        # A floor far below any real probability: at T = 4 a floor of 1e-7 (Keras' epsilon) would give
-        # every wrong class 0.018, i.e. turn the teacher into uniform label smoothing of ~0.16.
-        log_p = tf.math.log(tf.clip_by_value(probs, _FLOOR, 1.0))
-        if not_a_digit_class:
-            rest = tf.clip_by_value(1.0 - tf.reduce_sum(probs, axis=-1, keepdims=True), _FLOOR, 1.0)
-            log_p = tf.concat([log_p, tf.math.log(rest)], axis=-1)
-        total = total + log_p
+        total = total + _log_probs(tf, model(images, training=False), not_a_digit_class)
     return total / len(models)
+
+
+def _log_probs(tf, probs, not_a_digit_class: bool):
+    """``log p`` of a model's outputs, with the "not a digit" column ``log(1 - sum p)`` appended when asked.
+
+    A floor far below any real probability: at T = 4 a floor of 1e-7 (Keras' epsilon) would give every wrong class
+    0.018, i.e. turn the teacher into uniform label smoothing of ~0.16.
+    """
+    log_p = tf.math.log(tf.clip_by_value(probs, _FLOOR, 1.0))
+    if not not_a_digit_class:
+        return log_p
+    rest = tf.clip_by_value(1.0 - tf.reduce_sum(probs, axis=-1, keepdims=True), _FLOOR, 1.0)
+    return tf.concat([log_p, tf.math.log(rest)], axis=-1)
 
 
 def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir: Path, log=print, *,
@@ -94,8 +109,7 @@ def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir:
     """
     import tensorflow as tf
 
-    runs = [resolve_run(t) for t in teachers]
-    sums = [hashlib.sha256((r / MODEL_FILE).read_bytes()).hexdigest() for r in runs]
+    runs, sums = _teacher_runs(teachers)
     key = hashlib.sha256(json.dumps([sums, hashlib.sha256(np.ascontiguousarray(images)).hexdigest(),
                                      bool(not_a_digit_class)]).encode()).hexdigest()
     cache = Path(cache_dir) / TEACHER_CACHE
@@ -103,7 +117,7 @@ def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir:
         with np.load(cache) as saved:
             if str(saved["key"]) == key:
                 return saved["log_probs"]
-    models, runs, sums = load_teachers(keras, teachers)
+    models = _load_models(keras, runs)
     log_probs = np.concatenate([
         ensemble_log_probs(tf, models, to_float(images[i:i + 1000]), not_a_digit_class=not_a_digit_class).numpy()
         for i in range(0, len(images), 1000)]).astype(np.float32)
@@ -194,10 +208,8 @@ def packed_loss(tf, *, distill_weight: float, temperature: float, not_a_digit_cl
         if weight == 0:
             return hard
         teacher = y_true[:, NUM_CLASSES:]
-        logits = tf.math.log(tf.clip_by_value(y_pred, _FLOOR, 1.0))  # the student's logits, up to a constant
-        if not_a_digit_class:  # 11 soft columns: the student's "not a digit" logit too
-            rest = tf.clip_by_value(1.0 - tf.reduce_sum(y_pred, axis=-1, keepdims=True), _FLOOR, 1.0)
-            logits = tf.concat([logits, tf.math.log(rest)], axis=-1)
+        # the student's logits, up to a constant (with 11 soft columns: its "not a digit" logit too)
+        logits = _log_probs(tf, y_pred, not_a_digit_class)
         soft = tf.reduce_sum(teacher * (tf.math.log(tf.clip_by_value(teacher, _FLOOR, 1.0))
                                          - tf.nn.log_softmax(logits / temp, axis=-1)), axis=-1)
         return (1.0 - weight) * hard + weight * temp * temp * soft
