@@ -154,23 +154,24 @@ def main(argv=None) -> int:
                         np.median(times[name], axis=0) / 1e6)
     args.loads = (min(loads), max(loads))
 
-    ungated_numbers = float(np.mean([ungated(photo) == number for photo, number, _ in numbers]))
-    ungated_touch = [ungated(photo) == number for photo, number, style in numbers if style != "apart"]
+    def both(photos):  # per photo: (read right with the classifier's decision, read right without it)
+        return [(ours(p) == n, ungated(p) == n) for p, n, *_ in photos]
+
+    def shares(rows):
+        return float(np.mean([a for a, _ in rows])), float(np.mean([b for _, b in rows]))
+
     shorts = number_photos(images, labels, args.nondigits, seed=args.seed + 3, lengths=(2, 2))
     wide = number_photos(images, labels, args.nondigits, seed=args.seed + 6, spacing="wide")  # own stream: others unchanged
     underlined = number_photos(images, labels, args.nondigits, seed=args.seed + 7, rule="underline")
     boxed = number_photos(images, labels, args.nondigits, seed=args.seed + 8, rule="box")
-    gate = {"numbers (3-6 digits)": (float(np.mean([ours(p) == n for p, n, _ in numbers])), ungated_numbers),
-            "numbers whose strokes touch or overlap": (
-                float(np.mean([ours(p) == n for p, n, s in numbers if s != "apart"])), float(np.mean(ungated_touch))),
-            "numbers written wide apart (3-6 digits)": (float(np.mean([ours(p) == n for p, n, _ in wide])),
-                                                         float(np.mean([ungated(p) == n for p, n, _ in wide]))),
-            "numbers underlined (3-6 digits)": (float(np.mean([ours(p) == n for p, n, _ in underlined])),
-                                                 float(np.mean([ungated(p) == n for p, n, _ in underlined]))),
-            "numbers in a form field's box (3-6 digits)": (float(np.mean([ours(p) == n for p, n, _ in boxed])),
-                                                           float(np.mean([ungated(p) == n for p, n, _ in boxed]))),
-            "2-digit numbers": (float(np.mean([ours(p) == n for p, n, _ in shorts])),
-                                float(np.mean([ungated(p) == n for p, n, _ in shorts]))),
+    number_rows = both(numbers)
+    gate = {"numbers (3-6 digits)": shares(number_rows),
+            "numbers whose strokes touch or overlap": shares(
+                [row for row, (_, _, style) in zip(number_rows, numbers) if style != "apart"]),
+            "numbers written wide apart (3-6 digits)": shares(both(wide)),
+            "numbers underlined (3-6 digits)": shares(both(underlined)),
+            "numbers in a form field's box (3-6 digits)": shares(both(boxed)),
+            "2-digit numbers": shares(both(shorts)),
             "one-digit photos": (single["read_number"][0],
                                  float(np.mean([ungated(p) == str(int(t)) for p, t in zip(singles, truth)])))}
     refusals = {}
