@@ -192,3 +192,26 @@ def _tiny(keras):
             layers.Dense(NUM_CLASSES, activation="softmax"),
         ]
     )
+
+
+@register("wide", "Teacher for distillation, not for devices: edge's plan at twice the channels (32-64-128), "
+                  "~3.9x its MACs; trained with the default recipe, then `edgedigits train --teacher RUN`.")
+def _wide(keras):
+    # A clearly better teacher than an ensemble of edge runs is what distillation into edge lacked
+    # (benchmarks/RESULTS.md, "Accuracy-per-MAC frontier"); same layout as edge so its soft targets see the
+    # digits the way the student does, 2x wider at every block (7.46M MACs, ~64 ms per 128-image step on one thread).
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            layers.Input(INPUT_SHAPE),
+            *_conv_bn_relu(layers, 32),   # 28x28
+            layers.MaxPooling2D(2),
+            *_conv_bn_relu(layers, 64),   # 14x14
+            layers.MaxPooling2D(2),
+            *_conv_bn_relu(layers, 128),  # 7x7
+            layers.MaxPooling2D(2),       # -> 3x3x128
+            layers.Flatten(),
+            layers.Dropout(0.25),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ]
+    )

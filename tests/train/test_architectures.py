@@ -60,6 +60,22 @@ def test_tiny_macs_match_hand_count_and_fit_a_microcontroller():
     assert tiny.count_params() < 8_000  # int8 weights well under the 15 KB budget
 
 
+def test_wide_teacher_macs_match_hand_count_and_outweigh_edge():
+    # edge's plan at 2x channels: conv 28*28*32*9 + conv 14*14*64*9*32 + conv 7*7*128*9*64 + dense 3*3*128*10
+    wide = archs.create_model("wide")
+    expected = 28 * 28 * 32 * 9 + 14 * 14 * 64 * 9 * 32 + 7 * 7 * 128 * 9 * 64 + 1152 * 10
+    assert archs.count_macs(wide) == expected
+    assert expected > 3 * archs.count_macs(archs.create_model("edge"))  # a teacher, not a device model
+    assert "Teacher" in archs.get_architecture("wide").summary
+
+
+def test_readme_names_every_architecture():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "`--arch " + "\\|".join(sorted(archs.list_architectures(), key=lambda n: n != "edge")) + "`" in readme
+
+
 def test_recipes_are_valid_train_options():
     from edgedigits.train import TrainConfig
 
