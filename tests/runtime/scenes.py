@@ -1,0 +1,313 @@
+"""A second, independent maker of number photos: the conditions a user's photo may bring, one at a time.
+
+tests/runtime/photos.py builds a number on a 28-pixel MNIST canvas and then enlarges the whole
+canvas into a 640x480 photo. This module does not share its conventions: each MNIST *test* digit is
+resized on its own straight to its height in the photo's pixels, neighbours are spaced by a fraction
+of the digit height, pen and paper are RGB colours, and every defect is drawn at the photo's own
+resolution. :func:`scene` makes a plain photo with one :data:`CONDITIONS` entry switched on, so
+each condition can be measured alone (benchmarks/figures/read_conditions.py); :func:`no_digit_scene`
+makes photos without any digit (objects, letters, textures).
+
+Never used to train anything: it is a benchmark (and test) generator.
+
+Example:
+
+>>> rng = np.random.default_rng(11)                                        # doctest: +SKIP
+>>> jpeg, number = scene(images, labels, rng, "shadow")                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CONDITIONS = (
+    "plain",  # 640x480, dark pen on white paper, digits 1/6-1/4 of the height, a clear gap or touching
+    "small_photo",  # 320x240
+    "large_photo",  # 1280x960
+    "portrait",  # 480x640 or 960x1280
+    "small_number",  # digits 1/14-1/9 of the photo's height, anywhere
+    "large_number",  # the number fills 85-95% of the width
+    "off_centre",  # near an edge or a corner
+    "colours",  # a coloured pen (blue, red, green, purple) on coloured paper (yellow, blue, pink, grey, kraft)
+    "thin_pen",  # strokes 1-2 photo pixels wide
+    "thick_pen",  # strokes 1.5-2x MNIST's
+    "tilt",  # perspective: the page photographed at an angle
+    "shadow",  # a hard shadow edge across the photo (one side at 35-60% brightness)
+    "ruled",  # ruled paper: light lines crossing the digits
+    "squared",  # squared (graph) paper
+    "underline_touch",  # an underline the digits' lower ends touch or cross
+    "unequal",  # digits of unequal height (0.7-1.3x)
+    "jpeg_low",  # JPEG quality 8-25
+    "noise",  # camera noise (sigma 0.05-0.10, per colour channel)
+    "motion_blur",  # a short linear motion blur (4-9 px)
+)
+
+PENS = {"blue": (0.10, 0.15, 0.55), "black": (0.08, 0.08, 0.10), "red": (0.65, 0.10, 0.12),
+        "green": (0.10, 0.40, 0.15), "purple": (0.35, 0.12, 0.45)}
+PAPERS = {"white": (0.93, 0.93, 0.91), "yellow": (0.95, 0.90, 0.55), "blue": (0.70, 0.82, 0.92),
+          "pink": (0.95, 0.75, 0.80), "grey": (0.72, 0.72, 0.72), "kraft": (0.75, 0.60, 0.42)}
+
+
+def scene(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, condition: str = "plain", *,
+          length: int | None = None, encode: bool = True) -> tuple[bytes | np.ndarray, str]:
+    """A photo of a 3-6 digit number (MNIST test digits drawn from ``images``) with one condition.
+
+    Args:
+      images, labels: MNIST test digits (uint8 (n, 28, 28), white on black) and their labels.
+      rng: the random source (the photo is a function of it).
+      condition: one of :data:`CONDITIONS`.
+      length: the number of digits (default: random 3-6).
+      encode: JPEG bytes (quality 85, or low for ``jpeg_low``); False: the RGB uint8 array.
+
+    Returns:
+      (the photo, the number as a string).
+    """
+    import cv2
+
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition must be one of {CONDITIONS}, not {condition!r}")
+    n = int(rng.integers(3, 7)) if length is None else length
+    idx = rng.choice(len(images), n, replace=False)
+    w, h = {"small_photo": (320, 240), "large_photo": (1280, 960)}.get(condition, (640, 480))
+    if condition == "portrait":
+        w, h = ((480, 640), (960, 1280))[int(rng.integers(2))]
+    frac = rng.uniform(1 / 6, 1 / 4)
+    if condition == "small_number":
+        frac = rng.uniform(1 / 14, 1 / 9)
+    digit_h = frac * h
+    heights = np.full(n, digit_h) * rng.uniform(0.95, 1.05, n)
+    if condition == "unequal":
+        heights = digit_h * rng.uniform(0.7, 1.3, n)
+    gaps = digit_h * np.where(rng.random(n) < 0.3, rng.uniform(-0.04, 0.0, n), rng.uniform(0.04, 0.3, n))
+    pieces = [_digit(images[i], hh, condition, rng, cv2) for i, hh in zip(idx, heights)]
+    total = sum(p.shape[1] for p in pieces) + float(gaps[1:].sum())
+    if condition == "large_number":
+        f = rng.uniform(0.85, 0.95) * w / total
+        pieces = [cv2.resize(p, (max(2, round(p.shape[1] * f)), max(2, round(p.shape[0] * f))),
+                             interpolation=cv2.INTER_LINEAR) for p in pieces]
+        gaps, heights, total = gaps * f, heights * f, total * f
+    elif total > 0.9 * w:  # a long number on a narrow photo: smaller digits
+        f = 0.9 * w / total
+        pieces = [cv2.resize(p, (max(2, round(p.shape[1] * f)), max(2, round(p.shape[0] * f))),
+                             interpolation=cv2.INTER_AREA) for p in pieces]
+        gaps, heights, total = gaps * f, heights * f, total * f
+    tallest = max(p.shape[0] for p in pieces)
+    if condition == "off_centre":
+        margin = 0.06 * digit_h  # near the edge, the ink whole (a digit cut by the frame cannot be read)
+        left = margin + rng.choice([rng.uniform(0.0, 0.04), rng.uniform(0.96, 1.0)]) * (w - total - 2 * margin)
+        top = margin + rng.choice([rng.uniform(0.0, 0.04), rng.uniform(0.96, 1.0)]) * (h - tallest - 2 * margin)
+    elif condition == "small_number":
+        left, top = rng.uniform(0.02, 0.98) * (w - total), rng.uniform(0.05, 0.95) * (h - tallest)
+    else:
+        left, top = rng.uniform(0.3, 0.7) * (w - total), rng.uniform(0.3, 0.7) * (h - tallest)
+    ink = np.zeros((h, w), np.float32)
+    x = left
+    base = top + tallest  # digits stand on one baseline, with a little wobble
+    bottoms = []
+    for i, p in enumerate(pieces):
+        if i:
+            x += gaps[i]
+        ph, pw = p.shape
+        y = int(round(base - ph + rng.uniform(-0.04, 0.04) * digit_h))
+        xi = int(round(x))
+        y0, x0 = max(y, 0), max(xi, 0)
+        y1, x1 = min(y + ph, h), min(xi + pw, w)
+        if y1 > y0 and x1 > x0:
+            np.maximum(ink[y0:y1, x0:x1], p[y0 - y : y1 - y, x0 - xi : x1 - xi], out=ink[y0:y1, x0:x1])
+        bottoms.append(y + ph)
+        x += pw
+    pen, paper = np.array(PENS["black" if rng.random() < 0.5 else "blue"]), np.array(PAPERS["white"])
+    if condition == "colours":
+        pen = np.array(PENS[str(rng.choice(["blue", "red", "green", "purple"]))])
+        paper = np.array(PAPERS[str(rng.choice(["yellow", "blue", "pink", "grey", "kraft"]))])
+    lines = np.zeros((h, w), np.float32)  # printed lines of the paper (not the pen)
+    if condition == "underline_touch":
+        thick = max(1, round(rng.uniform(0.03, 0.07) * digit_h))
+        y = int(round(np.median(bottoms) - rng.uniform(0.0, 0.08) * digit_h))
+        cv2.line(ink, (int(left - 0.1 * digit_h), y), (int(left + total + 0.1 * digit_h), y + int(rng.integers(-3, 4))),
+                 1.0, thick)
+    if condition in ("ruled", "squared"):
+        period = rng.uniform(0.5, 1.1) * digit_h if condition == "ruled" else rng.uniform(0.3, 0.6) * digit_h
+        thick = int(rng.integers(1, 3))
+        offset = rng.uniform(0, period)
+        for yy in np.arange(offset, h, period):
+            cv2.line(lines, (0, int(yy)), (w - 1, int(yy)), 1.0, thick)
+        if condition == "squared":
+            for xx in np.arange(rng.uniform(0, period), w, period):
+                cv2.line(lines, (int(xx), 0), (int(xx), h - 1), 1.0, thick)
+    if condition == "tilt":
+        ink, lines = _tilt((ink, lines), rng, cv2)
+    line_colour = np.array((0.55, 0.70, 0.90)) if rng.random() < 0.6 else np.array((0.6, 0.6, 0.6))
+    photo = _render(ink, lines, pen, paper, line_colour, rng, condition, cv2)
+    number = "".join(str(int(labels[i])) for i in idx)
+    return _finish(photo, rng, condition, encode, cv2), number
+
+
+def _digit(img: np.ndarray, height: float, condition: str, rng, cv2) -> np.ndarray:
+    """One MNIST digit resized to ``height`` photo pixels (float ink 0-1), pen width as the condition says."""
+    d = np.asarray(img, np.float32) / 255.0
+    rows, cols = np.flatnonzero(d.max(axis=1) > 0.1), np.flatnonzero(d.max(axis=0) > 0.1)
+    d = d[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    f = height / d.shape[0]
+    big = cv2.resize(d, (max(2, round(d.shape[1] * f)), max(2, round(height))), interpolation=cv2.INTER_CUBIC)
+    big = np.clip(big, 0.0, 1.0)
+    if condition == "thin_pen":  # a fine pen: the strokes' centre lines, 1-2 px wide
+        line = _thin(big > 0.4)
+        if rng.random() < 0.5:
+            line = cv2.dilate(line.view(np.uint8), np.ones((2, 2), np.uint8)).view(bool)
+        big = np.clip(cv2.GaussianBlur(line.astype(np.float32), (0, 0), 0.5) * 1.8, 0.0, 1.0)
+    elif condition == "thick_pen":
+        k = max(1, round(f * rng.uniform(0.3, 0.6)))
+        big = cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    return big
+
+
+def _thin(mask: np.ndarray) -> np.ndarray:
+    """Zhang-Suen thinning of a bool mask to one-pixel-wide centre lines (connected where the strokes are)."""
+    m = np.pad(mask.astype(np.uint8), 1)
+    while True:
+        changed = False
+        for step in (0, 1):
+            p = [np.roll(np.roll(m, -dy, 0), -dx, 1) for dy, dx in
+                 ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))]  # P2..P9 clockwise
+            b = sum(p)
+            a = sum((p[i] == 0) & (p[(i + 1) % 8] == 1) for i in range(8))
+            if step == 0:
+                c = (p[0] * p[2] * p[4] == 0) & (p[2] * p[4] * p[6] == 0)
+            else:
+                c = (p[0] * p[2] * p[6] == 0) & (p[0] * p[4] * p[6] == 0)
+            drop = (m == 1) & (b >= 2) & (b <= 6) & (a == 1) & c
+            if drop.any():
+                m[drop] = 0
+                changed = True
+        if not changed:
+            return m[1:-1, 1:-1].astype(bool)
+
+
+def _tilt(layers, rng, cv2):
+    """A perspective warp: the far edge of the page 10-25% narrower, turned up to 8 degrees."""
+    h, w = layers[0].shape
+    squeeze = rng.uniform(0.10, 0.25) * w / 2
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    if rng.random() < 0.5:  # top edge further away
+        dst = np.float32([[squeeze, 0], [w - squeeze, 0], [w, h], [0, h]])
+    else:  # one side further away
+        s = squeeze * h / w
+        dst = np.float32([[0, 0], [w, s], [w, h - s], [0, h]])
+    turn = np.deg2rad(rng.uniform(-8, 8))
+    centre = np.float32([w / 2, h / 2])
+    rot = np.float32([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    dst = (dst - centre) @ rot.T + centre
+    m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    return tuple(cv2.warpPerspective(a, m, (w, h), flags=cv2.INTER_LINEAR) for a in layers)
+
+
+def _render(ink, lines, pen, paper, line_colour, rng, condition, cv2) -> np.ndarray:
+    """Paper, printed lines and the pen's ink as an RGB float image, lit (a soft falloff, maybe a hard shadow)."""
+    h, w = ink.shape
+    rgb = np.empty((h, w, 3), np.float32)
+    for c in range(3):
+        base = paper[c] * (1 - lines * 0.55) + line_colour[c] * lines * 0.55
+        rgb[..., c] = base * (1 - ink) + pen[c] * ink
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+    light = 1.0 - rng.uniform(0.05, 0.25) * ((yy - cy) ** 2 + (xx - cx) ** 2) / float(h * h + w * w)  # vignette-like
+    if condition == "shadow":  # a hard edge: a straight line across the photo, one side darker
+        angle = rng.uniform(0, np.pi)
+        px, py = rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h
+        side = (xx - px) * np.sin(angle) - (yy - py) * np.cos(angle) > 0
+        edge = cv2.GaussianBlur(side.astype(np.float32), (0, 0), rng.uniform(0.5, 2.0))
+        light = light * (1 - (1 - rng.uniform(0.35, 0.6)) * edge)
+    return rgb * light[..., None]
+
+
+def _finish(photo: np.ndarray, rng, condition: str, encode: bool, cv2):
+    """Motion blur or a little focus blur, sensor noise, then JPEG."""
+    h, w = photo.shape[:2]
+    if condition == "motion_blur":
+        length = int(rng.integers(4, 10))
+        kernel = np.zeros((length, length), np.float32)
+        kernel[length // 2] = 1.0
+        turn = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), float(rng.uniform(0, 180)), 1.0)
+        kernel = cv2.warpAffine(kernel, turn, (length, length))
+        photo = cv2.filter2D(photo, -1, kernel / kernel.sum())
+    else:
+        photo = cv2.GaussianBlur(photo, (0, 0), rng.uniform(0.3, 0.9) * max(1.0, w / 640))
+    sigma = rng.uniform(0.05, 0.10) if condition == "noise" else rng.uniform(0.005, 0.02)
+    photo = photo + rng.normal(0, sigma, photo.shape).astype(np.float32)
+    array = (np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8)
+    if not encode:
+        return array
+    quality = int(rng.integers(8, 26)) if condition == "jpeg_low" else 85
+    ok, buf = cv2.imencode(".jpg", array[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return buf.tobytes()
+
+
+NO_DIGIT_KINDS = ("objects", "letters", "textures")
+LETTER_FONTS = ("/usr/share/fonts/opentype/urw-base35/Z003-MediumItalic.otf",  # a script hand (fonts-urw-base35)
+                "/usr/share/fonts/opentype/urw-base35/URWGothic-Book.otf",
+                "/usr/share/fonts/opentype/urw-base35/C059-Italic.otf",
+                "/usr/share/fonts/truetype/dejavu/DejaVuSans-Oblique.ttf")
+LETTERS = "ABCDEFHKLMNPRSTUVWXYZabdefhkmnprstuvwxyz"
+
+
+def no_digit_scene(rng: np.random.Generator, kind: str, *, encode: bool = True) -> bytes | np.ndarray:
+    """A 640x480 photo with no digit: ``objects`` (a few filled and outlined shapes, keys, a cup's ring),
+    ``letters`` (a short handwritten-looking word in one of :data:`LETTER_FONTS` present) or ``textures``
+    (wood grain, fabric, crumpled paper)."""
+    import cv2
+
+    h, w = 480, 640
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    paper = np.array(PAPERS[str(rng.choice(list(PAPERS)))], np.float32)
+    rgb = np.ones((h, w, 3), np.float32) * paper
+    if kind == "objects":
+        for _ in range(int(rng.integers(1, 4))):
+            colour = tuple(float(c) for c in rng.uniform(0.05, 0.7, 3))
+            cx, cy, r = int(rng.uniform(0.2, 0.8) * w), int(rng.uniform(0.2, 0.8) * h), int(rng.uniform(20, 110))
+            shape = int(rng.integers(4))
+            if shape == 0:
+                cv2.circle(rgb, (cx, cy), r, colour, -1 if rng.random() < 0.5 else int(rng.integers(3, 10)))
+            elif shape == 1:
+                cv2.rectangle(rgb, (cx - r, cy - r // 2), (cx + r, cy + r // 2), colour, -1)
+            elif shape == 2:  # a key: a ring and a shank with teeth
+                cv2.circle(rgb, (cx, cy), r // 3, colour, max(3, r // 10))
+                cv2.line(rgb, (cx + r // 3, cy), (cx + r, cy), colour, max(3, r // 8))
+                for t in range(2):
+                    cv2.line(rgb, (cx + r - 6 - 10 * t, cy), (cx + r - 6 - 10 * t, cy + r // 5), colour, 4)
+            else:
+                pts = (np.array([cx, cy]) + rng.uniform(-r, r, (int(rng.integers(3, 7)), 2))).astype(np.int32)
+                cv2.fillPoly(rgb, [cv2.convexHull(pts)], colour)
+    elif kind == "letters":
+        from pathlib import Path
+
+        from PIL import Image, ImageDraw, ImageFont
+
+        fonts = [f for f in LETTER_FONTS if Path(f).is_file()]
+        word = "".join(LETTERS[int(i)] for i in rng.integers(len(LETTERS), size=int(rng.integers(1, 5))))
+        size = int(rng.uniform(60, 130))
+        face = ImageFont.truetype(fonts[int(rng.integers(len(fonts)))], size) if fonts else ImageFont.load_default(size)
+        layer = Image.new("L", (w, h), 0)
+        ImageDraw.Draw(layer).text((int(rng.uniform(0.05, 0.4) * w), int(rng.uniform(0.2, 0.6) * h)), word, fill=255,
+                                   font=face, stroke_width=int(rng.integers(0, 3)), stroke_fill=255)
+        ink = np.asarray(layer, np.float32)[..., None] / 255.0
+        pen = np.array(PENS[str(rng.choice(list(PENS)))], np.float32)
+        rgb = rgb * (1 - ink) + pen * ink
+    elif kind == "textures":
+        style = int(rng.integers(3))
+        if style == 0:  # wood grain
+            f = rng.uniform(0.05, 0.2)
+            grain = np.sin(f * (yy + 12 * np.sin(xx / rng.uniform(30, 90))) + rng.uniform(0, 6))
+            rgb = rgb * (0.8 + 0.15 * grain[..., None])
+        elif style == 1:  # woven fabric
+            p = rng.uniform(4, 12)
+            weave = np.sin(xx / p) * np.sin(yy / p)
+            rgb = rgb * (0.8 + 0.15 * weave[..., None])
+        else:  # crumpled paper: smooth random relief
+            relief = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), rng.uniform(6, 20))
+            relief /= max(float(np.abs(relief).max()), 1e-6)
+            rgb = rgb * (0.8 + 0.2 * relief[..., None])
+    else:
+        raise ValueError(f"kind must be one of {NO_DIGIT_KINDS}, not {kind!r}")
+    light = 1.0 - rng.uniform(0.05, 0.25) * ((yy - rng.uniform(0, h)) ** 2 + (xx - rng.uniform(0, w)) ** 2) / (h * h + w * w)
+    return _finish(rgb * light[..., None], rng, "plain", encode, cv2)
