@@ -15,7 +15,10 @@ per-pixel work on a reduced copy of the photo:
 2. polarity: the ink is the heavier tail of the residuals around a smooth background
    (dark ink on paper is inverted to white on black);
 3. illumination: a robust quadratic background surface, fitted to block statistics of a
-   48x48 thumbnail, is subtracted (uneven lighting);
+   48x48 thumbnail, is subtracted (uneven lighting); when that leaves a large blob at the border
+   and the blocks show a straight step (a hard shadow edge across the photo, which no smooth
+   surface follows), the ink is measured instead against a median background (edges kept),
+   relative to it;
 4. blank check: no ink clearly above the noise -> :class:`~edgedigits_runtime.errors.InputError`;
 5. Otsu threshold, connected components: specks and blobs touching the border are ignored;
 6. crop to the ink, thicken strokes that would come out thinner than MNIST's, resize to fit
@@ -64,6 +67,8 @@ _MIN_SIDE = 8  # fewer pixels than this either way cannot hold a digit (and brea
 _GRID = 8  # background blocks per side
 _CROP_MAX = 72  # a digit's crop is shrunk to at most this many pixels before it becomes a 28x28 field
 _THUMB = 48  # thumbnail side the block statistics are taken on (6x6 samples per block)
+_STEP_SHARE = 0.02  # a component this share of the image touching its border: maybe a hard shadow edge ...
+_STEP_WINDOW = 0.2  # ... then the background is a median over this share of the short side (edges kept)
 _INSTALL = 'pip install "edgedigits-runtime[image]"'
 _cv2_module = None
 
@@ -455,6 +460,18 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     ink = _surface(sign * paper + rest, h, w)
     cv2.addWeighted(grey, sign / 255.0, ink, -1.0, 0.0, dst=ink, dtype=cv2.CV_32F)
     np.maximum(ink, 0.0, out=ink)
+    found = _threshold_ink(ink, sigma, inverted, label, cv2)
+    # A hard shadow edge across the photo: the smooth surface cannot follow it, and the shadow becomes one large
+    # "ink" blob at the border, merged with the digits. Then (only then) measure the ink against the paper's
+    # own edge-preserving background.
+    if _STEP_SHARE * h * w <= _largest_at_border(found) and _hard_step(_quantile(blocks, 0.5), paper):
+        found = _threshold_ink(*_ink_over_steps(grey, sigma, cv2), label, cv2)
+    return found
+
+
+def _threshold_ink(ink: np.ndarray, sigma: float, inverted: bool, label: str, cv2) -> Ink:
+    """Blank check, threshold (Otsu, above the noise) and components of the ink image."""
+    h, w = ink.shape
     k = 1 if max(h, w) < 160 else 2
     smooth = cv2.blur(ink, (2 * k + 1, 2 * k + 1))
     smooth8 = cv2.convertScaleAbs(smooth, alpha=255.0)
@@ -471,6 +488,59 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     if n < 2 or int(stats[1:, cv2.CC_STAT_AREA].sum()) < 4:
         raise InputError(f"{label}: no ink found (only specks above the threshold); photograph the digits closer")
     return Ink(ink, sigma, labels, stats, inverted, 1.0, threshold)
+
+
+def _largest_at_border(ink: Ink) -> int:
+    """Pixels of the largest component touching the image's border (0: none)."""
+    h, w = ink.shape
+    x, y, bw, bh, area = (ink.stats[1:, i] for i in range(5))
+    border = (x == 0) | (y == 0) | (x + bw >= w) | (y + bh >= h)
+    return int(area[border].max()) if border.any() else 0
+
+
+def _hard_step(values: np.ndarray, paper: np.ndarray) -> bool:
+    """Whether the blocks' background levels are a straight step (a shadow's edge) on a smooth surface.
+
+    Fits the quadratic surface plus a step across each of :data:`_STEP_SIDES`' candidate lines (least
+    squares, then once more without the blocks more than 2.5 robust sigmas off: blocks dominated by
+    ink); a step is there when the best line's step is at least :data:`_STEP_MIN` of full scale and
+    leaves the blocks within :data:`_STEP_FIT` (median absolute residual), a quarter of the smooth
+    surface's alone or less.
+    """
+    v = np.asarray(values, np.float64)
+    smooth = float(np.median(np.abs(v - _DESIGN @ paper)))
+    coef = np.linalg.solve(_STEP_NORMAL, (_STEP_X.transpose(0, 2, 1) @ v)[:, :, None])[:, :, 0]  # (lines, 7)
+    resid = np.abs(v - np.einsum("lkj,lj->lk", _STEP_X, coef))
+    spread = np.maximum(2.5 * 1.4826 * np.median(resid, axis=1, keepdims=True), 0.01)
+    weight = (resid <= spread).astype(np.float64)
+    normal = np.einsum("lk,lki,lkj->lij", weight, _STEP_X, _STEP_X) + 1e-9 * np.eye(7)
+    coef = np.linalg.solve(normal, np.einsum("lk,lki,k->li", weight, _STEP_X, v)[:, :, None])[:, :, 0]
+    fit = np.median(np.abs(v - np.einsum("lkj,lj->lk", _STEP_X, coef)), axis=1)
+    best = int(np.argmin(fit))
+    return abs(coef[best, 6]) >= _STEP_MIN and fit[best] <= min(_STEP_FIT, 0.25 * smooth)
+
+
+def _ink_over_steps(grey: np.ndarray, sigma: float, cv2) -> tuple[np.ndarray, float, bool]:
+    """(ink, sigma, inverted) against an edge-preserving background: for a photo with a hard shadow edge.
+
+    The background is the median over a window about :data:`_STEP_WINDOW` of the short side (wider than
+    strokes, so they drop out; a straight edge between light and shadow is kept), and the ink is
+    measured relative to it (divided by it, times the lit paper's level): in the shadow both paper and
+    ink are darker by the same factor.
+    """
+    h, w = grey.shape
+    size = max(3, round(_STEP_WINDOW * min(h, w)) | 1)
+    back = cv2.medianBlur(grey, size).astype(np.float32) * np.float32(1.0 / 255.0)
+    residual = cv2.addWeighted(grey, 1.0 / 255.0, back, -1.0, 0.0, dtype=cv2.CV_32F)
+    cut = 4.0 * sigma
+    light = float(cv2.sumElems(cv2.threshold(residual, cut, 0, cv2.THRESH_TOZERO)[1])[0])
+    dark = -float(cv2.sumElems(cv2.threshold(residual, -cut, 0, cv2.THRESH_TOZERO_INV)[1])[0])
+    inverted = dark > light
+    lit = max(float(np.percentile(back[::4, ::4], 90)), 0.05)
+    scale = lit / np.maximum(back, 0.25 * lit)
+    ink = residual * scale * (-1.0 if inverted else 1.0)
+    np.maximum(ink, 0.0, out=ink)
+    return ink, sigma, inverted
 
 
 def shrink_ink(ink: Ink, factor: float) -> Ink:
@@ -587,6 +657,23 @@ def _fit_surface(values: np.ndarray) -> np.ndarray:
     return coef
 
 
+_STEP_MIN = 0.25  # a shadow's step: at least this much darker (of full scale) ...
+_STEP_FIT = 0.015  # ... and a straight edge explaining the blocks this well (median absolute residual)
+
+
+def _step_sides() -> np.ndarray:
+    """The blocks' side (0/1) of each candidate straight edge: 18 directions x 15 positions (15-85% of the blocks)."""
+    sides = []
+    for angle in np.deg2rad(np.arange(0, 180, 10)):
+        along = _CX * np.cos(angle) + _CY * np.sin(angle)
+        for cut in np.quantile(along, np.linspace(0.15, 0.85, 15)):
+            sides.append(along > cut)
+    return np.unique(np.array(sides, np.float64), axis=0)
+
+
+_STEP_SIDES = _step_sides()
+_STEP_X = np.concatenate([np.broadcast_to(_DESIGN, (len(_STEP_SIDES), *_DESIGN.shape)), _STEP_SIDES[:, :, None]], axis=2)
+_STEP_NORMAL = _STEP_X.transpose(0, 2, 1) @ _STEP_X + 1e-9 * np.eye(7)
 _SOLVE_ALL = np.linalg.solve(_DESIGN.T @ _DESIGN + _RIDGE, _DESIGN.T)  # the fit through all blocks, as one matrix
 _ALL = np.ones(len(_DESIGN), bool)
 

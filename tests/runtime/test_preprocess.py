@@ -335,3 +335,63 @@ def test_truncated_jpegs_are_refused_at_a_reduced_scale_too(sample):
     for cut in (len(photo) // 10, len(photo) // 2, len(photo) - 100):
         with pytest.raises(InputError, match="truncated or corrupted"):
             preprocess_image(photo[:cut])
+
+
+def _one_digit_with_a_shadow(image, rng, dark=0.45):
+    """A 320x240 photo of one digit (dark on light) with a hard shadow edge across it: one side at ``dark``."""
+    import cv2
+
+    photo = make_photo(image, rng, jpeg=False, rgb=False, gradient=False, scale=5.0).astype(np.float32)
+    h, w = photo.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    angle = rng.uniform(0, np.pi)
+    side = (xx - rng.uniform(0.35, 0.65) * w) * np.sin(angle) - (yy - rng.uniform(0.35, 0.65) * h) * np.cos(angle) > 0
+    light = 1.0 - (1.0 - dark) * cv2.GaussianBlur(side.astype(np.float32), (0, 0), 1.0)
+    return np.clip(photo * light, 0, 255).astype(np.uint8)
+
+
+def test_a_hard_shadow_edge_across_the_photo_is_not_ink(clf, sample):
+    # The smooth background surface cannot follow a shadow's step: the shadowed side became one large blob of
+    # "ink" merged with the digit; now the ink is measured against the paper's edge-preserving background.
+    from edgedigits_runtime.preprocess import find_ink
+
+    images, labels = sample
+    h, w = 240, 320
+    rng = np.random.default_rng(7)
+    hits = 0
+    for image, label in zip(images[:30], labels[:30]):
+        photo = _one_digit_with_a_shadow(image, rng)
+        x, y, bw, bh, area = find_ink(photo).stats[1:].T
+        at_border = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
+        assert area[at_border].sum() < 0.01 * h * w  # the shadow is not ink
+        hits += int(clf.predict(preprocess_image(photo))[0] == label)
+    assert hits >= 27
+
+
+def test_photos_without_a_shadow_never_take_the_shadow_path(sample, monkeypatch):
+    # The edge-preserving background is only for a hard step: every other photo keeps exactly the smooth surface's ink
+    # (either polarity, uneven light, a digit filling the frame).
+    import edgedigits_runtime.preprocess as preprocess
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the shadow path was taken")
+
+    monkeypatch.setattr(preprocess, "_ink_over_steps", fail)
+    images, _ = sample
+    rng = np.random.default_rng(8)
+    for image in images[:40]:
+        preprocess_image(make_photo(image, rng))
+        preprocess_image(make_photo(image, rng, invert=False))
+        preprocess_image(make_photo(image, rng, size=(120, 120), scale=4.2))
+
+
+def test_the_table_beyond_the_page_edge_is_not_ink(clf, sample):
+    # A dark band along one side (the table past the page's edge) is a step too: either background leaves the digit.
+    images, labels = sample
+    rng = np.random.default_rng(9)
+    hits = 0
+    for image, label in zip(images[:30], labels[:30]):
+        photo = make_photo(image, rng, jpeg=False, rgb=False, size=(300, 300), scale=5.0)
+        photo[:, : int(rng.integers(10, 40))] = 20
+        hits += int(clf.predict(preprocess_image(photo))[0] == label)
+    assert hits >= 28

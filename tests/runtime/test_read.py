@@ -338,3 +338,15 @@ def test_reader_refuses_a_model_that_is_not_a_reader(shipped):
     model, _ = shipped
     with pytest.raises(ModelError, match="not a number reader"):
         NumberReader(model)
+
+
+def test_numbers_under_a_hard_shadow_edge(reader, mnist_test):
+    # Half the photo in shadow (35-60% brightness, a straight edge anywhere across it): was "no digits found" for most
+    # (the shadow one blob with the digits); scenes.py is the second, independent photo generator.
+    from scenes import scene
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(104)
+    photos = [scene(images, labels, rng, "shadow") for _ in range(20)]
+    right = sum(read_number(photo, reader).number == number for photo, number in photos)
+    assert right >= 17
