@@ -7,7 +7,8 @@ synthetic renderings, so the model is trained on exactly what it sees on the dev
 
 1. the ink (:func:`~edgedigits_runtime.preprocess.find_ink`: polarity, uneven light, threshold,
    components) of the working image;
-2. marks: ruled lines and frames apart from the digits (an underline, a form field's box), components
+2. marks: ruled lines and frames apart from the digits (an underline, a form field's box), an underline
+   the digits touch or cross (erased except where a digit's stroke meets it), components
    much smaller than the line's digits (specks) and blobs touching the border (when others remain)
    are dropped; more digit-sized marks than a number has is an
    error (a page of text, dozens of blobs), not a 40-digit answer;
@@ -47,6 +48,11 @@ _SPECK = 0.3  # marks smaller than this fraction of the line height in both dire
 _MARGIN = 0.12  # the line's box is widened by this many line heights on each side
 _RULE = 8  # a component this many times longer than thick is a ruled line (when also _RULE_LONG x the marks' height)
 _RULE_LONG = 1.5
+_RULE_RUN = 1.5  # a straight ink run this many digit heights long and within _RULE_TILT degrees of level ...
+_RULE_TILT = 12
+_RULE_SPAN = 0.8  # ... and as long as most of the marks' width (an underline, a ruled line; not two 7s' bars)
+_RULE_PAST = 0.04  # ... reaching this many digit heights past the other ink at both ends
+_RULE_THIN = 0.25  # ... and at most this many digit heights thick is a rule, also where digits touch it
 _ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
 _TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
 _SHRINK_TO = 36
@@ -109,6 +115,12 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line 
         return None
     if height > _TALL:
         ink = shrink_ink(ink, _SHRINK_TO / height)
+        marks, height = _marks(ink, label)
+        if not marks:
+            return None
+    ruled = _without_rules(ink, marks, height)
+    if ruled is not None:  # an underline the digits touch, ruled paper crossing them: gone, then the marks again
+        ink = ruled
         marks, height = _marks(ink, label)
         if not marks:
             return None
@@ -210,6 +222,71 @@ def _rules_and_frames(ink, ids, stats) -> np.ndarray:
         return np.zeros(len(ids), bool)
     others = ~shape & (area >= 0.1 * area[~shape].max())
     return shape & (length >= _RULE_LONG * float(np.median(bh[others])))
+
+
+def _without_rules(ink, marks: list[int], height: float):
+    """The ink without straight, thin, nearly level lines longer than any digit's stroke, even where digits touch
+    or cross them (an underline the digits reach); None when there is none.
+
+    Only when some mark is at least :data:`_RULE_RUN` digit heights and :data:`_RULE_SPAN` of the marks' width
+    wide (a rule apart from the digits is dropped whole by :func:`_rules_and_frames`; this one is joined to them).
+    Straight segments of the marks' pixels at least that long and within :data:`_RULE_TILT` degrees of level
+    (Hough transform) whose ink is at most :data:`_RULE_THIN` digit heights thick (over the segment's columns)
+    and which reach :data:`_RULE_PAST` digit heights past the rest of the ink at both ends (the bars of two
+    touching 7s, a letter's stroke do not) are erased, a pixel wider each side, except in the columns where a
+    digit's stroke meets them (the ink there is thicker than the rule): the digits keep their strokes.
+    """
+    from edgedigits_runtime.preprocess import erase_ink, require_image_libs
+
+    stats = ink.stats
+    span = int(max(stats[m, 0] + stats[m, 2] for m in marks) - min(stats[m, 0] for m in marks))
+    length = max(12, round(_RULE_RUN * height), round(_RULE_SPAN * span))
+    if not (stats[1:, 2] >= length).any():
+        return None
+    cv2 = require_image_libs()
+    lut = np.zeros(len(stats), np.uint8)
+    lut[marks] = 1
+    mask = lut[ink.labels]  # the marks only (rules and frames apart from the digits are gone already)
+    segments = cv2.HoughLinesP(mask, 1, np.pi / 180, length, minLineLength=length, maxLineGap=2)
+    if segments is None:
+        return None
+    h, w = mask.shape
+    reach = max(3, round(_RULE_THIN * height) + 2)
+    offsets = np.arange(-reach, reach + 1)
+    erase = np.zeros((h, w), np.uint8)
+    slope = np.tan(np.deg2rad(_RULE_TILT))
+    for x0, y0, x1, y1 in segments.reshape(-1, 4):
+        if x1 == x0 or abs(y1 - y0) > slope * abs(x1 - x0):
+            continue
+        cols = np.arange(min(x0, x1), max(x0, x1) + 1)
+        rows = np.round(y0 + (cols - x0) * (y1 - y0) / (x1 - x0)).astype(np.int64)
+        window = mask[np.clip(rows[None, :] + offsets[:, None], 0, h - 1), cols[None, :]].view(bool)
+        thick, runs = _rule_thickness(window, reach)
+        if not thick or thick > _RULE_THIN * height:
+            continue
+        band = np.zeros((h, w), np.uint8)
+        cv2.line(band, (int(x0), int(y0)), (int(x1), int(y1)), 1, max(1, round(thick)) + 2)
+        band[:, cols[runs > thick + 2]] = 0  # where a digit's stroke meets the rule, its ink stays
+        rest = np.flatnonzero((mask & ~band.view(bool)).any(axis=0))
+        if not len(rest) or min(rest[0] - cols[0], cols[-1] - rest[-1]) < _RULE_PAST * height:
+            continue  # a rule reaches past the digits at both ends (two touching 7s' bars, a z's base do not)
+        erase |= band
+    if not erase.any():
+        return None
+    return erase_ink(ink, erase.view(bool))
+
+
+def _rule_thickness(window: np.ndarray, centre: int) -> tuple[float, np.ndarray]:
+    """A rule's thickness from the ink around it (bool rows x columns, the rule near row ``centre``), and per column
+    the run of ink through the rule (from the row nearest the centre that has ink; 0: none there): the runs' 25th
+    percentile (where a digit touches or crosses the rule the run is longer); 0 when most columns have no ink there."""
+    runs = np.zeros(window.shape[1], np.int64)
+    for row in (centre, centre - 1, centre + 1):
+        up = np.cumprod(window[row::-1], axis=0).sum(axis=0)
+        down = np.cumprod(window[row:], axis=0).sum(axis=0)
+        runs = np.where(runs > 0, runs, np.maximum(up + down - 1, 0))
+    inked = runs[runs > 0]
+    return (float(np.percentile(inked, 25)) if len(inked) >= 0.5 * len(runs) else 0.0), runs
 
 
 def _line_height(ink, ids, stats) -> float:

@@ -52,8 +52,8 @@ import numpy as np
 
 from edgedigits_runtime.errors import BackendUnavailableError, InputError
 
-__all__ = ["MAX_PIXELS", "WORK_MIN", "WORK_SIZE", "Ink", "field_of_parts", "find_ink", "load_image", "load_image_scaled",
-           "preprocess_image", "require_image_libs", "shrink_ink"]
+__all__ = ["MAX_PIXELS", "WORK_MIN", "WORK_SIZE", "Ink", "erase_ink", "field_of_parts", "find_ink", "load_image",
+           "load_image_scaled", "preprocess_image", "require_image_libs", "shrink_ink"]
 
 MAX_PIXELS = 50_000_000  # larger images are refused (decompression bombs); a 48 MP phone photo fits
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
@@ -555,6 +555,16 @@ def shrink_ink(ink: Ink, factor: float) -> Ink:
     mask = (small > ink.threshold).view(np.uint8)
     _, labels, stats = _components(mask, cv2)
     return Ink(small, ink.sigma * factor, labels, stats, ink.inverted, ink.scale * size[0] / w, ink.threshold)
+
+
+def erase_ink(ink: Ink, where: np.ndarray) -> Ink:
+    """The same ink with the pixels ``where`` (bool, its shape) removed: no ink there, components again."""
+    cv2 = require_image_libs()
+    kept = ink.ink.copy()
+    kept[where] = 0.0
+    mask = ((ink.labels > 0) & ~where).view(np.uint8)
+    _, labels, stats = _components(mask, cv2)
+    return dataclasses.replace(ink, ink=kept, labels=labels, stats=stats)
 
 
 def _components(mask: np.ndarray, cv2) -> tuple[int, np.ndarray, np.ndarray]:

@@ -33,8 +33,8 @@ CONDITIONS = (
     "thick_pen",  # strokes 1.5-2x MNIST's
     "tilt",  # perspective: the page photographed at an angle
     "shadow",  # a hard shadow edge across the photo (one side at 35-60% brightness)
-    "ruled",  # ruled paper: light lines crossing the digits
-    "squared",  # squared (graph) paper
+    "ruled",  # ruled paper: lines (faint to dark) crossing the digits
+    "squared",  # squared (graph) paper, faint to dark
     "underline_touch",  # an underline the digits' lower ends touch or cross
     "unequal",  # digits of unequal height (0.7-1.3x)
     "jpeg_low",  # JPEG quality 8-25
@@ -135,6 +135,7 @@ def scene(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cond
         if condition == "squared":
             for xx in np.arange(rng.uniform(0, period), w, period):
                 cv2.line(lines, (int(xx), 0), (int(xx), h - 1), 1.0, thick)
+        lines *= rng.uniform(0.3, 1.0)  # faint to as dark as a pen
     if condition == "tilt":
         ink, lines = _tilt((ink, lines), rng, cv2)
     line_colour = np.array((0.55, 0.70, 0.90)) if rng.random() < 0.6 else np.array((0.6, 0.6, 0.6))
@@ -207,7 +208,7 @@ def _render(ink, lines, pen, paper, line_colour, rng, condition, cv2) -> np.ndar
     h, w = ink.shape
     rgb = np.empty((h, w, 3), np.float32)
     for c in range(3):
-        base = paper[c] * (1 - lines * 0.55) + line_colour[c] * lines * 0.55
+        base = paper[c] * (1 - lines * 0.85) + line_colour[c] * lines * 0.85
         rgb[..., c] = base * (1 - ink) + pen[c] * ink
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     cy, cx = rng.uniform(0, h), rng.uniform(0, w)

@@ -142,3 +142,24 @@ def test_boxes_come_from_the_frames_where_each_digit_peaks():
         x0, y0, x1, y1 = (v / s for v in box)
         x, y, w, h = bar
         assert abs(x0 - x) <= 3 and abs(x1 - (x + w)) <= 3 and abs(y0 - y) <= 3 and abs(y1 - (y + h)) <= 3
+
+
+def test_an_underline_touching_the_digits_is_erased_but_not_their_strokes(mnist_test):
+    import cv2
+
+    from edgedigits_runtime.line import normalise_line
+    from edgedigits_runtime.preprocess import find_ink
+
+    images, _ = mnist_test
+    canvas = np.zeros((90, 180), np.uint8)
+    for k in range(4):
+        canvas[31:59, 30 + 30 * k : 58 + 30 * k] = images[k]
+    bottom = int(np.flatnonzero(canvas.max(axis=1) > 40)[-1])
+    plain = 255 - cv2.resize(canvas, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+    cv2.line(canvas, (20, bottom - 1), (160, bottom - 1), 255, 1)  # through the digits' lowest strokes
+    ruled = 255 - cv2.resize(canvas, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+    clean, underlined = (normalise_line(find_ink(p)) for p in (plain, ruled))
+    assert underlined.width <= clean.width + 4  # the rule's ends are gone
+    assert underlined.image.shape == clean.image.shape
+    both = (underlined.image > 0.5) & (clean.image > 0.5)
+    assert both.sum() >= 0.8 * (clean.image > 0.5).sum()  # the digits' strokes stayed
