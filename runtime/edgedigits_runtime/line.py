@@ -53,6 +53,7 @@ _RULE_TILT = 12
 _RULE_SPAN = 0.8  # ... and as long as most of the marks' width (an underline, a ruled line; not two 7s' bars)
 _RULE_PAST = 0.04  # ... reaching this many digit heights past the other ink at both ends
 _RULE_THIN = 0.25  # ... and at most this many digit heights thick is a rule, also where digits touch it
+_EDGE_SIZE = (0.6, 1.4)  # a mark touching the photo's edge this many times as tall as the marks inside is a digit
 _ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
 _TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
 _SHRINK_TO = 36
@@ -182,6 +183,7 @@ def _marks(ink, label) -> tuple[list[int], float]:
     x, y, bw, bh, area = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3], stats[:, 4]
     inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
     if inside.any() and area[inside].max() >= 0.2 * area.max():  # page edges, shadows: only when digits remain
+        inside |= _at_the_edge(inside, x, y, bw, bh, area)
         ids, x, y, bw, bh, area = ids[inside], x[inside], y[inside], bw[inside], bh[inside], area[inside]
     big = area >= 0.25 * area.max()
     height = _line_height(ink, ids[big], ink.stats[ids[big]])
@@ -191,6 +193,22 @@ def _marks(ink, label) -> tuple[list[int], float]:
                          f"{MAX_DIGITS} digits has (a page of text, a patterned surface?); crop to the number (--roi)")
     order = np.argsort(x[keep] + bw[keep] / 2, kind="stable")
     return [int(i) for i in ids[keep][order]], max(height, 4.0)
+
+
+def _at_the_edge(inside, x, y, bw, bh, area) -> np.ndarray:
+    """Which components touching the photo's border are digits of the number written up to its edge (bool per
+    component): about as tall as the large marks inside (:data:`_EDGE_SIZE`), not wider than tall by much, in
+    their row and at most a digit height from one of them; page edges, shadows and objects cut by the frame are
+    longer or elsewhere."""
+    big = inside & (area >= 0.25 * area[inside].max())
+    tall = float(np.median(bh[big]))
+    top, bottom = float(np.min(y[big])), float(np.max(y[big] + bh[big]))
+    centre = y + bh / 2
+    left, right = x[big], x[big] + bw[big]
+    gap = np.min(np.maximum(left[None, :] - (x + bw)[:, None], x[:, None] - right[None, :]), axis=1)
+    lo, hi = _EDGE_SIZE
+    return (~inside & (bh >= lo * tall) & (bh <= hi * tall) & (bw <= hi * tall) & (centre > top) & (centre < bottom)
+            & (area >= 0.25 * area[inside].max()) & (gap <= tall))
 
 
 def _rules_and_frames(ink, ids, stats) -> np.ndarray:

@@ -378,3 +378,23 @@ def test_touching_bars_are_not_rules(reader):
             cv2.line(canvas, (x + bar, 70), (x + bar - slant, 170), 255, thick)
         right += read_number(255 - canvas, reader).number == "77"
     assert right >= 3
+
+
+def test_a_number_written_up_to_the_photos_edge(reader, mnist_test):
+    # The first or last digit touches the photo's border: it was dropped with the border blobs (page edges,
+    # shadows); a mark at the edge the size of the digits inside, in their row and next to them, stays.
+    import cv2
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(106)
+    right = 0
+    for k in range(10):
+        idx = rng.choice(len(images), 4, replace=False)
+        canvas = np.zeros((90, 200), np.uint8)
+        for j, i in enumerate(idx):
+            canvas[31:59, 30 + 30 * j : 58 + 30 * j] = images[i]
+        cols = np.flatnonzero(canvas.max(axis=0) > 40)
+        canvas = canvas[:, cols[0] : cols[-1] + 6] if k % 2 else canvas[:, cols[0] - 6 : cols[-1] + 1]
+        photo = 255 - cv2.resize(canvas, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+        right += read_number(photo, reader).number == "".join(str(labels[i]) for i in idx)
+    assert right >= 8
