@@ -7,8 +7,9 @@ synthetic renderings, so the model is trained on exactly what it sees on the dev
 
 1. the ink (:func:`~edgedigits_runtime.preprocess.find_ink`: polarity, uneven light, threshold,
    components) of the working image;
-2. marks: ruled lines and frames apart from the digits (an underline, a form field's box), an underline
-   the digits touch or cross (erased except where a digit's stroke meets it), components
+2. marks: lines of ruled or squared paper crossing the digits and an underline the digits touch or
+   cross (erased except where a digit's stroke meets them), ruled lines and frames apart from the digits
+   (an underline, a form field's box), components
    much smaller than the line's digits (specks) and blobs touching the border (when others remain)
    are dropped; more digit-sized marks than a number has is an
    error (a page of text, dozens of blobs), not a 40-digit answer;
@@ -51,8 +52,11 @@ _RULE_LONG = 1.5
 _RULE_RUN = 1.5  # a straight ink run this many digit heights long and within _RULE_TILT degrees of level ...
 _RULE_TILT = 12
 _RULE_SPAN = 0.8  # ... and as long as most of the marks' width (an underline, a ruled line; not two 7s' bars)
-_RULE_PAST = 0.04  # ... reaching this many digit heights past the other ink at both ends
+_RULE_PAST = 0.06  # ... reaching this many digit heights past the other ink at both ends
 _RULE_THIN = 0.25  # ... and at most this many digit heights thick is a rule, also where digits touch it
+_PAGE_RULE = 0.5  # a thin line across the photo, straight over this share of it, is a line of ruled paper ...
+_PAGE_THIN = 0.04  # ... when at most this share of the photo's short side thick
+_PAGE_PAST = 0.02  # ... and reaching this share of the photo past the other ink at both ends
 _EDGE_SIZE = (0.6, 1.4)  # a mark touching the photo's edge this many times as tall as the marks inside is a digit
 _ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
 _TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
@@ -111,6 +115,7 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line 
     from edgedigits_runtime.preprocess import require_image_libs, shrink_ink
 
     cv2 = require_image_libs()
+    ink = _without_page_rules(ink)
     marks, height = _marks(ink, label)
     if not marks:
         return None
@@ -265,11 +270,59 @@ def _without_rules(ink, marks: list[int], height: float):
     lut = np.zeros(len(stats), np.uint8)
     lut[marks] = 1
     mask = lut[ink.labels]  # the marks only (rules and frames apart from the digits are gone already)
+    erase = _straight_lines(mask, length, _RULE_THIN * height, _RULE_PAST * height, cv2)
+    if erase is None:
+        return None
+    return erase_ink(ink, erase.view(bool))
+
+
+def _without_page_rules(ink):
+    """The ink without the lines of ruled or squared paper that cross the digits (the same ink when there are none).
+
+    A line of the paper, straight and thin, runs across the whole photo (a component from one edge to the other;
+    straight for :data:`_PAGE_RULE` of the way at least; side to side, or top to bottom for a squared paper's
+    columns); where digits cross it, it is one component with them, so neither the
+    digits nor the line can be told apart afterwards (every component is then as long as a rule). Such segments at
+    most :data:`_PAGE_THIN` of the photo's short side thick are erased as :func:`_without_rules` erases an
+    underline (not where a digit's stroke meets them).
+    """
+    from edgedigits_runtime.preprocess import erase_ink, require_image_libs
+
+    h, w = ink.shape
+    x, y, bw, bh = (ink.stats[1:, i] for i in range(4))
+    wide, tall = (x == 0) & (x + bw >= w), (y == 0) & (y + bh >= h)  # across the whole photo
+    if not (wide.any() or tall.any()):
+        return ink
+    cv2 = require_image_libs()
+    thin = _PAGE_THIN * min(h, w)
+    erase = np.zeros((h, w), np.uint8)
+    for along, ids, size in ((False, wide, w), (True, tall, h)):
+        if not ids.any():
+            continue
+        lut = np.zeros(len(ink.stats), np.uint8)
+        lut[1:][ids] = 1
+        mask = lut[ink.labels]
+        found = _straight_lines(np.ascontiguousarray(mask.T) if along else mask, round(_PAGE_RULE * size), thin,
+                                _PAGE_PAST * size, cv2)
+        if found is not None:
+            erase |= found.T if along else found
+    return erase_ink(ink, erase.view(bool)) if erase.any() else ink
+
+
+def _straight_lines(mask: np.ndarray, length: int, thin: float, past: float, cv2) -> np.ndarray | None:
+    """Where to erase straight, nearly level lines in a 0/1 uint8 mask (uint8 0/1, or None: none found).
+
+    Segments at least ``length`` long within :data:`_RULE_TILT` degrees of level (Hough transform), at most
+    ``thin`` thick (:func:`_rule_thickness`), bare along most of their length and reaching ``past`` pixels past
+    the rest of their component's ink at both ends (columns with at least 3 of its pixels); erased a pixel wider
+    each side, except in the columns where a stroke meets them (the ink there is thicker).
+    """
     segments = cv2.HoughLinesP(mask, 1, np.pi / 180, length, minLineLength=length, maxLineGap=2)
     if segments is None:
         return None
     h, w = mask.shape
-    reach = max(3, round(_RULE_THIN * height) + 2)
+    parts = cv2.connectedComponents(mask, connectivity=8)[1]  # "the rest of the ink": the rule's own component's
+    reach = max(3, round(thin) + 2)
     offsets = np.arange(-reach, reach + 1)
     erase = np.zeros((h, w), np.uint8)
     slope = np.tan(np.deg2rad(_RULE_TILT))
@@ -280,18 +333,20 @@ def _without_rules(ink, marks: list[int], height: float):
         rows = np.round(y0 + (cols - x0) * (y1 - y0) / (x1 - x0)).astype(np.int64)
         window = mask[np.clip(rows[None, :] + offsets[:, None], 0, h - 1), cols[None, :]].view(bool)
         thick, runs = _rule_thickness(window, reach)
-        if not thick or thick > _RULE_THIN * height:
-            continue
+        if not thick or thick > thin or np.count_nonzero((runs > 0) & (runs <= thick + 2)) < 0.5 * len(runs):
+            continue  # not a thin line, bare along most of its length
         band = np.zeros((h, w), np.uint8)
         cv2.line(band, (int(x0), int(y0)), (int(x1), int(y1)), 1, max(1, round(thick)) + 2)
         band[:, cols[runs > thick + 2]] = 0  # where a digit's stroke meets the rule, its ink stays
-        rest = np.flatnonzero((mask & ~band.view(bool)).any(axis=0))
-        if not len(rest) or min(rest[0] - cols[0], cols[-1] - rest[-1]) < _RULE_PAST * height:
+        line = np.zeros((h, w), np.uint8)
+        cv2.line(line, (int(x0), int(y0)), (int(x1), int(y1)), 1, max(1, round(thick)) + 2)
+        own = np.unique(parts[line.view(bool)])
+        other = np.isin(parts, own[own > 0]) & ~line.view(bool)  # the rest of its component's ink ...
+        rest = np.flatnonzero(other.sum(axis=0) >= 3)  # ... not counting a rough edge of the rule itself
+        if len(rest) and min(rest[0] - cols[0], cols[-1] - rest[-1]) < past:
             continue  # a rule reaches past the digits at both ends (two touching 7s' bars, a z's base do not)
         erase |= band
-    if not erase.any():
-        return None
-    return erase_ink(ink, erase.view(bool))
+    return erase if erase.any() else None
 
 
 def _rule_thickness(window: np.ndarray, centre: int) -> tuple[float, np.ndarray]:

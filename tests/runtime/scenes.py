@@ -40,6 +40,7 @@ CONDITIONS = (
     "jpeg_low",  # JPEG quality 8-25
     "noise",  # camera noise (sigma 0.05-0.10, per colour channel)
     "motion_blur",  # a short linear motion blur (4-9 px)
+    "ruled_dark",  # ruled paper whose lines are nearly as dark as the pen
 )
 
 PENS = {"blue": (0.10, 0.15, 0.55), "black": (0.08, 0.08, 0.10), "red": (0.65, 0.10, 0.12),
@@ -126,8 +127,8 @@ def scene(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cond
         y = int(round(np.median(bottoms) - rng.uniform(0.0, 0.08) * digit_h))
         cv2.line(ink, (int(left - 0.1 * digit_h), y), (int(left + total + 0.1 * digit_h), y + int(rng.integers(-3, 4))),
                  1.0, thick)
-    if condition in ("ruled", "squared"):
-        period = rng.uniform(0.5, 1.1) * digit_h if condition == "ruled" else rng.uniform(0.3, 0.6) * digit_h
+    if condition in ("ruled", "squared", "ruled_dark"):
+        period = rng.uniform(0.3, 0.6) * digit_h if condition == "squared" else rng.uniform(0.5, 1.1) * digit_h
         thick = int(rng.integers(1, 3))
         offset = rng.uniform(0, period)
         for yy in np.arange(offset, h, period):
@@ -139,6 +140,9 @@ def scene(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cond
     if condition == "tilt":
         ink, lines = _tilt((ink, lines), rng, cv2)
     line_colour = np.array((0.55, 0.70, 0.90)) if rng.random() < 0.6 else np.array((0.6, 0.6, 0.6))
+    if condition == "ruled_dark":
+        lines /= max(float(lines.max()), 1e-6)
+        line_colour = pen * rng.uniform(1.0, 1.6)
     photo = _render(ink, lines, pen, paper, line_colour, rng, condition, cv2)
     number = "".join(str(int(labels[i])) for i in idx)
     return _finish(photo, rng, condition, encode, cv2), number
