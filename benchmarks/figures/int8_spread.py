@@ -1,0 +1,50 @@
+"""int8 models through the runtime: top-1 on the validation digits beside the test digits, and their reject rule.
+
+Meant for the same Keras model exported more than once (``edgedigits export RUN --int8 --seed S``): how much of
+an int8 model's top-1 is the int8 step's own spread (the QAT fine-tune's order and the calibration images), and
+whether the validation digits (carved from the training split, as training and export carve them) see the same
+differences as the test digits. One Markdown row per file: validation top-1 (5,000), MNIST test top-1 (10,000),
+the share of test digits its calibrated "not a digit" rule keeps and the accuracy on those.
+
+Usage (from the repository root; EDGEDIGITS_DATA set; a few seconds per file):
+
+    python benchmarks/figures/int8_spread.py MODEL.tflite [MODEL.tflite ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import describe
+
+
+def main() -> None:
+    from edgedigits.data import load_splits
+    from edgedigits_runtime import DigitClassifier
+    from edgedigits_runtime.mnist import load_mnist
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", help="int8 .tflite files (each with its manifest beside it)")
+    args = ap.parse_args()
+    splits = load_splits(None)
+    x_test, y_test = load_mnist("test")
+    print("| model | threshold | validation top-1 | test top-1 | test digits kept | accuracy on kept |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for path in args.models:
+        clf = DigitClassifier(path)
+        val = float((clf.predict(splits.x_val) == splits.y_val).mean())
+        test = clf.classify(x_test)
+        right = clf.predict(x_test) == y_test
+        kept = ~test.not_a_digit
+        threshold = "none" if clf.reject is None else f"{clf.reject['threshold']:.3f}"
+        print(f"| {path} | {threshold} | {val:.2%} | {right.mean():.2%} | {kept.mean():.2%} | "
+              f"{right[kept].mean():.2%} |", flush=True)
+    print(f"\nMachine: {describe()}. Command: python benchmarks/figures/int8_spread.py {' '.join(args.models)}")
+
+
+if __name__ == "__main__":
+    main()
