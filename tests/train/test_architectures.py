@@ -60,13 +60,13 @@ def test_tiny_macs_match_hand_count_and_fit_a_microcontroller():
     assert tiny.count_params() < 8_000  # int8 weights well under the 15 KB budget
 
 
-def test_wide_teacher_macs_match_hand_count_and_outweigh_edge():
-    # edge's plan at 2x channels: conv 28*28*32*9 + conv 14*14*64*9*32 + conv 7*7*128*9*64 + dense 3*3*128*10
-    wide = archs.create_model("wide")
-    expected = 28 * 28 * 32 * 9 + 14 * 14 * 64 * 9 * 32 + 7 * 7 * 128 * 9 * 64 + 1152 * 10
-    assert archs.count_macs(wide) == expected
-    assert expected > 3 * archs.count_macs(archs.create_model("edge"))  # a teacher, not a device model
-    assert "Teacher" in archs.get_architecture("wide").summary
+def test_vgg_teacher_macs_match_hand_count_and_outweigh_edge():
+    # conv 28*28*32*9 + 14*14*(48*9*32 + 64*9*48) + 7*7*(96*9*64 + 128*9*96) + dense 3*3*128*10
+    vgg = archs.create_model("vgg")
+    expected = 28 * 28 * 32 * 9 + 14 * 14 * (48 * 9 * 32 + 64 * 9 * 48) + 7 * 7 * (96 * 9 * 64 + 128 * 9 * 96) + 1152 * 10
+    assert archs.count_macs(vgg) == expected
+    assert expected > 8 * archs.count_macs(archs.create_model("edge"))  # a teacher, not a device model
+    assert "Teacher" in archs.get_architecture("vgg").summary
 
 
 def test_readme_names_every_architecture():
