@@ -16,7 +16,9 @@ no-digit photos the share answered "no digits found". Seed 11 is for finding and
 figures recorded in RESULTS.md are measured once on seed 2026 after choosing.
 
 ``--answers FILE`` writes every photo's answer (JSON) so two code versions can be compared photo by
-photo (``--compare OLD.json`` prints how many answers changed per condition).
+photo (``--compare OLD.json`` prints how many answers changed per condition). ``--set MODULE.NAME=VALUE``
+(repeatable) sets a constant of the runtime first, e.g. ``--set line._RULE_PAST=0.08`` or
+``--set preprocess._STEP_SHARE=inf`` (a fix turned off), as the seed-11 tuning in RESULTS.md did.
 One thread (``cv2.setNumThreads(1)``, the models ``num_threads=1``).
 """
 
@@ -85,6 +87,8 @@ def main(argv=None) -> int:
     from edgedigits_runtime.reader import NumberReader, load_reader
 
     cv2.setNumThreads(1)
+    for setting in args.set:
+        _set_constant(setting)
     only = set(args.only.split(",")) if args.only else None
     t0 = time.time()
     if args.cache and Path(args.cache).is_file():
@@ -134,6 +138,19 @@ def main(argv=None) -> int:
     return 0
 
 
+def _set_constant(setting: str) -> None:
+    """``MODULE.NAME=VALUE``: a constant of ``edgedigits_runtime.MODULE`` (VALUE a Python literal, or inf)."""
+    import ast
+    import importlib
+
+    name, text = setting.split("=", 1)
+    module, attr = name.rsplit(".", 1)
+    target = importlib.import_module(f"edgedigits_runtime.{module}")
+    if not hasattr(target, attr):
+        raise SystemExit(f"edgedigits_runtime.{module} has no {attr}")
+    setattr(target, attr, float(text) if text in ("inf", "-inf") else ast.literal_eval(text))
+
+
 def _parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=11, help="11 to find and tune fixes; 2026 to report")
@@ -144,6 +161,8 @@ def _parse(argv):
     p.add_argument("--cache", default=None, help="keep the generated photos in this pickle file")
     p.add_argument("--answers", default=None, help="write every photo's answer to this JSON file")
     p.add_argument("--compare", default=None, help="an --answers file: count the answers that changed")
+    p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
+                   help="a runtime constant to set first (repeatable), e.g. line._RULE_PAST=0.08")
     p.add_argument("--data-dir", default=None, help="MNIST folder (else $EDGEDIGITS_DATA, cache, download)")
     return p.parse_args(argv)
 
