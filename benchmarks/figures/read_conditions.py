@@ -8,7 +8,7 @@ Photos come from tests/runtime/scenes.py, a second, independent generator (MNIST
 each resized straight to its height in the photo; a plain 640x480 photo of a 3-6 digit number with
 ONE condition switched on: photo sizes 320x240 to 1280x960 and portrait, the number small or large
 and off-centre, coloured pen on coloured paper, thin and thick pens, perspective tilt, a hard shadow
-edge, ruled and squared paper, an underline the digits touch, digits of unequal height, JPEG at low
+edge, ruled and squared paper (faint, or ruled lines nearly as dark as the pen), an underline the digits touch, digits of unequal height, JPEG at low
 quality, camera noise, motion blur) and photos with no digit (objects, letters, textures). For
 each condition: the share of photos read right (the whole number), answered "no digits found",
 refused otherwise (the first words of the most common refusal), and read as a wrong number; for the
