@@ -4,16 +4,16 @@ Usage:
   python benchmarks/figures/read_conditions.py [--seed 11] [--count 60] [--nondigits 60] [--reader PATH]
       [--only COND,...] [--cache FILE] [--answers FILE]
 
-Photos come from tests/runtime/scenes.py, a second, independent generator (MNIST *test* digits,
-each resized straight to its height in the photo; a plain 640x480 photo of a 3-6 digit number with
-ONE condition switched on: photo sizes 320x240 to 1280x960 and portrait, the number small or large
-and off-centre, coloured pen on coloured paper, thin and thick pens, perspective tilt, a hard shadow
-edge, ruled and squared paper (faint, or ruled lines nearly as dark as the pen), an underline the digits touch, digits of unequal height, JPEG at low
-quality, camera noise, motion blur) and photos with no digit (objects, letters, textures). For
-each condition: the share of photos read right (the whole number), answered "no digits found",
-refused otherwise (the first words of the most common refusal), and read as a wrong number; for the
-no-digit photos the share answered "no digits found". Seed 11 is for finding and tuning fixes; the
-figures recorded in RESULTS.md are measured once on seed 2026 after choosing.
+Photos come from tests/runtime/scenes.py, a second, independent generator (MNIST *test* digits, each resized
+straight to its height in the photo; a plain 640x480 photo of a 3-6 digit number with ONE condition switched
+on: photo sizes 320x240 to 1280x960 and portrait, the number small or large and off-centre, coloured pen on
+coloured paper, thin and thick pens, perspective tilt, a hard shadow edge, ruled and squared paper (faint, or
+ruled lines nearly as dark as the pen), an underline the digits touch, digits of unequal height, JPEG at low
+quality, camera noise, motion blur) and photos with no digit (objects, letters, textures). For each condition:
+the share of photos read right (the whole number), answered "no digits found", refused otherwise (the first
+words of the most common refusal), and read as a wrong number; for the no-digit photos the share answered "no
+digits found". Seed 11 is for finding and tuning fixes; the figures recorded in RESULTS.md are measured once
+on seed 2026 after choosing.
 
 ``--answers FILE`` writes every photo's answer (JSON) so two code versions can be compared photo by
 photo (``--compare OLD.json`` prints how many answers changed per condition). ``--set MODULE.NAME=VALUE``
