@@ -1,0 +1,49 @@
+"""Validation accuracy of candidate teachers and of their ensembles, to choose a distillation teacher on validation.
+
+Each run's Keras model is scored on the 5,000 validation images (never the test set), alone and in every ensemble of
+two or more, combined as ``edgedigits train --teacher A --teacher B`` combines them (the geometric mean of the
+probabilities, :func:`edgedigits.train.targets.ensemble_log_probs`, with the "not a digit" column). Top-1 is over
+the 10 digits, as ``metrics.json``'s ``val_accuracy``.
+
+Usage (from the repository root)::
+
+    python benchmarks/figures/teacher_val.py wide=runs/wide edge0=runs/edge-s0 edge1=runs/edge-s1
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", metavar="NAME=RUN", help="a name and a finished run folder")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.data import load_splits, to_float
+    from edgedigits.runs import MODEL_FILE, resolve_run
+    from edgedigits.train.targets import ensemble_log_probs
+
+    tf, keras = tf_and_keras()
+    splits = load_splits(args.data_dir)
+    log_probs = {}
+    for item in args.runs:
+        name, _, run = item.partition("=")
+        model = keras.models.load_model(resolve_run(run) / MODEL_FILE, compile=False)
+        log_probs[name] = np.concatenate([
+            ensemble_log_probs(tf, [model], to_float(splits.x_val[i:i + 1000]), not_a_digit_class=True).numpy()
+            for i in range(0, len(splits.x_val), 1000)])
+    print("| teacher | validation top-1 | errors |\n|---|---:|---:|")
+    for k in range(1, len(log_probs) + 1):
+        for combo in itertools.combinations(log_probs, k):
+            wrong = int((np.mean([log_probs[c] for c in combo], 0)[:, :10].argmax(1) != splits.y_val).sum())
+            print(f"| {' + '.join(combo)} | {1 - wrong / len(splits.y_val):.2%} | {wrong} |")
+
+
+if __name__ == "__main__":
+    main()
