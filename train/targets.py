@@ -14,7 +14,7 @@ run reuses them and a changed teacher is noticed), or computed on every augmente
 Example:
 
 >>> from edgedigits.train import TrainConfig, train
->>> train(TrainConfig(teacher=["runs/wide"], out="runs/edge-kd"))   # doctest: +SKIP
+>>> train(TrainConfig(teacher=["runs/vgg"], out="runs/edge-kd"))   # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the 10 digits, as ``metrics.json``'s ``val_accuracy``.
 
 Usage (from the repository root)::
 
-    python benchmarks/figures/teacher_val.py wide=runs/wide edge0=runs/edge-s0 edge1=runs/edge-s1
+    python benchmarks/figures/teacher_val.py vgg=runs/vgg edge0=runs/edge-s0 edge1=runs/edge-s1
 """
 
 from __future__ import annotations
