@@ -349,11 +349,10 @@ def _straight_lines(mask: np.ndarray, length: int, thin: float, past: float, cv2
         thick, runs = _rule_thickness(window, reach)
         if not thick or thick > thin or np.count_nonzero((runs > 0) & (runs <= thick + 2)) < 0.5 * len(runs):
             continue  # not a thin line, bare along most of its length
-        band = np.zeros((h, w), np.uint8)
-        cv2.line(band, (int(x0), int(y0)), (int(x1), int(y1)), 1, max(1, round(thick)) + 2)
-        band[:, cols[runs > thick + 2]] = 0  # where a digit's stroke meets the rule, its ink stays
         line = np.zeros((h, w), np.uint8)
         cv2.line(line, (int(x0), int(y0)), (int(x1), int(y1)), 1, max(1, round(thick)) + 2)
+        band = line.copy()
+        band[:, cols[runs > thick + 2]] = 0  # where a digit's stroke meets the rule, its ink stays
         own = np.unique(parts[line.view(bool)])
         other = np.isin(parts, own[own > 0]) & ~line.view(bool)  # the rest of its component's ink ...
         rest = np.flatnonzero(other.sum(axis=0) >= 3)  # ... not counting a rough edge of the rule itself

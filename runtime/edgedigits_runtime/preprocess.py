@@ -444,9 +444,7 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     paper = _fit_surface(_quantile(blocks, 0.5))  # background, either polarity
     residual = _surface(paper, *half.shape)
     cv2.addWeighted(half, 1.0 / 255.0, residual, -1.0, 0.0, dst=residual, dtype=cv2.CV_32F)  # in place: less memory
-    cut = 4.0 * sigma * (0.5 if halved else 1.0)
-    light = float(cv2.sumElems(cv2.threshold(residual, cut, 0, cv2.THRESH_TOZERO)[1])[0])
-    dark = -float(cv2.sumElems(cv2.threshold(residual, -cut, 0, cv2.THRESH_TOZERO_INV)[1])[0])
+    light, dark = _tails(residual, 4.0 * sigma * (0.5 if halved else 1.0), cv2)
     if dark == light:  # nothing stands out from the fitted background (a digit filling the frame): the border is paper
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         dark, light = float(np.median(border)), float(np.median(grey))
@@ -467,6 +465,13 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     if _STEP_SHARE * h * w <= _largest_at_border(found) and _hard_step(_quantile(blocks, 0.5), paper):
         found = _threshold_ink(*_ink_over_steps(grey, sigma, cv2), label, cv2)
     return found
+
+
+def _tails(residual: np.ndarray, cut: float, cv2) -> tuple[float, float]:
+    """(light, dark): the summed residuals above ``cut`` and (as a positive sum) below ``-cut``; the heavier is the ink."""
+    light = float(cv2.sumElems(cv2.threshold(residual, cut, 0, cv2.THRESH_TOZERO)[1])[0])
+    dark = -float(cv2.sumElems(cv2.threshold(residual, -cut, 0, cv2.THRESH_TOZERO_INV)[1])[0])
+    return light, dark
 
 
 def _threshold_ink(ink: np.ndarray, sigma: float, inverted: bool, label: str, cv2) -> Ink:
@@ -532,9 +537,7 @@ def _ink_over_steps(grey: np.ndarray, sigma: float, cv2) -> tuple[np.ndarray, fl
     size = max(3, round(_STEP_WINDOW * min(h, w)) | 1)
     back = cv2.medianBlur(grey, size).astype(np.float32) * np.float32(1.0 / 255.0)
     residual = cv2.addWeighted(grey, 1.0 / 255.0, back, -1.0, 0.0, dtype=cv2.CV_32F)
-    cut = 4.0 * sigma
-    light = float(cv2.sumElems(cv2.threshold(residual, cut, 0, cv2.THRESH_TOZERO)[1])[0])
-    dark = -float(cv2.sumElems(cv2.threshold(residual, -cut, 0, cv2.THRESH_TOZERO_INV)[1])[0])
+    light, dark = _tails(residual, 4.0 * sigma, cv2)
     inverted = dark > light
     lit = max(float(np.percentile(back[::4, ::4], 90)), 0.05)
     scale = lit / np.maximum(back, 0.25 * lit)
