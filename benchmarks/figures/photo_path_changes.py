@@ -15,7 +15,6 @@ found" (no-digit sets) each way. One thread.
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -29,23 +28,16 @@ def main(argv=None) -> int:
     args = _parse(argv)
     import cv2
     from photos import make_photo
-    from read_conditions import _set_constant
-    from tune_reader import make_sets
+    from read_conditions import _set_constant, answer
+    from tune_reader import cached, make_sets
 
-    from edgedigits_runtime import preprocess_image, read_number
+    from edgedigits_runtime import preprocess_image
     from edgedigits_runtime.errors import EdgeDigitsError
     from edgedigits_runtime.mnist import load_mnist
     from edgedigits_runtime.reader import load_reader
 
     cv2.setNumThreads(1)
-    if args.cache and Path(args.cache).is_file():
-        with open(args.cache, "rb") as f:
-            sets = pickle.load(f)
-    else:
-        sets = make_sets(args.seed, args.count, args.data_dir)
-        if args.cache:
-            with open(args.cache, "wb") as f:
-                pickle.dump(sets, f)
+    sets = cached(args.cache, lambda: make_sets(args.seed, args.count, args.data_dir))
     images, labels = load_mnist("test", args.data_dir)
     rng = np.random.default_rng(0)  # photo_acceptance.py's photos
     pick = rng.choice(len(images), 300, replace=False)
@@ -57,10 +49,7 @@ def main(argv=None) -> int:
         for name, items in sets.items():
             answers, fields = [], []
             for photo, _ in items:
-                try:
-                    answers.append(read_number(photo, reader).number)
-                except EdgeDigitsError as exc:
-                    answers.append("" if "no digits found" in str(exc) else f"refused: {exc}")
+                answers.append(answer(photo, reader))  # (kind, number or refusal)
                 try:
                     fields.append(preprocess_image(photo))
                 except EdgeDigitsError:
@@ -79,9 +68,14 @@ def main(argv=None) -> int:
         want = [w for _, w in items]
         fields = sum((x is None) != (y is None) or (x is not None and not np.array_equal(x, y)) for x, y in zip(f0, f1))
         answers = sum(x != y for x, y in zip(a0, a1))
-        print(f"| {name} | {len(items)} | {fields} | {answers} | {np.mean([x == w for x, w in zip(a0, want)]):.1%} | "
-              f"{np.mean([x == w for x, w in zip(a1, want)]):.1%} |", flush=True)
+        print(f"| {name} | {len(items)} | {fields} | {answers} | {_right(a0, want):.1%} | {_right(a1, want):.1%} |",
+              flush=True)
     return 0
+
+
+def _right(answers, want) -> float:
+    """Share of ``answers`` (read_conditions.answer's) that are the wanted number ("" = no digits found)."""
+    return float(np.mean([kind != "refused" and text == w for (kind, text), w in zip(answers, want)]))
 
 
 def _parse(argv):

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -83,6 +82,7 @@ def _reason(text: str) -> str:
 def main(argv=None) -> int:
     args = _parse(argv)
     import cv2
+    from tune_reader import cached
 
     from edgedigits_runtime.reader import NumberReader, load_reader
 
@@ -91,16 +91,9 @@ def main(argv=None) -> int:
         _set_constant(setting)
     only = set(args.only.split(",")) if args.only else None
     t0 = time.time()
-    if args.cache and Path(args.cache).is_file():
-        with open(args.cache, "rb") as f:
-            sets = pickle.load(f)
-        if only:
-            sets = {k: v for k, v in sets.items() if k in only or k.split(": ")[-1] in only}
-    else:
-        sets = make_sets(args.seed, args.count, args.nondigits, only, args.data_dir)
-        if args.cache:
-            with open(args.cache, "wb") as f:
-                pickle.dump(sets, f)
+    sets = cached(args.cache, lambda: make_sets(args.seed, args.count, args.nondigits, only, args.data_dir))
+    if only:  # a cache may hold more conditions
+        sets = {k: v for k, v in sets.items() if k in only or k.split(": ")[-1] in only}
     made = time.time() - t0
     reader = NumberReader(args.reader, num_threads=1) if args.reader else load_reader(num_threads=1)
     old = json.loads(Path(args.compare).read_text()) if args.compare else {}

@@ -83,6 +83,18 @@ def make_sets(seed: int, count: int, data_dir=None) -> dict:
     return sets
 
 
+def cached(path, make):
+    """``make()``'s photo sets, kept in the pickle file ``path`` (None: not kept): read from it when it exists."""
+    if path and Path(path).is_file():
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    sets = make()
+    if path:
+        with open(path, "wb") as f:
+            pickle.dump(sets, f)
+    return sets
+
+
 def answer(photo, reader) -> str | None:
     """What ``read_number`` answers: the number, "" for "no digits found", None for another refusal."""
     from edgedigits_runtime import read_number
@@ -108,14 +120,7 @@ def main(argv=None) -> int:
 
     cv2.setNumThreads(1)
     t0 = time.time()
-    if args.cache and Path(args.cache).is_file():
-        with open(args.cache, "rb") as f:
-            sets = pickle.load(f)
-    else:
-        sets = make_sets(args.seed, args.count, args.data_dir)
-        if args.cache:
-            with open(args.cache, "wb") as f:
-                pickle.dump(sets, f)
+    sets = cached(args.cache, lambda: make_sets(args.seed, args.count, args.data_dir))
     print(f"# seed {args.seed}: " + ", ".join(f"{k} {len(v)}" for k, v in sets.items()) + f" ({time.time() - t0:.0f} s)",
           flush=True)
     grid = [(name, [_value(v) for v in values.split(",")]) for name, values in (s.split("=", 1) for s in args.set)]
