@@ -25,6 +25,7 @@ from machine import describe
 def main() -> None:
     from edgedigits.data import load_splits
     from edgedigits_runtime import DigitClassifier
+    from edgedigits_runtime.evaluate import score
     from edgedigits_runtime.mnist import load_mnist
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,13 +37,12 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for path in args.models:
         clf = DigitClassifier(path)
-        val = float((clf.predict(splits.x_val) == splits.y_val).mean())
-        test = clf.classify(x_test)
-        right = clf.predict(x_test) == y_test
-        kept = ~test.not_a_digit
-        threshold = "none" if clf.reject is None else f"{clf.reject['threshold']:.3f}"
-        print(f"| {path} | {threshold} | {val:.2%} | {right.mean():.2%} | {kept.mean():.2%} | "
-              f"{right[kept].mean():.2%} |", flush=True)
+        val = score(clf, splits.x_val, splits.y_val).accuracy
+        test = score(clf, x_test, y_test)
+        threshold = "none" if test.threshold is None else f"{test.threshold:.3f}"
+        kept = 1.0 if test.digits_accepted is None else test.digits_accepted  # no rule: every digit kept
+        on_kept = test.accuracy if test.accuracy_on_accepted is None else test.accuracy_on_accepted
+        print(f"| {path} | {threshold} | {val:.2%} | {test.accuracy:.2%} | {kept:.2%} | {on_kept:.2%} |", flush=True)
     print(f"\nMachine: {describe()}. Command: python benchmarks/figures/int8_spread.py {' '.join(args.models)}")
 
 
