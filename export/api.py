@@ -84,6 +84,12 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     log(f"{run_dir}/{MODEL_FILE}: {arch}, Keras test accuracy {keras_accuracy:.2%} on {len(y_test)} images")
 
     train_config = _train_config(run_dir)
+    if config.teacher:  # before any work: a teacher must know "not a digit" when the run's model has that class
+        from edgedigits.train.config import reject_method
+        from edgedigits.train.targets import check_teacher_classes
+
+        check_teacher_classes(config.teacher, not_a_digit_class=train_config is not None
+                              and reject_method(train_config) == "digit_mass")
     from edgedigits.train.trainer import epoch_images
 
     train_x, train_y = splits.x_train, splits.y_train
@@ -105,7 +111,8 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
                          calibration=train_x[pick].astype(np.float32)[..., None] / 255.0, config=config, log=log,
                          negative_weight=None if calibrate is None else train_config.negative_weight,
                          negative_target=None if calibrate is None else train_config.negative_target,
-                         pass_images=None if train_config is None else epoch_images(train_config, len(splits.x_train), train_y))
+                         pass_images=None if train_config is None else epoch_images(train_config, len(splits.x_train), train_y),
+                         run_dir=run_dir)
 
     if config.overwrite:
         _clear_out_dir(out_dir)

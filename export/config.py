@@ -9,11 +9,14 @@ from pathlib import Path
 from edgedigits.errors import UsageError
 from edgedigits.export.formats import DEFAULT_FORMATS, parse_formats
 from edgedigits.runs import EXPORT_DIR, export_dir
+from edgedigits.train.config import TrainConfig
+from edgedigits.train.targets import check_distillation
 
 __all__ = ["ExportConfig", "EXPORT_DIR", "QAT_BATCHNORM", "QAT_SCHEDULES"]
 
 QAT_BATCHNORM = ("train", "frozen")
 QAT_SCHEDULES = ("constant", "cosine")
+_TRAIN = TrainConfig()  # the distillation defaults are training's, never restated here
 
 
 @dataclasses.dataclass
@@ -41,6 +44,13 @@ class ExportConfig:
         fine-tune) or ``frozen`` (they keep the trained model's statistics and scale/offset: only the
         convolution and dense weights adapt to quantization).
       qat_schedule: ``constant`` learning rate or ``cosine`` decay to 1% of it over the fine-tune.
+      teacher: run folders whose models teach the QAT fine-tune (knowledge distillation, as ``edgedigits train
+        --teacher``: several make an ensemble). Empty (default): the fine-tune trains on the labels only. With a
+        teacher its loss is training's distillation loss (:func:`edgedigits.train.targets.packed_loss`): the
+        teachers' soft targets, computed once on the fine-tune's plain images and cached in the run folder
+        (``teacher_targets.npz``; on every batch with ``qat_augment``). The int8 calibration is unchanged.
+      distill_weight: weight of the teacher's soft targets in that loss (training's default).
+      temperature: softmax temperature of the distillation term (training's default).
       calibration_samples: training images used to calibrate int8 activations (TFLite and ONNX).
       per_channel: per-channel weights for post-training int8 TFLite (per-tensor if False); the
         QAT model keeps what tfmot chose (per-channel conv weights), whatever this says.
@@ -66,6 +76,9 @@ class ExportConfig:
     qat_augment: bool = False
     qat_batchnorm: str = "train"
     qat_schedule: str = "constant"
+    teacher: list[str] = dataclasses.field(default_factory=list)
+    distill_weight: float = _TRAIN.distill_weight
+    temperature: float = _TRAIN.temperature
     calibration_samples: int = 500
     per_channel: bool = True
     min_accuracy: float = 0.994
@@ -99,6 +112,8 @@ class ExportConfig:
             raise UsageError(f"--qat-batchnorm must be one of {', '.join(QAT_BATCHNORM)}, got {self.qat_batchnorm!r}")
         if self.qat_schedule not in QAT_SCHEDULES:
             raise UsageError(f"--qat-schedule must be one of {', '.join(QAT_SCHEDULES)}, got {self.qat_schedule!r}")
+        self.teacher = [str(t) for t in self.teacher or []]
+        check_distillation(self.distill_weight, self.temperature)
         if self.qat_limit is not None and self.qat_limit < 10:
             raise UsageError(f"--qat-limit must be at least 10 images, got {self.qat_limit}")
         if not isinstance(self.calibration_samples, int) or not 10 <= self.calibration_samples <= 60000:

@@ -31,6 +31,7 @@ class ConvertContext:
       pass_images: how many images one QAT pass counts (a training epoch of the run: for a run that learnt "not a
         digit", its digits and non-digits, not the photo-path copies of its digits), drawn from all of ``train_x``;
         None: ``len(train_x)``.
+      run_dir: the run folder (the QAT fine-tune's teacher soft targets are cached there); None: not cached.
     """
 
     tf: Any
@@ -46,3 +47,4 @@ class ConvertContext:
     negative_weight: float | None = None
     negative_target: str | None = None
     pass_images: int | None = None
+    run_dir: Any = None

@@ -65,7 +65,8 @@ def qat_model(ctx):
     of the run's training epochs, drawn from digits and generated extras alike) with Adam at
     ``config.qat_learning_rate`` (constant or cosine-decayed: ``config.qat_schedule``), on the
     plain or the augmented images (``config.qat_augment``), with BatchNorm in training mode or
-    frozen (``config.qat_batchnorm``). The result is cached in ``ctx.cache``.
+    frozen (``config.qat_batchnorm``), on the labels or distilled from ``config.teacher`` (:func:`_qat_targets`).
+    The result is cached in ``ctx.cache``.
 
     Returns:
       The fine-tuned quantization-aware ``tf_keras`` model.
@@ -90,15 +91,7 @@ def qat_model(ctx):
     if cfg.qat_limit is not None:
         x, y = x[: cfg.qat_limit], y[: cfg.qat_limit]
         per_pass = len(x)
-    if ctx.negative_weight is None:
-        loss, metric = "sparse_categorical_crossentropy", "accuracy"
-    else:  # the run learnt "not a digit": keep its non-digits (label 10) and their loss, or the fine-tune would erode that
-        from edgedigits.train import targets
-
-        in_class = ctx.negative_target == "class"
-        loss = targets.packed_loss(ctx.tf, distill_weight=0.0, temperature=1.0, not_a_digit_class=in_class)
-        metric = targets.accuracy
-        y = targets.packed_targets(y, negative_weight=ctx.negative_weight, negative_target=ctx.negative_target)
+    loss, metric, y = _qat_targets(ctx, x, y)
     n_images = max(_QAT_BATCH, int(round(cfg.qat_epochs * per_pass)))
     steps = math.ceil(n_images / _QAT_BATCH)
     learning_rate = cfg.qat_learning_rate
@@ -110,6 +103,11 @@ def qat_model(ctx):
         from edgedigits.data import make_train_dataset
 
         ds, _ = make_train_dataset(x, y, batch_size=_QAT_BATCH, seed=cfg.seed, epochs=math.ceil(n_images / len(x)))
+        if cfg.teacher:  # the teachers answer each augmented batch, as `edgedigits train --teacher-targets online`
+            from edgedigits.train import targets
+
+            ds = ds.map(targets.online_soft_targets(ctx.tf, keras, cfg.teacher, temperature=cfg.temperature,
+                                                    not_a_digit_class=ctx.negative_target == "class", log=ctx.log))
         history = qmodel.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
     else:
         rng = np.random.default_rng(cfg.seed)
@@ -121,10 +119,38 @@ def qat_model(ctx):
                          "qat_schedule": cfg.qat_schedule, "qat_augment": cfg.qat_augment, "qat_batchnorm": cfg.qat_batchnorm,
                          "qat_train_accuracy": round(float(history.history["accuracy"][-1]), 5),
                          "qat_seconds": round(seconds, 2)}
+    if cfg.teacher:
+        ctx.notes["int8"].update(qat_teacher=list(cfg.teacher), qat_distill_weight=cfg.distill_weight,
+                                 qat_temperature=cfg.temperature)
     ctx.log(f"  QAT fine-tune: {n_images} training images in {seconds:.1f}s "
             f"(train accuracy {history.history['accuracy'][-1]:.4f})")
     ctx.cache["qat_model"] = qmodel
     return qmodel
+
+
+def _qat_targets(ctx, x, y):
+    """The fine-tune's loss, metric and targets: training's own (one loss for both, :mod:`edgedigits.train.targets`).
+
+    Plain labels for a digits-only run without a teacher; otherwise packed rows: a run that learnt "not a digit" keeps
+    its non-digits (label 10) and their loss, or the fine-tune would erode that; with ``config.teacher`` the rows
+    carry the teachers' soft targets (on the plain images ``x``, cached in the run folder; ``qat_augment`` replaces
+    them batch by batch) and the loss weighs them by ``config.distill_weight`` at ``config.temperature``.
+    """
+    cfg = ctx.config
+    if ctx.negative_weight is None and not cfg.teacher:
+        return "sparse_categorical_crossentropy", "accuracy", y
+    from edgedigits.train import targets
+
+    eleven = ctx.negative_target == "class"  # the model's "not a digit" is the 11th class (the rest of the softmax)
+    teacher = None
+    if cfg.teacher and not cfg.qat_augment:
+        teacher = targets.teacher_log_probs(ctx.keras, cfg.teacher, x, ctx.run_dir, log=ctx.log, not_a_digit_class=eleven)
+    weight = cfg.distill_weight if cfg.teacher else 0.0
+    loss = targets.packed_loss(ctx.tf, distill_weight=weight, temperature=cfg.temperature, not_a_digit_class=eleven)
+    packed = targets.packed_targets(y, teacher_log_probs=teacher, temperature=cfg.temperature,
+                                    negative_weight=1.0 if ctx.negative_weight is None else ctx.negative_weight,
+                                    negative_target=ctx.negative_target or "uniform", not_a_digit_class=eleven)
+    return loss, targets.accuracy, packed
 
 
 def _converter(ctx, model):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgedigits.errors import UsageError
 from edgedigits.train.architectures import get_architecture
+from edgedigits.train.targets import check_distillation
 
 __all__ = ["TrainConfig", "EPOCH_BASES", "LR_SCHEDULES", "NEGATIVE_TARGETS", "TEACHER_TARGETS", "reject_method"]
 
@@ -127,10 +128,7 @@ class TrainConfig:
             raise UsageError(f"--label-smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
         if self.teacher_targets not in TEACHER_TARGETS:
             raise UsageError(f"--teacher-targets must be one of {', '.join(TEACHER_TARGETS)}, got {self.teacher_targets!r}")
-        if not 0 < self.distill_weight <= 1:
-            raise UsageError(f"--distill-weight must be in (0, 1], got {self.distill_weight!r}")
-        if not 0.5 <= self.temperature <= 20:
-            raise UsageError(f"--temperature must be in [0.5, 20], got {self.temperature!r}")
+        check_distillation(self.distill_weight, self.temperature)
         if self.early_stopping < 0:
             raise UsageError(f"--early-stopping must be >= 0 epochs (0 turns it off), got {self.early_stopping}")
         if not 0 <= self.negatives <= 2:

@@ -26,16 +26,47 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.data import to_float
-from edgedigits.errors import RunError
+from edgedigits.errors import RunError, UsageError
 from edgedigits.runs import MODEL_FILE, resolve_run
 
 __all__ = ["TEACHER_CACHE", "load_teachers", "ensemble_log_probs", "teacher_log_probs", "online_soft_targets",
-           "packed_targets", "packed_loss", "accuracy", "NUM_CLASSES", "NOT_A_DIGIT"]
+           "packed_targets", "packed_loss", "accuracy", "check_distillation", "check_teacher_classes",
+           "NUM_CLASSES", "NOT_A_DIGIT"]
 
 TEACHER_CACHE = "teacher_targets.npz"
 _FLOOR = 1e-30  # probability floor before taking logs for the distillation term (float32-safe)
 NUM_CLASSES = 10
 NOT_A_DIGIT = 10  # the label of a generated non-digit: its target is the uniform output ("outlier exposure")
+
+
+def check_distillation(distill_weight: float, temperature: float) -> None:
+    """The distillation options' ranges, the same for ``edgedigits train`` and ``edgedigits export``.
+
+    Raises:
+      UsageError: naming the option and the value received.
+    """
+    if not 0 < distill_weight <= 1:
+        raise UsageError(f"--distill-weight must be in (0, 1], got {distill_weight!r}")
+    if not 0.5 <= temperature <= 20:
+        raise UsageError(f"--temperature must be in [0.5, 20], got {temperature!r}")
+
+
+def check_teacher_classes(teachers: list[str], *, not_a_digit_class: bool) -> None:
+    """A student with the "not a digit" class needs teachers that have it (their soft targets carry it).
+
+    Raises:
+      UsageError: a teacher run was trained without that class.
+    """
+    if not not_a_digit_class:
+        return
+    from edgedigits.runs import CONFIG_FILE
+    from edgedigits.train.config import TrainConfig, reject_method
+
+    for teacher in teachers:
+        saved = resolve_run(teacher) / CONFIG_FILE
+        if saved.is_file() and reject_method(TrainConfig.from_file(saved)) != "digit_mass":
+            raise UsageError(f"the teacher {teacher} has no 'not a digit' class but this run learns one: distil from "
+                             "runs trained with the same --negatives/--negative-target, or train with --negatives 0")
 
 
 def load_teachers(keras, teachers: list[str]) -> tuple[list, list[Path], list[str]]:
@@ -89,7 +120,7 @@ def _log_probs(tf, probs, not_a_digit_class: bool):
     return tf.concat([log_p, tf.math.log(rest)], axis=-1)
 
 
-def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir: Path, log=print, *,
+def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir: Path | None, log=print, *,
                       not_a_digit_class: bool = False) -> np.ndarray:
     """The teachers' mean log-probabilities for ``images`` (N, 10 or 11), computed once and cached.
 
@@ -97,7 +128,7 @@ def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir:
       keras: the ``tf_keras`` module.
       teachers: finished run folders (each holds a ``model.keras``).
       images: uint8 (N, 28, 28): the student's training images, in its order.
-      cache_dir: the student's run folder; the cache file goes there.
+      cache_dir: the student's run folder; the cache file goes there (None: not cached).
       log: receives one line when the targets are computed.
       not_a_digit_class: add the "not a digit" column (see :func:`ensemble_log_probs`).
 
@@ -112,8 +143,8 @@ def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir:
     runs, sums = _teacher_runs(teachers)
     key = hashlib.sha256(json.dumps([sums, hashlib.sha256(np.ascontiguousarray(images)).hexdigest(),
                                      bool(not_a_digit_class)]).encode()).hexdigest()
-    cache = Path(cache_dir) / TEACHER_CACHE
-    if cache.is_file():
+    cache = None if cache_dir is None else Path(cache_dir) / TEACHER_CACHE
+    if cache is not None and cache.is_file():
         with np.load(cache) as saved:
             if str(saved["key"]) == key:
                 return saved["log_probs"]
@@ -121,12 +152,13 @@ def teacher_log_probs(keras, teachers: list[str], images: np.ndarray, cache_dir:
     log_probs = np.concatenate([
         ensemble_log_probs(tf, models, to_float(images[i:i + 1000]), not_a_digit_class=not_a_digit_class).numpy()
         for i in range(0, len(images), 1000)]).astype(np.float32)
-    tmp = cache.with_name(cache.name + ".partial.npz")
-    np.savez(tmp, log_probs=log_probs, key=np.array(key),
-             teachers=np.array(json.dumps([str(r) for r in runs])), sha256=np.array(json.dumps(sums)))
-    tmp.replace(cache)
+    if cache is not None:
+        tmp = cache.with_name(cache.name + ".partial.npz")
+        np.savez(tmp, log_probs=log_probs, key=np.array(key),
+                 teachers=np.array(json.dumps([str(r) for r in runs])), sha256=np.array(json.dumps(sums)))
+        tmp.replace(cache)
     log(f"teacher soft targets: {len(runs)} model(s) ({', '.join(str(r) for r in runs)}) on {len(images)} "
-        f"images, cached in {cache}")
+        f"images" + ("" if cache is None else f", cached in {cache}"))
     return log_probs
 
 

@@ -398,15 +398,7 @@ def _targets(keras, config: TrainConfig, splits, x_train, labels, run_dir: Path,
 
 def _check_teachers(config: TrainConfig) -> None:
     """A student learning "not a digit" as a class needs teachers that have that class (their soft targets carry it)."""
-    if reject_method(config) != "digit_mass":
-        return
-    from edgedigits.runs import resolve_run
-
-    for teacher in config.teacher:
-        saved = resolve_run(teacher) / CONFIG_FILE
-        if saved.is_file() and reject_method(TrainConfig.from_file(saved)) != "digit_mass":
-            raise UsageError(f"the teacher {teacher} has no 'not a digit' class but this run learns one: distil from "
-                             "runs trained with the same --negatives/--negative-target, or train with --negatives 0")
+    _targets_mod.check_teacher_classes(config.teacher, not_a_digit_class=reject_method(config) == "digit_mass")
 
 
 def _loss_and_metric(tf, config: TrainConfig):
