@@ -80,6 +80,12 @@ def _parse_override(text: str):
         return key, value
 
 
+def _short(value) -> str:
+    """An option's value in a folder name: run folders (e.g. ``teacher=[...]``) by their last part, no slashes."""
+    values = value if isinstance(value, list) else [value]
+    return "+".join(Path(str(v)).name if "/" in str(v) else str(v) for v in values)
+
+
 def _int8(run_dir, export_overrides: dict, data_dir, out: Path | None = None) -> dict:
     """Export ``run_dir`` --int8 (QAT) and score it on the test set (export) and the validation set (here).
 
@@ -93,7 +99,7 @@ def _int8(run_dir, export_overrides: dict, data_dir, out: Path | None = None) ->
 
     dest = None
     if out is not None:
-        name = "_".join(f"{k}{v}" for k, v in export_overrides.items()) or "default"
+        name = "_".join(f"{k}{_short(v)}" for k, v in export_overrides.items()) or "default"
         dest = str(out / f"{Path(run_dir).name}-{name}")
     res = export(ExportConfig(run=str(run_dir), out=dest, formats=["int8"], overwrite=True, min_accuracy=0.5,
                               max_drop=100.0, data_dir=data_dir, **export_overrides))
