@@ -69,6 +69,13 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     run_dir = resolve_run(config.run)
     out_dir = config.out_dir
     _check_out_dir(out_dir, config.overwrite)
+    train_config = _train_config(run_dir)
+    if config.teacher:  # a teacher exists, finished, and must know "not a digit" when the run's model has that class
+        from edgedigits.train.config import reject_method
+        from edgedigits.train.targets import check_teacher_classes
+
+        check_teacher_classes(config.teacher, not_a_digit_class=train_config is not None
+                              and reject_method(train_config) == "digit_mass")
 
     from edgedigits._tf import tf_and_keras
     from edgedigits.data import load_splits, load_test
@@ -83,13 +90,6 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     keras_accuracy = float((reference == y_test).mean())
     log(f"{run_dir}/{MODEL_FILE}: {arch}, Keras test accuracy {keras_accuracy:.2%} on {len(y_test)} images")
 
-    train_config = _train_config(run_dir)
-    if config.teacher:  # before any work: a teacher must know "not a digit" when the run's model has that class
-        from edgedigits.train.config import reject_method
-        from edgedigits.train.targets import check_teacher_classes
-
-        check_teacher_classes(config.teacher, not_a_digit_class=train_config is not None
-                              and reject_method(train_config) == "digit_mass")
     from edgedigits.train.trainer import epoch_images
 
     train_x, train_y = splits.x_train, splits.y_train

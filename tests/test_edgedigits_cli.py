@@ -153,3 +153,6 @@ def test_export_qat_options_default_to_the_config():
                         "qat_augment": config.qat_augment, "qat_batchnorm": config.qat_batchnorm,
                         "qat_schedule": config.qat_schedule}
     assert config.qat_epochs == 3.0
+    params = inspect.signature(export).parameters
+    assert (params["distill_weight"].default.default, params["temperature"].default.default) == (
+        config.distill_weight, config.temperature)

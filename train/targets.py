@@ -52,19 +52,19 @@ def check_distillation(distill_weight: float, temperature: float) -> None:
 
 
 def check_teacher_classes(teachers: list[str], *, not_a_digit_class: bool) -> None:
-    """A student with the "not a digit" class needs teachers that have it (their soft targets carry it).
+    """Every teacher is a finished run, and a student with the "not a digit" class needs teachers that have it (their
+    soft targets carry it).
 
     Raises:
+      RunError: a teacher folder is missing or unfinished.
       UsageError: a teacher run was trained without that class.
     """
-    if not not_a_digit_class:
-        return
     from edgedigits.runs import CONFIG_FILE
     from edgedigits.train.config import TrainConfig, reject_method
 
     for teacher in teachers:
         saved = resolve_run(teacher) / CONFIG_FILE
-        if saved.is_file() and reject_method(TrainConfig.from_file(saved)) != "digit_mass":
+        if not_a_digit_class and saved.is_file() and reject_method(TrainConfig.from_file(saved)) != "digit_mass":
             raise UsageError(f"the teacher {teacher} has no 'not a digit' class but this run learns one: distil from "
                              "runs trained with the same --negatives/--negative-target, or train with --negatives 0")
 

@@ -97,3 +97,14 @@ def test_distillation_options_are_checked_as_trainings(option, flag):
         ExportConfig(run="r", teacher=["t"], **option).validate()
     config, train = ExportConfig(run="r"), TrainConfig()
     assert (config.teacher, config.distill_weight, config.temperature) == ([], train.distill_weight, train.temperature)
+
+
+def test_export_refuses_a_missing_teacher_before_loading_anything(tmp_path):
+    from edgedigits.errors import RunError
+    from edgedigits.export import ExportConfig, export
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes(b"not read: the teacher is checked first")
+    with pytest.raises(RunError, match="no-such-teacher does not exist"):
+        export(ExportConfig(run=str(run), teacher=[str(tmp_path / "no-such-teacher")]))
