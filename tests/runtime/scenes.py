@@ -41,6 +41,8 @@ CONDITIONS = (
     "noise",  # camera noise (sigma 0.05-0.10, per colour channel)
     "motion_blur",  # a short linear motion blur (4-9 px)
     "ruled_dark",  # ruled paper whose lines are nearly as dark as the pen
+    "decimal_point",  # a pen dot on the baseline in a gap between two digits (the answer has the ".")
+    "minus",  # a pen bar at mid-height just before the first digit (the answer starts with "-")
 )
 
 PENS = {"blue": (0.10, 0.15, 0.55), "black": (0.08, 0.08, 0.10), "red": (0.65, 0.10, 0.12),
@@ -81,17 +83,24 @@ def scene(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cond
         heights = digit_h * rng.uniform(0.7, 1.3, n)
     gaps = digit_h * np.where(rng.random(n) < 0.3, rng.uniform(-0.04, 0.0, n), rng.uniform(0.04, 0.3, n))
     pieces = [_digit(images[i], hh, condition, rng, cv2) for i, hh in zip(idx, heights)]
-    total = sum(p.shape[1] for p in pieces) + float(gaps[1:].sum())
+    point = int(rng.integers(1, n)) if condition == "decimal_point" else 0
+    if point:  # room for the dot: a clear gap
+        gaps[point] = rng.uniform(0.2, 0.4) * digit_h
+    lead = bar = thick = 0.0
+    if condition == "minus":  # a bar 0.35-0.7 digit heights long, stroke-thick, this far before the first digit
+        bar, thick = rng.uniform(0.35, 0.7) * digit_h, rng.uniform(0.07, 0.13) * digit_h
+        lead = bar + rng.uniform(0.1, 0.35) * digit_h
+    total = sum(p.shape[1] for p in pieces) + float(gaps[1:].sum()) + lead
     if condition == "large_number":
         f = rng.uniform(0.85, 0.95) * w / total
         pieces = [cv2.resize(p, (max(2, round(p.shape[1] * f)), max(2, round(p.shape[0] * f))),
                              interpolation=cv2.INTER_LINEAR) for p in pieces]
-        gaps, heights, total = gaps * f, heights * f, total * f
+        gaps, heights, total, lead, bar, thick = gaps * f, heights * f, total * f, lead * f, bar * f, thick * f
     elif total > 0.9 * w:  # a long number on a narrow photo: smaller digits
         f = 0.9 * w / total
         pieces = [cv2.resize(p, (max(2, round(p.shape[1] * f)), max(2, round(p.shape[0] * f))),
                              interpolation=cv2.INTER_AREA) for p in pieces]
-        gaps, heights, total = gaps * f, heights * f, total * f
+        gaps, heights, total, lead, bar, thick = gaps * f, heights * f, total * f, lead * f, bar * f, thick * f
     tallest = max(p.shape[0] for p in pieces)
     if condition == "off_centre":
         margin = 0.06 * digit_h  # near the edge, the ink whole (a digit cut by the frame cannot be read)
@@ -102,12 +111,13 @@ def scene(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cond
     else:
         left, top = rng.uniform(0.3, 0.7) * (w - total), rng.uniform(0.3, 0.7) * (h - tallest)
     ink = np.zeros((h, w), np.float32)
-    x = left
+    x = left + lead
     base = top + tallest  # digits stand on one baseline, with a little wobble
-    bottoms = []
+    bottoms, spans = [], []
     for i, p in enumerate(pieces):
         if i:
             x += gaps[i]
+        spans.append((x, x + p.shape[1]))
         ph, pw = p.shape
         y = int(round(base - ph + rng.uniform(-0.04, 0.04) * digit_h))
         xi = int(round(x))
@@ -117,6 +127,20 @@ def scene(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cond
             np.maximum(ink[y0:y1, x0:x1], p[y0 - y : y1 - y, x0 - xi : x1 - xi], out=ink[y0:y1, x0:x1])
         bottoms.append(y + ph)
         x += pw
+    number = "".join(str(int(labels[i])) for i in idx)
+    if point:  # a round dot 0.09-0.2 digit heights across, resting on the neighbours' baseline
+        r = rng.uniform(0.045, 0.1) * digit_h
+        cx = (spans[point - 1][1] + spans[point][0]) / 2 + rng.uniform(-0.15, 0.15) * (gaps[point] - 2 * r)
+        cy = (bottoms[point - 1] + bottoms[point]) / 2 - r - rng.uniform(0.0, 0.06) * digit_h
+        axes = (max(1, round(r * rng.uniform(0.85, 1.15))), max(1, round(r)))
+        cv2.ellipse(ink, (round(cx), round(cy)), axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1, cv2.LINE_AA)
+        number = number[:point] + "." + number[point:]
+    if condition == "minus":  # slightly turned, at mid-height
+        y = base - rng.uniform(0.4, 0.6) * float(np.median(heights))
+        tilt = np.tan(np.deg2rad(rng.uniform(-8, 8))) * bar
+        cv2.line(ink, (round(left), round(y + tilt / 2)), (round(left + bar), round(y - tilt / 2)), 1.0,
+                 max(1, round(thick)), cv2.LINE_AA)
+        number = "-" + number
     pen, paper = np.array(PENS["black" if rng.random() < 0.5 else "blue"]), np.array(PAPERS["white"])
     if condition == "colours":
         pen = np.array(PENS[str(rng.choice(["blue", "red", "green", "purple"]))])
@@ -144,7 +168,6 @@ def scene(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cond
         lines /= max(float(lines.max()), 1e-6)
         line_colour = pen * rng.uniform(1.0, 1.6)
     photo = _render(ink, lines, pen, paper, line_colour, rng, condition, cv2)
-    number = "".join(str(int(labels[i])) for i in idx)
     return _finish(photo, rng, condition, encode, cv2), number
 
 
