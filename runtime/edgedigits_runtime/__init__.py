@@ -25,12 +25,12 @@ from edgedigits_runtime.errors import (
 )
 from edgedigits_runtime.manifest import ManifestWarning
 from edgedigits_runtime.preprocess import preprocess_image
-from edgedigits_runtime.read import DigitReading, NumberReading, read_number
+from edgedigits_runtime.read import DigitReading, NumberReading, SignReading, read_number
 from edgedigits_runtime.reject import NOT_A_DIGIT, Classification
 
 __version__ = "0.1.0"
 
 __all__ = ["DigitClassifier", "load_default", "NOT_A_DIGIT", "Classification", "DEFAULT_MODEL", "preprocess_image",
-           "read_number", "NumberReading", "DigitReading", "ManifestWarning", "EdgeDigitsError", "UsageError",
+           "read_number", "NumberReading", "DigitReading", "SignReading", "ManifestWarning", "EdgeDigitsError", "UsageError",
            "DataError", "ModelError", "ModelIntegrityError", "InputError", "BackendUnavailableError",
            "__version__"]

@@ -58,6 +58,8 @@ _PAGE_RULE = 0.5  # a thin line across the photo, straight over this share of it
 _PAGE_THIN = 0.04  # ... when at most this share of the photo's short side thick
 _PAGE_PAST = 0.02  # ... and reaching this share of the photo past the other ink at both ends
 _EDGE_SIZE = (0.6, 1.4)  # a mark touching the photo's edge this many times as tall as the marks inside is a digit
+_DOT = (0.08, 0.35)  # a decimal point: a round, filled blob this many digit heights across, on the baseline between digits
+_BAR = (0.25, 1.5)  # a minus: a level bar this many digit heights long, at mid-height, just before the first digit
 _ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
 _TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
 _SHRINK_TO = 36
@@ -76,6 +78,9 @@ class Line:
       ink: the :class:`~edgedigits_runtime.preprocess.Ink` the line was cut from (possibly shrunk).
       mask: bool, ``ink``'s shape: the kept marks' pixels.
       height: the digits' typical height in ``ink``'s pixels.
+      signs: ``(symbol, (x0, y0, x1, y1))`` in ``ink``'s pixels, left to right: a minus (``"-"``) before the
+        number and decimal points (``"."``) between its digits, found by their shape and place (:func:`_signs`);
+        their ink is not in ``image``.
     """
 
     image: np.ndarray
@@ -87,6 +92,7 @@ class Line:
     ink: object
     mask: np.ndarray
     height: float
+    signs: tuple = ()
 
     def columns_to_ink(self, c0: float, c1: float) -> tuple[int, int]:
         """Columns [c0, c1) of ``image`` as columns of ``ink`` (clipped to it)."""
@@ -130,6 +136,9 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line 
         marks, height = _marks(ink, label)
         if not marks:
             return None
+    signs = _signs(ink, marks, height)
+    if signs:  # read as "-" and "." by their place, not by the reader (which never learnt them)
+        marks = [m for m in marks if m not in {i for i, _, _ in signs}]
     stats = ink.stats
     x0 = int(min(stats[m, 0] for m in marks))
     y0 = int(min(stats[m, 1] for m in marks))
@@ -170,7 +179,74 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line 
     image[top : top + out_h, :out_w] = small
     mask = np.zeros(ink.shape, bool)
     mask[sub] = keep.view(bool)
-    return Line(image, out_w, factor, bx0, by0, top, ink, mask, height)
+    return Line(image, out_w, factor, bx0, by0, top, ink, mask, height,
+                tuple((symbol, box) for _, symbol, box in signs))
+
+
+def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[int, int, int, int]]]:
+    """A minus before the number and decimal points between its digits: ``(component id, symbol, box)``, left to right.
+
+    Digits here are the marks at least half a digit height tall. A **decimal point** is a component (a speck
+    or a mark) :data:`_DOT` digit heights across, round (at most twice as wide as tall, at most 1.4 times as tall
+    as wide: not a comma) and filled (half its box or more), as dark as its neighbours, sitting in the gap between
+    two digits (overlapping neither by more than a quarter of its width) with its bottom within 0.25 digit heights
+    of theirs, its centre in their lowest 30% and no small mark above it (a colon). A **minus** is a mark
+    :data:`_BAR` digit heights long, at least twice as long as tall and at most 0.3 digit heights thick, left of
+    every digit and at most a digit height before the first, its centre in the middle of the digits' height (25-80%
+    down from their median top to their median bottom); two such bars (``=``) are not a minus. Neither is a 7's
+    bar or a 5's hat (over their digit, and at its top).
+    """
+    stats = ink.stats
+    x, y, bw, bh, area = (stats[:, i].astype(np.float64) for i in range(5))
+    digits = sorted((m for m in marks if bh[m] >= 0.5 * height), key=lambda m: x[m])
+    if not digits:
+        return []
+
+    def box(i):
+        return int(x[i]), int(y[i]), int(x[i] + bw[i]), int(y[i] + bh[i])
+
+    def level(i):  # the component's mean ink
+        x0, y0, x1, y1 = box(i)
+        return float(ink.ink[y0:y1, x0:x1][ink.labels[y0:y1, x0:x1] == i].mean())
+
+    found = []
+    size = np.maximum(bw, bh)
+    lo, hi = _DOT
+    dots = np.flatnonzero((size >= lo * height) & (size <= hi * height) & (bh <= 1.4 * bw) & (bw <= 2 * bh)
+                          & (area >= np.maximum(0.5 * bw * bh, 4)))
+    small = np.flatnonzero(size <= hi * height)
+    centres = np.array([x[d] + bw[d] / 2 for d in digits])
+    for i in dots:
+        if i == 0 or i in digits:
+            continue
+        cx = x[i] + bw[i] / 2
+        k = int(np.searchsorted(centres, cx))
+        if k == 0 or k == len(digits):
+            continue
+        left, right = digits[k - 1], digits[k]
+        if x[i] < x[left] + bw[left] - 0.25 * bw[i] or x[i] + bw[i] > x[right] + 0.25 * bw[i]:
+            continue
+        base = (y[left] + bh[left] + y[right] + bh[right]) / 2
+        tall = (bh[left] + bh[right]) / 2
+        if abs(y[i] + bh[i] - base) > 0.25 * height or y[i] + bh[i] / 2 < base - 0.3 * tall:
+            continue
+        if level(i) < 0.5 * min(level(left), level(right)):
+            continue
+        above = small[(x[small] < x[i] + bw[i]) & (x[small] + bw[small] > x[i]) & (y[small] + bh[small] <= y[i])
+                      & (y[small] >= base - tall)]
+        if len(above):  # a colon, a semicolon, a division sign: not a decimal point
+            continue
+        found.append((int(i), ".", box(i)))
+    first = digits[0]
+    top, bottom = float(np.median(y[digits])), float(np.median(y[digits] + bh[digits]))
+    lo, hi = _BAR
+    bars = [m for m in marks if m != first and lo * height <= bw[m] <= hi * height and bw[m] >= 2 * bh[m]
+            and bh[m] <= 0.3 * height and x[m] + bw[m] <= x[first] + 0.1 * height
+            and x[first] - (x[m] + bw[m]) <= height
+            and top + 0.25 * (bottom - top) <= y[m] + bh[m] / 2 <= top + 0.8 * (bottom - top)]
+    if len(bars) == 1 and all(x[m] >= x[bars[0]] for m in marks):
+        found.append((bars[0], "-", box(bars[0])))
+    return sorted(found, key=lambda f: f[2][0])
 
 
 def _marks(ink, label) -> tuple[list[int], float]:

@@ -59,8 +59,8 @@ from edgedigits_runtime.errors import InputError, UsageError
 from edgedigits_runtime.line import FRAME, MAX_DIGITS, MAX_MARKS, normalise_line
 from edgedigits_runtime.reader import MARK, NumberReader, ctc_best_of_length, ctc_greedy, digit_boxes, load_reader
 
-__all__ = ["MAX_DIGITS", "MAX_MARKS", "DigitReading", "FileReading", "NumberReader", "NumberReading", "read_files",
-           "read_number"]
+__all__ = ["MAX_DIGITS", "MAX_MARKS", "DigitReading", "FileReading", "NumberReader", "NumberReading", "SignReading",
+           "read_files", "read_number"]
 _MIN_WIDTH = 0.25  # a digit is at least this many line heights wide (bounds --digits N by the ink's width)
 # "Not a digit" (chosen on the seed-11 photos, see RESULTS.md "Reading numbers (issue 10)"): each read position's ink
 # also goes to the digit classifier; when it refuses every position, the photo has no digits.
@@ -101,24 +101,46 @@ class DigitReading:
 
 
 @dataclasses.dataclass(frozen=True)
+class SignReading:
+    """A minus before the number or a decimal point between its digits (found by shape and place, see line.py).
+
+    Attributes:
+      box: (x, y, w, h) of its ink in the photo's pixels.
+      symbol: ``"-"`` or ``"."``.
+      index: how many of the number's positions stand before it (0 for a minus).
+    """
+
+    box: tuple[int, int, int, int]
+    symbol: str
+    index: int
+
+    def to_dict(self) -> dict:
+        return {"box": list(self.box), "symbol": self.symbol, "index": self.index}
+
+
+@dataclasses.dataclass(frozen=True)
 class NumberReading:
     """A number read from a photo.
 
     Attributes:
-      number: the digits left to right, ``?`` for a rejected position; ``""`` when nothing in
-        the photo reads as a digit.
+      number: the digits left to right, ``?`` for a rejected position, with a leading ``-`` and ``.``
+        between digits where :attr:`signs` has them; ``""`` when nothing in the photo reads as a digit.
       confidence: the product of the positions' confidences (how likely every digit is right);
         0.0 when nothing was read.
       digits: one :class:`DigitReading` per position, left to right.
+      signs: one :class:`SignReading` per minus or decimal point, left to right.
     """
 
     number: str
     confidence: float
     digits: tuple[DigitReading, ...] = ()
+    signs: tuple[SignReading, ...] = ()
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``{"number", "confidence", "digits": [{"box", "label", "confidence", "not_a_digit"}, ...]}``."""
-        return {"number": self.number, "confidence": self.confidence, "digits": [d.to_dict() for d in self.digits]}
+        """JSON-ready: ``{"number", "confidence", "digits": [{"box", "label", "confidence", "not_a_digit"}, ...],
+        "signs": [{"box", "symbol", "index"}, ...]}``."""
+        return {"number": self.number, "confidence": self.confidence, "digits": [d.to_dict() for d in self.digits],
+                "signs": [s.to_dict() for s in self.signs]}
 
 
 def read_number(image, classifier=None, *, digits: int | None = None, roi=None, threshold: float | None = None,
@@ -208,16 +230,24 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
     refused, shared = _decide(line, boxes, marks, classifier if isinstance(classifier, DigitClassifier) else None, label)
     if refused[~marks].all():  # nothing in the photo is a digit (a letter, a symbol, an object): as for ink without digits
         return NumberReading("", 0.0, ())
+    total = scale * line.ink.scale
+
+    def photo_box(box):
+        x0, y0, x1, y1 = box
+        return (int(origin[0] + math.floor(x0 / total)), int(origin[1] + math.floor(y0 / total)),
+                max(1, round((x1 - x0) / total)), max(1, round((y1 - y0) / total)))
+
     out = []
     for (symbol, _), box, confidence, no, alone, mark in zip(found, boxes, confidences, refused, ~shared, marks):
-        x0, y0, x1, y1 = box
-        total = scale * line.ink.scale
-        photo_box = (int(origin[0] + math.floor(x0 / total)), int(origin[1] + math.floor(y0 / total)),
-                     max(1, round((x1 - x0) / total)), max(1, round((y1 - y0) / total)))
         rejected = bool(mark or confidence < level or (no and alone and confidence < GATE_CONFIDENCE))
-        out.append(DigitReading(photo_box, None if rejected else int(symbol), confidence, rejected))
-    number = "".join("?" if d.not_a_digit else str(d.label) for d in out)
-    return NumberReading(number, float(np.prod([d.confidence for d in out])), tuple(out))
+        out.append(DigitReading(photo_box(box), None if rejected else int(symbol), confidence, rejected))
+    centres = [(x0 + x1) / 2 for x0, _, x1, _ in boxes]
+    signs = tuple(SignReading(photo_box(box), symbol, 0 if symbol == "-" else
+                              sum(c < (box[0] + box[2]) / 2 for c in centres)) for symbol, box in line.signs)
+    text = ["?" if d.not_a_digit else str(d.label) for d in out]
+    for sign in reversed(signs):  # right to left: each index counts digit positions only
+        text.insert(sign.index, sign.symbol)
+    return NumberReading("".join(text), float(np.prod([d.confidence for d in out])), tuple(out), signs)
 
 
 def _default_gate():
@@ -352,9 +382,9 @@ class FileReading:
         return self.error is None
 
     def as_dict(self) -> dict:
-        """JSON-ready: path, number, confidence, digits (the reading's :meth:`NumberReading.to_dict`), error when failed."""
+        """JSON-ready: path, number, confidence, digits, signs (the reading's :meth:`NumberReading.to_dict`), error when failed."""
         if self.reading is None:
-            return {"path": self.path, "number": None, "confidence": None, "digits": [], "error": self.error}
+            return {"path": self.path, "number": None, "confidence": None, "digits": [], "signs": [], "error": self.error}
         return {"path": self.path, **self.reading.to_dict()}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,7 +80,7 @@ def test_reading_shape_boxes_and_dict(reader, mnist_test):
         assert x - 4 <= cx <= x + w + 4 and y - 4 <= cy <= y + h + 4  # each box sits on its digit
     row = reading.to_dict()
     assert json.loads(json.dumps(row)) == row
-    assert set(row) == {"number", "confidence", "digits"}
+    assert set(row) == {"number", "confidence", "digits", "signs"} and row["signs"] == []
     assert set(row["digits"][0]) == {"box", "label", "confidence", "not_a_digit"}
 
 
@@ -108,7 +109,7 @@ def test_letters_are_no_digits_found(reader, mnist_test):
             reading = read_number(make_glyph_photo(char, np.random.default_rng(seed)), reader)
             if reading.number == "":
                 assert reading == NumberReading("", 0.0, ())
-                assert reading.to_dict() == {"number": "", "confidence": 0.0, "digits": []}
+                assert reading.to_dict() == {"number": "", "confidence": 0.0, "digits": [], "signs": []}
                 refused += 1
     assert refused >= 10
     images, labels = mnist_test
@@ -169,7 +170,7 @@ def test_read_reports_letters_per_file_and_goes_on(mnist_test, tmp_path):
     assert first == f"{tmp_path / 'a.jpg'}: no digits found"
     assert second.startswith(f"{tmp_path / 'b.jpg'}: {labels[0]} (")
     result = runner.invoke(app, ["read", str(tmp_path / "a.jpg"), "--json"])
-    assert json.loads(result.stdout) == {"path": str(tmp_path / "a.jpg"), "number": "", "confidence": 0.0, "digits": []}
+    assert json.loads(result.stdout) == {"path": str(tmp_path / "a.jpg"), "number": "", "confidence": 0.0, "digits": [], "signs": []}
 
 
 def test_dozens_of_specks_do_not_make_a_long_number(reader, mnist_test):
@@ -424,3 +425,74 @@ def test_numbers_on_ruled_paper_whose_lines_are_as_dark_as_the_pen(reader, mnist
         photo = (255 - 0.8 * canvas).astype(np.uint8)
         right += read_number(photo, reader).number == "".join(str(labels[i]) for i in idx)
     assert right >= 8
+
+
+def _printed(text: str, *, invert: bool = False) -> np.ndarray:
+    """A 640x480 photo of ``text`` printed in DejaVu Sans, 100 px (dark on light, or light on dark)."""
+    from PIL import ImageDraw, ImageFont
+
+    font = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # fonts-dejavu-core, installed by .ci/run
+    face = ImageFont.truetype(font, 100) if Path(font).is_file() else ImageFont.load_default(size=100)
+    img = Image.new("L", (640, 480), 0 if invert else 235)
+    ImageDraw.Draw(img).text((60, 160), text, fill=230 if invert else 20, font=face)
+    return np.asarray(img)
+
+
+@pytest.mark.parametrize("invert", [False, True], ids=["dark on light", "light on dark"])
+def test_printed_minus_and_decimal_point_are_read(reader, invert):
+    # A minus made the whole number "no digits found" (a mark) and a decimal point was dropped as a speck
+    # ("12.5" -> "125": ten times off); a comma and a colon are not decimal points.
+    for text, want in [("-42", "-42"), ("12.5", "12.5"), ("-0.75", "-0.75"), ("3,141", "3141"), ("07:30", "0730")]:
+        reading = read_number(_printed(text, invert=invert), reader)
+        assert reading.number == want, text
+        assert [s.symbol for s in reading.signs] == [c for c in want if c in "-."]
+        assert len(reading.digits) == sum(c.isdigit() for c in want)
+
+
+def test_signs_in_the_reading_and_its_dict(reader):
+    reading = read_number(_printed("-12.5"), reader)
+    assert reading.number == "-12.5"
+    minus, point = reading.signs
+    assert (minus.symbol, minus.index, point.symbol, point.index) == ("-", 0, ".", 2)
+    one, two, five = (d.box for d in reading.digits)
+    assert minus.box[0] + minus.box[2] <= one[0]  # the minus before the first digit
+    assert two[0] + two[2] <= point.box[0] and point.box[0] + point.box[2] <= five[0]  # the point between 2 and 5
+    assert point.box[1] + point.box[3] >= two[1] + 0.8 * two[3]  # ... on the baseline
+    row = reading.to_dict()
+    assert json.loads(json.dumps(row)) == row
+    assert [s["symbol"] for s in row["signs"]] == ["-", "."] and row["signs"][1]["index"] == 2
+
+
+def test_handwritten_minus_and_decimal_point(reader, mnist_test):
+    # MNIST test digits with a pen dot on the baseline in a gap, or a pen bar before the first digit (scenes.py).
+    from scenes import scene
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(104)
+    for condition, sign in [("decimal_point", "."), ("minus", "-")]:
+        photos = [scene(images, labels, rng, condition) for _ in range(10)]
+        assert all(sign in want for _, want in photos)
+        found = [sign in read_number(photo, reader).number for photo, _ in photos]
+        assert sum(found) >= 8, condition
+
+
+def test_a_dot_above_the_line_or_a_bar_over_a_digit_is_not_a_sign(reader, mnist_test):
+    # The same MNIST digits with a dot at mid-height between them, or a bar across the top of the first digit
+    # (a 7's or a 5's separate stroke): no sign in the answer.
+    import cv2
+
+    images, labels = mnist_test
+    idx = [i for i in range(200) if labels[i] in (3, 4, 8)][:3]
+    canvas = np.zeros((90, 150), np.uint8)
+    for k, i in enumerate(idx):
+        canvas[31:59, 30 + 32 * k : 58 + 32 * k] = images[i]
+    canvas = cv2.resize(canvas, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+    number = "".join(str(int(labels[i])) for i in idx)
+    plain = read_number(255 - canvas, reader).number
+    high = canvas.copy()
+    cv2.circle(high, (4 * 60, 4 * 40), 7, 255, -1)  # between the first two digits, near their tops
+    bar = canvas.copy()
+    cv2.line(bar, (4 * 32, 4 * 33), (4 * 56, 4 * 33), 255, 8)  # across the first digit's top
+    assert "." not in read_number(255 - high, reader).number
+    assert "-" not in read_number(255 - bar, reader).number
+    assert plain == number

@@ -11,7 +11,7 @@ import dataclasses
 __all__ = ["PREDICT_FIELDS", "READ_FIELDS", "spec"]
 
 PREDICT_FIELDS = ("path", "label", "not_a_digit", "confidence", "top_k", "score", "threshold")  # predict --json
-READ_FIELDS = ("path", "number", "confidence", "digits")  # read --json
+READ_FIELDS = ("path", "number", "confidence", "digits", "signs")  # read --json
 
 
 def _error_response(description: str) -> dict:
@@ -87,14 +87,21 @@ def spec(version: str, limits=None) -> dict:
                             "required": list(READ_FIELDS), "properties": {
                                 "path": {"type": "string", "description": "The uploaded file's name, or `upload`."},
                                 "number": {"type": "string", "description": "The digits left to right, ? for a "
-                                           "position that is not a digit, empty when none was found."},
+                                           "position that is not a digit, a leading - and . between digits where "
+                                           "`signs` has them, empty when none was found."},
                                 "confidence": {"type": "number", "description": "Product of the positions' "
                                                "confidences."},
                                 "digits": {"type": "array", "items": {"type": "object", "properties": {
                                     "box": {"type": "array", "items": {"type": "integer"},
                                             "description": "x, y, w, h in the photo's pixels."},
                                     "label": {"type": ["integer", "null"]}, "confidence": {"type": "number"},
-                                    "not_a_digit": {"type": "boolean"}}}}},
+                                    "not_a_digit": {"type": "boolean"}}}},
+                                "signs": {"type": "array", "description": "A minus before the number, decimal "
+                                          "points between its digits (found by shape and place).",
+                                          "items": {"type": "object", "properties": {
+                                              "box": {"type": "array", "items": {"type": "integer"}},
+                                              "symbol": {"type": "string", "enum": ["-", "."]},
+                                              "index": {"type": "integer", "description": "Positions before it."}}}}},
                             "additionalProperties": True},
             },
         },

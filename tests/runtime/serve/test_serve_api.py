@@ -183,7 +183,7 @@ def test_read_a_letter_is_no_digits_found(server, client):
     photo = make_glyph_photo("A", np.random.default_rng(1))
     r = client.post(f"{server.url}/v1/read", content=photo, headers={"Content-Type": "image/jpeg"})
     assert r.status_code == 200, r.text
-    assert r.json() == {"path": "upload", "number": "", "confidence": 0.0, "digits": []}
+    assert r.json() == {"path": "upload", "number": "", "confidence": 0.0, "digits": [], "signs": []}
 
 
 def test_read_parameters(server, client, mnist_test):
