@@ -59,6 +59,7 @@ _PAGE_THIN = 0.04  # ... when at most this share of the photo's short side thick
 _PAGE_PAST = 0.02  # ... and reaching this share of the photo past the other ink at both ends
 _EDGE_SIZE = (0.6, 1.4)  # a mark touching the photo's edge this many times as tall as the marks inside is a digit
 _DOT = (0.08, 0.35)  # a decimal point: a round, filled blob this many digit heights across, on the baseline between digits
+_DOT_INK = 0.6  # ... and dark: its mean ink at least this share of its neighbours' 90th percentile
 _BAR = (0.25, 1.5)  # a minus: a level bar this many digit heights long, at mid-height, just before the first digit
 _ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
 _TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
@@ -188,9 +189,9 @@ def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[i
 
     Digits here are the marks at least half a digit height tall. A **decimal point** is a component (a speck
     or a mark) :data:`_DOT` digit heights across, round (at most twice as wide as tall, at most 1.4 times as tall
-    as wide: not a comma) and filled (half its box or more), as dark as its neighbours, sitting in the gap between
+    as wide: not a comma), filled (half its box or more) and dark (:data:`_DOT_INK`), sitting in the gap between
     two digits (overlapping neither by more than a quarter of its width) with its bottom within 0.25 digit heights
-    of theirs, its centre in their lowest 30% and no small mark above it (a colon). A **minus** is a mark
+    of theirs, its centre in their lowest 30% and no mark above it (a colon, the rest of a broken digit). A **minus** is a mark
     :data:`_BAR` digit heights long, at least twice as long as tall and at most 0.3 digit heights thick, left of
     every digit and at most a digit height before the first, its centre in the middle of the digits' height (25-80%
     down from their median top to their median bottom); two such bars (``=``) are not a minus. Neither is a 7's
@@ -205,16 +206,15 @@ def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[i
     def box(i):
         return int(x[i]), int(y[i]), int(x[i] + bw[i]), int(y[i] + bh[i])
 
-    def level(i):  # the component's mean ink
+    def values(i):  # the component's ink
         x0, y0, x1, y1 = box(i)
-        return float(ink.ink[y0:y1, x0:x1][ink.labels[y0:y1, x0:x1] == i].mean())
+        return ink.ink[y0:y1, x0:x1][ink.labels[y0:y1, x0:x1] == i]
 
     found = []
     size = np.maximum(bw, bh)
     lo, hi = _DOT
     dots = np.flatnonzero((size >= lo * height) & (size <= hi * height) & (bh <= 1.4 * bw) & (bw <= 2 * bh)
                           & (area >= np.maximum(0.5 * bw * bh, 4)))
-    small = np.flatnonzero(size <= hi * height)
     centres = np.array([x[d] + bw[d] / 2 for d in digits])
     for i in dots:
         if i == 0 or i in digits:
@@ -230,11 +230,11 @@ def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[i
         tall = (bh[left] + bh[right]) / 2
         if abs(y[i] + bh[i] - base) > 0.25 * height or y[i] + bh[i] / 2 < base - 0.3 * tall:
             continue
-        if level(i) < 0.5 * min(level(left), level(right)):
-            continue
-        above = small[(x[small] < x[i] + bw[i]) & (x[small] + bw[small] > x[i]) & (y[small] + bh[small] <= y[i])
-                      & (y[small] >= base - tall)]
-        if len(above):  # a colon, a semicolon, a division sign: not a decimal point
+        if values(i).mean() < _DOT_INK * np.percentile(np.concatenate([values(left), values(right)]), 90):
+            continue  # a faint speck, the blurred end of a broken thin stroke
+        above = (x < x[i] + bw[i]) & (x + bw > x[i]) & (y + bh <= y[i]) & (y >= base - 1.5 * tall)
+        above[[0, i, left, right]] = False
+        if above.any():  # a colon, a semicolon, a piece of a broken digit above it: not a decimal point
             continue
         found.append((int(i), ".", box(i)))
     first = digits[0]
