@@ -339,8 +339,8 @@ class DigitClassifier:
           images: see the class docstring.
           threshold: reject images whose score is below this (the score of the model's rule:
             ``digit_mass`` = 1 - p(not a digit), or ``max_prob`` = the top digit's probability,
-            for a model without a rule); None uses the model's calibrated rule (:attr:`reject`),
-            and a model without one rejects nothing.
+            for a model without a rule; it replaces the whole rule, ``min_share`` too); None uses the
+            model's calibrated rule (:attr:`reject`), and a model without one rejects nothing.
 
         Returns:
           A :class:`~edgedigits_runtime.reject.Classification` (labels, probs, confidence,
@@ -351,11 +351,12 @@ class DigitClassifier:
           InputError: bad images.
         """
         method = (self.reject or {}).get("method", "max_prob")
+        min_share = None
         if threshold is not None:
             threshold = check_threshold(threshold, method)
         elif self.reject is not None:
-            threshold = float(self.reject["threshold"])
-        return classification_from_probs(self.predict_proba(images), threshold, method)
+            threshold, min_share = float(self.reject["threshold"]), self.reject.get("min_share")
+        return classification_from_probs(self.predict_proba(images), threshold, method, min_share)
 
     def top_k(self, images, k: int = 3) -> list[list[tuple[int, float]]]:
         """The ``k`` most likely digits of each image with their probabilities, best first.

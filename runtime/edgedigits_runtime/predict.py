@@ -61,15 +61,20 @@ class FileResult:
     not_a_digit: bool = False
     score: float | None = None
     threshold: float | None = None
+    share: float | None = None
+    min_share: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def as_dict(self) -> dict:
-        """JSON-ready: path, label, not_a_digit, confidence, top_k (pairs as lists), score, threshold, error (only when failed)."""
+        """JSON-ready: path, label, not_a_digit, confidence, top_k (pairs as lists), score, threshold, share and min_share
+        (only when the model's rule has a ``min_share``), error (only when failed)."""
         out = {"path": self.path, "label": self.label, "not_a_digit": self.not_a_digit, "confidence": self.confidence,
                "top_k": [[label, prob] for label, prob in self.top_k], "score": self.score, "threshold": self.threshold}
+        if self.min_share is not None:
+            out["share"], out["min_share"] = self.share, self.min_share
         if self.error is not None:
             out["error"] = self.error
         return out
@@ -218,3 +223,4 @@ def _fill(results: list[FileResult], images: np.ndarray, classifier, top_k: int,
         result.top_k = [tuple(pair) for pair in row["top_k"]]
         result.label, result.not_a_digit, result.confidence = row["label"], row["not_a_digit"], row["confidence"]
         result.score, result.threshold = row["score"], row["threshold"]
+        result.share, result.min_share = row.get("share"), row.get("min_share")

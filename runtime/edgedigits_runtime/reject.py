@@ -19,8 +19,13 @@ Methods (:data:`METHODS`):
   non-digits pushed to a uniform output, ``--negative-target uniform``; a plain model's
   confidence is a weak score).
 
+A ``digit_mass`` rule may also carry ``"min_share"``: the top digit's *share* of the digit mass
+(p(top digit) / digit mass) below which an image is "not a digit" too, whatever its mass: the
+model is sure it sees a digit but splits it between two (where most errors on accepted digits
+are). It is chosen at export on validation digits as well; a runtime that predates it ignores it.
+
 A model without a rule (older exports, third-party files) never rejects unless the caller
-passes ``threshold=`` by hand.
+passes ``threshold=`` by hand (a hand-set threshold replaces the whole rule: no ``min_share``).
 
 Example:
 
@@ -49,6 +54,7 @@ __all__ = [
     "check_threshold",
     "classification_from_probs",
     "reject_figures",
+    "top_share",
 ]
 
 NOT_A_DIGIT = -1
@@ -70,6 +76,7 @@ class Classification:
       score: float32 (N,): the value the rule compared (higher = more digit-like).
       threshold: the threshold used (None: no rule, nothing rejected).
       method: the rule's method (``"digit_mass"`` or ``"max_prob"``), None without a rule.
+      min_share: the rule's second condition (the top digit's share of the digit mass), None without one.
     """
 
     labels: np.ndarray
@@ -79,6 +86,7 @@ class Classification:
     score: np.ndarray
     threshold: float | None = None
     method: str | None = None
+    min_share: float | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -96,13 +104,17 @@ class Classification:
 
         Returns:
           ``{"label": int | None, "not_a_digit": bool, "confidence": float, "top_k": [[digit, prob], ...],
-          "score": float, "threshold": float | None}``; ``label`` is None when rejected, ``confidence``
-          and ``top_k`` are still the digits' (what the model leaned to).
+          "score": float, "threshold": float | None}``, plus ``"share"`` and ``"min_share"`` when the rule has
+          a ``min_share``; ``label`` is None when rejected, ``confidence`` and ``top_k`` are still the digits'
+          (what the model leaned to).
         """
         rejected = bool(self.not_a_digit[i])
-        return {"label": None if rejected else int(self.labels[i]), "not_a_digit": rejected,
-                "confidence": float(self.confidence[i]), "top_k": [[d, p] for d, p in self.top_k(i, k)],
-                "score": float(self.score[i]), "threshold": self.threshold}
+        out = {"label": None if rejected else int(self.labels[i]), "not_a_digit": rejected,
+               "confidence": float(self.confidence[i]), "top_k": [[d, p] for d, p in self.top_k(i, k)],
+               "score": float(self.score[i]), "threshold": self.threshold}
+        if self.min_share is not None:
+            out["share"], out["min_share"] = float(top_share(self.probs[i : i + 1])[0]), self.min_share
+        return out
 
     def to_rows(self, k: int = 1) -> list[dict]:
         """:meth:`to_dict` of every image, in order."""
@@ -140,18 +152,33 @@ def check_rule(rule, where: str) -> dict | None:
                          "upgrade edgedigits-runtime or re-export")
     try:
         check_threshold(rule.get("threshold"), method)
+        if rule.get("min_share") is not None:
+            check_threshold(rule["min_share"], method)
     except UsageError as exc:
         raise ModelError(f"{where}: bad reject threshold ({exc}): re-export the model") from None
+    if rule.get("min_share") is not None and method != "digit_mass":
+        raise ModelError(f"{where}: 'min_share' needs the digit_mass method, not {method!r}: re-export the model")
     return rule
 
 
-def classification_from_probs(probs: np.ndarray, threshold: float | None = None, method: str = "max_prob") -> Classification:
+def top_share(probs: np.ndarray) -> np.ndarray:
+    """The top digit's share of the digit mass, p(top digit) / sum of the 10 digit outputs (float32 (N,))."""
+    probs = np.asarray(probs, dtype=np.float32).reshape(-1, _NUM_CLASSES)
+    if not len(probs):
+        return np.zeros(0, np.float32)
+    return (probs.max(axis=1) / np.maximum(probs.sum(axis=1), np.float32(1e-6))).astype(np.float32)
+
+
+def classification_from_probs(probs: np.ndarray, threshold: float | None = None, method: str = "max_prob",
+                              min_share: float | None = None) -> Classification:
     """Apply a rule to digit probabilities (N, 10).
 
     Args:
       probs: float (N, 10) digit probabilities.
       threshold: reject where the score is below it; None rejects nothing.
       method: one of :data:`METHODS`.
+      min_share: with ``threshold``, also reject where the top digit's share of the digit mass
+        (:func:`top_share`) is below it; None: no such condition.
 
     Returns:
       A :class:`Classification`.
@@ -164,13 +191,16 @@ def classification_from_probs(probs: np.ndarray, threshold: float | None = None,
     else:
         score = confidence.astype(np.float32, copy=True)
     if threshold is None:
-        rejected = np.zeros(len(probs), bool)
+        rejected, min_share = np.zeros(len(probs), bool), None
     else:
         rejected = score < np.float32(threshold)
+        if min_share is not None:
+            rejected |= top_share(probs) < np.float32(min_share)
     labels = np.where(rejected, NOT_A_DIGIT, digits).astype(np.int64)
     return Classification(labels=labels, probs=probs, confidence=confidence.astype(np.float32), not_a_digit=rejected,
                           score=score, threshold=None if threshold is None else float(threshold),
-                          method=None if threshold is None else method)
+                          method=None if threshold is None else method,
+                          min_share=None if min_share is None else float(min_share))
 
 
 def calibrate_threshold(digit_scores, accept: float = 0.99) -> float:

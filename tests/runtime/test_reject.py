@@ -52,6 +52,8 @@ def test_no_threshold_rejects_nothing():
     ({"method": "telepathy", "threshold": 0.5}, "unknown to this runtime"),
     ({"method": "max_prob"}, "bad reject threshold"),
     ({"method": "max_prob", "threshold": 1.5}, "bad reject threshold"),
+    ({"method": "digit_mass", "threshold": 0.5, "min_share": 2}, "bad reject threshold"),
+    ({"method": "max_prob", "threshold": 0.5, "min_share": 0.6}, "needs the digit_mass method"),
 ])
 def test_bad_rules_are_model_errors(rule, message):
     with pytest.raises(ModelError, match=message):
@@ -89,6 +91,31 @@ def test_rule_from_the_manifest_is_applied(model_copy, digits):
     # predict/predict_proba keep giving digits only, for old callers.
     assert (clf.predict(images) >= 0).all()
     # A hand-set threshold overrides the rule.
+    assert not clf.classify(images, threshold=0.0).not_a_digit.any()
+
+
+def test_min_share_rejects_digits_split_between_two():
+    probs = np.array([[0.9] + [0.01] * 9, [0.45, 0.45] + [0.0] * 8, [0.2, 0.1] + [0.0] * 8], np.float32)
+    c = classification_from_probs(probs, threshold=0.5, method="digit_mass", min_share=0.6)
+    assert c.labels.tolist() == [0, NOT_A_DIGIT, NOT_A_DIGIT] and c.min_share == 0.6  # row 2: mass 0.9, split in two
+    row = c.to_dict(1)
+    assert row["not_a_digit"] and row["share"] == pytest.approx(0.5) and row["min_share"] == 0.6 and row["score"] >= 0.5
+    plain = classification_from_probs(probs, threshold=0.5, method="digit_mass")
+    assert plain.labels.tolist() == [0, 0, NOT_A_DIGIT] and plain.min_share is None and "share" not in plain.to_dict(1)
+    nothing = classification_from_probs(probs, threshold=None, method="digit_mass", min_share=0.6)
+    assert not nothing.not_a_digit.any() and nothing.min_share is None  # no rule: nothing rejected
+
+
+def test_min_share_from_the_manifest_is_applied_and_a_hand_threshold_replaces_it(model_copy, digits):
+    from edgedigits_runtime.reject import top_share
+
+    rule = {"method": "digit_mass", "threshold": 0.0, "min_share": 0.999, "chosen_on": "a test"}
+    _manifest_with(model_copy, rule)
+    clf = DigitClassifier(model_copy, num_threads=1)
+    images = digits[0][:100]
+    c = clf.classify(images)
+    np.testing.assert_array_equal(c.not_a_digit, top_share(clf.predict_proba(images)) < np.float32(0.999))
+    assert c.not_a_digit.any() and c.min_share == 0.999
     assert not clf.classify(images, threshold=0.0).not_a_digit.any()
 
 

@@ -81,7 +81,11 @@ def spec(version: str, limits=None) -> dict:
                     "score": {"type": ["number", "null"], "description": "What the reject rule compared (higher = "
                               "more digit-like)."},
                     "threshold": {"type": ["number", "null"], "description": "What `score` was compared with "
-                                  "(null: no rule, nothing rejected)."}},
+                                  "(null: no rule, nothing rejected)."},
+                    "share": {"type": "number", "description": "Only when the rule has `min_share`: the top digit's "
+                              "share of the digit probabilities."},
+                    "min_share": {"type": "number", "description": "Only when the rule has it: below this `share` the "
+                                  "image is not a digit either (the model splits it between two digits)."}},
                     "additionalProperties": True},
                 "Reading": {"type": "object", "description": "The fields of `edgedigits-rt read --json`.",
                             "required": list(READ_FIELDS), "properties": {
