@@ -65,6 +65,7 @@ def export(
     max_drop: float = typer.Option(0.15, "--max-drop", help="Gate: int8 formats may lose at most this many percentage points vs Keras."),
     min_agreement: float = typer.Option(0.999, "--min-agreement", help="Gate: float formats' share of test images with Keras' top-1."),
     reject_accept: float = typer.Option(0.99, "--reject-accept", help="Runs that learnt 'not a digit': each artifact's threshold keeps this share of validation digits."),
+    reject_split: float = typer.Option(_D.reject_split, "--reject-split", help="Runs with the 11th class: also reject this share of the kept validation digits, those split most between two digits (0: off)."),
     min_digits_accepted: float = typer.Option(0.98, "--min-digits-accepted", help="Gate: that threshold keeps at least this share of test digits."),
     max_reject_drop: float = typer.Option(5.0, "--max-reject-drop", help="Gate: reject the held-out non-digit kind at most this many points less than Keras."),
     qat_epochs: float = typer.Option(_D.qat_epochs, "--qat-epochs", help="Quantization-aware fine-tune passes, each as many images as one of the run's training epochs (fractions allowed)."),
@@ -98,7 +99,7 @@ def export(
         qat_schedule=qat_schedule, teacher=[str(t) for t in teacher or []], distill_weight=distill_weight,
         temperature=temperature, calibration_samples=calibration_samples,
         per_channel=not per_tensor, min_accuracy=min_accuracy, max_drop=max_drop, min_agreement=min_agreement,
-        reject_accept=reject_accept, min_digits_accepted=min_digits_accepted, max_reject_drop=max_reject_drop,
+        reject_accept=reject_accept, reject_split=reject_split, min_digits_accepted=min_digits_accepted, max_reject_drop=max_reject_drop,
         data_dir=None if data_dir is None else str(data_dir), seed=seed,
     ).validate()
     result = run_export(config, progress=functools.partial(typer.echo, err=True))

@@ -268,7 +268,8 @@ def _reject_calibration(model, splits, train_config, config, keras_probs, y_test
              "test_digits_accepted": figures["digits_accepted"], "test_accuracy_on_accepted": figures["accuracy_on_accepted"],
              "holdout_rejected": figures["nondigits_rejected"]}
     return RejectCalibration(val_x=splits.x_val, val_y=splits.y_val, nondigits=nondigits, holdout_kind=holdout,
-                             accept=config.reject_accept, keras=keras, method=method, photo_x=photo_x)
+                             accept=config.reject_accept, keras=keras, method=method, photo_x=photo_x,
+                             split=config.reject_split)
 
 
 def _failed(row: ExportRow, message: str, kind: str, log) -> ExportRow:

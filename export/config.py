@@ -59,6 +59,9 @@ class ExportConfig:
       min_agreement: gate: float formats must give the Keras model's top-1 on this share of test images.
       reject_accept: the "not a digit" threshold of each artifact keeps this share of the validation
         digits (runs trained with non-digits only; chosen per artifact, never on the test set).
+      reject_split: a ``digit_mass`` rule's second condition (``min_share``, the top digit's share of the digit
+        mass) rejects this share of the validation digits the threshold keeps: those the model splits between
+        two digits, where most errors on accepted digits are (0: no second condition).
       min_digits_accepted: gate: that threshold must keep at least this share of the test digits.
       max_reject_drop: gate: each artifact rejects the held-out non-digit kind at most this many
         percentage points less than the Keras model does.
@@ -85,6 +88,7 @@ class ExportConfig:
     max_drop: float = 0.15
     min_agreement: float = 0.999
     reject_accept: float = 0.99
+    reject_split: float = 0.001
     min_digits_accepted: float = 0.98
     max_reject_drop: float = 5.0
     data_dir: str | None = None
@@ -123,6 +127,8 @@ class ExportConfig:
                 raise UsageError(f"{name} is a fraction in [0, 1] (e.g. 0.994), got {value!r}")
         if not 0.5 <= self.reject_accept <= 1.0:
             raise UsageError(f"--reject-accept is the share of validation digits to keep, in [0.5, 1], got {self.reject_accept!r}")
+        if isinstance(self.reject_split, bool) or not 0.0 <= self.reject_split <= 0.05:
+            raise UsageError(f"--reject-split is the share of kept validation digits to reject, in [0, 0.05], got {self.reject_split!r}")
         if not 0.0 <= self.min_digits_accepted <= 1.0:
             raise UsageError(f"--min-digits-accepted is a fraction in [0, 1], got {self.min_digits_accepted!r}")
         if not 0.0 <= self.max_reject_drop <= 100.0:

@@ -428,6 +428,10 @@ def _sources(pack: MicroPack, model: bytes, table: np.ndarray, example: np.ndarr
         threshold = (f"// \"Not a digit\" when {reject.get('score', 'the top digit probability')} is below this "
                      f"(the model's calibrated rule: {json.dumps({k: v for k, v in reject.items() if k != 'threshold'})[:300]}).\n"
                      f"#define EDGEDIGITS_REJECT_THRESHOLD {_c_float(float(reject['threshold']))}\n")
+        if isinstance(reject.get("min_share"), (int, float)):
+            threshold += ("// ... and when the top digit's probability is below this share of the 10 digit outputs' sum "
+                          "(the model splits the image between two digits).\n"
+                          f"#define EDGEDIGITS_REJECT_MIN_SHARE {_c_float(float(reject['min_share']))}\n")
     files = {}
     files["edgedigits_model.h"] = f"""{_NOTICE}// The edgedigits int8 MNIST classifier for TensorFlow Lite Micro.
 //

@@ -18,7 +18,7 @@ from edgedigits_runtime import DigitClassifier
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.evaluate import Score, score
 from edgedigits_runtime.fileio import sha256_bytes
-from edgedigits_runtime.reject import calibrate_threshold
+from edgedigits_runtime.reject import calibrate_threshold, top_share
 
 __all__ = ["Verification", "RejectCalibration", "evaluate", "check_gate", "check_reject_gate"]
 
@@ -83,11 +83,12 @@ def evaluate(data: bytes, fmt, images: np.ndarray, labels: np.ndarray, reference
         clf = DigitClassifier.from_bytes(data, entry, name=name or fmt.name, num_threads=1)
         rule = None
         if calibrate is not None:
-            val = score(clf, calibrate.val_x, calibrate.val_y)
-            photo = None if calibrate.photo_x is None else clf.classify(calibrate.photo_x).score
-            rule = calibrate.rule(val.scores, photo)
-        scored = score(clf, images, labels, reference, threshold=None if rule is None else rule["threshold"],
-                       nondigits=None if calibrate is None else calibrate.nondigits)
+            val = clf.classify(calibrate.val_x)
+            photo = None if calibrate.photo_x is None else clf.classify(calibrate.photo_x)
+            rule = calibrate.rule(val.score, None if photo is None else photo.score, val_shares=top_share(val.probs),
+                                  photo_shares=None if photo is None else top_share(photo.probs))
+            clf = DigitClassifier.from_bytes(data, {**entry, "reject": rule}, name=name or fmt.name, num_threads=1)
+        scored = score(clf, images, labels, reference, nondigits=None if calibrate is None else calibrate.nondigits)
     except EdgeDigitsError as exc:
         raise ExportError(f"the converted model does not run in the runtime: {first_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 (the backends raise their own types)
@@ -113,6 +114,8 @@ class RejectCalibration:
       method: the runtime reject method (``digit_mass`` for the default 11th-class head, ``max_prob``).
       photo_x: validation digits prepared by the runtime's photo path (uint8), or None: the threshold then keeps
         ``accept`` of these too (the lower of the two thresholds).
+      split: with the ``digit_mass`` method, a second condition (``min_share``: the top digit's share of the digit
+        mass) rejects this share of the validation digits the threshold keeps (0: none).
     """
 
     val_x: np.ndarray
@@ -123,9 +126,15 @@ class RejectCalibration:
     keras: dict
     method: str = "max_prob"
     photo_x: np.ndarray | None = None
+    split: float = 0.0
 
-    def rule(self, val_scores, photo_scores=None) -> dict:
-        """The manifest's ``"reject"`` entry: the threshold chosen on these validation digits' scores (through the artifact)."""
+    def rule(self, val_scores, photo_scores=None, val_shares=None, photo_shares=None) -> dict:
+        """The manifest's ``"reject"`` entry: the threshold chosen on these validation digits' scores (through the artifact).
+
+        With ``split`` (``digit_mass`` only) and ``val_shares`` (the validation digits' top-digit shares of the digit
+        mass, :func:`~edgedigits_runtime.reject.top_share`), the entry also gets ``min_share``: the highest share that
+        keeps ``1 - split`` of the validation digits the threshold keeps. ``photo_shares`` only report what it keeps.
+        """
         val_scores = np.asarray(val_scores, np.float32)
         threshold = calibrate_threshold(val_scores, self.accept)
         chosen_on = (f"{len(val_scores)} MNIST validation digits (carved from the training set; never the test set): "
@@ -140,8 +149,19 @@ class RejectCalibration:
                          f">= {self.accept:.1%} of each")
             out["validation_photo_digits_accepted"] = float((photo_scores >= np.float32(threshold)).mean())
         out["threshold"] = float(threshold)
+        kept = val_scores >= np.float32(threshold)
+        if self.split and self.method == "digit_mass" and val_shares is not None and kept.any():
+            val_shares = np.asarray(val_shares, np.float32)
+            out["min_share"] = calibrate_threshold(val_shares[kept], 1.0 - self.split)
+            chosen_on += (f"; then min_share, the highest top digit's share of the digit mass that keeps "
+                          f">= {1.0 - self.split:.1%} of the raw validation digits the threshold keeps")
+            kept &= val_shares >= np.float32(out["min_share"])
+            if photo_shares is not None and "validation_photo_digits_accepted" in out:
+                out["validation_photo_digits_accepted"] = float(((photo_scores >= np.float32(threshold))
+                                                                 & (np.asarray(photo_shares, np.float32)
+                                                                    >= np.float32(out["min_share"]))).mean())
         out["chosen_on"] = chosen_on + ", computed through this artifact in the runtime"
-        out["validation_digits_accepted"] = float((val_scores >= np.float32(threshold)).mean())
+        out["validation_digits_accepted"] = float(kept.mean())
         return out
 
 

@@ -22,6 +22,26 @@ def _verification(kept, rejected):
     return types.SimpleNamespace(score=score, reject={"threshold": 0.5})
 
 
+def test_rule_adds_min_share_from_the_kept_validation_digits():
+    rng = np.random.default_rng(0)
+    mass = np.round(rng.beta(8, 1, 5000) * 256) / 256  # int8-like scores, many ties
+    shares = np.round(rng.beta(20, 1, 5000) * 256) / 256
+    calibration = RejectCalibration(val_x=None, val_y=None, nondigits=None, holdout_kind="noise", accept=0.99, keras={},
+                                    method="digit_mass", split=0.002)
+    rule = calibration.rule(mass, val_shares=shares)
+    kept = mass >= np.float32(rule["threshold"])
+    assert kept.mean() >= 0.99 and rule["min_share"] in shares[kept]
+    both = kept & (shares >= np.float32(rule["min_share"]))
+    assert both.sum() >= (1 - 0.002) * kept.sum() and rule["validation_digits_accepted"] == pytest.approx(both.mean())
+    higher = shares[kept][shares[kept] > rule["min_share"]]
+    assert (shares[kept] >= higher.min()).mean() < 1 - 0.002  # the highest such share
+    # no split, or a max_prob rule: no second condition, the threshold as before
+    for options in ({"split": 0.0}, {"method": "max_prob"}):
+        plain = RejectCalibration(**{**calibration.__dict__, **options}).rule(mass, val_shares=shares)
+        assert "min_share" not in plain and plain["threshold"] == rule["threshold"]
+        assert plain["validation_digits_accepted"] == pytest.approx(kept.mean())
+
+
 def test_reject_gate():
     calibration = RejectCalibration(val_x=None, val_y=None, nondigits=None, holdout_kind="shapes", accept=0.99,
                                     keras={"holdout_rejected": 0.90})
@@ -89,9 +109,12 @@ def test_class_head_exports_exact_int8_probabilities_and_calibrates_on_photo_dig
     result.raise_for_errors()
     (row,) = result.rows
     rule = json.loads(result.manifest_path.read_text())["artifacts"][row.path.split("/")[-1]]["reject"]
-    assert rule["method"] == "digit_mass" and "photo path" in rule["chosen_on"]
-    assert rule["validation_photo_digits_accepted"] >= 0.99 and rule["validation_digits_accepted"] >= 0.99
+    assert rule["method"] == "digit_mass" and "photo path" in rule["chosen_on"] and "min_share" in rule["chosen_on"]
+    # the mass threshold keeps >= 99% of each validation set; min_share then keeps >= 99.9% of the raw ones it kept
+    assert rule["validation_digits_accepted"] >= 0.99 * (1 - ExportConfig().reject_split) - 1e-9
+    assert rule["validation_photo_digits_accepted"] >= 0.98 and 0 < rule["min_share"] <= 1
     clf = DigitClassifier(row.path)
+    assert clf.reject["min_share"] == rule["min_share"]
     assert clf.output_spec.scale == pytest.approx(1 / 256) and clf.output_spec.zero_point == -128
     p = clf.predict_proba(load_mnist("test", mnist_dir)[0][:200])
     assert p.min() >= 0 and p.sum(axis=1).max() <= 1
