@@ -148,7 +148,9 @@ def test_openapi_describes_every_route(server, client):
     schema = doc["components"]["schemas"]["Prediction"]
     png = client.post(f"{server.url}/v1/predict", content=_png(np.zeros((28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255),
                       headers={"Content-Type": "image/png"}).json()
-    assert set(schema["required"]) == set(schema["properties"]) == set(png)  # described = sent
+    optional = {"share", "min_share"}  # sent only when the model's rule has a min_share
+    assert set(schema["required"]) == set(schema["properties"]) - optional  # described = sent
+    assert set(schema["required"]) <= set(png) <= set(schema["properties"]) and set(png) - set(schema["required"]) in (set(), optional)
 
 
 def test_read_matches_offline_read(server, client, mnist_test, tmp_path, clf):
