@@ -50,6 +50,8 @@ def main() -> None:
         c = clf.classify(x)
         ok = ~c.not_a_digit
         rule = "none" if clf.reject is None else f"{clf.reject['method']} >= {clf.reject['threshold']:.3f}"
+        if clf.reject is not None and clf.reject.get("min_share") is not None:
+            rule += f", share >= {clf.reject['min_share']:.3f}"
         on_ok = float((c.labels[ok] == y[ok]).mean()) if ok.any() else float("nan")
         print(f"| {name} | {rule} | {float((clf.predict(x) == y).mean()):.2%} | {float(ok.mean()):.2%} | {on_ok:.2%} |")
 
