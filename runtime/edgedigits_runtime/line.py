@@ -59,7 +59,8 @@ _PAGE_THIN = 0.04  # ... when at most this share of the photo's short side thick
 _PAGE_PAST = 0.02  # ... and reaching this share of the photo past the other ink at both ends
 _EDGE_SIZE = (0.6, 1.4)  # a mark touching the photo's edge this many times as tall as the marks inside is a digit
 _DOT = (0.08, 0.35)  # a decimal point: a round, filled blob this many digit heights across, on the baseline between digits
-_DOT_INK = 0.6  # ... and dark: its mean ink at least this share of its neighbours' 90th percentile
+_DOT_LOW = 0.06  # ... its bottom at most this many digit heights below theirs (a comma's tail reaches further)
+_DOT_INK = 0.004  # ... holding as much ink as a disc 0.07 digit heights across as dark as its neighbours' strokes
 _BAR = (0.25, 1.5)  # a minus: a level bar this many digit heights long, at mid-height, just before the first digit
 _ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
 _TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
@@ -190,12 +191,13 @@ def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[i
     Digits here are the marks at least half a digit height tall. A **decimal point** is a component (a speck
     or a mark) :data:`_DOT` digit heights across, round (at most twice as wide as tall, at most 1.4 times as tall
     as wide: not a comma), filled (half its box or more) and dark (:data:`_DOT_INK`), sitting in the gap between
-    two digits (overlapping neither by more than a quarter of its width) with its bottom within 0.25 digit heights
-    of theirs, its centre in their lowest 30% and no mark above it (a colon, the rest of a broken digit). A **minus** is a mark
-    :data:`_BAR` digit heights long, at least twice as long as tall and at most 0.3 digit heights thick, left of
-    every digit and at most a digit height before the first, its centre in the middle of the digits' height (25-80%
-    down from their median top to their median bottom); two such bars (``=``) are not a minus. Neither is a 7's
-    bar or a 5's hat (over their digit, and at its top).
+    two digits (overlapping neither by more than a quarter of its width) with its bottom from 0.25 digit heights
+    above theirs to :data:`_DOT_LOW` below (a comma reaches further down), its centre in their lowest 30% and no
+    mark above it (a colon, the rest of a broken digit). A **minus** is a mark :data:`_BAR` digit heights long, at
+    least 1.6 times longer than tall and at most 0.3 digit heights thick, left of every digit and at most a digit
+    height before the first, its centre in the middle of the digits' height (25-80% down from their median top to
+    their median bottom); two such bars (``=``) are not a minus. Neither is a 7's bar or a 5's hat (over their
+    digit, and at its top).
     """
     stats = ink.stats
     x, y, bw, bh, area = (stats[:, i].astype(np.float64) for i in range(5))
@@ -228,9 +230,10 @@ def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[i
             continue
         base = (y[left] + bh[left] + y[right] + bh[right]) / 2
         tall = (bh[left] + bh[right]) / 2
-        if abs(y[i] + bh[i] - base) > 0.25 * height or y[i] + bh[i] / 2 < base - 0.3 * tall:
+        if not -0.25 * height <= y[i] + bh[i] - base <= _DOT_LOW * height or y[i] + bh[i] / 2 < base - 0.3 * tall:
             continue
-        if values(i).mean() < _DOT_INK * np.percentile(np.concatenate([values(left), values(right)]), 90):
+        level = np.percentile(np.concatenate([values(left), values(right)]), 90)
+        if values(i).sum() < _DOT_INK * level * height * height:
             continue  # a faint speck, the blurred end of a broken thin stroke
         above = (x < x[i] + bw[i]) & (x + bw > x[i]) & (y + bh <= y[i]) & (y >= base - 1.5 * tall)
         above[[0, i, left, right]] = False
@@ -240,10 +243,11 @@ def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[i
     first = digits[0]
     top, bottom = float(np.median(y[digits])), float(np.median(y[digits] + bh[digits]))
     lo, hi = _BAR
-    bars = [m for m in marks if m != first and lo * height <= bw[m] <= hi * height and bw[m] >= 2 * bh[m]
-            and bh[m] <= 0.3 * height and x[m] + bw[m] <= x[first] + 0.1 * height
-            and x[first] - (x[m] + bw[m]) <= height
-            and top + 0.25 * (bottom - top) <= y[m] + bh[m] / 2 <= top + 0.8 * (bottom - top)]
+    middle = y + bh / 2
+    bar = ((bw >= lo * height) & (bw <= hi * height) & (bw >= 1.6 * bh) & (bh <= 0.3 * height)
+           & (x + bw <= x[first] + 0.1 * height) & (x[first] - (x + bw) <= height)
+           & (middle >= top + 0.25 * (bottom - top)) & (middle <= top + 0.8 * (bottom - top)))
+    bars = [m for m in marks if bar[m] and m != first]
     if len(bars) == 1 and all(x[m] >= x[bars[0]] for m in marks):
         found.append((bars[0], "-", box(bars[0])))
     return sorted(found, key=lambda f: f[2][0])
