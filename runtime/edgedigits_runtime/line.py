@@ -204,6 +204,7 @@ def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[i
     digits = sorted((m for m in marks if bh[m] >= 0.5 * height), key=lambda m: x[m])
     if not digits:
         return []
+    height = max(height, float(np.median(bh[digits])))  # a minus beside one digit counts in the line's height
 
     def box(i):
         return int(x[i]), int(y[i]), int(x[i] + bw[i]), int(y[i] + bh[i])
