@@ -442,7 +442,8 @@ def _printed(text: str, *, invert: bool = False) -> np.ndarray:
 def test_printed_minus_and_decimal_point_are_read(reader, invert):
     # A minus made the whole number "no digits found" (a mark) and a decimal point was dropped as a speck
     # ("12.5" -> "125": ten times off); a comma and a colon are not decimal points.
-    for text, want in [("-42", "-42"), ("12.5", "12.5"), ("-0.75", "-0.75"), ("3,141", "3141"), ("07:30", "0730")]:
+    for text, want in [("-42", "-42"), ("12.5", "12.5"), ("-0.75", "-0.75"), ("-7", "-7"), ("3,141", "3141"),
+                       ("07:30", "0730")]:
         reading = read_number(_printed(text, invert=invert), reader)
         assert reading.number == want, text
         assert [s.symbol for s in reading.signs] == [c for c in want if c in "-."]
