@@ -118,8 +118,10 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     accuracy = scored.accuracy
     print(f"{source}: {accuracy:.2%} on the {scored.images} MNIST test images through the runtime "
           f"({clf.info['backend']}, {scored.seconds:.1f} s)", file=sys.stderr)
+    min_share = (clf.reject or {}).get("min_share")
     if scored.threshold is not None:
-        print(f"  not a digit (threshold {scored.threshold:.4f}): keeps {scored.digits_accepted:.2%} of them, "
+        share = "" if min_share is None else f", min_share {min_share:.4f}"
+        print(f"  not a digit (threshold {scored.threshold:.4f}{share}): keeps {scored.digits_accepted:.2%} of them, "
               f"{scored.accuracy_on_accepted:.2%} right", file=sys.stderr)
     if accuracy < min_accuracy:
         raise ModelError(f"{source} scores {accuracy:.2%} on the MNIST test set, below {min_accuracy:.2%}: "
@@ -134,6 +136,8 @@ def ship(run: Path, *, data_dir=None, min_accuracy: float = MIN_ACCURACY, models
     if scored.threshold is not None:
         shipped.update({"reject_threshold": scored.threshold, "runtime_digits_accepted": round(scored.digits_accepted, 6),
                         "runtime_accuracy_on_accepted": round(scored.accuracy_on_accepted, 6)})
+        if min_share is not None:
+            shipped["reject_min_share"] = min_share
     shipped.update(_run_facts(run))
     out = {key: value for key, value in manifest.items() if key not in ("artifacts", "reference")}
     out["artifacts"] = {SHIPPED_NAME: entry, **_other_entries(models_dir)}  # the classifier first; the number reader's entry stays
