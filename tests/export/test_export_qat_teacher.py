@@ -108,3 +108,21 @@ def test_export_refuses_a_missing_teacher_before_loading_anything(tmp_path):
     (run / "model.keras").write_bytes(b"not read: the teacher is checked first")
     with pytest.raises(RunError, match="no-such-teacher does not exist"):
         export(ExportConfig(run=str(run), teacher=[str(tmp_path / "no-such-teacher")]))
+
+
+def test_with_augmentation_the_teacher_answers_each_augmented_batch(tmp_path):
+    from edgedigits.export.convert_tflite import qat_model
+    from edgedigits.train.targets import TEACHER_CACHE
+
+    _, keras = _keras()
+    student, teacher = _student(keras), _teacher_run(keras, tmp_path / "teacher")
+    (tmp_path / "student").mkdir()
+    lines = []
+    ctx = _context(student, tmp_path / "student", teacher=[str(teacher)], distill_weight=1.0, qat_augment=True)
+    ctx.log = lines.append
+    plain = _context(student, tmp_path / "student", qat_augment=True)
+    images = ctx.train_x.astype(np.float32)[..., None] / 255.0
+    says = [qat_model(c).predict(images, verbose=0)[:, _TEACHER_SAYS].mean() for c in (plain, ctx)]
+    assert says[1] > says[0]
+    assert any(line.endswith("on every augmented batch") for line in lines)
+    assert not (tmp_path / "student" / TEACHER_CACHE).exists()  # nothing computed once, nothing cached
