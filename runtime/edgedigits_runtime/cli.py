@@ -81,8 +81,10 @@ def predict_command(
 
     def line(r) -> str:
         extra = "" if top_k == 1 else "  [" + ", ".join(f"{d}: {p:.3f}" for d, p in r.top_k) + "]"
-        if r.not_a_digit:
+        if r.not_a_digit and r.score is not None and r.threshold is not None and r.score < r.threshold:
             return f"{r.path}: not a digit (score {r.score:.3f} < {r.threshold:.3f}){extra}"
+        if r.not_a_digit:  # the rule's second condition: split between two digits
+            return f"{r.path}: not a digit (share of the top digit {r.share:.3f} < {r.min_share:.3f}){extra}"
         return f"{r.path}: {r.label} ({r.confidence:.3f}){extra}"
 
     _render(results, json_out, line)

@@ -191,3 +191,28 @@ def test_tiny_and_thin_images_are_per_file_errors_and_the_batch_goes_on(pictures
     assert rows[0]["label"] == rows[2]["label"] == truth[first]
     assert rows[1]["label"] is None and "too small or too thin" in rows[1]["error"]
     assert "Traceback" not in result.output
+
+
+
+def test_predict_says_when_the_top_digit_share_rejected(pictures, model_copy, mnist_test, tmp_path):
+    """A rule's min_share: the table names the share (not the score) when that condition refused the image."""
+    from PIL import Image
+
+    manifest = json.loads((model_copy.parent / "manifest.json").read_text())
+    manifest["artifacts"][model_copy.name]["reject"] = {"method": "digit_mass", "threshold": 0.0, "min_share": 1.0}
+    (model_copy.parent / "manifest.json").write_text(json.dumps(manifest))
+    folder, _ = pictures
+    images, _ = mnist_test
+    Image.fromarray(np.maximum(images[0], images[1])).save(tmp_path / "two_digits.png")  # a 7 over a 2
+    inputs = [str(folder), str(tmp_path / "two_digits.png")]
+    result = runner.invoke(app, ["predict", *inputs, "--model", str(model_copy), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["path"]: r for r in map(json.loads, _out(result).strip().splitlines())}
+    assert all(r["not_a_digit"] == (r["share"] < r["min_share"] == 1.0) for r in rows.values())
+    assert rows[str(tmp_path / "two_digits.png")]["not_a_digit"]
+    assert not all(r["not_a_digit"] for r in rows.values())
+    lines = _out(runner.invoke(app, ["predict", *inputs, "--model", str(model_copy)])).strip().splitlines()
+    assert len(lines) == len(rows)
+    for line in lines:
+        path = line.split(": ")[0]
+        assert ("not a digit (share of the top digit " in line) == rows[path]["not_a_digit"]
