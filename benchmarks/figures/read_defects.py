@@ -8,8 +8,9 @@ The same photos (``number_photos``, 640x480, as arrays) get one defect each, the
 - a hard shadow: the left half, the top half, 70% of the photo or the part below a diagonal at 45% brightness,
   dark ink on light paper and light ink on dark paper; the fix: find_ink's edge-preserving background
   (off: ``preprocess._STEP_SHARE`` out of reach);
-- dark ruled paper: lines of 2-3 px every 60-110 px of a 3x enlarged 320x160 canvas of the digits, nearly as
-  dark as the ink, across the whole photo; the fix: ``line._without_page_rules`` (off: replaced by the identity).
+- dark ruled paper (``photos.ruled_number_photo`` with :data:`RULED`: lines of 1-3 px every 50-110 px of a 3x
+  enlarged 320x160 canvas of the digits, 120-255 of the pen's 255, across the whole photo); the fix:
+  ``line._without_page_rules`` (off: replaced by the identity).
 
 Prints one Markdown row per defect: read right with the fix off / on. One thread.
 """
@@ -25,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "runtime"))
 
+RULED = {"gap": (20, 30), "period": (50, 110), "shade": (120, 255), "thick": (1, 4)}  # the recorded figures' photos
 SHADOWS = ("left half", "top half", "70% of the photo", "below a diagonal")
 
 
@@ -43,25 +45,10 @@ def _shade(photo: np.ndarray, kind: str) -> np.ndarray:
     return np.clip(photo.astype(np.float32) * light[..., None], 0, 255).astype(np.uint8)
 
 
-def _ruled(images, labels, rng, cv2):
-    idx = rng.choice(len(images), int(rng.integers(3, 7)), replace=False)
-    canvas = np.zeros((160, 320), np.uint8)
-    x = 40
-    for i in idx:
-        canvas[66:94, x : x + 28] = np.maximum(canvas[66:94, x : x + 28], images[i])
-        x += int(rng.integers(20, 30))
-    canvas = cv2.resize(canvas, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)
-    period = int(rng.integers(50, 110))
-    for y in range(int(rng.integers(0, period)), canvas.shape[0], period):
-        cv2.line(canvas, (0, y), (canvas.shape[1] - 1, y + int(rng.integers(-4, 5))), int(rng.uniform(120, 255)),
-                 int(rng.integers(1, 4)))
-    return (255 - canvas * 0.8).astype(np.uint8), "".join(str(int(labels[i])) for i in idx)
-
-
 def main(argv=None) -> int:
     args = _parse(argv)
     import cv2
-    from photos import number_photos
+    from photos import number_photos, ruled_number_photo
 
     import edgedigits_runtime.line as line
     import edgedigits_runtime.preprocess as preprocess
@@ -99,7 +86,7 @@ def main(argv=None) -> int:
             preprocess._STEP_SHARE = step
             print(f"| hard shadow, {kind}, {paper} | {counts[0]} | {counts[1]} |", flush=True)
     rng = np.random.default_rng(args.seed)
-    photos = [_ruled(images, labels, rng, cv2) for _ in range(args.count)]
+    photos = [ruled_number_photo(images, labels, rng, **RULED) for _ in range(args.count)]
     fix = line._without_page_rules
     line._without_page_rules = lambda ink: ink
     off = right(photos)

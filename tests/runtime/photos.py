@@ -212,6 +212,30 @@ def number_photos(images: np.ndarray, labels: np.ndarray, count: int, seed: int,
     return out
 
 
+def ruled_number_photo(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *, gap=(22, 30),
+                       period=(60, 110), shade=(150, 255), thick=(2, 4)) -> tuple[np.ndarray, str]:
+    """A number of 3-6 MNIST digits on ruled paper whose lines are nearly as dark as the pen: (grey photo, number).
+
+    The digits are placed ``gap`` MNIST pixels apart (drawn per digit; ranges are ``rng.integers``' [low, high)) on a
+    320x160 canvas enlarged 3x; then lines across the whole canvas every ``period`` pixels, each a little slanted,
+    ``shade`` bright (of the pen's 255) and ``thick`` pixels thick; dark ink on light paper (uint8, 960x480).
+    """
+    import cv2
+
+    idx = rng.choice(len(images), int(rng.integers(3, 7)), replace=False)
+    canvas = np.zeros((160, 320), np.uint8)
+    x = 40
+    for i in idx:
+        canvas[66:94, x : x + 28] = np.maximum(canvas[66:94, x : x + 28], images[i])
+        x += int(rng.integers(*gap))
+    canvas = cv2.resize(canvas, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)
+    step = int(rng.integers(*period))
+    for y in range(int(rng.integers(0, step)), canvas.shape[0], step):
+        cv2.line(canvas, (0, y), (canvas.shape[1] - 1, y + int(rng.integers(-4, 5))), int(rng.uniform(*shade)),
+                 int(rng.integers(*thick)))
+    return (255 - 0.8 * canvas).astype(np.uint8), "".join(str(int(labels[i])) for i in idx)
+
+
 GLYPH_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",  # fonts-dejavu(-core), installed by .ci/run
                "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",  # fonts-liberation
                "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf",  # fonts-freefont-ttf

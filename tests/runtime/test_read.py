@@ -18,7 +18,7 @@ from edgedigits_runtime.read import MAX_DIGITS, read_files
 
 pytest.importorskip("cv2")
 pytest.importorskip("PIL")
-from photos import make_glyph_photo, make_number_photo, make_photo, number_photos
+from photos import make_glyph_photo, make_number_photo, make_photo, number_photos, ruled_number_photo
 from PIL import Image
 
 runner = CliRunner()
@@ -405,25 +405,12 @@ def test_numbers_on_ruled_paper_whose_lines_are_as_dark_as_the_pen(reader, mnist
     # Lines of the paper across the whole photo, crossing the digits: every component was then as long as a rule
     # (nothing told the digits apart) and most photos read "no digits found"; now thin straight lines across
     # most of the photo are erased, except where a digit's stroke meets them.
-    import cv2
-
     images, labels = mnist_test
     rng = np.random.default_rng(107)
     right = 0
     for _ in range(12):
-        idx = rng.choice(len(images), int(rng.integers(3, 7)), replace=False)
-        canvas = np.zeros((160, 320), np.uint8)
-        x = 40
-        for i in idx:
-            canvas[66:94, x : x + 28] = np.maximum(canvas[66:94, x : x + 28], images[i])
-            x += int(rng.integers(22, 30))
-        canvas = cv2.resize(canvas, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)
-        period = int(rng.integers(60, 110))
-        for y in range(int(rng.integers(0, period)), canvas.shape[0], period):
-            cv2.line(canvas, (0, y), (canvas.shape[1] - 1, y + int(rng.integers(-4, 5))), int(rng.uniform(150, 255)),
-                     int(rng.integers(2, 4)))
-        photo = (255 - 0.8 * canvas).astype(np.uint8)
-        right += read_number(photo, reader).number == "".join(str(labels[i]) for i in idx)
+        photo, number = ruled_number_photo(images, labels, rng)
+        right += read_number(photo, reader).number == number
     assert right >= 8
 
 
