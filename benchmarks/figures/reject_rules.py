@@ -39,12 +39,14 @@ from reject_screen import _REAL, _sets
 SHIPPED = "models/default_int8.tflite"
 
 
-def _mass(p):
-    return np.minimum(p.sum(axis=1), np.float32(1.0))
+def _score(method: str):
+    """The runtime's score of ``method`` (``edgedigits_runtime.reject.METHODS``) for digit probabilities (N, 10)."""
+    from edgedigits_runtime.reject import classification_from_probs
+
+    return lambda p: classification_from_probs(p, None, method).score
 
 
-def _top(p):
-    return p.max(axis=1)
+_mass, _top = _score("digit_mass"), _score("max_prob")
 
 
 def _rules(val, photo, accept: float) -> list:
