@@ -45,8 +45,13 @@ STYLES = {  # gap between neighbouring digits' strokes in MNIST pixels (a digit 
 _LENGTHS = (1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 8)  # digits per number (3-6 most often)
 
 
-def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | None = None) -> np.ndarray:
-    """A number of MNIST digits (uint8 (n, 28, 28), left to right) as a small uint8 grey photo."""
+def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | None = None,
+                  fine_pen: float = 0.0) -> np.ndarray:
+    """A number of MNIST digits (uint8 (n, 28, 28), left to right) as a small uint8 grey photo.
+
+    ``fine_pen``: the chance that the number is written with a fine pen (strokes a working pixel or two wide,
+    the digits' ridges; 0 draws nothing from ``rng`` for it, so the photos are those of earlier versions).
+    """
     import cv2
 
     names = list(STYLES)
@@ -56,7 +61,8 @@ def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | 
     wave = rng.uniform(0.0, 0.22) * height
     phase, freq = rng.uniform(0, 2 * np.pi), rng.uniform(0.4, 1.4)
     slant = rng.uniform(-0.3, 0.3)  # the writer's shear, shared by the number's digits
-    pieces = [_digit(d, rng, s, slant, cv2) for d in digits]
+    fine = fine_pen > 0 and rng.random() < fine_pen
+    pieces = [_digit(d, rng, s, slant, cv2, fine) for d in digits]
     pad = int(np.ceil(wave + 0.6 * height))
     canvas_h = int(np.ceil(max(p.shape[0] for p in pieces))) + 2 * pad
     canvas = np.zeros((canvas_h, int(sum(p.shape[1] for p in pieces) + 12 * s * len(pieces) + 4 * pad)), np.float32)
@@ -97,7 +103,7 @@ def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | 
     return _photo(canvas, rng, height, cv2)
 
 
-def _digit(d: np.ndarray, rng, s: float, slant: float, cv2) -> np.ndarray:
+def _digit(d: np.ndarray, rng, s: float, slant: float, cv2, fine: bool = False) -> np.ndarray:
     """One MNIST digit at ``s`` working pixels per MNIST pixel, with its own size, shape and stroke jitter."""
     img = np.asarray(d, np.float32) / 255.0
     sy = s * rng.uniform(0.85, 1.12)
@@ -112,7 +118,9 @@ def _digit(d: np.ndarray, rng, s: float, slant: float, cv2) -> np.ndarray:
     out = cv2.warpAffine(img, m, (side_w, side_h), flags=cv2.INTER_LINEAR)
     stroke = rng.random()
     k = max(1, int(round(s * rng.uniform(0.3, 0.8))))
-    if stroke < 0.2:  # a thicker pen
+    if fine:  # a fine pen: about a pixel wide whatever the digit's size
+        out = _fine_pen(out, rng, cv2)
+    elif stroke < 0.2:  # a thicker pen
         out = cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k + 1, k + 1)))
     elif stroke < 0.35 and s > 1.5:  # a thinner pen
         out = cv2.erode(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2, 2)))
@@ -121,6 +129,19 @@ def _digit(d: np.ndarray, rng, s: float, slant: float, cv2) -> np.ndarray:
     if not len(rows):
         return out[:2, :2]
     return out[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _fine_pen(out: np.ndarray, rng, cv2) -> np.ndarray:
+    """The digit's strokes as their ridge (pixels at least as far from the background as their neighbours), blurred."""
+    mask = (out > 0.4).astype(np.uint8)
+    if not mask.any():
+        return out
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    ridge = ((dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8)) - 0.5) & (mask > 0)).astype(np.float32)
+    if rng.random() < 0.4:  # 2 px rather than 1
+        ridge = cv2.dilate(ridge, np.ones((2, 2), np.uint8))
+    ridge = cv2.GaussianBlur(ridge, (0, 0), float(rng.uniform(0.4, 0.8)))
+    return np.clip(ridge * float(rng.uniform(1.2, 2.2)), 0.0, 1.0)
 
 
 def _marks(canvas: np.ndarray, rng, height: float, cv2) -> None:
@@ -198,7 +219,7 @@ def _with_marks(rng, n_digits: int, marks_pool: np.ndarray) -> list[int]:
 
 
 def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int, lengths=_LENGTHS,
-               progress=None, marks: np.ndarray | None = None, mark_share: float = 0.0
+               progress=None, marks: np.ndarray | None = None, mark_share: float = 0.0, fine_pen: float = 0.0
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``count`` synthetic numbers as the reader's line images (through the runtime's own path).
 
@@ -212,6 +233,8 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
         neighbouring marks labelled :data:`MARK` once.
       mark_share: share of the lines with marks (about 45% of them marks only, the rest a number with one or
         two marks inserted before, after or among its digits).
+      fine_pen: share of the numbers written with a fine pen (:func:`render_number`; 0: the lines of earlier
+        versions, same seed same lines).
 
     Returns:
       (uint8 (count, LINE_HEIGHT, LINE_WIDTH) lines (255 = ink), int32 (count, MAX_LABELS) labels (digits,
@@ -242,7 +265,7 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
         else:
             pieces = images[idx]
             tokens = [int(v) for v in labels[idx]]
-        photo = render_number(pieces, rng)
+        photo = render_number(pieces, rng, fine_pen=fine_pen)
         try:
             line = normalise_line(find_ink(photo))
         except InputError:

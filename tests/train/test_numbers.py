@@ -77,3 +77,16 @@ def test_lines_with_marks_label_each_run_of_marks_once(fake_digits):
     assert any(len(r) > 1 for r in with_marks)
     assert all(not (a == b == MARK) for r in rows for a, b in zip(r, r[1:]))  # neighbouring marks are one
     assert all(len(r) <= MAX_LABELS and (np.array(r) <= MARK).all() for r in rows)
+
+
+def test_fine_pen_draws_thinner_strokes_and_is_off_by_default(fake_digits):
+    images, labels = fake_digits
+    assert all(np.array_equal(a, b) for a, b in zip(make_lines(images, labels, 8, seed=9),
+                                                    make_lines(images, labels, 8, seed=9, fine_pen=0.0)))
+    ink = []
+    for share in (0.0, 1.0):
+        rng = np.random.default_rng(4)
+        photos = [render_number(images[[0, 8, 3]], rng, style="apart", fine_pen=share) for _ in range(10)]
+        # ink share of each photo: pixels far from its paper's level (median), either polarity
+        ink.append(np.mean([np.mean(np.abs(p.astype(int) - np.median(p)) > 40) for p in photos]))
+    assert ink[1] < 0.75 * ink[0]
