@@ -46,11 +46,13 @@ _LENGTHS = (1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 8)  # digits per number (3-6 most o
 
 
 def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | None = None,
-                  fine_pen: float = 0.0) -> np.ndarray:
+                  fine_pen: float = 0.0, rules: float = 0.0) -> np.ndarray:
     """A number of MNIST digits (uint8 (n, 28, 28), left to right) as a small uint8 grey photo.
 
     ``fine_pen``: the chance that the number is written with a fine pen (strokes a working pixel or two wide,
-    the digits' ridges; 0 draws nothing from ``rng`` for it, so the photos are those of earlier versions).
+    the digits' ridges). ``rules``: the chance of a line drawn with it (:func:`_rule`: an underline the digits
+    touch or cross, or ruled or squared paper across the photo). 0 draws nothing from ``rng`` for either, so
+    the photos are those of earlier versions.
     """
     import cv2
 
@@ -62,12 +64,14 @@ def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | 
     phase, freq = rng.uniform(0, 2 * np.pi), rng.uniform(0.4, 1.4)
     slant = rng.uniform(-0.3, 0.3)  # the writer's shear, shared by the number's digits
     fine = fine_pen > 0 and rng.random() < fine_pen
+    rule = str(rng.choice(_RULE_KINDS, p=[0.5, 0.35, 0.15])) if rules > 0 and rng.random() < rules else None
     pieces = [_digit(d, rng, s, slant, cv2, fine) for d in digits]
     pad = int(np.ceil(wave + 0.6 * height))
     canvas_h = int(np.ceil(max(p.shape[0] for p in pieces))) + 2 * pad
     canvas = np.zeros((canvas_h, int(sum(p.shape[1] for p in pieces) + 12 * s * len(pieces) + 4 * pad)), np.float32)
     right = np.full(canvas_h, -np.inf)  # rightmost ink column so far, per row
     prev = None
+    bottoms = []  # each digit's lowest ink row on the canvas
     x = float(pad)
     for i, piece in enumerate(pieces):
         ph, pw = piece.shape
@@ -97,10 +101,13 @@ def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | 
         right[y : y + ph] = np.maximum(right[y : y + ph], np.where(has, xi + last, -np.inf))
         cols = np.flatnonzero(ink.any(axis=0))
         prev = (xi + cols[0], cols[-1] - cols[0] + 1)
+        bottoms.append(y + int(np.flatnonzero(ink.any(axis=1))[-1]))
     used = np.flatnonzero(canvas.max(axis=0) > 0)
+    if rule == "underline":
+        _underline(canvas, rng, height, float(np.median(bottoms)), (used[0], used[-1]), cv2)
     canvas = canvas[:, max(used[0] - pad, 0) : used[-1] + pad]
     _marks(canvas, rng, height, cv2)
-    return _photo(canvas, rng, height, cv2)
+    return _photo(canvas, rng, height, cv2, paper_lines=rule if rule in ("ruled", "squared") else None)
 
 
 def _digit(d: np.ndarray, rng, s: float, slant: float, cv2, fine: bool = False) -> np.ndarray:
@@ -144,6 +151,37 @@ def _fine_pen(out: np.ndarray, rng, cv2) -> np.ndarray:
     return np.clip(ridge * float(rng.uniform(1.2, 2.2)), 0.0, 1.0)
 
 
+_RULE_KINDS = ("underline", "ruled", "squared")
+
+
+def _underline(canvas: np.ndarray, rng, height: float, base: float, span: tuple[int, int], cv2) -> None:
+    """A pen line along the digits' feet (from a little above them to a little below: touching or crossing them),
+    reaching a little past the number at both ends, a little slanted."""
+    thick = max(1, int(round(rng.uniform(0.04, 0.12) * height)))
+    y = base + rng.uniform(-0.12, 0.1) * height
+    x0 = span[0] - rng.uniform(0.05, 0.5) * height
+    x1 = span[1] + rng.uniform(0.05, 0.5) * height
+    tilt = rng.uniform(-0.04, 0.04) * (x1 - x0)
+    shade = float(rng.uniform(0.6, 1.0))
+    cv2.line(canvas, (int(x0), int(round(y - tilt / 2))), (int(x1), int(round(y + tilt / 2))), shade, thick)
+
+
+def _paper_lines(page: np.ndarray, rng, height: float, kind: str, cv2) -> np.ndarray:
+    """Ruled (rows: faint to as dark as the pen) or squared paper (rows and columns, fainter) across the whole page,
+    under the ink (the brighter of the two wins)."""
+    ph, pw = page.shape
+    lines = np.zeros_like(page)
+    squared = kind == "squared"
+    period = rng.uniform(0.5, 0.9) * height if squared else rng.uniform(0.8, 1.8) * height
+    thick = 1 if squared or height < 30 else int(rng.integers(1, 3))
+    for y in np.arange(rng.uniform(0, period), ph, period):
+        cv2.line(lines, (0, int(y)), (pw - 1, int(y)), 1.0, thick)
+    if kind == "squared":
+        for x in np.arange(rng.uniform(0, period), pw, period):
+            cv2.line(lines, (int(x), 0), (int(x), ph - 1), 1.0, thick)
+    return np.maximum(page, lines * float(rng.uniform(0.2, 0.6) if squared else rng.uniform(0.35, 1.0)))
+
+
 def _marks(canvas: np.ndarray, rng, height: float, cv2) -> None:
     """Now and then: pencil specks around the number, a dot or short dash beside it (not digits: read as nothing)."""
     h, w = canvas.shape
@@ -157,12 +195,16 @@ def _marks(canvas: np.ndarray, rng, height: float, cv2) -> None:
         cv2.circle(canvas, (cx, cy), max(1, int(0.06 * height)), 1.0, -1)
 
 
-def _photo(canvas: np.ndarray, rng, height: float, cv2) -> np.ndarray:
-    """The number's ink (float, 1 = ink) on paper: margins, turn, polarity, light, blur, noise, JPEG -> uint8 grey."""
+def _photo(canvas: np.ndarray, rng, height: float, cv2, paper_lines: str | None = None) -> np.ndarray:
+    """The number's ink (float, 1 = ink) on paper: margins, turn, polarity, light, blur, noise, JPEG -> uint8 grey.
+
+    ``paper_lines``: "ruled" or "squared" draws the paper's lines across the page first (:func:`_paper_lines`)."""
     margin = [int(rng.uniform(0.3, 2.0) * height) + 2 for _ in range(4)]
     h, w = canvas.shape
     page = np.zeros((h + margin[0] + margin[1], w + margin[2] + margin[3]), np.float32)
     page[margin[0] : margin[0] + h, margin[2] : margin[2] + w] = canvas
+    if paper_lines:
+        page = _paper_lines(page, rng, height, paper_lines, cv2)
     ph, pw = page.shape
     turn = cv2.getRotationMatrix2D((pw / 2, ph / 2), float(rng.uniform(-5.0, 5.0)), 1.0)
     page = cv2.warpAffine(page, turn, (pw, ph), flags=cv2.INTER_LINEAR)
@@ -219,8 +261,8 @@ def _with_marks(rng, n_digits: int, marks_pool: np.ndarray) -> list[int]:
 
 
 def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int, lengths=_LENGTHS,
-               progress=None, marks: np.ndarray | None = None, mark_share: float = 0.0, fine_pen: float = 0.0
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               progress=None, marks: np.ndarray | None = None, mark_share: float = 0.0, fine_pen: float = 0.0,
+               rules: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``count`` synthetic numbers as the reader's line images (through the runtime's own path).
 
     Args:
@@ -235,6 +277,8 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
         two marks inserted before, after or among its digits).
       fine_pen: share of the numbers written with a fine pen (:func:`render_number`; 0: the lines of earlier
         versions, same seed same lines).
+      rules: share of the numbers drawn with an underline they touch or on ruled or squared paper
+        (:func:`render_number`; the runtime's line path erases what it can, the reader learns the rest).
 
     Returns:
       (uint8 (count, LINE_HEIGHT, LINE_WIDTH) lines (255 = ink), int32 (count, MAX_LABELS) labels (digits,
@@ -265,7 +309,7 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
         else:
             pieces = images[idx]
             tokens = [int(v) for v in labels[idx]]
-        photo = render_number(pieces, rng, fine_pen=fine_pen)
+        photo = render_number(pieces, rng, fine_pen=fine_pen, rules=rules)
         try:
             line = normalise_line(find_ink(photo))
         except InputError:

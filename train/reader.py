@@ -66,6 +66,8 @@ class ReaderConfig:
       mark_pool: non-digit images generated for those lines (each drawn with its own jitter every time).
       fine_pen: share of the training and validation numbers written with a fine pen (strokes a working pixel or two
         wide: :func:`edgedigits.train.numbers.render_number`); 0 makes the lines of earlier versions.
+      rules: share of the training and validation numbers drawn with an underline they touch or on ruled or squared
+        paper (the runtime's line path erases what it can; 0: the lines of earlier versions).
       holdout: the non-digit kind never drawn ("" for none). The int8 file's manifest entry calls it held out (the
         benchmark's unseen kind) only when every ``init`` stage before this one held it out too.
       data_dir: MNIST folder (else $EDGEDIGITS_DATA, cache, download).
@@ -87,6 +89,7 @@ class ReaderConfig:
     marks: float = 0.3
     mark_pool: int = 8000
     fine_pen: float = 0.0
+    rules: float = 0.0
     holdout: str = HOLDOUT_KIND
     data_dir: str | None = None
     out: str = "runs/reader"
@@ -103,7 +106,7 @@ class ReaderConfig:
                   (0 <= self.max_drop < 1, "max_drop must be in [0, 1)"),
                   (self.limit is None or self.limit >= 100, "limit must be at least 100"),
                   (0 <= self.marks <= 1, "marks must be in [0, 1]"), (self.mark_pool >= 10, "mark_pool must be at least 10"),
-                  (0 <= self.fine_pen <= 1, "fine_pen must be in [0, 1]")]
+                  (0 <= self.fine_pen <= 1, "fine_pen must be in [0, 1]"), (0 <= self.rules <= 1, "rules must be in [0, 1]")]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
@@ -188,12 +191,12 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
         progress(f"generated {len(pool)} non-digit marks ({time.time() - t0:.0f} s; held out: {config.holdout or 'none'}, "
                  f"by every stage: {unseen or 'none'})")
     x, y, n = make_lines(images, labels, config.samples, seed=config.seed, marks=pool, mark_share=config.marks,
-                         fine_pen=config.fine_pen,
+                         fine_pen=config.fine_pen, rules=config.rules,
                          progress=lambda d, c: progress(f"  generated {d}/{c} numbers ({time.time() - t0:.0f} s)"))
     vpool = None if pool is None else mark_pool(max(config.mark_pool // 8, 10), seed=config.seed + 1, digits=images,
                                                 holdout=holdout)
     xv, yv, nv = make_lines(images, labels, config.val_samples, seed=config.seed + 1, marks=vpool, mark_share=config.marks,
-                            fine_pen=config.fine_pen)
+                            fine_pen=config.fine_pen, rules=config.rules)
     progress(f"generated {len(x)} training and {len(xv)} validation numbers in {time.time() - t0:.0f} s")
 
     tf, keras = tf_and_keras()

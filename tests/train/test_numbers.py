@@ -82,7 +82,7 @@ def test_lines_with_marks_label_each_run_of_marks_once(fake_digits):
 def test_fine_pen_draws_thinner_strokes_and_is_off_by_default(fake_digits):
     images, labels = fake_digits
     assert all(np.array_equal(a, b) for a, b in zip(make_lines(images, labels, 8, seed=9),
-                                                    make_lines(images, labels, 8, seed=9, fine_pen=0.0)))
+                                                    make_lines(images, labels, 8, seed=9, fine_pen=0.0, rules=0.0)))
     ink = []
     for share in (0.0, 1.0):
         rng = np.random.default_rng(4)
@@ -90,3 +90,22 @@ def test_fine_pen_draws_thinner_strokes_and_is_off_by_default(fake_digits):
         # ink share of each photo: pixels far from its paper's level (median), either polarity
         ink.append(np.mean([np.mean(np.abs(p.astype(int) - np.median(p)) > 40) for p in photos]))
     assert ink[1] < 0.75 * ink[0]
+
+
+def test_rules_draw_long_lines_the_line_path_then_erases(fake_digits):
+    images, labels = fake_digits
+    def longest_run(photo):  # longest horizontal run of pixels far from the paper (either polarity), share of width
+        far = np.abs(photo.astype(int) - np.median(photo)) > 25
+        best = 0
+        for row in far:
+            edges = np.flatnonzero(np.diff(np.r_[0, row.astype(int), 0]))
+            if len(edges):
+                best = max(best, int((edges[1::2] - edges[::2]).max()))
+        return best / photo.shape[1]
+    runs = []
+    for share in (0.0, 1.0):
+        rng = np.random.default_rng(2)
+        runs.append([longest_run(render_number(images[[3, 5, 0]], rng, style="apart", rules=share)) for _ in range(10)])
+    assert np.median(runs[1]) > 1.5 * np.median(runs[0])  # underlines and paper lines: long straight runs
+    lines, _, _ = make_lines(images, labels, 20, seed=6, rules=1.0)  # through the runtime's line path (it erases rules)
+    assert lines.shape[0] == 20 and all(line.max() > 200 for line in lines)

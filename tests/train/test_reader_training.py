@@ -12,7 +12,8 @@ from edgedigits.train.reader import READER_FILE, ReaderConfig
 
 @pytest.mark.parametrize("bad", [{"samples": 10, "batch_size": 64}, {"epochs": 0}, {"learning_rate": 0}, {"width": 0},
                                  {"max_drop": 1.0}, {"limit": 5}, {"val_samples": 3},
-                                 {"marks": 1.5}, {"mark_pool": 2}, {"holdout": "unicorns"}])
+                                 {"marks": 1.5}, {"mark_pool": 2}, {"holdout": "unicorns"},
+                                 {"fine_pen": 1.5}, {"rules": -0.1}])
 def test_config_refuses_bad_values(bad):
     with pytest.raises(UsageError):
         ReaderConfig(**bad).validate()
