@@ -148,6 +148,7 @@ def test_marks_read_by_the_reader_show_as_not_a_digit(reader, mnist_test, monkey
     digit = int(labels[0])
     # within the digit's inked frames (a frame without ink is the blank); the mark is a third of the reading there
     monkeypatch.setattr(read_module, "MARK_SHARE", 0.5)
+    monkeypatch.setattr(read_module, "MARK_SHARE_SHORT", 0.5)  # (short readings have their own level: tested below)
     mixed = _Scripted(reader, lambda n: [11, MARK, 11] + [digit] * 3 + [11] * (n - 6))
     reading = read_number(photo, mixed)
     assert reading.number == f"?{digit}"
@@ -156,7 +157,29 @@ def test_marks_read_by_the_reader_show_as_not_a_digit(reader, mnist_test, monkey
     mostly = _Scripted(reader, lambda n: [11, MARK, MARK, 11, digit] + [11] * (n - 5))  # more than MARK_SHARE marks
     assert read_number(photo, mostly) == NumberReading("", 0.0, ())
     monkeypatch.setattr(read_module, "MARK_SHARE", 0.7)
+    monkeypatch.setattr(read_module, "MARK_SHARE_SHORT", 0.7)
     assert read_number(photo, mostly).number == f"?{digit}"
+
+
+def test_a_short_reading_among_marks_is_no_digits_found(reader, mnist_test, monkeypatch):
+    """One or two digits on a line the reader partly reads as marks (a letter it half takes for a digit) is "no
+    digits found" above MARK_SHARE_SHORT; longer readings keep the line-wide MARK_SHARE."""
+    import edgedigits_runtime.read as read_module
+    from edgedigits_runtime.reader import MARK
+
+    monkeypatch.setattr(read_module, "USE_GATE", False)
+    monkeypatch.setattr(read_module, "MARK_SHARE", 0.5)
+    monkeypatch.setattr(read_module, "MARK_SHARE_SHORT", 0.2)
+    images, labels = mnist_test
+    photo = make_photo(images[0], np.random.default_rng(3))
+    digit = int(labels[0])
+    one = _Scripted(reader, lambda n: [11, MARK, 11] + [digit] * 3 + [11] * (n - 6))  # mark share 1/4
+    assert read_number(photo, one) == NumberReading("", 0.0, ())
+    monkeypatch.setattr(read_module, "MARK_SHARE_SHORT", 0.3)
+    assert read_number(photo, one).number == f"?{digit}"
+    monkeypatch.setattr(read_module, "SHORT_DIGITS", 0)  # the short level off: the line-wide level alone
+    monkeypatch.setattr(read_module, "MARK_SHARE_SHORT", 0.0)
+    assert read_number(photo, one).number == f"?{digit}"
 
 
 def test_read_reports_letters_per_file_and_goes_on(mnist_test, tmp_path):
