@@ -70,6 +70,29 @@ _candidate("x-wide", lambda L: [*_cbr(L, 32), L.MaxPooling2D(2), *_cbr(L, 64), L
                                 *_cbr(L, 128), L.MaxPooling2D(2)], dropout=0.25)
 _candidate("t-c8s", lambda L: [*_cbr(L, 8, strides=2), *_cbr(L, 16), L.MaxPooling2D(2),
                                *_cbr(L, 32), L.MaxPooling2D(2)])
+# --- seventh session (kd4): other `edge` layouts within today's budget (<= 1,925,568 MACs with the "not a digit"
+# head, <= 50 KB int8, i.e. about <= 37k parameters; benchmarks/figures/arch_probe.py measures each).
+# e-d7: depth where the teacher `vgg` had it: two convs at 7x7, paid for by a narrower 14x14 conv (16|24|32-56).
+_candidate("e-d7", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 24), L.MaxPooling2D(2),
+                              *_cbr(L, 32), *_cbr(L, 56), L.MaxPooling2D(2)], dropout=0.25)
+# e-d14: two convs at 14x14 (parameters are cheap there), one at 7x7 (16|16-24|48).
+_candidate("e-d14", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 16), *_cbr(L, 24), L.MaxPooling2D(2),
+                               *_cbr(L, 48), L.MaxPooling2D(2)], dropout=0.25)
+# e-v7: `tiny`'s trick at 7x7: two unpadded convs 7 -> 5 -> 3 replace the last conv and pool (16|32|40-40).
+_candidate("e-v7", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 32), L.MaxPooling2D(2),
+                              *_cbr(L, 40, padding="valid"), *_cbr(L, 40, padding="valid")], dropout=0.25)
+# e-v7b: e-v7 with a wider 14x14 conv (16|40|40v-40v).
+_candidate("e-v7b", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 40), L.MaxPooling2D(2),
+                               *_cbr(L, 40, padding="valid"), *_cbr(L, 40, padding="valid")], dropout=0.25)
+# e-t20: `tiny` scaled up (padded 28x28 conv, then unpadded 14 -> 12 and 6 -> 4, pools to 2x2): 20|40v|64v.
+_candidate("e-t20", lambda L: [*_cbr(L, 20), L.MaxPooling2D(2), *_cbr(L, 40, padding="valid"), L.MaxPooling2D(2),
+                               *_cbr(L, 64, padding="valid"), L.MaxPooling2D(2)], dropout=0.25)
+# e-d7b: two convs at 7x7 with channel counts XNNPACK handles well (16|16|32-64).
+_candidate("e-d7b", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 16), L.MaxPooling2D(2),
+                               *_cbr(L, 32), *_cbr(L, 64), L.MaxPooling2D(2)], dropout=0.25)
+# e-v7c: e-v7 with 48 then 32 channels after the 14x14 conv (16|32|48v-32v).
+_candidate("e-v7c", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 32), L.MaxPooling2D(2),
+                               *_cbr(L, 48, padding="valid"), *_cbr(L, 32, padding="valid")], dropout=0.25)
 
 
 def _parse_override(text: str):
