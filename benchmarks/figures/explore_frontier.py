@@ -81,6 +81,9 @@ _candidate("e-d14", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 16), *_
 # e-v7: `tiny`'s trick at 7x7: two unpadded convs 7 -> 5 -> 3 replace the last conv and pool (16|32|40-40).
 _candidate("e-v7", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 32), L.MaxPooling2D(2),
                               *_cbr(L, 40, padding="valid"), *_cbr(L, 40, padding="valid")], dropout=0.25)
+# e-c64: `edge`'s layout before the seventh session (three padded blocks 16-32-64, each followed by max-pooling).
+_candidate("e-c64", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 32), L.MaxPooling2D(2),
+                               *_cbr(L, 64), L.MaxPooling2D(2)], dropout=0.25)
 # e-v7b: e-v7 with a wider 14x14 conv (16|40|40v-40v).
 _candidate("e-v7b", lambda L: [*_cbr(L, 16), L.MaxPooling2D(2), *_cbr(L, 40), L.MaxPooling2D(2),
                                *_cbr(L, 40, padding="valid"), *_cbr(L, 40, padding="valid")], dropout=0.25)

@@ -47,9 +47,21 @@ def test_edge_is_cheaper_than_seed():
 
 
 def test_edge_macs_match_hand_count():
-    # conv 28*28*16*9*1 + conv 14*14*32*9*16 + conv 7*7*64*9*32 + dense 3*3*64*10
-    expected = 28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 7 * 7 * 64 * 9 * 32 + 576 * 10
+    # conv 28*28*16*9*1 + conv 14*14*32*9*16 + conv (valid) 5*5*40*9*32 + conv (valid) 3*3*40*9*40 + dense 3*3*40*10
+    expected = 28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 5 * 5 * 40 * 9 * 32 + 3 * 3 * 40 * 9 * 40 + 360 * 10
     assert archs.count_macs(archs.create_model("edge")) == expected
+
+
+def test_edge_stays_within_the_budget_of_the_layout_it_replaced():
+    """Issue 13: at most the 16-32-64 layout's MACs (1,925,568 with the "not a digit" head) and ~37k parameters
+    (the 50 KB int8 file at ~1.3 bytes per parameter)."""
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.train.trainer import with_not_a_digit_class
+
+    _, keras = tf_and_keras()
+    model = with_not_a_digit_class(keras, archs.create_model("edge", keras))
+    assert archs.count_macs(model) <= 28 * 28 * 16 * 9 + 14 * 14 * 32 * 9 * 16 + 7 * 7 * 64 * 9 * 32 + 576 * 11
+    assert model.count_params() <= 37_000
 
 
 def test_tiny_macs_match_hand_count_and_fit_a_microcontroller():
