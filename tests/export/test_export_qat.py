@@ -35,7 +35,7 @@ def test_frozen_batchnorm_keeps_the_trained_statistics_and_the_rest_trains(tiny_
     qmodel = qat_model(ctx)
     bn = [layer for layer in tiny_model.layers if isinstance(layer, ctx.keras.layers.BatchNormalization)]
     trained = [w for layer in bn for w in layer.get_weights()]
-    assert len(_batchnorm_weights(qmodel, ctx.keras)) == len(trained) == 12  # gamma, beta, mean, variance x 3
+    assert len(_batchnorm_weights(qmodel, ctx.keras)) == len(trained) == 4 * len(bn) > 0  # gamma, beta, mean, variance
     for before, after in zip(trained, _batchnorm_weights(qmodel, ctx.keras)):
         np.testing.assert_array_equal(before, after)
     conv = tiny_model.layers[0].get_weights()[0]
