@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 
@@ -34,6 +35,8 @@ def main() -> None:
     parser.add_argument("--epoch-basis", default="all")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="train on this many digits only (a smoke test)")
+    parser.add_argument("--extras-from", default=None, help="a run folder whose generated training images to reuse "
+                        "(used only when made with the same options: the trainer checks their key)")
     args = parser.parse_args()
 
     from edgedigits.runs import CONFIG_FILE, MODEL_FILE
@@ -52,6 +55,16 @@ def main() -> None:
         return model, {"epoch": 0, "history": {}, "seconds": 0.0}
 
     trainer._model_and_state = warm_model_and_state  # the only change to an ordinary run
+    if args.extras_from:
+        generate = trainer.with_negatives
+
+        def with_copied_extras(splits, config, log, cache=None):
+            source = Path(args.extras_from) / trainer.EXTRAS_FILE
+            if cache is not None and not Path(cache).exists() and source.is_file():
+                shutil.copyfile(source, cache)
+            return generate(splits, config, log, cache=cache)
+
+        trainer.with_negatives = with_copied_extras
     config = TrainConfig(out=args.out, epochs=args.epochs, learning_rate=args.lr, holdout_kind=args.holdout_kind,
                          epoch_basis=args.epoch_basis, seed=args.seed, limit=args.limit)
     result = trainer.train(config)
