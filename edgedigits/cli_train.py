@@ -133,6 +133,7 @@ def train_reader(
                                    "(strokes a pixel or two wide)."),
     rules: float = typer.Option(_RD.rules, "--rules", help="Share of numbers drawn with an underline they touch or on "
                                 "ruled or squared paper."),
+    freeze_bn: bool = typer.Option(_RD.freeze_bn, "--freeze-bn", help="Keep the batch-norm layers as --init left them."),
     holdout_kind: str = typer.Option(_RD.holdout or "none", "--holdout-kind", help="Non-digit kind never drawn into "
                                      "lines (the unseen kind the benchmark reports), or 'none'."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
@@ -144,7 +145,7 @@ def train_reader(
 
     config = ReaderConfig(samples=samples, val_samples=val_samples, epochs=epochs, batch_size=batch_size, learning_rate=lr,
                           width=width, seed=seed, limit=limit, init=None if init is None else str(init),
-                          marks=marks, mark_pool=mark_pool, fine_pen=fine_pen, rules=rules, holdout="" if holdout_kind == "none" else holdout_kind,
+                          marks=marks, mark_pool=mark_pool, fine_pen=fine_pen, rules=rules, freeze_bn=freeze_bn, holdout="" if holdout_kind == "none" else holdout_kind,
                           data_dir=None if data_dir is None else str(data_dir),
                           out=str(out), overwrite=overwrite).validate()
     metrics = run(config, progress=typer.echo)

@@ -68,6 +68,8 @@ class ReaderConfig:
         wide: :func:`edgedigits.train.numbers.render_number`); 0 makes the lines of earlier versions.
       rules: share of the training and validation numbers drawn with an underline they touch or on ruled or squared
         paper (the runtime's line path erases what it can; 0: the lines of earlier versions).
+      freeze_bn: keep the batch-normalisation layers as ``init`` left them (statistics and scale; a later stage
+        on other lines then shifts what the earlier stages learnt less).
       holdout: the non-digit kind never drawn ("" for none). The int8 file's manifest entry calls it held out (the
         benchmark's unseen kind) only when every ``init`` stage before this one held it out too.
       data_dir: MNIST folder (else $EDGEDIGITS_DATA, cache, download).
@@ -90,6 +92,7 @@ class ReaderConfig:
     mark_pool: int = 8000
     fine_pen: float = 0.0
     rules: float = 0.0
+    freeze_bn: bool = False
     holdout: str = HOLDOUT_KIND
     data_dir: str | None = None
     out: str = "runs/reader"
@@ -208,6 +211,10 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
             raise UsageError(f"--init {config.init}: no model.keras there (a finished `edgedigits train-reader` run)")
         model.set_weights(_widened(keras.models.load_model(start_from, compile=False).get_weights(), model))
         progress(f"starting from the weights of {start_from}")
+    if config.freeze_bn:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False  # inference mode: its moving statistics used and kept
     steps = len(x) // config.batch_size
     total = steps * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(0.0, max(total - steps, 1), alpha=0.02,

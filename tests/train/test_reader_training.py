@@ -39,6 +39,31 @@ def test_tiny_run_writes_a_verified_reader(tmp_path, mnist_dir):
         train_reader(config, progress=lambda message: None)
 
 
+@pytest.mark.slow
+def test_a_stage_with_frozen_batch_norm_keeps_its_statistics(tmp_path, mnist_dir):
+    """--freeze-bn: a stage from --init leaves every batch-norm layer's weights and moving statistics as they were."""
+    import numpy as np
+
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.train.reader import train_reader
+
+    _, keras = tf_and_keras()
+    common = dict(samples=64, val_samples=10, epochs=1, batch_size=32, calibration=10, max_drop=0.99, limit=1000,
+                  mark_pool=20, data_dir=str(mnist_dir))
+    train_reader(ReaderConfig(out=str(tmp_path / "a"), **common), progress=lambda message: None)
+    train_reader(ReaderConfig(out=str(tmp_path / "b"), init=str(tmp_path / "a"), seed=1, freeze_bn=True, **common),
+                 progress=lambda message: None)
+
+    def layers(run):
+        model = keras.models.load_model(tmp_path / run / "model.keras", compile=False)
+        return [(type(layer).__name__, layer.get_weights()) for layer in model.layers if layer.get_weights()]
+
+    before, after = layers("a"), layers("b")
+    bn = [(x, y) for (kind, x), (_, y) in zip(before, after) if kind == "BatchNormalization"]
+    assert len(bn) == 6 and all(np.array_equal(a, b) for x, y in bn for a, b in zip(x, y))
+    assert any(not np.array_equal(x[0], y[0]) for (kind, x), (_, y) in zip(before, after) if kind == "Conv2D")
+
+
 def test_a_digits_only_reader_is_widened_with_a_mark_output():
     """--init from a digits-only reader (11 outputs): digits and blank kept, the mark output zero and least likely."""
     import numpy as np
