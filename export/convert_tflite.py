@@ -1,7 +1,8 @@
 """TFLite converters: QAT int8, post-training int8, float32, float16, dynamic range.
 
-Every converter takes a :class:`~edgedigits.export.context.ConvertContext` and
-returns the model's bytes; nothing is written here. The input convention is the
+Every format converter takes a :class:`~edgedigits.export.context.ConvertContext` and
+returns the model's bytes; nothing is written here. :func:`full_integer` is the one
+int8 conversion; the sequence reader's trainer and the architecture probe use it too. The input convention is the
 same for all: NHWC float32 in [0, 1] (uint8 / 255). For the full-integer models
 that gives an int8 input with scale 1/255 and zero point -128, i.e. ``uint8 - 128``:
 exact, no rounding.
@@ -22,7 +23,7 @@ import numpy as np
 
 from edgedigits_runtime.native import quiet_native_stderr
 
-__all__ = ["int8_qat", "int8_ptq", "float32", "float16", "dynamic_range", "qat_model"]
+__all__ = ["int8_qat", "int8_ptq", "float32", "float16", "dynamic_range", "qat_model", "full_integer"]
 
 _QAT_BATCH = 128
 
@@ -158,14 +159,35 @@ def _converter(ctx, model):
 
 
 def _full_integer(ctx, model) -> bytes:
-    tf = ctx.tf
-    conv = _converter(ctx, model)
+    return full_integer(ctx.tf, model, ctx.calibration, per_channel=ctx.config.per_channel)
+
+
+def full_integer(tf, model, calibration: np.ndarray, *, per_channel: bool = True) -> bytes:
+    """Full-integer int8 TFLite bytes of a Keras ``model``: int8 input and output, builtin int8 ops only.
+
+    The one int8 conversion of the project: export's int8 formats, the sequence reader's trainer and the
+    architecture probe all call it, so they share the converter settings this module's docstring explains.
+
+    Example::
+
+        data = full_integer(tf, model, x_val[:500])   # x_val: float32 NHWC in [0, 1]
+
+    Args:
+      tf: the imported ``tensorflow`` module (heavy imports stay with the caller).
+      model: a built Keras model (a QAT model too).
+      calibration: float32 images in the model's input layout (NHWC, [0, 1]); one per representative step.
+      per_channel: per-channel weight scales (the default); ``False`` for per-tensor.
+
+    Returns:
+      The ``.tflite`` bytes.
+    """
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = _representative(ctx.calibration)
+    conv.representative_dataset = _representative(calibration)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    conv._experimental_disable_per_channel = not ctx.config.per_channel
+    conv._experimental_disable_per_channel = not per_channel
     with warnings.catch_warnings():  # "Statistics for quantized inputs were expected": not with int8 input from float
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         return _convert(conv)

@@ -250,7 +250,9 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
     model.save(out / "model.keras")
 
     keras_acc = _accuracy(_keras_probs(model, xv), yv, nv)
-    data = _int8(tf, model, x[: config.calibration])
+    from edgedigits.export.convert_tflite import full_integer
+
+    data = full_integer(tf, model, (x[: config.calibration].astype(np.float32) / 255.0)[..., None])
     export = out / "export"
     export.mkdir(exist_ok=True)
     entry, data = _with_entry(data, config, keras_acc, xv, yv, nv)
@@ -318,25 +320,6 @@ def _accuracy(probs: np.ndarray, labels: np.ndarray, lengths: np.ndarray) -> flo
     for p, lab, n in zip(probs, labels, lengths):
         hits += [d for d, _ in ctc_greedy(p)] == list(lab[:n])
     return hits / max(len(probs), 1)
-
-
-def _int8(tf, model, calibration: np.ndarray) -> bytes:
-    """Full-integer int8 TFLite (int8 input and output), calibrated on training lines."""
-    from edgedigits_runtime.native import quiet_native_stderr
-
-    def representative():
-        for i in range(len(calibration)):
-            yield [(calibration[i : i + 1].astype(np.float32) / 255.0)[..., None]]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    with quiet_native_stderr(replay_on_error=False), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")  # int8 input from float: expected
-        return conv.convert()
 
 
 def _with_entry(data: bytes, config: ReaderConfig, keras_acc: float, xv, yv, nv) -> tuple[dict, bytes]:

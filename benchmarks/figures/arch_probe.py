@@ -26,23 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import explore_frontier  # noqa: F401  (registers the exploration candidates)
 
+from edgedigits.export.convert_tflite import full_integer
 from edgedigits.train.architectures import count_macs, create_model
-
-
-def _int8_bytes(tf, model, rng) -> bytes:
-    images = rng.random((200, 28, 28, 1), dtype=np.float32)
-
-    def representative():
-        for i in range(len(images)):
-            yield [images[i : i + 1]]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert()
 
 
 def _interpreter(data: bytes):
@@ -81,7 +66,7 @@ def main() -> None:
     for name in args.archs:
         keras.utils.set_random_seed(args.seed)
         model = with_not_a_digit_class(keras, create_model(name, keras))
-        data = _int8_bytes(tf, model, rng)
+        data = full_integer(tf, model, rng.random((200, 28, 28, 1), dtype=np.float32))
         rows.append({"arch": name, "macs": count_macs(model), "params": model.count_params(), "int8_bytes": len(data),
                      "layers": sum(type(layer).__name__ in ("Conv2D", "DepthwiseConv2D", "Dense") for layer in model.layers)})
         interps.append(_interpreter(data))
