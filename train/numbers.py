@@ -176,7 +176,7 @@ def _paper_lines(page: np.ndarray, rng, height: float, kind: str, cv2) -> np.nda
     thick = 1 if squared or height < 30 else int(rng.integers(1, 3))
     for y in np.arange(rng.uniform(0, period), ph, period):
         cv2.line(lines, (0, int(y)), (pw - 1, int(y)), 1.0, thick)
-    if kind == "squared":
+    if squared:
         for x in np.arange(rng.uniform(0, period), pw, period):
             cv2.line(lines, (int(x), 0), (int(x), ph - 1), 1.0, thick)
     return np.maximum(page, lines * float(rng.uniform(0.2, 0.6) if squared else rng.uniform(0.35, 1.0)))
