@@ -53,6 +53,9 @@ def train(
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on only N training images (quick runs)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<arch>, runs/<arch>-2, ... if taken)."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this finished run's trained model instead of "
+                                        "random weights (a warm start: fresh optimiser, this run's schedule and data; "
+                                        "its --arch unless given)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last completed epoch."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
 ) -> None:
@@ -61,13 +64,15 @@ def train(
 
     if resume:
         _refuse_options_on_resume(ctx, out)
+    if init is not None and getattr(ctx.get_parameter_source("arch"), "name", None) != "COMMANDLINE":
+        arch = _init_arch(init, arch)
     config = TrainConfig(
         arch=arch, epochs=epochs, epoch_basis=epoch_basis, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
         augment=augment, elastic=elastic, ema=ema, label_smoothing=label_smoothing,
         teacher=[str(t) for t in teacher or []], teacher_targets=teacher_targets, distill_weight=distill_weight, temperature=temperature, seed=seed, early_stopping=early_stopping, limit=limit,
         negatives=negatives, photo_digits=photo_digits, photo_negatives=photo_negatives, negative_target=negative_target, negative_weight=negative_weight, holdout_kind=None if holdout_kind == "none" else holdout_kind,
         data_dir=None if data_dir is None else str(data_dir), out=None if out is None else str(out),
-        resume=resume, overwrite=overwrite,
+        init=None if init is None else str(init), resume=resume, overwrite=overwrite,
     ).validate()
     result = run_training(config, log=typer.echo, progress=sys.stdout.isatty())
     if not result.ok:
@@ -82,7 +87,7 @@ _RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "epoch_basis": "--epoch
                  "distill_weight": "--distill-weight", "temperature": "--temperature",
                  "early_stopping": "--early-stopping", "limit": "--limit", "negatives": "--negatives", "photo_digits": "--photo-digits", "photo_negatives": "--photo-negatives",
                  "negative_target": "--negative-target",
-                 "negative_weight": "--negative-weight", "holdout_kind": "--holdout-kind"}
+                 "negative_weight": "--negative-weight", "holdout_kind": "--holdout-kind", "init": "--init"}
 
 
 def _refuse_options_on_resume(ctx: typer.Context, out) -> None:
@@ -95,6 +100,14 @@ def _refuse_options_on_resume(ctx: typer.Context, out) -> None:
                 if "--epochs" in given else "to change them, start a new run with another --out")
         raise fail(f"--resume continues {out} with the options it was started with (its config.json); "
                    f"{', '.join(given)} cannot change on resume: {hint}")
+
+
+def _init_arch(init: Path, default: str) -> str:
+    """A warm start keeps its run's architecture: --init's saved --arch (the library checks the run itself)."""
+    from edgedigits.runs import CONFIG_FILE
+
+    saved = init / CONFIG_FILE
+    return TrainConfig.from_file(saved).arch if saved.is_file() else default
 
 
 @friendly_errors

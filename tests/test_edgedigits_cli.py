@@ -131,6 +131,19 @@ def test_resume_of_a_finished_run_says_so_in_one_line(tmp_path, mnist_dir):
     assert "has already finished (1 epochs): nothing to resume" in _one_error_line(result)
 
 
+@pytest.mark.slow  # two small training runs
+def test_a_warm_start_takes_its_runs_architecture_and_checks_it(tmp_path, mnist_dir):
+    pytest.importorskip("tensorflow")
+    small = ("--data-dir", str(mnist_dir), "--limit", "600", "--epochs", "1", "--batch-size", "16", "--no-augment")
+    assert _run("train", "--arch", "seed", "--out", str(tmp_path / "run"), "--lr", "5e-3", *small).exit_code == 0
+    result = _run("train", "--init", str(tmp_path / "run"), "--out", str(tmp_path / "warm"), "--lr", "1e-4", *small)
+    assert result.exit_code == 0, result.output
+    assert "training seed on" in result.output and "next: edgedigits export" in result.output
+    result = _run("train", "--init", str(tmp_path / "run"), "--arch", "edge", "--out", str(tmp_path / "x"), *small)
+    assert result.exit_code == 1
+    assert "was trained as --arch seed, this run is --arch edge" in _one_error_line(result)
+
+
 def test_a_run_ending_near_chance_fails_loudly(tmp_path, mnist_dir):
     pytest.importorskip("tensorflow")
     # Adam at learning rate 1 on 100 images wrecks the weights: the run ends near chance.

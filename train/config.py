@@ -70,6 +70,9 @@ class TrainConfig:
         seen (the honest estimate); None trains on every kind.
       data_dir: folder with the MNIST files (else ``$EDGEDIGITS_DATA``, user cache, download).
       out: run folder; default ``runs/<arch>`` (``runs/<arch>-2``, ... if taken).
+      init: a finished run folder whose trained model (weights, BatchNorm statistics, head) this run starts from,
+        instead of random weights: a warm start, with a fresh optimiser and this run's own schedule, data and seed
+        (e.g. a few epochs at a low ``learning_rate`` on new non-digits). Same architecture and outputs as this run.
       resume: continue the run in ``out`` from its last completed epoch.
       overwrite: replace an existing run folder.
     """
@@ -100,6 +103,7 @@ class TrainConfig:
     holdout_kind: str | None = "shapes"
     data_dir: str | None = None
     out: str | None = None
+    init: str | None = None
     resume: bool = False
     overwrite: bool = False
 

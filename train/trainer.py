@@ -38,6 +38,7 @@ from edgedigits.runs import (
     METRICS_FILE,
     MODEL_FILE,
     choose_run_dir,
+    resolve_run,
 )
 from edgedigits.train import targets as _targets_mod
 from edgedigits.train.architectures import count_macs, create_model
@@ -82,12 +83,13 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
 
     Raises:
       UsageError: an option makes no sense (checked up front).
-      RunError: the run folder exists (and neither resume nor overwrite was asked), or a resumed
-        run has already finished.
+      RunError: the run folder exists (and neither resume nor overwrite was asked), a resumed
+        run has already finished, or the ``init`` run is missing or unfinished.
       DataError: MNIST is missing or corrupted.
       TrainError: saving failed (for example a full disk); the last checkpoint stays usable.
     """
     config.validate()
+    check_init(config)
     tf, keras = _seeded_tf(config.seed)
     splits = load_splits(config.data_dir, val_fraction=config.val_fraction, limit=config.limit)
     if config.batch_size > len(splits.x_train):
@@ -124,8 +126,9 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
         photos = len(x_train) - len(splits.x_train) - nondigits
         extra = (f" + {nondigits} non-digits" if nondigits else "") + (f" + {photos} photo-path digits" if photos else "")
         each = "" if per_epoch == len(x_train) else f" of {steps} steps ({per_epoch} images drawn from all {len(x_train)})"
+        warm = f", starting from {config.init}'s model" if config.init and not config.resume else ""
         log(f"training {config.arch} on {len(splits.x_train)} images{extra} ({len(splits.x_val)} held out for validation), "
-            f"epochs {state['epoch'] + 1}..{config.epochs}{each} -> {run_dir}")
+            f"epochs {state['epoch'] + 1}..{config.epochs}{each}{warm} -> {run_dir}")
         model.fit(
             ds, epochs=config.epochs, initial_epoch=state["epoch"], steps_per_epoch=steps,
             validation_data=(to_float(splits.x_val), y_val), callbacks=callbacks,
@@ -417,14 +420,45 @@ def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_ep
         custom = {} if isinstance(loss, str) else {"packed_loss": loss, "accuracy": metric}
         model = keras.models.load_model(ckpt / "last.keras", custom_objects=custom)
         return model, state
-    model = create_model(config.arch, keras)
-    if reject_method(config) == "digit_mass":
-        model = with_not_a_digit_class(keras, model)
+    if config.init:
+        model = _warm_start_model(keras, config)
+    else:
+        model = create_model(config.arch, keras)
+        if reject_method(config) == "digit_mass":
+            model = with_not_a_digit_class(keras, model)
     _fit_batchnorm_momentum(keras, model, steps_per_epoch * config.epochs)
     optimizer = keras.optimizers.Adam(_schedule(keras, config, steps_per_epoch), use_ema=config.ema > 0,
                                       ema_momentum=ema_momentum(config.ema, steps_per_epoch * config.epochs) or 0.99)
     model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
     return model, {"epoch": 0, "history": {}, "seconds": 0.0}
+
+
+def check_init(config: TrainConfig) -> Path | None:
+    """The ``init`` run's model file, checked against this run's architecture and outputs (before any work starts).
+
+    Raises:
+      RunError: the folder is missing or unfinished.
+      UsageError: it was trained with another architecture, or with/without the "not a digit" class when this run is not.
+    """
+    if not config.init or config.resume:  # a resumed run continues from its own checkpoint
+        return None
+    run_dir = resolve_run(config.init)
+    if config.out and Path(config.out).resolve() == run_dir.resolve():
+        raise UsageError(f"--init and --out are the same folder ({run_dir}): write the warm start to a new --out")
+    saved = TrainConfig.from_file(run_dir / CONFIG_FILE)
+    if saved.arch != config.arch:
+        raise UsageError(f"--init {config.init} was trained as --arch {saved.arch}, this run is --arch {config.arch}: "
+                         f"a warm start keeps the architecture (pass --arch {saved.arch})")
+    if reject_method(saved) != reject_method(config):
+        had = {None: "digits only", "digit_mass": "a 'not a digit' class", "max_prob": "uniform non-digit targets"}
+        raise UsageError(f"--init {config.init} was trained with {had[reject_method(saved)]} and this run with "
+                         f"{had[reject_method(config)]}: give the same --negatives/--negative-target as that run")
+    return run_dir / MODEL_FILE
+
+
+def _warm_start_model(keras, config: TrainConfig):
+    """The ``init`` run's trained model, to be compiled with a fresh optimiser (its own one is not loaded)."""
+    return keras.models.load_model(check_init(config), compile=False)
 
 
 def _schedule(keras, config: TrainConfig, steps_per_epoch: int):

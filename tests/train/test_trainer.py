@@ -215,3 +215,49 @@ def test_a_teacher_without_the_not_a_digit_class_is_refused_for_a_student_with_i
                          teacher=[str(plain)])
     with pytest.raises(UsageError, match="no 'not a digit' class"):
         train(config, log=lambda line: None)
+
+
+def _kernels(run_dir):
+    import tf_keras as keras
+
+    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    return [w for layer in model.layers for w in layer.get_weights()[:1] if w.ndim == 4]
+
+
+def test_a_warm_start_begins_from_the_init_runs_model(small_run, tmp_path, mnist_dir):
+    # --init: the new run's model starts as the finished run's (at a learning rate too small to move it, it ends there
+    # too), with its own config.json saying where it started; a fresh run of the same options does not.
+    init, _ = small_run
+    lines = []
+    options = dict(arch="seed", epochs=1, limit=600, batch_size=16, learning_rate=1e-9, augment=False, data_dir=str(mnist_dir))
+    warm = train(TrainConfig(**options, init=str(init.run_dir), out=str(tmp_path / "warm")), log=lines.append)
+    cold = train(TrainConfig(**options, out=str(tmp_path / "cold")), log=lambda line: None)
+    for before, after in zip(_kernels(init.run_dir), _kernels(warm.run_dir)):
+        np.testing.assert_allclose(after, before, atol=1e-6)
+    assert not np.allclose(_kernels(cold.run_dir)[0], _kernels(init.run_dir)[0], atol=1e-3)
+    assert abs(warm.test_accuracy - init.test_accuracy) < 0.02 < init.test_accuracy - cold.test_accuracy
+    assert TrainConfig.from_file(warm.run_dir / "config.json").init == str(init.run_dir)
+    assert any(f"starting from {init.run_dir}'s model" in line for line in lines)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(arch="edge"), "was trained as --arch seed, this run is --arch edge: .* \\(pass --arch seed\\)"),
+    (dict(negatives=0.0), "with a 'not a digit' class and this run with digits only"),
+])
+def test_a_warm_start_from_an_incompatible_run_is_refused_up_front(small_run, tmp_path, mnist_dir, change, message):
+    init, _ = small_run
+    config = TrainConfig(**{**dict(arch="seed", epochs=1, limit=600, data_dir=str(mnist_dir)), **change},
+                         init=str(init.run_dir), out=str(tmp_path / "warm"))
+    with pytest.raises(UsageError, match=message):
+        train(config, log=lambda line: None)
+    assert not (tmp_path / "warm").exists()
+
+
+def test_a_warm_start_needs_a_finished_run_and_a_new_folder(small_run, tmp_path, mnist_dir):
+    init, _ = small_run
+    with pytest.raises(RunError, match="holds no model.keras"):
+        train(TrainConfig(arch="seed", init=str(tmp_path), out=str(tmp_path / "warm"), data_dir=str(mnist_dir)))
+    with pytest.raises(UsageError, match="--init and --out are the same folder"):
+        train(TrainConfig(arch="seed", init=str(init.run_dir), out=str(init.run_dir), overwrite=True,
+                          data_dir=str(mnist_dir)))
+    assert (init.run_dir / "model.keras").is_file()
