@@ -48,6 +48,9 @@ def train(
                                         "inside the softmax (outputs sum to 1 - p(not a digit)); uniform: outlier exposure."),
     negative_weight: float = typer.Option(_D.negative_weight, "--negative-weight", help="Loss weight of the non-digits "
                                           "with --negative-target uniform (cross-entropy to a uniform output)."),
+    negative_variant: str = typer.Option(_D.negative_variant, "--negative-variant", help="Generator variant of the "
+                                         "non-digits: standard, or near (near-digit non-digits too: circled and barred "
+                                         "symbols, more Latin letters, clock faces, discs)."),
     holdout_kind: str = typer.Option(_D.holdout_kind or "none", "--holdout-kind", help="Non-digit kind kept out of training "
                                      "to measure rejection of an unseen kind ('none': train on all)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on only N training images (quick runs)."),
@@ -70,7 +73,7 @@ def train(
         arch=arch, epochs=epochs, epoch_basis=epoch_basis, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
         augment=augment, elastic=elastic, ema=ema, label_smoothing=label_smoothing,
         teacher=[str(t) for t in teacher or []], teacher_targets=teacher_targets, distill_weight=distill_weight, temperature=temperature, seed=seed, early_stopping=early_stopping, limit=limit,
-        negatives=negatives, photo_digits=photo_digits, photo_negatives=photo_negatives, negative_target=negative_target, negative_weight=negative_weight, holdout_kind=None if holdout_kind == "none" else holdout_kind,
+        negatives=negatives, photo_digits=photo_digits, photo_negatives=photo_negatives, negative_target=negative_target, negative_weight=negative_weight, negative_variant=negative_variant, holdout_kind=None if holdout_kind == "none" else holdout_kind,
         data_dir=None if data_dir is None else str(data_dir), out=None if out is None else str(out),
         init=None if init is None else str(init), resume=resume, overwrite=overwrite,
     ).validate()
@@ -87,7 +90,7 @@ _RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "epoch_basis": "--epoch
                  "distill_weight": "--distill-weight", "temperature": "--temperature",
                  "early_stopping": "--early-stopping", "limit": "--limit", "negatives": "--negatives", "photo_digits": "--photo-digits", "photo_negatives": "--photo-negatives",
                  "negative_target": "--negative-target",
-                 "negative_weight": "--negative-weight", "holdout_kind": "--holdout-kind", "init": "--init"}
+                 "negative_weight": "--negative-weight", "negative_variant": "--negative-variant", "holdout_kind": "--holdout-kind", "init": "--init"}
 
 
 def _refuse_options_on_resume(ctx: typer.Context, out) -> None:

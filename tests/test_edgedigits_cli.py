@@ -75,6 +75,7 @@ def _one_error_line(result):
         (["--batch-size", "0"], "--batch-size"),
         (["--arch", "edg"], "did you mean 'edge'"),
         (["--lr-schedule", "warp"], "--lr-schedule must be one of"),
+        (["--negative-variant", "close"], "unknown non-digit variant 'close'"),
         (["--resume"], "--resume needs --out"),
     ],
 )

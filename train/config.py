@@ -66,6 +66,9 @@ class TrainConfig:
         measured best, benchmarks/RESULTS.md "Not a digit") or ``uniform`` (outlier exposure: a
         uniform output, rejected by a low top probability).
       negative_weight: weight of the non-digits' loss with ``uniform`` (cross-entropy to the uniform output).
+      negative_variant: the generator variant of the training non-digits (:data:`edgedigits.train.negatives.VARIANTS`):
+        ``standard`` (default) or ``near`` (near-digit non-digits too: circled and barred symbols, more plain Latin
+        letters, clock faces and discs). The images that measure rejection (held-out kind, reports) are ``standard``.
       holdout_kind: the non-digit kind kept out of training, to measure rejection of a kind never
         seen (the honest estimate); None trains on every kind.
       data_dir: folder with the MNIST files (else ``$EDGEDIGITS_DATA``, user cache, download).
@@ -100,6 +103,7 @@ class TrainConfig:
     photo_negatives: float = 0.33
     negative_target: str = "class"
     negative_weight: float = 0.5
+    negative_variant: str = "standard"
     holdout_kind: str | None = "shapes"
     data_dir: str | None = None
     out: str | None = None
@@ -145,9 +149,10 @@ class TrainConfig:
             raise UsageError(f"--negative-target must be one of {', '.join(NEGATIVE_TARGETS)}, got {self.negative_target!r}")
         if not 0 < self.negative_weight <= 10:
             raise UsageError(f"--negative-weight must be in (0, 10], got {self.negative_weight!r}")
-        if self.holdout_kind is not None:
-            from edgedigits.train.negatives import get_kind
+        from edgedigits.train.negatives import check_variant, get_kind
 
+        check_variant(self.negative_variant)
+        if self.holdout_kind is not None:
             get_kind(self.holdout_kind)
         if self.limit is not None and self.limit < 20:
             raise UsageError(f"--limit must be at least 20 images, got {self.limit}")

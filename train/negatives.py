@@ -28,6 +28,13 @@ Kinds (:data:`KINDS`, ``edgedigits archs``-style registry; see :func:`list_kinds
 
 The digit-based kinds need digits (the caller passes the training split; never the test set).
 
+Variants (:data:`VARIANTS`, ``generate(..., variant=)``, ``edgedigits train --negative-variant``): ``standard`` (the
+kinds above, the default) and ``near``, which adds near-digit non-digits to three kinds: ``glyphs`` draws near-digit
+symbols (a circle with something in or across it: ⊕, ◐, ●, θ; a plain circle, a 0, stays out) for 10% of its glyphs
+and plain Latin letters for 30% (the non-digit a camera meets most), ``words`` 30% plain Latin letters, and ``shapes``
+adds clock faces and discs (solid, shaded like a ball, half filled, a ring with a grey inside). The other kinds are the
+same images in both variants, and ``standard`` is exactly the generator as it was before variants existed.
+
 Example:
 
 >>> from edgedigits.train.negatives import generate, list_kinds
@@ -50,31 +57,38 @@ import numpy as np
 
 from edgedigits.errors import UsageError
 
-__all__ = ["DIGIT_KINDS", "HOLDOUT_IMAGES", "KINDS", "REPORT_SEED", "NegativeKind", "check_kinds", "font_source", "generate",
-           "get_kind", "list_kinds"]
+__all__ = ["DIGIT_KINDS", "HOLDOUT_IMAGES", "KINDS", "REPORT_SEED", "VARIANTS", "NegativeKind", "check_kinds", "check_variant",
+           "font_source", "generate", "get_kind", "list_kinds"]
 
 REPORT_SEED = 90210  # seed of the images that measure rejection (training draws from the run's own seed)
 HOLDOUT_IMAGES = 3000  # images of the held-out kind that train, export and bench each score (the same images)
 _HI = 112  # draw at 4x, then area-average down to 28x28 (anti-aliased strokes, like MNIST's)
 _FIELD, _BOX = 28, 20
 
+VARIANTS = {  # generator variants (registry: name -> what it changes); "standard" is the default
+    "standard": "the registered kinds as they are",
+    "near": "near-digit non-digits too: circled and barred symbols, more plain Latin letters, clock faces and discs",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class NegativeKind:
-    """One registry row: a kind of non-digit image and its generator ``make(rng, n, digits) -> uint8 (n, 28, 28)``."""
+    """One registry row: a kind of non-digit image and its generator ``make(rng, n, digits) -> uint8 (n, 28, 28)``
+    (``make(rng, n, digits, near=True)`` draws the ``near`` variant when ``has_near``)."""
 
     name: str
     summary: str
     make: Callable
     needs_digits: bool = False
+    has_near: bool = False
 
 
 KINDS: dict[str, NegativeKind] = {}
 
 
-def _register(name: str, summary: str, needs_digits: bool = False):
+def _register(name: str, summary: str, needs_digits: bool = False, has_near: bool = False):
     def wrap(fn):
-        KINDS[name] = NegativeKind(name, summary, fn, needs_digits)
+        KINDS[name] = NegativeKind(name, summary, fn, needs_digits, has_near)
         return fn
 
     return wrap
@@ -111,7 +125,19 @@ def check_kinds(names) -> list[str]:
     return out
 
 
-def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def check_variant(name: str) -> str:
+    """Validate a generator variant name (:data:`VARIANTS`).
+
+    Raises:
+      UsageError: an unknown name (the message lists the variants).
+    """
+    if name not in VARIANTS:
+        raise UsageError(f"unknown non-digit variant {name!r}; choose from {', '.join(VARIANTS)}")
+    return name
+
+
+def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | None = None,
+             variant: str = "standard") -> tuple[np.ndarray, np.ndarray]:
     """Generate ``n`` non-digit images, an equal share of each kind, shuffled.
 
     Example:
@@ -127,13 +153,15 @@ def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | 
       exclude: kind names to leave out (e.g. the held-out kind).
       digits: uint8 (M, 28, 28) MNIST *training* digits, needed by the digit-based kinds
         (when None those kinds are skipped).
+      variant: :data:`VARIANTS` (``near``: near-digit non-digits in ``glyphs``, ``words`` and ``shapes``).
 
     Returns:
       ``(images uint8 (n, 28, 28), kind names (n,) as a numpy str array)``.
 
     Raises:
-      UsageError: ``n`` negative, or an unknown kind.
+      UsageError: ``n`` negative, an unknown kind or variant.
     """
+    check_variant(variant)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise UsageError(f"number of non-digit images must be a whole number >= 0; got {n!r}")
     names = check_kinds(list_kinds() if kinds is None else kinds)
@@ -147,7 +175,8 @@ def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | 
         if count == 0:
             continue
         rng = np.random.default_rng([int(seed), list_kinds().index(name)])
-        made = KINDS[name].make(rng, count, digits)
+        near = {"near": True} if variant == "near" and KINDS[name].has_near else {}
+        made = KINDS[name].make(rng, count, digits, **near)
         images.append(np.asarray(made, np.uint8).reshape(count, _FIELD, _FIELD))
         labels.extend([name] * count)
     x = np.concatenate(images) if images else np.zeros((0, _FIELD, _FIELD), np.uint8)
@@ -272,6 +301,14 @@ _DIGIT_LIKE_NAMES = ("DIGIT", "NUMBER", "NUMERAL", "VERTICAL", "CIRCLE", "RING O
                      "SOFT SIGN", "LETTER CHE", "PARENTHESIS", "BRACKET")
 
 
+# Near-digit symbols whose names match the words above but that nobody reads as a digit: a circle with something in or
+# across it (circled operators, clock faces, half-filled and filled discs, theta). These are exactly what a model
+# taught only on plain digits reads as 0; the ``near`` variant draws them as non-digits. A plain circle (a 0) stays out.
+_NEAR_SHARE = 0.1  # share of the ``near`` variant's glyphs drawn from them
+_LATIN_SHARE = 0.3  # share of its glyphs (and of the letters of its words) that are plain Latin letters A-Z, a-z
+_NEAR_DIGIT_SYMBOLS = frozenset("ΘθϑѲѳ⊕⊖⊗⊘⊙⊚⊛⊜⊝⊡⌼⌽⌾⍉⍜⍟⍥⎉⎊⎋⏀⏁⏂⏣⏺◍●◐◑◒◓◔◕◖◗◘◙◴◵◶◷⚆⚇⚈⚉⚫⛒⛞⛣✪❂➲↺↻⇴")
+
+
 def _looks_like_a_digit(ch: str) -> bool:
     """Leave out glyphs a person could read as a digit (O, l, I, Z, S, accented forms of them, circles, bars, ...) and
     anything with a numeric value (fractions such as ½, superscripts, circled digits, digits of other scripts)."""
@@ -326,9 +363,15 @@ def _font(path: str | None, size: int):
     return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
 
 
-@functools.lru_cache(maxsize=64)
-def _charset(path: str | None) -> tuple[str, ...]:
-    """Characters of :data:`_RANGES` the font really draws (not a 'missing glyph' box), minus digit look-alikes."""
+@functools.lru_cache(maxsize=256)
+def _charset(path: str | None, subset: str = "standard") -> tuple[str, ...]:
+    """Characters of :data:`_RANGES` the font really draws (not a 'missing glyph' box), minus digit look-alikes;
+    ``subset`` ``"with_near"``: plus :data:`_NEAR_DIGIT_SYMBOLS`, ``"near"``: only those, ``"latin"``: only plain
+    Latin letters (either may be empty)."""
+    if subset == "near":
+        return tuple(ch for ch in _charset(path, "with_near") if ch in _NEAR_DIGIT_SYMBOLS)
+    if subset == "latin":
+        return tuple(ch for ch in _charset(path) if ch.isascii() and ch.isalpha())
     font = _font(path, 32)
 
     def _render(ch):  # the glyph's bitmap (Pillow's C rasteriser, no image drawing)
@@ -340,7 +383,8 @@ def _charset(path: str | None) -> tuple[str, ...]:
     for lo, hi in _RANGES:
         for code in range(lo, hi + 1):
             ch = chr(code)
-            if _looks_like_a_digit(ch) or not ch.isprintable() or ch.isspace():
+            near = subset == "with_near" and ch in _NEAR_DIGIT_SYMBOLS
+            if (_looks_like_a_digit(ch) and not near) or not ch.isprintable() or ch.isspace():
                 continue
             drawn = _render(ch)
             if int((drawn > 128).sum()) < 12 or (drawn.shape == missing.shape and np.array_equal(drawn, missing)):
@@ -349,12 +393,21 @@ def _charset(path: str | None) -> tuple[str, ...]:
     return tuple(chars)
 
 
-def _glyph_canvas(rng, fonts, count: int, spacing=(0.0, 0.15)):
-    """``count`` random symbols of one random font side by side, drawn big, cropped, fitted in the 112 px canvas."""
+def _glyph_canvas(rng, fonts, count: int, spacing=(0.0, 0.15), mix: tuple[float, float] | None = None):
+    """``count`` random symbols of one random font side by side, drawn big, cropped, fitted in the 112 px canvas.
+    ``mix`` (the ``near`` variant) ``(near, latin)``: the symbols are near-digit symbols with probability ``near``, else
+    plain Latin letters with probability ``latin``, else any (near-digit symbols included)."""
     from PIL import Image, ImageDraw
 
     path = fonts[int(rng.integers(len(fonts)))]
     chars = _charset(path)
+    if mix is not None:
+        chars = _charset(path, "with_near")
+        draw = rng.random()
+        if draw < mix[0]:  # a near-digit symbol (a circle with something in it), when the font has some
+            chars = _charset(path, "near") or chars
+        elif draw < mix[0] + mix[1]:  # a plain Latin letter
+            chars = _charset(path, "latin") or chars
     font = _font(path, 72)  # one size per font (cached); the warp varies the scale
     stroke = int(rng.integers(0, 4))
     pieces = []
@@ -385,26 +438,29 @@ def _glyph_canvas(rng, fonts, count: int, spacing=(0.0, 0.15)):
     return canvas
 
 
-@_register("glyphs", "letters and symbols of many scripts from fonts, distorted like handwriting")
-def _glyphs(rng, n, digits):
+@_register("glyphs", "letters and symbols of many scripts from fonts, distorted like handwriting", has_near=True)
+def _glyphs(rng, n, digits, near: bool = False):
     fonts = _font_files() or (None,)
     out = np.empty((n, _FIELD, _FIELD), np.uint8)
     for i in range(n):
         for _ in range(5):  # a thin straight glyph (a slash, a long dash) is a 1 to anyone: draw another
             count = 2 if rng.random() < 0.15 else 1  # now and then two symbols, as in "ab" or "%&"
-            hi = _warp(rng, _glyph_canvas(rng, fonts, count))
+            hi = _warp(rng, _glyph_canvas(rng, fonts, count, mix=(_NEAR_SHARE, _LATIN_SHARE) if near else None))
             out[i] = _normalise(_ink_level(rng, hi))
             if _elongation(out[i]) < 3.5:
                 break
     return out
 
 
-@_register("words", "two to four letters of one font in a row, as on a label or a sign, distorted like handwriting")
-def _words(rng, n, digits):
+@_register("words", "two to four letters of one font in a row, as on a label or a sign, distorted like handwriting",
+           has_near=True)
+def _words(rng, n, digits, near: bool = False):
     fonts = _font_files() or (None,)
     out = np.empty((n, _FIELD, _FIELD), np.uint8)
     for i in range(n):
-        hi = _warp(rng, _glyph_canvas(rng, fonts, int(rng.integers(2, 5)), spacing=(-0.05, 0.25)), rotate=10, elastic=2.5)
+        canvas = _glyph_canvas(rng, fonts, int(rng.integers(2, 5)), spacing=(-0.05, 0.25),
+                               mix=(0.0, _LATIN_SHARE) if near else None)
+        hi = _warp(rng, canvas, rotate=10, elastic=2.5)
         out[i] = _normalise(_ink_level(rng, hi)) if rng.random() < 0.8 else _to_u8(_down(hi))
     return out
 
@@ -530,14 +586,15 @@ def _texture(rng, shape) -> np.ndarray:
     return (0.3 + 0.7 * t).astype(np.float32)
 
 
-@_register("shapes", "polygons, rectangles, stars, crosses, arrows, grids: filled, outlined or textured")
-def _shapes(rng, n, digits):
+@_register("shapes", "polygons, rectangles, stars, crosses, arrows, grids: filled, outlined or textured", has_near=True)
+def _shapes(rng, n, digits, near: bool = False):
     out = np.empty((n, _FIELD, _FIELD), np.uint8)
     for i in range(n):
         img, draw = _canvas()
         width = _pen(rng)
         fill = rng.random() < 0.45
-        kind = rng.integers(7)
+        kind = rng.integers(9 if near else 7)  # the near variant adds clocks (7) and discs (8)
+        hi = None
         if kind == 0:
             pts = _polygon(rng, int(rng.integers(3, 9)))
         elif kind == 1:
@@ -570,6 +627,18 @@ def _shapes(rng, n, digits):
             for t in np.linspace(25, _HI - 25, k):
                 draw.line([(t, 12), (t, _HI - 12)], fill=255, width=width)
                 draw.line([(12, t), (_HI - 12, t)], fill=255, width=width)
+        elif kind == 7:  # a clock or a gauge: a ring with hands or a needle from the centre, sometimes ticks
+            c, r = _HI / 2, rng.uniform(34, 50)
+            draw.ellipse([c - r, c - r, c + r, c + r], outline=255, width=width)
+            for _ in range(1 if rng.random() < 0.3 else 2):
+                a, length = rng.uniform(0, 2 * math.pi), r * rng.uniform(0.6, 0.9)
+                draw.line([(c, c), (c + length * math.cos(a), c + length * math.sin(a))], fill=255, width=max(6, width - 2))
+            if rng.random() < 0.4:
+                for a in np.linspace(0, 2 * math.pi, 12, endpoint=False):
+                    draw.line([(c + 0.7 * r * math.cos(a), c + 0.7 * r * math.sin(a)),
+                               (c + 0.85 * r * math.cos(a), c + 0.85 * r * math.sin(a))], fill=255, width=4)
+        elif kind == 8:  # a disc: solid, shaded like a ball, half filled, or a ring with a grey inside
+            hi = _disc(rng, width)
         else:  # ring with something inside, or concentric rings (not a plain 0)
             c, r = _HI / 2, rng.uniform(34, 50)
             draw.ellipse([c - r, c - r * rng.uniform(0.7, 1.0), c + r, c + r], outline=255, width=width)
@@ -577,12 +646,35 @@ def _shapes(rng, n, digits):
                 draw.ellipse([c - r / 2.5, c - r / 2.5, c + r / 2.5, c + r / 2.5], fill=255)
             else:
                 draw.line([(c - r, c), (c + r, c)], fill=255, width=width)
-        hi = _as_float(img)
+        hi = _as_float(img) if hi is None else hi
         if fill and rng.random() < 0.5:
             hi = hi * _texture(rng, hi.shape)
         hi = _warp(rng, hi, rotate=40, elastic=2.0)
         out[i] = _normalise(_ink_level(rng, hi)) if rng.random() < 0.75 else _to_u8(_down(hi))
     return out
+
+
+def _disc(rng, width: int) -> np.ndarray:
+    """A disc at the 112 px scale (the ``near`` variant's ``shapes``): solid, a ball lit from one side, half or a
+    quarter filled inside a ring, or a ring whose inside is grey (a round button, a shaded icon)."""
+    c, r = _HI / 2, rng.uniform(30, 50)
+    yy, xx = np.mgrid[0:_HI, 0:_HI].astype(np.float32)
+    ry = r * rng.uniform(0.75, 1.0)
+    d = np.sqrt(((xx - c) / r) ** 2 + ((yy - c) / ry) ** 2)
+    style = rng.integers(4)
+    if style == 0:
+        disc = (d <= 1.0).astype(np.float32)
+    elif style == 1:
+        a = rng.uniform(0, 2 * math.pi)
+        light = 0.5 + 0.5 * (((xx - c) * math.cos(a) + (yy - c) * math.sin(a)) / r)
+        disc = (d <= 1.0) * np.clip(rng.uniform(0.2, 0.5) + 0.7 * light * (1 - 0.5 * d), 0.0, 1.0)
+    elif style == 2:
+        a = rng.uniform(0, 2 * math.pi)
+        side = ((xx - c) * math.cos(a) + (yy - c) * math.sin(a)) > 0
+        disc = np.maximum((d <= 1.0) * side, ((d <= 1.0) & (d >= 1.0 - width / r))).astype(np.float32)
+    else:
+        disc = np.where(d <= 1.0 - width / r, rng.uniform(0.25, 0.7), (d <= 1.0).astype(np.float32))
+    return disc.astype(np.float32)
 
 
 @_register("blobs", "ink blots, smudges, thumb-like ovals with grey texture")

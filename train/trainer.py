@@ -228,13 +228,14 @@ def with_negatives(splits, config: TrainConfig, log, cache: Path | None = None):
     # photo-path digits and a third prepares them (preprocess_image) in order: about half the time of doing it all here.
     parallel = _cores() > 1 and count + wanted >= PARALLEL_MIN_IMAGES
     with _Background(make_nondigits, count, seed=config.seed, holdout=holdout, digits=splits.x_train,
-                     photo_share=share, parallel=parallel) as nondigits:
+                     photo_share=share, variant=config.negative_variant, parallel=parallel) as nondigits:
         px, py = photo_digits(splits.x_train, splits.y_train, wanted, seed=config.seed, workers=1 if parallel else 0)
         photo_seconds = time.perf_counter() - started
         images, made = nondigits.result()
     kinds = [k for k in list_kinds() if k not in holdout]
     where = " (in parallel)" if parallel else ""
-    log(f"generated {count} non-digits ({', '.join(kinds)}; held out: {config.holdout_kind or 'none'}) "
+    variant = "" if config.negative_variant == "standard" else f"; variant {config.negative_variant}"
+    log(f"generated {count} non-digits ({', '.join(kinds)}; held out: {config.holdout_kind or 'none'}{variant}) "
         f"in {made['seconds']:.1f}s{where}")
     if share:
         log(f"put {made['prepared']} of the non-digits through the runtime's photo path "
@@ -255,14 +256,15 @@ def with_negatives(splits, config: TrainConfig, log, cache: Path | None = None):
 PARALLEL_MIN_IMAGES = 5000  # fewer generated images than this are made in-process (a new process costs ~1-2 s)
 
 
-def make_nondigits(count: int, *, seed: int, holdout, digits: np.ndarray, photo_share: int) -> tuple[np.ndarray, dict]:
+def make_nondigits(count: int, *, seed: int, holdout, digits: np.ndarray, photo_share: int,
+                   variant: str = "standard") -> tuple[np.ndarray, dict]:
     """``count`` generated non-digits (:func:`edgedigits.train.negatives.generate`, ``holdout`` kinds left out), the
     first ``photo_share`` of them put through the photo path; and how long each part took (seconds) and how many the
     photo path prepared."""
     from edgedigits.train.negatives import generate
 
     started = time.perf_counter()
-    images, _ = generate(count, seed=seed, exclude=holdout, digits=digits)
+    images, _ = generate(count, seed=seed, exclude=holdout, digits=digits, variant=variant)
     made = {"seconds": time.perf_counter() - started, "prepared": 0, "photo_seconds": 0.0}
     if photo_share:  # some of them as the device sees them too: the photo path's soft look is no clue
         from edgedigits.train.photo_digits import through_photo_path
@@ -344,9 +346,12 @@ def _extras_key(splits, config: TrainConfig) -> str:
     from edgedigits.train.negatives import font_source
 
     digest = hashlib.sha256(np.ascontiguousarray(splits.x_train).tobytes()).hexdigest()[:16]
-    return json.dumps({"seed": config.seed, "negatives": config.negatives, "photo_digits": config.photo_digits,
-                       "photo_negatives": config.photo_negatives, "holdout_kind": config.holdout_kind,
-                       "train_digits": digest, "fonts": font_source(), "version": __version__}, sort_keys=True)
+    key = {"seed": config.seed, "negatives": config.negatives, "photo_digits": config.photo_digits,
+           "photo_negatives": config.photo_negatives, "holdout_kind": config.holdout_kind,
+           "train_digits": digest, "fonts": font_source(), "version": __version__}
+    if config.negative_variant != "standard":  # only then: the standard runs' saved images stay valid
+        key["negative_variant"] = config.negative_variant
+    return json.dumps(key, sort_keys=True)
 
 
 def _extras_bytes(x: np.ndarray, y: np.ndarray, key: str) -> bytes:

@@ -35,6 +35,7 @@ from edgedigits.train import TrainConfig  # noqa: E402
         ({"photo_digits": 3.0}, "--photo-digits must be a share"),
         ({"photo_negatives": 1.5}, "--photo-negatives must be a share"),
         ({"holdout_kind": "unicorns"}, "unknown non-digit kind"),
+        ({"negative_variant": "close"}, "unknown non-digit variant 'close'; choose from standard, near"),
         ({"epoch_basis": "images"}, "--epoch-basis must be one of distinct, digits, all"),
     ],
 )

@@ -9,6 +9,7 @@ from edgedigits.errors import UsageError
 from edgedigits.train.negatives import (
     DIGIT_KINDS,
     KINDS,
+    VARIANTS,
     font_source,
     generate,
     list_kinds,
@@ -84,3 +85,47 @@ def test_glyphs_leave_out_anything_with_a_numeric_value():
         assert _looks_like_a_digit(ch), ch
     for ch in "AHYetfx%&":
         assert not _looks_like_a_digit(ch), ch
+
+
+def test_the_near_variant_changes_only_glyphs_words_and_shapes(fake_digits):
+    changed = sorted(name for name in list_kinds() if KINDS[name].has_near)
+    assert changed == ["glyphs", "shapes", "words"] and set(VARIANTS) == {"standard", "near"}
+    for name in list_kinds():
+        standard, _ = generate(8, seed=2, kinds=[name], digits=fake_digits)
+        near, _ = generate(8, seed=2, kinds=[name], digits=fake_digits, variant="near")
+        again, _ = generate(8, seed=2, kinds=[name], digits=fake_digits, variant="near")
+        np.testing.assert_array_equal(near, again)  # reproducible from the seed
+        assert np.array_equal(near, standard) != (name in changed), name
+        assert near.shape == (8, 28, 28) and near.dtype == np.uint8
+
+
+def test_unknown_variant_is_refused_with_the_choices():
+    with pytest.raises(UsageError, match="unknown non-digit variant 'close'; choose from standard, near"):
+        generate(4, seed=0, variant="close")
+
+
+def test_near_symbols_are_drawn_only_by_the_near_variant():
+    """A circle with something in or across it (⊕, ◐, θ) is a near-digit non-digit: left out of the standard glyphs (as
+    before variants existed), drawn by the near variant; a plain circle (a 0) by neither."""
+    from edgedigits.train.negatives import _NEAR_DIGIT_SYMBOLS, _charset, _font_files
+
+    path = (_font_files() or (None,))[0]
+    standard, with_near, near = _charset(path), _charset(path, "with_near"), _charset(path, "near")
+    assert not set(standard) & _NEAR_DIGIT_SYMBOLS
+    assert set(near) <= _NEAR_DIGIT_SYMBOLS and set(near) == set(with_near) - set(standard)
+    assert not {"0", "O", "○", "◯"} & set(with_near)
+    latin = _charset(path, "latin")
+    assert latin and all(ch.isascii() and ch.isalpha() for ch in latin)
+
+
+def test_near_shapes_include_discs_with_grey_or_half_filled_insides():
+    """The near variant's discs: solid, a lit ball, half filled in a ring, or a ring with a grey inside; each one's ink
+    lies within its radius and fills a good part of it (unlike a 0's ring)."""
+    from edgedigits.train.negatives import _HI, _disc
+
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        disc = _disc(rng, width=10)
+        assert disc.shape == (_HI, _HI) and 0.0 <= disc.min() and disc.max() <= 1.0
+        assert disc[:2].max() == 0.0 and disc[-2:].max() == 0.0  # nothing at the top and bottom edges
+        assert (disc > 0.1).mean() > 0.15  # more than a thin ring's ink

@@ -87,6 +87,26 @@ def test_training_extras_are_generated_once_and_reused_from_the_run_folder(strok
     assert not any("reusing" in line for line in other)  # another seed: generated again (and the cache replaced)
 
 
+def test_the_near_variant_generates_its_own_extras_and_never_reuses_standard_ones(strokes, tmp_path):
+    import types
+
+    from edgedigits.train.config import TrainConfig
+    from edgedigits.train.trainer import NOT_A_DIGIT_LABEL, with_negatives
+
+    x, y = strokes
+    splits = types.SimpleNamespace(x_train=np.concatenate([x] * 6), y_train=np.concatenate([y] * 6))
+    cache = tmp_path / "training_extras.npz"
+    standard = TrainConfig(negatives=1.0, photo_digits=0.0, holdout_kind="noise")
+    images, labels = with_negatives(splits, standard, lambda line: None, cache=cache)
+    lines = []
+    near = TrainConfig(negatives=1.0, photo_digits=0.0, holdout_kind="noise", negative_variant="near")
+    near_images, near_labels = with_negatives(splits, near, lines.append, cache=cache)
+    assert not any("reusing" in line for line in lines) and any("variant near" in line for line in lines)
+    np.testing.assert_array_equal(near_labels, labels)  # as many non-digits, labelled the same
+    assert (near_labels == NOT_A_DIGIT_LABEL).sum() == 60
+    assert not np.array_equal(near_images, images)  # glyphs, words and shapes are drawn from the near variant
+
+
 def test_photo_digits_prepared_in_other_processes_are_the_same_images(strokes):
     x, y = strokes
     images, labels = photo_digits(x, y, 40, seed=3)
