@@ -6,9 +6,13 @@ whether the validation digits (carved from the training split, as training and e
 differences as the test digits. One Markdown row per file: validation top-1 (5,000), MNIST test top-1 (10,000),
 the share of test digits its calibrated "not a digit" rule keeps and the accuracy on those.
 
+``--validation-only`` prints the validation columns alone (top-1, digits kept, accuracy on kept, its errors) and
+never reads the test set: the view to pick a model by, before any test figure is seen.
+
 Usage (from the repository root; EDGEDIGITS_DATA set; a few seconds per file):
 
     python benchmarks/figures/int8_spread.py MODEL.tflite [MODEL.tflite ...]
+    python benchmarks/figures/int8_spread.py --validation-only MODEL.tflite [MODEL.tflite ...]
 """
 
 from __future__ import annotations
@@ -30,8 +34,12 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+", help="int8 .tflite files (each with its manifest beside it)")
+    ap.add_argument("--validation-only", action="store_true", help="validation digits only; the test set is not read")
     args = ap.parse_args()
     splits = load_splits(None)
+    if args.validation_only:
+        _validation_table(args.models, splits, DigitClassifier, score)
+        return
     x_test, y_test = load_mnist("test")
     print("| model | threshold | validation top-1 | test top-1 | test digits kept | accuracy on kept |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -44,6 +52,22 @@ def main() -> None:
         on_kept = test.accuracy if test.accuracy_on_accepted is None else test.accuracy_on_accepted
         print(f"| {path} | {threshold} | {val:.2%} | {test.accuracy:.2%} | {kept:.2%} | {on_kept:.2%} |", flush=True)
     print(f"\nMachine: {describe()}. Command: python benchmarks/figures/int8_spread.py {' '.join(args.models)}")
+
+
+def _validation_table(models, splits, classifier, score) -> None:
+    print("| model | threshold | min_share | validation top-1 | errors | validation digits kept | validation accuracy on kept |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for path in models:
+        clf = classifier(path)
+        val = score(clf, splits.x_val, splits.y_val)
+        errors = round((1 - val.accuracy) * len(splits.y_val))
+        threshold = "none" if val.threshold is None else f"{val.threshold:.3f}"
+        kept = 1.0 if val.digits_accepted is None else val.digits_accepted
+        on_kept = val.accuracy if val.accuracy_on_accepted is None else val.accuracy_on_accepted
+        min_share = (clf.reject or {}).get("min_share")
+        share = "none" if min_share is None else f"{min_share:.3f}"
+        print(f"| {path} | {threshold} | {share} | {val.accuracy:.2%} | {errors} | {kept:.2%} | {on_kept:.3%} |", flush=True)
+    print(f"\nMachine: {describe()}. Command: python benchmarks/figures/int8_spread.py --validation-only {' '.join(models)}")
 
 
 if __name__ == "__main__":
