@@ -13,7 +13,9 @@ synthetic renderings, so the model is trained on exactly what it sees on the dev
    much smaller than the line's digits (specks) and blobs touching the border (when others remain)
    are dropped; more digit-sized marks than a number has is an
    error (a page of text, dozens of blobs), not a 40-digit answer;
-3. digits taller than about :data:`_TALL` pixels are shrunk first (every later step costs per pixel);
+3. a fine pen's strokes, much thinner for the digits' height than MNIST's (:data:`_THIN`), are drawn about as
+   thick as the reader's training strokes (:func:`_thickened`; other ink is left as it is);
+   digits taller than about :data:`_TALL` pixels are shrunk first (every later step costs per pixel);
 4. the kept marks' ink only (a little around their strokes), scaled so its 90th percentile
    is 1 and the noise floor 0;
 5. the marks' box with a margin of :data:`_MARGIN` line heights, resized to :data:`LINE_HEIGHT`
@@ -63,6 +65,9 @@ _DOT_LOW = 0.06  # ... its bottom at most this many digit heights below theirs (
 _DOT_INK = 0.004  # ... holding as much ink as a disc 0.07 digit heights across as dark as its neighbours' strokes
 _BAR = (0.25, 1.5)  # a minus: a level bar this many digit heights long, at mid-height, just before the first digit
 _ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
+_THIN = 0.05  # strokes thinner than this many digit heights (their ink per length of stroke) are a fine pen's ...
+# (seed 11: scenes.py's thin pens 0.024-0.044, every other number photo of the benchmarks 0.053 or more)
+_THICKEN_TO = 0.14  # ... drawn about this thick before reading (the reader learnt MNIST's strokes, about 0.1-0.15)
 _TALL = 48  # digits taller than this (working pixels) are shrunk to about _SHRINK_TO first
 _SHRINK_TO = 36
 
@@ -127,6 +132,10 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line 
     marks, height = _marks(ink, label)
     if not marks:
         return None
+    thick = _thickened(ink, marks, height)
+    if thick is not None:  # a fine pen: strokes as wide as the reader's training strokes, then the marks again
+        ink = thick
+        marks, height = _marks(ink, label)
     if height > _TALL:
         ink = shrink_ink(ink, _SHRINK_TO / height)
         marks, height = _marks(ink, label)
@@ -183,6 +192,50 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line 
     mask[sub] = keep.view(bool)
     return Line(image, out_w, factor, bx0, by0, top, ink, mask, height,
                 tuple((symbol, box) for _, symbol, box in signs))
+
+
+def _stroke_width(ink, marks: list[int], cv2) -> float:
+    """The marks' stroke width in pixels: twice their ink (each pixel's share of the strokes' 90th-percentile
+    darkness, so a faint, blurred 1-pixel line counts as the line it is) over their outlines' length."""
+    stats = ink.stats
+    x0, y0 = int(min(stats[m, 0] for m in marks)), int(min(stats[m, 1] for m in marks))
+    x1 = int(max(stats[m, 0] + stats[m, 2] for m in marks))
+    y1 = int(max(stats[m, 1] + stats[m, 3] for m in marks))
+    lut = np.zeros(len(stats), np.uint8)
+    lut[marks] = 1
+    mask = lut[ink.labels[y0:y1, x0:x1]]
+    values = ink.ink[y0:y1, x0:x1][mask.view(bool)]
+    if not len(values):
+        return 0.0
+    level = float(np.percentile(values, 90))
+    mass = float(np.minimum(values * np.float32(1.0 / max(level, 1e-6)), 1.0).sum())
+    outlines, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    length = sum(cv2.arcLength(c, True) for c in outlines)
+    return 2.0 * mass / max(length, 1.0)
+
+
+def _thickened(ink, marks: list[int], height: float):
+    """The ink with a fine pen's strokes drawn thicker (None when the strokes are not much thinner than the
+    reader's training strokes: the ink is then left as it is).
+
+    Strokes thinner than :data:`_THIN` digit heights (:func:`_stroke_width`; MNIST's are about 0.1-0.15, a
+    fine pen's in a photo of digits 1/6 of its height 0.02-0.04) are dilated to about :data:`_THICKEN_TO`: all
+    the ink in the marks' box (a thin stroke's faint stretches may have broken off as specks).
+    """
+    from edgedigits_runtime.preprocess import require_image_libs, thicken_ink
+
+    cv2 = require_image_libs()
+    width = _stroke_width(ink, marks, cv2)
+    radius = round((_THICKEN_TO * height - width) / 2)
+    if width >= _THIN * height or radius < 1:
+        return None
+    stats = ink.stats
+    x0, y0 = int(min(stats[m, 0] for m in marks)), int(min(stats[m, 1] for m in marks))
+    x1 = int(max(stats[m, 0] + stats[m, 2] for m in marks))
+    y1 = int(max(stats[m, 1] + stats[m, 3] for m in marks))
+    where = np.zeros(ink.shape, bool)
+    where[y0:y1, x0:x1] = ink.labels[y0:y1, x0:x1] > 0
+    return thicken_ink(ink, where, radius)
 
 
 def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[int, int, int, int]]]:

@@ -53,7 +53,8 @@ import numpy as np
 from edgedigits_runtime.errors import BackendUnavailableError, InputError
 
 __all__ = ["MAX_PIXELS", "WORK_MIN", "WORK_SIZE", "Ink", "erase_ink", "field_of_parts", "find_ink", "load_image",
-           "load_image_scaled", "preprocess_image", "require_image_libs", "shrink_ink"]
+           "load_image_scaled", "preprocess_image", "require_image_libs", "shrink_ink",
+           "thicken_ink"]
 
 MAX_PIXELS = 50_000_000  # larger images are refused (decompression bombs); a 48 MP phone photo fits
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
@@ -566,6 +567,21 @@ def erase_ink(ink: Ink, where: np.ndarray) -> Ink:
     kept = ink.ink.copy()
     kept[where] = 0.0
     mask = ((ink.labels > 0) & ~where).view(np.uint8)
+    _, labels, stats = _components(mask, cv2)
+    return dataclasses.replace(ink, ink=kept, labels=labels, stats=stats)
+
+
+def thicken_ink(ink: Ink, where: np.ndarray, radius: int) -> Ink:
+    """The same ink with the strokes ``where`` (bool, its shape) drawn ``radius`` pixels wider on each side.
+
+    Grey dilation of their ink (a disc ``2 * radius + 1`` across): a fine pen's strokes as wide as the reader's
+    training strokes, at their own darkness; the rest of the ink unchanged; components again.
+    """
+    cv2 = require_image_libs()
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    strokes = np.where(where, ink.ink, np.float32(0.0))
+    kept = np.maximum(ink.ink, cv2.dilate(strokes, disc))
+    mask = ((ink.labels > 0) | cv2.dilate(where.view(np.uint8), disc).view(bool)).view(np.uint8)
     _, labels, stats = _components(mask, cv2)
     return dataclasses.replace(ink, ink=kept, labels=labels, stats=stats)
 

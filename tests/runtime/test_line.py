@@ -163,3 +163,26 @@ def test_an_underline_touching_the_digits_is_erased_but_not_their_strokes(mnist_
     assert underlined.image.shape == clean.image.shape
     both = (underlined.image > 0.5) & (clean.image > 0.5)
     assert both.sum() >= 0.8 * (clean.image > 0.5).sum()  # the digits' strokes stayed
+
+
+def test_a_fine_pens_strokes_are_drawn_as_thick_as_the_readers_training_strokes(mnist_test):
+    # scenes.py's thin pen: MNIST digits thinned to 1-2 px lines in a 640x480 photo (a stroke about 3% of the digit
+    # height where MNIST's is 10-15%). The line step thickens such strokes; a photo with ordinary strokes is untouched.
+    import cv2
+    from scenes import scene
+
+    from edgedigits_runtime import line as lines
+    from edgedigits_runtime.preprocess import load_image_scaled
+
+    images, labels = mnist_test
+    for condition, thin in (("thin_pen", True), ("plain", False), ("thick_pen", False)):
+        photo, _ = scene(images, labels, np.random.default_rng([108, 1]), condition)
+        ink = find_ink(load_image_scaled(photo)[0])
+        marks, height = lines._marks(ink, "photo")
+        width = lines._stroke_width(ink, marks, cv2) / height
+        thick = lines._thickened(ink, marks, height)
+        assert (thick is not None) == thin and (width < lines._THIN) == thin
+        if thin:
+            marks, height = lines._marks(thick, "photo")
+            assert lines._stroke_width(thick, marks, cv2) / height >= 2.5 * width  # about MNIST's width now
+            assert 0.08 <= lines._stroke_width(thick, marks, cv2) / height <= 0.2

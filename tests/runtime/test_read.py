@@ -389,6 +389,24 @@ def test_numbers_whose_digits_touch_their_underline(reader, mnist_test):
     assert right >= 15
 
 
+def test_numbers_written_with_a_fine_pen(reader, mnist_test, monkeypatch):
+    # A fine pen (scenes.py: strokes 1-2 px, a third of MNIST's width for the digits' height): the line image held
+    # faint half-pixel strokes the reader never saw in training. Such strokes are now drawn about as thick as
+    # MNIST's before reading (line._thickened); this photo ("47411") read "4741" before.
+    from scenes import scene
+
+    from edgedigits_runtime import line
+
+    images, labels = mnist_test
+    photo, number = scene(images, labels, np.random.default_rng([108, 32]), "thin_pen")
+    assert read_number(photo, reader).number == number
+    rng = np.random.default_rng(108)
+    photos = [scene(images, labels, rng, "thin_pen") for _ in range(20)]
+    assert sum(read_number(p, reader).number == n for p, n in photos) >= 16
+    monkeypatch.setattr(line, "_THIN", 0.0)  # the strokes as they are: the same photo misread
+    assert read_number(photo, reader).number != number
+
+
 def test_touching_bars_are_not_rules(reader):
     # Two 7s whose bars meet make one straight, level run of ink longer than a digit and as wide as the number,
     # like an underline; but it does not reach past the digits at both ends, so it stays.
