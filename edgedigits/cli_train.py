@@ -149,6 +149,8 @@ def train_reader(
                                    "(strokes a pixel or two wide)."),
     rules: float = typer.Option(_RD.rules, "--rules", help="Share of numbers drawn with an underline they touch or on "
                                 "ruled or squared paper."),
+    marks_apart: bool = typer.Option(_RD.marks_apart, "--marks-apart", help="Keep the non-digit marks a digit's width or "
+                                     "more from the digits in lines of both."),
     freeze_bn: bool = typer.Option(_RD.freeze_bn, "--freeze-bn", help="Keep the batch-norm layers as --init left them."),
     holdout_kind: str = typer.Option(_RD.holdout or "none", "--holdout-kind", help="Non-digit kind never drawn into "
                                      "lines (the unseen kind the benchmark reports), or 'none'."),
@@ -161,7 +163,8 @@ def train_reader(
 
     config = ReaderConfig(samples=samples, val_samples=val_samples, epochs=epochs, batch_size=batch_size, learning_rate=lr,
                           width=width, seed=seed, limit=limit, init=None if init is None else str(init),
-                          marks=marks, mark_pool=mark_pool, fine_pen=fine_pen, rules=rules, freeze_bn=freeze_bn, holdout="" if holdout_kind == "none" else holdout_kind,
+                          marks=marks, mark_pool=mark_pool, fine_pen=fine_pen, rules=rules, marks_apart=marks_apart,
+                          freeze_bn=freeze_bn, holdout="" if holdout_kind == "none" else holdout_kind,
                           data_dir=None if data_dir is None else str(data_dir),
                           out=str(out), overwrite=overwrite).validate()
     metrics = run(config, progress=typer.echo)

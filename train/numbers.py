@@ -42,17 +42,19 @@ STYLES = {  # gap between neighbouring digits' strokes in MNIST pixels (a digit 
     "touching": ((-1.2, 0.5), 0.3),
     "overlapping": ((-3.5, -1.0), 0.3),
 }
+_WIDE_GAP = (16.0, 32.0)  # a mark kept apart from the digits: this far from them (MNIST pixels; a digit is about 20 tall)
 _LENGTHS = (1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 8)  # digits per number (3-6 most often)
 
 
 def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | None = None,
-                  fine_pen: float = 0.0, rules: float = 0.0) -> np.ndarray:
+                  fine_pen: float = 0.0, rules: float = 0.0, wide=()) -> np.ndarray:
     """A number of MNIST digits (uint8 (n, 28, 28), left to right) as a small uint8 grey photo.
 
     ``fine_pen``: the chance that the number is written with a fine pen (strokes a working pixel or two wide,
     the digits' ridges). ``rules``: the chance of a line drawn with it (:func:`_rule`: an underline the digits
     touch or cross, or ruled or squared paper across the photo). 0 draws nothing from ``rng`` for either, so
-    the photos are those of earlier versions.
+    the photos are those of earlier versions. ``wide``: indices ``i`` of pieces drawn at least a digit's width
+    (:data:`_WIDE_GAP` MNIST pixels) after piece ``i - 1`` (a non-digit mark kept apart from the digits).
     """
     import cv2
 
@@ -82,7 +84,7 @@ def render_number(digits: np.ndarray, rng: np.random.Generator, *, style: str | 
         if not ink.any():  # nothing visible left (a faint mark thinned away): leave it out
             ink = piece >= piece.max()
         if prev is not None:
-            lo, hi = STYLES[style if rng.random() < 0.8 else str(rng.choice(names))][0]
+            lo, hi = _WIDE_GAP if i in wide else STYLES[style if rng.random() < 0.8 else str(rng.choice(names))][0]
             gap = rng.uniform(lo, hi) * s
             has = ink.any(axis=1)
             first = np.where(has, ink.argmax(axis=1), 10**6).astype(np.float64)
@@ -262,7 +264,7 @@ def _with_marks(rng, n_digits: int, marks_pool: np.ndarray) -> list[int]:
 
 def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int, lengths=_LENGTHS,
                progress=None, marks: np.ndarray | None = None, mark_share: float = 0.0, fine_pen: float = 0.0,
-               rules: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               rules: float = 0.0, marks_apart: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``count`` synthetic numbers as the reader's line images (through the runtime's own path).
 
     Args:
@@ -279,6 +281,9 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
         versions, same seed same lines).
       rules: share of the numbers drawn with an underline they touch or on ruled or squared paper
         (:func:`render_number`; the runtime's line path erases what it can, the reader learns the rest).
+      marks_apart: in lines of digits and marks, each mark at least a digit's width from its neighbouring digits
+        (False: as close as the digits are to each other, the lines of earlier versions). Marks drawn right
+        beside the digits taught stages to read a leading 0 or a last digit as a mark (RESULTS.md).
 
     Returns:
       (uint8 (count, LINE_HEIGHT, LINE_WIDTH) lines (255 = ink), int32 (count, MAX_LABELS) labels (digits,
@@ -295,11 +300,14 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
     use_marks = marks is not None and len(marks) and mark_share > 0
     done = 0
     while done < count:
+        wide = set()
         n = int(rng.choice(lengths))
         idx = rng.integers(0, len(images), n)
         if use_marks and rng.random() < mark_share:
             items = _with_marks(rng, min(n, 6), marks)
             pieces = np.stack([images[idx[i]] if i >= 0 else marks[-1 - i] for i in items])
+            if marks_apart:  # a gap of a digit's width or more wherever a mark and a digit are neighbours
+                wide = {j for j in range(1, len(items)) if (items[j] < 0) != (items[j - 1] < 0)}
             tokens = []
             for i in items:
                 if i >= 0:
@@ -309,7 +317,7 @@ def make_lines(images: np.ndarray, labels: np.ndarray, count: int, *, seed: int,
         else:
             pieces = images[idx]
             tokens = [int(v) for v in labels[idx]]
-        photo = render_number(pieces, rng, fine_pen=fine_pen, rules=rules)
+        photo = render_number(pieces, rng, fine_pen=fine_pen, rules=rules, wide=wide)
         try:
             line = normalise_line(find_ink(photo))
         except InputError:

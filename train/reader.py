@@ -68,6 +68,8 @@ class ReaderConfig:
         wide: :func:`edgedigits.train.numbers.render_number`); 0 makes the lines of earlier versions.
       rules: share of the training and validation numbers drawn with an underline they touch or on ruled or squared
         paper (the runtime's line path erases what it can; 0: the lines of earlier versions).
+      marks_apart: in lines of digits and marks, keep each mark a digit's width or more from the digits (False: the
+        lines of earlier versions).
       freeze_bn: keep the batch-normalisation layers as ``init`` left them (statistics and scale; a later stage
         on other lines then shifts what the earlier stages learnt less).
       holdout: the non-digit kind never drawn ("" for none). The int8 file's manifest entry calls it held out (the
@@ -92,6 +94,7 @@ class ReaderConfig:
     mark_pool: int = 8000
     fine_pen: float = 0.0
     rules: float = 0.0
+    marks_apart: bool = False
     freeze_bn: bool = False
     holdout: str = HOLDOUT_KIND
     data_dir: str | None = None
@@ -194,12 +197,12 @@ def train_reader(config: ReaderConfig, progress=print) -> dict:
         progress(f"generated {len(pool)} non-digit marks ({time.time() - t0:.0f} s; held out: {config.holdout or 'none'}, "
                  f"by every stage: {unseen or 'none'})")
     x, y, n = make_lines(images, labels, config.samples, seed=config.seed, marks=pool, mark_share=config.marks,
-                         fine_pen=config.fine_pen, rules=config.rules,
+                         fine_pen=config.fine_pen, rules=config.rules, marks_apart=config.marks_apart,
                          progress=lambda d, c: progress(f"  generated {d}/{c} numbers ({time.time() - t0:.0f} s)"))
     vpool = None if pool is None else mark_pool(max(config.mark_pool // 8, 10), seed=config.seed + 1, digits=images,
                                                 holdout=holdout)
     xv, yv, nv = make_lines(images, labels, config.val_samples, seed=config.seed + 1, marks=vpool, mark_share=config.marks,
-                            fine_pen=config.fine_pen, rules=config.rules)
+                            fine_pen=config.fine_pen, rules=config.rules, marks_apart=config.marks_apart)
     progress(f"generated {len(x)} training and {len(xv)} validation numbers in {time.time() - t0:.0f} s")
 
     tf, keras = tf_and_keras()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgedigits.train.numbers import MARK, MAX_LABELS, MAX_LENGTH, make_lines, mark_pool, render_number
-from edgedigits_runtime.line import LINE_HEIGHT, LINE_WIDTH
+from edgedigits_runtime.line import LINE_HEIGHT, LINE_WIDTH, normalise_line
 
 pytest.importorskip("cv2")
 
@@ -109,3 +109,27 @@ def test_rules_draw_long_lines_the_line_path_then_erases(fake_digits):
     assert np.median(runs[1]) > 1.5 * np.median(runs[0])  # underlines and paper lines: long straight runs
     lines, _, _ = make_lines(images, labels, 20, seed=6, rules=1.0)  # through the runtime's line path (it erases rules)
     assert lines.shape[0] == 20 and all(line.max() > 200 for line in lines)
+
+
+def test_marks_apart_leave_a_digits_width_between_a_mark_and_the_digits(fake_digits):
+    images, labels = fake_digits
+
+    def widest_gap(photo):  # widest run of empty columns between the ink of its line image, in line heights
+        from edgedigits_runtime.preprocess import find_ink
+
+        line = normalise_line(find_ink(photo))
+        cols = np.flatnonzero(line.image.max(axis=0) > 0.3)
+        return float(np.diff(cols).max() - 1) / LINE_HEIGHT
+
+    gaps = []
+    for wide in ((), {1}):
+        rng = np.random.default_rng(5)
+        gaps.append([widest_gap(render_number(images[[8, 3]], rng, style="touching", wide=wide)) for _ in range(10)])
+    assert np.median(gaps[0]) < 0.3 and np.median(gaps[1]) > 0.5  # touching digits; then a digit's width apart (median:
+    # a turned line or pencil specks hide a gap now and then)
+    pool = np.stack([images[0]] * 4)  # any non-digit images will do for the labels
+    default = make_lines(images, labels, 8, seed=4, marks=pool, mark_share=0.5)
+    off = make_lines(images, labels, 8, seed=4, marks=pool, mark_share=0.5, marks_apart=False)
+    assert all(np.array_equal(a, b) for a, b in zip(default, off))  # off by default: the lines of earlier versions
+    apart = make_lines(images, labels, 8, seed=4, marks=pool, mark_share=0.5, marks_apart=True)
+    assert apart[0].shape == default[0].shape and not np.array_equal(apart[0], default[0])
