@@ -88,6 +88,7 @@ class Line:
       signs: ``(symbol, (x0, y0, x1, y1))`` in ``ink``'s pixels, left to right: a minus (``"-"``) before the
         number and decimal points (``"."``) between its digits, found by their shape and place (:func:`_signs`);
         their ink is not in ``image``.
+      thickened: True when a fine pen's strokes were drawn thicker (:func:`_thickened`).
     """
 
     image: np.ndarray
@@ -100,6 +101,7 @@ class Line:
     mask: np.ndarray
     height: float
     signs: tuple = ()
+    thickened: bool = False
 
     def columns_to_ink(self, c0: float, c1: float) -> tuple[int, int]:
         """Columns [c0, c1) of ``image`` as columns of ``ink`` (clipped to it)."""
@@ -109,7 +111,7 @@ class Line:
         return max(0, min(a, w)), max(0, min(b, w))
 
 
-def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line | None:
+def normalise_line(ink, label: str = "image", *, one_line: bool = True, thicken: bool = True) -> Line | None:
     """The marks of a working image's ink as the reader's fixed-size line image.
 
     Args:
@@ -117,6 +119,7 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line 
       label: what to call the image in errors.
       one_line: refuse marks spread over more than :data:`_ROWS` digit heights (False: fit them all in the
         line anyway, squashed; the reader then only tells whether anything there is a digit).
+      thicken: draw a fine pen's strokes thicker (:func:`_thickened`; False: the strokes as they are).
 
     Returns:
       a :class:`Line`, or None when no mark is large enough to be a digit.
@@ -132,7 +135,7 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line 
     marks, height = _marks(ink, label)
     if not marks:
         return None
-    thick = _thickened(ink, marks, height)
+    thick = _thickened(ink, marks, height) if thicken else None
     if thick is not None:  # a fine pen: strokes as wide as the reader's training strokes, then the marks again
         ink = thick
         marks, height = _marks(ink, label)
@@ -191,7 +194,7 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True) -> Line 
     mask = np.zeros(ink.shape, bool)
     mask[sub] = keep.view(bool)
     return Line(image, out_w, factor, bx0, by0, top, ink, mask, height,
-                tuple((symbol, box) for _, symbol, box in signs))
+                tuple((symbol, box) for _, symbol, box in signs), thick is not None)
 
 
 def _stroke_width(ink, marks: list[int], cv2) -> float:

@@ -407,6 +407,22 @@ def test_numbers_written_with_a_fine_pen(reader, mnist_test, monkeypatch):
     assert read_number(photo, reader).number != number
 
 
+def test_a_thin_drawing_the_plain_strokes_read_as_nothing_stays_no_digits_found(reader):
+    # A photographed object (scenes.py: a ring of 1-2 px lines) has a fine pen's strokes too; drawn thicker, this one
+    # reads "0". The strokes as they are read as nothing, so the answer stays "no digits found".
+    from scenes import no_digit_scene
+
+    from edgedigits_runtime.line import normalise_line
+    from edgedigits_runtime.preprocess import find_ink, load_image_scaled
+    from edgedigits_runtime.read import _read_line
+
+    photo = no_digit_scene(np.random.default_rng([108, 288]), "objects")
+    grey, scale, origin = load_image_scaled(photo)
+    line = normalise_line(find_ink(grey))
+    assert line.thickened and _read_line(line, reader, None, None, None, scale, origin, "photo").number
+    assert read_number(photo, reader).number == ""
+
+
 def test_touching_bars_are_not_rules(reader):
     # Two 7s whose bars meet make one straight, level run of ink longer than a digit and as wide as the number,
     # like an underline; but it does not reach past the digits at both ends, so it stays.
