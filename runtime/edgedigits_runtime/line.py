@@ -56,6 +56,7 @@ _RULE_TILT = 12
 _RULE_SPAN = 0.8  # ... and as long as most of the marks' width (an underline, a ruled line; not two 7s' bars)
 _RULE_PAST = 0.06  # ... reaching this many digit heights past the other ink at both ends
 _RULE_THIN = 0.25  # ... and at most this many digit heights thick is a rule, also where digits touch it
+_RULE_BARE = 0.4  # ... bare (no digit's stroke on it) along at least this share of its length
 _PAGE_RULE = 0.5  # a thin line across the photo, straight over this share of it, is a line of ruled paper ...
 _PAGE_THIN = 0.04  # ... when at most this share of the photo's short side thick
 _PAGE_PAST = 0.02  # ... and reaching this share of the photo past the other ink at both ends
@@ -459,7 +460,7 @@ def _straight_lines(mask: np.ndarray, length: int, thin: float, past: float, cv2
     """Where to erase straight, nearly level lines in a 0/1 uint8 mask (uint8 0/1, or None: none found).
 
     Segments at least ``length`` long within :data:`_RULE_TILT` degrees of level (Hough transform), at most
-    ``thin`` thick (:func:`_rule_thickness`), bare along most of their length and reaching ``past`` pixels past
+    ``thin`` thick (:func:`_rule_thickness`), bare along :data:`_RULE_BARE` of their length or more and reaching ``past`` pixels past
     the rest of their component's ink at both ends (columns with at least 3 of its pixels); erased a pixel wider
     each side, except in the columns where a stroke meets them (the ink there is thicker).
     """
@@ -484,8 +485,8 @@ def _straight_lines(mask: np.ndarray, length: int, thin: float, past: float, cv2
         rows = np.round(y0 + (cols - x0) * (y1 - y0) / (x1 - x0)).astype(np.int64)
         window = mask[np.clip(rows[None, :] + offsets[:, None], 0, h - 1), cols[None, :]].view(bool)
         thick, runs = _rule_thickness(window, reach)
-        if not thick or thick > thin or np.count_nonzero((runs > 0) & (runs <= thick + 2)) < 0.5 * len(runs):
-            continue  # not a thin line, bare along most of its length
+        if not thick or thick > thin or np.count_nonzero((runs > 0) & (runs <= thick + 2)) < _RULE_BARE * len(runs):
+            continue  # not a thin line, bare along much of its length
         line = np.zeros((h, w), np.uint8)
         cv2.line(line, (int(x0), int(y0)), (int(x1), int(y1)), 1, max(1, round(thick)) + 2)
         band = line.copy()

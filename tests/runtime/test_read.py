@@ -423,6 +423,20 @@ def test_a_thin_drawing_the_plain_strokes_read_as_nothing_stays_no_digits_found(
     assert read_number(photo, reader).number == ""
 
 
+def test_an_underline_under_digits_whose_feet_run_along_it(reader, mnist_test, monkeypatch):
+    # Digits whose lowest strokes lie along their underline (a 2's foot, a 0's bottom) leave it bare for under half
+    # its length: it was then kept whole ("020" read "222"); a rule bare for 40% of its length is erased now.
+    from scenes import scene
+
+    from edgedigits_runtime import line
+
+    images, labels = mnist_test
+    photo, number = scene(images, labels, np.random.default_rng([109, 17]), "underline_touch")
+    assert read_number(photo, reader).number == number
+    monkeypatch.setattr(line, "_RULE_BARE", 0.5)
+    assert read_number(photo, reader).number != number
+
+
 def test_touching_bars_are_not_rules(reader):
     # Two 7s whose bars meet make one straight, level run of ink longer than a digit and as wide as the number,
     # like an underline; but it does not reach past the digits at both ends, so it stays.
