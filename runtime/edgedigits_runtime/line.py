@@ -155,10 +155,7 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True, thicken:
     if signs:  # read as "-" and "." by their place, not by the reader (which never learnt them)
         marks = [m for m in marks if m not in {i for i, _, _ in signs}]
     stats = ink.stats
-    x0 = int(min(stats[m, 0] for m in marks))
-    y0 = int(min(stats[m, 1] for m in marks))
-    x1 = int(max(stats[m, 0] + stats[m, 2] for m in marks))
-    y1 = int(max(stats[m, 1] + stats[m, 3] for m in marks))
+    x0, y0, x1, y1 = _marks_box(stats, marks)
     if one_line and y1 - y0 > _ROWS * height:
         raise InputError(f"{label}: the marks found are spread over {(y1 - y0) / height:.1f} digit heights, not one line "
                          "of a number (several lines, text, a patterned surface?); crop to the number (--roi)")
@@ -198,13 +195,20 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True, thicken:
                 tuple((symbol, box) for _, symbol, box in signs), thick is not None)
 
 
+def _marks_box(stats: np.ndarray, marks: list[int]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the box around the components ``marks`` (ids into OpenCV ``stats``), x1 and y1 exclusive."""
+    x0 = int(min(stats[m, 0] for m in marks))
+    y0 = int(min(stats[m, 1] for m in marks))
+    x1 = int(max(stats[m, 0] + stats[m, 2] for m in marks))
+    y1 = int(max(stats[m, 1] + stats[m, 3] for m in marks))
+    return x0, y0, x1, y1
+
+
 def _stroke_width(ink, marks: list[int], cv2) -> float:
     """The marks' stroke width in pixels: twice their ink (each pixel's share of the strokes' 90th-percentile
     darkness, so a faint, blurred 1-pixel line counts as the line it is) over their outlines' length."""
     stats = ink.stats
-    x0, y0 = int(min(stats[m, 0] for m in marks)), int(min(stats[m, 1] for m in marks))
-    x1 = int(max(stats[m, 0] + stats[m, 2] for m in marks))
-    y1 = int(max(stats[m, 1] + stats[m, 3] for m in marks))
+    x0, y0, x1, y1 = _marks_box(stats, marks)
     lut = np.zeros(len(stats), np.uint8)
     lut[marks] = 1
     mask = lut[ink.labels[y0:y1, x0:x1]]
@@ -233,10 +237,7 @@ def _thickened(ink, marks: list[int], height: float):
     radius = round((_THICKEN_TO * height - width) / 2)
     if width >= _THIN * height or radius < 1:
         return None
-    stats = ink.stats
-    x0, y0 = int(min(stats[m, 0] for m in marks)), int(min(stats[m, 1] for m in marks))
-    x1 = int(max(stats[m, 0] + stats[m, 2] for m in marks))
-    y1 = int(max(stats[m, 1] + stats[m, 3] for m in marks))
+    x0, y0, x1, y1 = _marks_box(ink.stats, marks)
     where = np.zeros(ink.shape, bool)
     where[y0:y1, x0:x1] = ink.labels[y0:y1, x0:x1] > 0
     return thicken_ink(ink, where, radius)
@@ -402,7 +403,8 @@ def _without_rules(ink, marks: list[int], height: float):
     from edgedigits_runtime.preprocess import erase_ink, require_image_libs
 
     stats = ink.stats
-    span = int(max(stats[m, 0] + stats[m, 2] for m in marks) - min(stats[m, 0] for m in marks))
+    x0, _, x1, _ = _marks_box(stats, marks)
+    span = x1 - x0
     length = max(12, round(_RULE_RUN * height), round(_RULE_SPAN * span))
     wide = [m for m in marks if stats[m, 2] >= length]  # the rule is one of these, or part of one: look only there
     if not wide:
@@ -411,9 +413,8 @@ def _without_rules(ink, marks: list[int], height: float):
     lut = np.zeros(len(stats), np.uint8)
     lut[marks] = 1
     h, w = ink.shape
-    y0, x0 = max(int(min(stats[m, 1] for m in wide)) - 2, 0), max(int(min(stats[m, 0] for m in wide)) - 2, 0)
-    y1 = min(int(max(stats[m, 1] + stats[m, 3] for m in wide)) + 2, h)
-    x1 = min(int(max(stats[m, 0] + stats[m, 2] for m in wide)) + 2, w)
+    x0, y0, x1, y1 = _marks_box(stats, wide)
+    x0, y0, x1, y1 = max(x0 - 2, 0), max(y0 - 2, 0), min(x1 + 2, w), min(y1 + 2, h)
     mask = lut[ink.labels[y0:y1, x0:x1]]  # the marks only (rules and frames apart from the digits are gone already)
     found = _straight_lines(mask, length, _RULE_THIN * height, _RULE_PAST * height, cv2)
     if found is None:
