@@ -40,11 +40,16 @@ from reject_screen import _REAL, _sets
 _FIT_RAW, _FIT_PHOTO = 20000, 5000  # training digits the Gaussians are fitted on (after the first 6,000)
 
 
-def _features(model, images: np.ndarray, keras) -> np.ndarray:
-    """The last hidden layer (the input of the dense head) of uint8 (N, 28, 28) images, float64 (N, D)."""
-    head = next(layer for layer in model.layers if type(layer).__name__ == "Flatten")
-    sub = keras.Model(model.inputs, head.output)
-    return sub.predict(np.asarray(images, np.float32)[..., None] / 255.0, batch_size=1000, verbose=0).astype(np.float64)
+def _features(model, images: np.ndarray, keras, layer: str | None = None) -> np.ndarray:
+    """A layer's output, flattened, for uint8 (N, 28, 28) images, float64 (N, D): by default the last hidden layer (the
+    input of the dense head)."""
+    if layer is None:
+        out = next(item for item in model.layers if type(item).__name__ == "Flatten").output
+    else:
+        out = model.get_layer(layer).output
+    sub = keras.Model(model.inputs, out)
+    x = sub.predict(np.asarray(images, np.float32)[..., None] / 255.0, batch_size=1000, verbose=0)
+    return x.reshape(len(x), -1).astype(np.float64)
 
 
 class _Gaussians:
@@ -77,6 +82,8 @@ def main() -> None:
     parser.add_argument("--costs", type=float, nargs="+", default=[0.001, 0.005],
                         help="shares of each choose set's kept digits the gate may remove")
     parser.add_argument("--dims", type=int, nargs="+", default=[16, 32, 64], help="PCA dimensions to try")
+    parser.add_argument("--layer", default=None, help="the Keras layer whose output (flattened) is the feature (default: "
+                        "the last hidden layer, the Flatten before the head; e.g. re_lu_2, max_pooling2d_1)")
     args = parser.parse_args()
 
     from edgedigits._tf import tf_and_keras
@@ -121,12 +128,13 @@ def main() -> None:
     verdicts = {k: clf.classify(v) for k, v in sets.items()}
     kept = {k: ~c.not_a_digit for k, c in verdicts.items()}
     top = {k: c.probs.argmax(axis=1) for k, c in verdicts.items()}
-    feats = {k: _features(model, v, keras) for k, v in sets.items()}
-    fit_feats = _features(model, fit_x, keras)
+    feats = {k: _features(model, v, keras, args.layer) for k, v in sets.items()}
+    fit_feats = _features(model, fit_x, keras, args.layer)
     choose, check = ("choose raw", "choose photo"), ("check raw", "check photo", "bench")
 
     print(f"Run {run} (int8 {model_file.name}, held-out kind {held_kind}); Gaussians on {len(fit_x)} training digits "
-          f"({_FIT_RAW} raw + {_FIT_PHOTO} photo path), last hidden layer {fit_feats.shape[1]} values; limits chosen "
+          f"({_FIT_RAW} raw + {_FIT_PHOTO} photo path), layer {args.layer or 'the last hidden one'}, "
+          f"{fit_feats.shape[1]} values; limits chosen "
           "on the choose halves of validation\n")
     print("| gate | cost | choose raw lost | choose photo lost | check raw lost (not chosen on) | check photo lost "
           "(not chosen on) | bench photos lost | trained kinds added (mean) | " + " | ".join(held.values()) + " |")
@@ -149,7 +157,7 @@ def main() -> None:
                          *[f"+{lost[key].mean() * 100:.1f}" for key in held]]
                 print("| " + " | ".join(cells) + " |", flush=True)
     cache = f" --cache {args.cache}" if args.cache else ""
-    model_arg = f" --model {args.model}" if args.model else ""
+    model_arg = (f" --model {args.model}" if args.model else "") + (f" --layer {args.layer}" if args.layer else "")
     print(f"\nMachine: {describe()}. Command: python benchmarks/figures/reject_feature_gate.py {args.run}{model_arg}{cache} "
           f"--costs {' '.join(map(str, args.costs))} --dims {' '.join(map(str, args.dims))}")
 
