@@ -176,9 +176,11 @@ def _with_record(source: Path, manifest: dict, entry: dict) -> bytes:
 
 
 def _run_facts(run: Path) -> dict:
-    """Training facts from the run folder (when it is one): epochs, arch, Keras test accuracy."""
+    """Training facts from the run folder (when it is one): arch, epochs, learning rate, seed, the non-digits it learnt
+    from, the run it was warm-started from (``init``), Keras test accuracy."""
     facts = {}
-    for name, keys in (("config.json", ("arch", "epochs", "batch_size", "lr", "augment", "seed", "limit")),
+    for name, keys in (("config.json", ("arch", "epochs", "epoch_basis", "batch_size", "learning_rate", "augment", "seed",
+                                        "limit", "negatives", "negative_variant", "holdout_kind", "init")),
                        ("metrics.json", ("test_accuracy", "params", "macs", "epochs_run"))):
         try:
             data = json.loads((run / name).read_text())

@@ -63,6 +63,9 @@ def test_ship_script_checks_scores_and_copies(shipped, recorded, tmp_path, mnist
              "size": model.stat().st_size}
     manifest["artifacts"] = {"edge_int8.tflite": entry}
     (export / "manifest.json").write_text(json.dumps(manifest))
+    config = {"arch": "edge", "epochs": 4, "learning_rate": 0.0004, "seed": 0, "negative_variant": "near", "init": "runs/base",
+              "teacher": []}
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
     out_dir = tmp_path / "models"
     script = ROOT / "scripts" / "ship_default_model.py"
     cmd = [sys.executable, str(script), str(tmp_path / "run"), "--data-dir", str(mnist_dir), "--models-dir", str(out_dir)]
@@ -71,6 +74,8 @@ def test_ship_script_checks_scores_and_copies(shipped, recorded, tmp_path, mnist
     assert (out_dir / "default_int8.tflite").read_bytes() == model.read_bytes()
     written = json.loads((out_dir / "manifest.json").read_text())
     assert list(written["artifacts"]) == ["default_int8.tflite"] and written["shipped"]["runtime_accuracy"] >= 0.994
+    # how the run was made, warm start and non-digit variant included (not every option: teacher is left out)
+    assert written["shipped"]["run_config"] == {key: value for key, value in config.items() if key != "teacher"}
     assert DigitClassifier(out_dir / "default_int8.tflite").info["verified"]
     (out_dir / "manifest.json").unlink()
     assert DigitClassifier(out_dir / "default_int8.tflite", strict=True).info["record"] == "ok"  # verifies alone
