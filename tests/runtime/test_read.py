@@ -415,14 +415,19 @@ def test_numbers_written_with_a_fine_pen(reader, mnist_test, monkeypatch):
     assert read_number(photo, reader).number != number
 
 
-def test_a_thin_drawing_the_plain_strokes_read_as_nothing_stays_no_digits_found(reader):
+def test_a_thin_drawing_the_plain_strokes_read_as_nothing_stays_no_digits_found(reader, monkeypatch):
     # A photographed object (scenes.py: a ring of 1-2 px lines) has a fine pen's strokes too; drawn thicker, this one
-    # reads "0". The strokes as they are read as nothing, so the answer stays "no digits found".
+    # reads "0". The strokes as they are read as nothing, so the answer stays "no digits found". The digit
+    # classifier's decision is off here: the reader's rule is checked, not whether the shipped classifier also
+    # refuses the thickened ring (the one shipped in the eighth session does).
     from scenes import no_digit_scene
 
+    import edgedigits_runtime.read as read_module
     from edgedigits_runtime.line import normalise_line
     from edgedigits_runtime.preprocess import find_ink, load_image_scaled
     from edgedigits_runtime.read import _read_line
+
+    monkeypatch.setattr(read_module, "USE_GATE", False)
 
     photo = no_digit_scene(np.random.default_rng([108, 288]), "objects")
     grey, scale, origin = load_image_scaled(photo)
