@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
-from reject_screen import _REAL, _sets
+from reject_screen import nondigit_sets
 
 _FIT_RAW, _FIT_PHOTO = 20000, 5000  # training digits the Gaussians are fitted on (after the first 6,000)
 
@@ -89,8 +89,8 @@ def main() -> None:
     from edgedigits._tf import tf_and_keras
     from edgedigits.data import load_splits
     from edgedigits.runs import MODEL_FILE
-    from edgedigits.train.negatives import KINDS, REPORT_SEED, generate
-    from edgedigits.train.photo_digits import photo_digits, through_photo_path
+    from edgedigits.train.negatives import REPORT_SEED
+    from edgedigits.train.photo_digits import photo_digits
     from edgedigits.train.trainer import PHOTO_CALIBRATION_IMAGES
     from edgedigits_runtime import DigitClassifier
 
@@ -111,19 +111,8 @@ def main() -> None:
     fit_photo, fit_photo_y = photo_digits(rest_x, rest_y, _FIT_PHOTO, seed=REPORT_SEED + 2)
     fit_x = np.concatenate([rest_x[:_FIT_RAW], fit_photo])
     fit_y = np.concatenate([rest_y[:_FIT_RAW], fit_photo_y])
-    trained = []
-    for kind in KINDS:
-        if kind == held_kind:
-            continue
-        raw, _ = generate(1000, seed=REPORT_SEED + 11, kinds=[kind], digits=splits.x_val)
-        photo, done = through_photo_path(raw[:300], seed=REPORT_SEED + 12)
-        sets[f"trained {kind}"], sets[f"trained {kind} photo"] = raw, photo[done]
-        trained += [f"trained {kind}", f"trained {kind} photo"]
-    drawn = _sets(args.cache)
-    held = {"shapes": "`shapes`", "shapes_photo": "`shapes` photo path"}
-    held.update({f"real_{k}": name for k, name in _REAL.items() if f"real_{k}" in drawn})
-    for key in [*held, "bench"]:
-        sets[key] = drawn[key]
+    more, trained, held = nondigit_sets(splits.x_val, held_kind, args.cache)
+    sets.update(more)
 
     verdicts = {k: clf.classify(v) for k, v in sets.items()}
     kept = {k: ~c.not_a_digit for k, c in verdicts.items()}

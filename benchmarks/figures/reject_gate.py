@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
-from reject_screen import _REAL, _sets
+from reject_screen import nondigit_sets
 
 _EDGE = 128  # ink for the binary statistics (area, edges, Euler number): MNIST's half level
 
@@ -171,8 +171,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from edgedigits.data import load_splits
-    from edgedigits.train.negatives import KINDS, REPORT_SEED, generate
-    from edgedigits.train.photo_digits import photo_digits, through_photo_path
+    from edgedigits.train.negatives import REPORT_SEED
+    from edgedigits.train.photo_digits import photo_digits
     from edgedigits.train.trainer import PHOTO_CALIBRATION_IMAGES
     from edgedigits_runtime import DigitClassifier, load_default
 
@@ -184,19 +184,8 @@ def main() -> None:
                                         seed=REPORT_SEED)  # as export's calibration draws them
     sets["train raw"] = splits.x_train[:6000]
     sets["train photo"], _ = photo_digits(splits.x_train, splits.y_train, 3000, seed=REPORT_SEED + 1)
-    trained = []
-    for kind in KINDS:
-        if kind == held_kind:
-            continue
-        raw, _ = generate(1000, seed=REPORT_SEED + 11, kinds=[kind], digits=splits.x_val)
-        photo, done = through_photo_path(raw[:300], seed=REPORT_SEED + 12)
-        sets[f"trained {kind}"], sets[f"trained {kind} photo"] = raw, photo[done]
-        trained += [f"trained {kind}", f"trained {kind} photo"]
-    drawn = _sets(args.cache)
-    held = {"shapes": "`shapes`", "shapes_photo": "`shapes` photo path"}
-    held.update({f"real_{k}": name for k, name in _REAL.items() if f"real_{k}" in drawn})
-    for key in [*held, "bench"]:
-        sets[key] = drawn[key]
+    more, trained, held = nondigit_sets(splits.x_val, held_kind, args.cache)
+    sets.update(more)
     data = _Data(clf, sets)
     choose, check = ("val", "val photo"), ("train raw", "train photo")
     names = list(data.stats["val"])

@@ -35,6 +35,29 @@ _REAL = {"icons": "icons", "photo": "photo crops", "letters": "letters", "charts
 # the first word of each _real_world_sets name, and its column
 
 
+def nondigit_sets(x_val, held_kind: str | None, cache: str | None) -> tuple[dict, list[str], dict]:
+    """The non-digit sets a gate screen scores: every trained kind (raw and through the photo path), then the held-out
+    and real-world kinds and the bench photos of :func:`_sets`. Returns (sets, the trained sets' names, the held-out
+    sets' names -> their table names)."""
+    from edgedigits.train.negatives import KINDS, REPORT_SEED, generate
+    from edgedigits.train.photo_digits import through_photo_path
+
+    sets, trained = {}, []
+    for kind in KINDS:
+        if kind == held_kind:
+            continue
+        raw, _ = generate(1000, seed=REPORT_SEED + 11, kinds=[kind], digits=x_val)
+        photo, done = through_photo_path(raw[:300], seed=REPORT_SEED + 12)
+        sets[f"trained {kind}"], sets[f"trained {kind} photo"] = raw, photo[done]
+        trained += [f"trained {kind}", f"trained {kind} photo"]
+    drawn = _sets(cache)
+    held = {"shapes": "`shapes`", "shapes_photo": "`shapes` photo path"}
+    held.update({f"real_{k}": name for k, name in _REAL.items() if f"real_{k}" in drawn})
+    for key in [*held, "bench"]:
+        sets[key] = drawn[key]
+    return sets, trained, held
+
+
 def _sets(cache: str | None) -> dict:
     """The images every run is scored on (drawn once; from ``cache`` when it exists)."""
     if cache and Path(cache).is_file():
