@@ -89,7 +89,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
       TrainError: saving failed (for example a full disk); the last checkpoint stays usable.
     """
     config.validate()
-    check_init(config)
+    init_model = check_init(config)  # the warm start's model file (None: random weights, or a resumed run)
     tf, keras = _seeded_tf(config.seed)
     splits = load_splits(config.data_dir, val_fraction=config.val_fraction, limit=config.limit)
     if config.batch_size > len(splits.x_train):
@@ -105,7 +105,8 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
 
     y_train, y_val = _targets(keras, config, splits, x_train, labels, run_dir, log)
     per_epoch = epoch_images(config, len(splits.x_train), labels)
-    model, state = _model_and_state(tf, keras, config, run_dir, steps_per_epoch=-(-per_epoch // config.batch_size))
+    model, state = _model_and_state(tf, keras, config, run_dir, steps_per_epoch=-(-per_epoch // config.batch_size),
+                                    init_model=init_model)
     earlier_seconds = state["seconds"]  # epochs a resumed run already spent (the callback adds this run's epochs)
     _save(lambda p: p.write_text(_config_json(config)), run_dir / CONFIG_FILE)
     callbacks = [_epoch_end_callback(keras, run_dir, state, log, config.epochs)]
@@ -417,7 +418,7 @@ def _loss_and_metric(tf, config: TrainConfig):
                                      not_a_digit_class=reject_method(config) == "digit_mass"), _targets_mod.accuracy)
 
 
-def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_epoch: int):
+def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_epoch: int, init_model: Path | None):
     ckpt = run_dir / CHECKPOINT_DIR
     loss, metric = _loss_and_metric(tf, config)
     if config.resume:
@@ -425,8 +426,8 @@ def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_ep
         custom = {} if isinstance(loss, str) else {"packed_loss": loss, "accuracy": metric}
         model = keras.models.load_model(ckpt / "last.keras", custom_objects=custom)
         return model, state
-    if config.init:
-        model = _warm_start_model(keras, config)
+    if init_model is not None:  # a warm start: the run's trained model, compiled below with a fresh optimiser
+        model = keras.models.load_model(init_model, compile=False)
     else:
         model = create_model(config.arch, keras)
         if reject_method(config) == "digit_mass":
@@ -459,11 +460,6 @@ def check_init(config: TrainConfig) -> Path | None:
         raise UsageError(f"--init {config.init} was trained with {had[reject_method(saved)]} and this run with "
                          f"{had[reject_method(config)]}: give the same --negatives/--negative-target as that run")
     return run_dir / MODEL_FILE
-
-
-def _warm_start_model(keras, config: TrainConfig):
-    """The ``init`` run's trained model, to be compiled with a fresh optimiser (its own one is not loaded)."""
-    return keras.models.load_model(check_init(config), compile=False)
 
 
 def _schedule(keras, config: TrainConfig, steps_per_epoch: int):
