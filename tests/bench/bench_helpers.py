@@ -1,12 +1,27 @@
-"""Tiny models for the bench tests: built and converted here, with a manifest written as export would."""
+"""Tiny models for the bench tests: built and converted here, with a manifest written as export would; and the
+figure scripts of ``benchmarks/figures`` imported for their tests."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
+
+FIGURES = Path(__file__).resolve().parents[2] / "benchmarks" / "figures"
+
+
+def figure_script(name: str, monkeypatch=None):
+    """``benchmarks/figures/<name>.py`` imported as a module (the scripts are not a package). With ``monkeypatch``,
+    their folder is on ``sys.path`` for the test: scripts that import their sibling scripts need it."""
+    if monkeypatch is not None:
+        monkeypatch.syspath_prepend(str(FIGURES))
+    spec = importlib.util.spec_from_file_location(name, FIGURES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def tiny_model(keras, x=None, y=None, epochs: int = 0):

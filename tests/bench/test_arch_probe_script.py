@@ -1,10 +1,8 @@
 """benchmarks/figures/arch_probe.py: a candidate's cost row, its int8 model opened through the runtime's open_model."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "figures" / "arch_probe.py"
+from bench_helpers import figure_script
 
 
 def _module(monkeypatch):
@@ -12,11 +10,7 @@ def _module(monkeypatch):
 
     # the script imports explore_frontier, which registers its candidates: keep them out of the shared registry
     monkeypatch.setattr(architectures, "_REGISTRY", dict(architectures._REGISTRY))
-    monkeypatch.syspath_prepend(str(_SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("arch_probe", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return figure_script("arch_probe", monkeypatch)
 
 
 def test_probe_row_has_the_registry_costs_and_a_litert_session(monkeypatch, capsys):

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "figures" / "headline.py"
+from bench_helpers import figure_script
 
 
 @pytest.fixture(scope="module")
 def headline():
-    spec = importlib.util.spec_from_file_location("headline_script", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return figure_script("headline")
 
 
 def test_section_is_appended_then_replaced_leaving_other_sections(headline, tmp_path):

@@ -1,20 +1,7 @@
 """benchmarks/figures/reject_feature_gate.py: its tied-covariance Gaussians measure distance as Mahalanobis says."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
-
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "figures" / "reject_feature_gate.py"
-
-
-def _module():
-    sys.path.insert(0, str(_SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("reject_feature_gate", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_helpers import figure_script
 
 
 def _clusters(rng, n_per_class=200, dim=30):
@@ -25,10 +12,10 @@ def _clusters(rng, n_per_class=200, dim=30):
     return means[labels] + rng.normal(0, 0.5, (len(labels), dim)), labels, means
 
 
-def test_distances_are_small_at_the_own_class_and_large_far_away():
+def test_distances_are_small_at_the_own_class_and_large_far_away(monkeypatch):
     rng = np.random.default_rng(0)
     x, y, means = _clusters(rng)
-    gauss = _module()._Gaussians(x, y, k=12)
+    gauss = figure_script("reject_feature_gate", monkeypatch)._Gaussians(x, y, k=12)
     d = gauss.distances(x)
     assert d.shape == (len(x), 10)
     assert (d.argmin(axis=1) == y).mean() > 0.99  # each point nearest its own class
@@ -38,12 +25,12 @@ def test_distances_are_small_at_the_own_class_and_large_far_away():
     assert gauss.distances(between[None]).min() > own
 
 
-def test_the_tied_covariance_whitens_the_within_class_spread():
+def test_the_tied_covariance_whitens_the_within_class_spread(monkeypatch):
     """Squared distances of a class's own points to its mean average about k (chi-squared with k degrees)."""
     rng = np.random.default_rng(1)
     x, y, _ = _clusters(rng, n_per_class=500, dim=20)
     k = 14
-    gauss = _module()._Gaussians(x, y, k=k, shrink=0.0)
+    gauss = figure_script("reject_feature_gate", monkeypatch)._Gaussians(x, y, k=k, shrink=0.0)
     own = gauss.distances(x)[np.arange(len(x)), y]
     assert gauss.proj.shape == (20, k) and gauss.prec.shape == (k, k)
     assert abs(own.mean() - k) < 0.1 * k

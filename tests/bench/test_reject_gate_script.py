@@ -1,20 +1,7 @@
 """benchmarks/figures/reject_gate.py: the input statistics it screens measure what they say on images drawn here."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
-
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "figures" / "reject_gate.py"
-
-
-def _module():
-    sys.path.insert(0, str(_SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("reject_gate", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_helpers import figure_script
 
 
 def _ring(filled: bool = False) -> np.ndarray:
@@ -23,8 +10,8 @@ def _ring(filled: bool = False) -> np.ndarray:
     return np.where((r <= 8) & (filled | (r >= 5)), 255, 0).astype(np.uint8)
 
 
-def test_euler_number_counts_parts_minus_holes():
-    stats = _module()._stats
+def test_euler_number_counts_parts_minus_holes(monkeypatch):
+    stats = figure_script("reject_gate", monkeypatch)._stats
     two_dots = np.zeros((28, 28), np.uint8)
     two_dots[5:9, 5:9] = two_dots[18:22, 18:22] = 255
     eight = np.zeros((28, 28), np.uint8)  # two rings stacked: one part, two holes
@@ -35,10 +22,10 @@ def test_euler_number_counts_parts_minus_holes():
     assert s["euler (4-conn.)"].tolist() == [0, 1, 2, -1, 0]
 
 
-def test_box_fill_and_stroke_width_of_a_bar():
+def test_box_fill_and_stroke_width_of_a_bar(monkeypatch):
     bar = np.zeros((1, 28, 28), np.uint8)
     bar[0, 4:24, 12:15] = 255  # 20 x 3 px
-    s = _module()._stats(bar)
+    s = figure_script("reject_gate", monkeypatch)._stats(bar)
     assert (s["height"][0], s["width"][0], s["inked px"][0]) == (20, 3, 60)
     assert s["fill"][0] == 1.0 and s["saturated share"][0] == 1.0
     assert 2.5 < s["stroke width"][0] < 3.5  # 2 x area / perimeter of a long thin bar: about its width
