@@ -47,9 +47,7 @@ def main() -> None:
         clf = DigitClassifier(path)
         val = score(clf, splits.x_val, splits.y_val).accuracy
         test = score(clf, x_test, y_test)
-        threshold = "none" if test.threshold is None else f"{test.threshold:.3f}"
-        kept = 1.0 if test.digits_accepted is None else test.digits_accepted  # no rule: every digit kept
-        on_kept = test.accuracy if test.accuracy_on_accepted is None else test.accuracy_on_accepted
+        threshold, kept, on_kept = _rule_columns(test)
         print(f"| {path} | {threshold} | {val:.2%} | {test.accuracy:.2%} | {kept:.2%} | {on_kept:.2%} |", flush=True)
     print(f"\nMachine: {describe()}. Command: python benchmarks/figures/int8_spread.py {' '.join(args.models)}")
 
@@ -61,13 +59,20 @@ def _validation_table(models, splits, classifier, score) -> None:
         clf = classifier(path)
         val = score(clf, splits.x_val, splits.y_val)
         errors = round((1 - val.accuracy) * len(splits.y_val))
-        threshold = "none" if val.threshold is None else f"{val.threshold:.3f}"
-        kept = 1.0 if val.digits_accepted is None else val.digits_accepted
-        on_kept = val.accuracy if val.accuracy_on_accepted is None else val.accuracy_on_accepted
+        threshold, kept, on_kept = _rule_columns(val)
         min_share = (clf.reject or {}).get("min_share")
         share = "none" if min_share is None else f"{min_share:.3f}"
         print(f"| {path} | {threshold} | {share} | {val.accuracy:.2%} | {errors} | {kept:.2%} | {on_kept:.3%} |", flush=True)
     print(f"\nMachine: {describe()}. Command: python benchmarks/figures/int8_spread.py --validation-only {' '.join(models)}")
+
+
+def _rule_columns(result) -> tuple[str, float, float]:
+    """A score's reject columns: its threshold as printed, the share of digits kept, the accuracy on them (no rule:
+    every digit kept, and the accuracy is the top-1)."""
+    threshold = "none" if result.threshold is None else f"{result.threshold:.3f}"
+    kept = 1.0 if result.digits_accepted is None else result.digits_accepted
+    on_kept = result.accuracy if result.accuracy_on_accepted is None else result.accuracy_on_accepted
+    return threshold, kept, on_kept
 
 
 if __name__ == "__main__":
