@@ -160,10 +160,8 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True, thicken:
         raise InputError(f"{label}: the marks found are spread over {(y1 - y0) / height:.1f} digit heights, not one line "
                          "of a number (several lines, text, a patterned surface?); crop to the number (--roi)")
     h, w = ink.shape
-    lut = np.zeros(len(stats), np.uint8)
-    lut[marks] = 1
     sub = (slice(max(y0 - 2, 0), min(y1 + 2, h)), slice(max(x0 - 2, 0), min(x1 + 2, w)))
-    keep = lut[ink.labels[sub]]
+    keep = _marks_mask(ink, marks, sub)
     near = cv2.dilate(keep, np.ones((3, 3), np.uint8), iterations=1)
     crop = ink.ink[sub]
     values = crop[keep.view(bool)]
@@ -204,14 +202,19 @@ def _marks_box(stats: np.ndarray, marks: list[int]) -> tuple[int, int, int, int]
     return x0, y0, x1, y1
 
 
+def _marks_mask(ink, marks: list[int], region) -> np.ndarray:
+    """uint8 0/1: which pixels of ``ink.labels[region]`` (a pair of slices) belong to the components ``marks``."""
+    lut = np.zeros(len(ink.stats), np.uint8)
+    lut[marks] = 1
+    return lut[ink.labels[region]]
+
+
 def _stroke_width(ink, marks: list[int], cv2) -> float:
     """The marks' stroke width in pixels: twice their ink (each pixel's share of the strokes' 90th-percentile
     darkness, so a faint, blurred 1-pixel line counts as the line it is) over their outlines' length."""
     stats = ink.stats
     x0, y0, x1, y1 = _marks_box(stats, marks)
-    lut = np.zeros(len(stats), np.uint8)
-    lut[marks] = 1
-    mask = lut[ink.labels[y0:y1, x0:x1]]
+    mask = _marks_mask(ink, marks, np.s_[y0:y1, x0:x1])
     values = ink.ink[y0:y1, x0:x1][mask.view(bool)]
     if not len(values):
         return 0.0
@@ -410,12 +413,10 @@ def _without_rules(ink, marks: list[int], height: float):
     if not wide:
         return None
     cv2 = require_image_libs()
-    lut = np.zeros(len(stats), np.uint8)
-    lut[marks] = 1
     h, w = ink.shape
     x0, y0, x1, y1 = _marks_box(stats, wide)
     x0, y0, x1, y1 = max(x0 - 2, 0), max(y0 - 2, 0), min(x1 + 2, w), min(y1 + 2, h)
-    mask = lut[ink.labels[y0:y1, x0:x1]]  # the marks only (rules and frames apart from the digits are gone already)
+    mask = _marks_mask(ink, marks, np.s_[y0:y1, x0:x1])  # the marks only (rules and frames apart from the digits are gone already)
     found = _straight_lines(mask, length, _RULE_THIN * height, _RULE_PAST * height, cv2)
     if found is None:
         return None
