@@ -7,8 +7,9 @@ synthetic renderings, so the model is trained on exactly what it sees on the dev
 
 1. the ink (:func:`~edgedigits_runtime.preprocess.find_ink`: polarity, uneven light, threshold,
    components) of the working image;
-2. marks: lines of ruled or squared paper crossing the digits and an underline the digits touch or
-   cross (erased except where a digit's stroke meets them), ruled lines and frames apart from the digits
+2. marks: lines of ruled or squared paper crossing the digits, an underline the digits touch or
+   cross and the four sides of a form field's box the digits touch (erased except where a digit's stroke
+   meets them), ruled lines and frames apart from the digits
    (an underline, a form field's box), components
    much smaller than the line's digits (specks) and blobs touching the border (when others remain)
    are dropped; more digit-sized marks than a number has is an
@@ -57,6 +58,8 @@ _RULE_SPAN = 0.8  # ... and as long as most of the marks' width (an underline, a
 _RULE_PAST = 0.06  # ... reaching this many digit heights past the other ink at both ends
 _RULE_THIN = 0.25  # ... and at most this many digit heights thick is a rule, also where digits touch it
 _RULE_BARE = 0.4  # ... bare (no digit's stroke on it) along at least this share of its length
+_FRAME_SIDE = 0.7  # a box the digits touch: straight lines this share of its width / height long ...
+_FRAME_EDGE = 0.2  # ... within this share of its height / width of each side of its bounding box
 _PAGE_RULE = 0.5  # a thin line across the photo, straight over this share of it, is a line of ruled paper ...
 _PAGE_THIN = 0.04  # ... when at most this share of the photo's short side thick
 _PAGE_PAST = 0.02  # ... and reaching this share of the photo past the other ink at both ends
@@ -401,7 +404,8 @@ def _without_rules(ink, marks: list[int], height: float):
     (Hough transform) whose ink is at most :data:`_RULE_THIN` digit heights thick (over the segment's columns)
     and which reach :data:`_RULE_PAST` digit heights past the rest of the ink at both ends (the bars of two
     touching 7s, a letter's stroke do not) are erased, a pixel wider each side, except in the columns where a
-    digit's stroke meets them (the ink there is thicker than the rule): the digits keep their strokes.
+    digit's stroke meets them (the ink there is thicker than the rule): the digits keep their strokes. A form
+    field's box the digits touch (one of those marks) loses its four sides the same way (:func:`_frame_sides`).
     """
     from edgedigits_runtime.preprocess import erase_ink, require_image_libs
 
@@ -418,11 +422,44 @@ def _without_rules(ink, marks: list[int], height: float):
     x0, y0, x1, y1 = max(x0 - 2, 0), max(y0 - 2, 0), min(x1 + 2, w), min(y1 + 2, h)
     mask = _marks_mask(ink, marks, np.s_[y0:y1, x0:x1])  # the marks only (rules and frames apart from the digits are gone already)
     found = _straight_lines(mask, length, _RULE_THIN * height, _RULE_PAST * height, cv2)
-    if found is None:
-        return None
     erase = np.zeros((h, w), np.uint8)
-    erase[y0:y1, x0:x1] = found
-    return erase_ink(ink, erase.view(bool))
+    if found is not None:
+        erase[y0:y1, x0:x1] = found
+    for m in wide:  # a form field's box the digits touch: one component with them, its sides never reach past them
+        frame = _frame_sides(ink, m, _RULE_THIN * height, cv2)
+        if frame is not None:
+            fx, fy, fw, fh = (int(v) for v in stats[m, :4])
+            erase[fy : fy + fh, fx : fx + fw] |= frame
+    return erase_ink(ink, erase.view(bool)) if erase.any() else None
+
+
+def _frame_sides(ink, comp: int, thin: float, cv2) -> np.ndarray | None:
+    """Where to erase a form field's box that digits touch (uint8 0/1 over the component's box; None: not a box).
+
+    The component ``comp`` is such a box when straight, thin lines run along all four sides of its bounding box:
+    level ones at least :data:`_FRAME_SIDE` of its width long in its top and bottom :data:`_FRAME_EDGE` and upright
+    ones at least that share of its height in its left and right :data:`_FRAME_EDGE` (:func:`_straight_lines`,
+    without the "reaching past the digits" test: a box's sides end at its corners). They are erased as a rule is,
+    except where a digit's stroke meets them.
+    """
+    x, y, bw, bh = (int(v) for v in ink.stats[comp, :4])
+    pad = round(thin) + 4  # the sides lie on the box's edges: room around them to measure their thickness
+    own = np.pad((ink.labels[y : y + bh, x : x + bw] == comp).view(np.uint8), pad)
+    level = _straight_lines(own, round(_FRAME_SIDE * bw), thin, -np.inf, cv2)
+    if level is None:
+        return None
+    rows = np.flatnonzero(level.any(axis=1)) - pad
+    edge = _FRAME_EDGE * bh
+    if not (rows[0] < edge and rows[-1] >= bh - edge):
+        return None
+    upright = _straight_lines(np.ascontiguousarray(own.T), round(_FRAME_SIDE * bh), thin, -np.inf, cv2)
+    if upright is None:
+        return None
+    cols = np.flatnonzero(upright.any(axis=1)) - pad
+    edge = _FRAME_EDGE * bw
+    if not (cols[0] < edge and cols[-1] >= bw - edge):
+        return None
+    return (level | upright.T)[pad:-pad, pad:-pad]
 
 
 def _without_page_rules(ink):

@@ -66,6 +66,28 @@ def test_numbers_underlined_or_in_a_form_box(reader, mnist_test, extra):
     assert right >= 8
 
 
+@pytest.mark.parametrize("start", [0, 8])
+def test_a_form_box_the_digits_touch_is_erased(reader, mnist_test, monkeypatch, start):
+    # A box drawn a pixel around the digits' ink touches their outer strokes: box and digits are one component,
+    # which neither the frame test (ink along its edges only) nor the rule eraser (a rule reaches past the digits)
+    # took for a box; its left side read as a 1 and the rest as marks. Its four straight sides are erased now.
+    import cv2
+
+    from edgedigits_runtime import line
+
+    images, labels = mnist_test
+    canvas = np.zeros((90, 180), np.uint8)
+    for k in range(4):
+        canvas[31:59, 30 + 30 * k : 58 + 30 * k] = images[start + k]
+    rows, cols = np.flatnonzero(canvas.max(axis=1) > 40), np.flatnonzero(canvas.max(axis=0) > 40)
+    cv2.rectangle(canvas, (int(cols[0]) - 1, int(rows[0]) - 1), (int(cols[-1]) + 1, int(rows[-1]) + 1), 255, 1)
+    photo = 255 - cv2.resize(canvas, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+    number = "".join(str(int(d)) for d in labels[start : start + 4])
+    assert read_number(photo, reader).number == number
+    monkeypatch.setattr(line, "_FRAME_SIDE", 9.0)  # no side that long: the box stays, as before
+    assert read_number(photo, reader).number != number
+
+
 def test_reading_shape_boxes_and_dict(reader, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(4)
