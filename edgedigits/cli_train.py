@@ -49,8 +49,9 @@ def train(
     negative_weight: float = typer.Option(_D.negative_weight, "--negative-weight", help="Loss weight of the non-digits "
                                           "with --negative-target uniform (cross-entropy to a uniform output)."),
     negative_variant: str = typer.Option(_D.negative_variant, "--negative-variant", help="Generator variant of the "
-                                         "non-digits: standard, or near (near-digit non-digits too: circled and barred "
-                                         "symbols, more Latin letters, clock faces, discs)."),
+                                         "non-digits: standard, near (near-digit non-digits too: circled and barred "
+                                         "symbols, more Latin letters, clock faces, discs) or wide (near, plus "
+                                         "pictograms, patterns, glyph fragments cut by the frame, brush strokes)."),
     holdout_kind: str = typer.Option(_D.holdout_kind or "none", "--holdout-kind", help="Non-digit kind kept out of training "
                                      "to measure rejection of an unseen kind ('none': train on all)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on only N training images (quick runs)."),

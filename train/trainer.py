@@ -216,7 +216,7 @@ def with_negatives(splits, config: TrainConfig, log, cache: Path | None = None):
     if cached is not None:
         log(f"reusing {len(cached[0])} generated non-digits and photo-path digits from {cache}")
         return np.concatenate([splits.x_train, cached[0]]), np.concatenate([splits.y_train.astype(np.int64), cached[1]])
-    from edgedigits.train.negatives import list_kinds
+    from edgedigits.train.negatives import variant_kinds
     from edgedigits.train.photo_digits import photo_digits
 
     started = time.perf_counter()
@@ -233,7 +233,7 @@ def with_negatives(splits, config: TrainConfig, log, cache: Path | None = None):
         px, py = photo_digits(splits.x_train, splits.y_train, wanted, seed=config.seed, workers=1 if parallel else 0)
         photo_seconds = time.perf_counter() - started
         images, made = nondigits.result()
-    kinds = [k for k in list_kinds() if k not in holdout]
+    kinds = [k for k in variant_kinds(config.negative_variant) if k not in holdout]
     where = " (in parallel)" if parallel else ""
     variant = "" if config.negative_variant == "standard" else f"; variant {config.negative_variant}"
     log(f"generated {count} non-digits ({', '.join(kinds)}; held out: {config.holdout_kind or 'none'}{variant}) "
