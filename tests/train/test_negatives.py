@@ -10,9 +10,11 @@ from edgedigits.train.negatives import (
     DIGIT_KINDS,
     KINDS,
     VARIANTS,
+    WIDE_KINDS,
     font_source,
     generate,
     list_kinds,
+    variant_kinds,
 )
 
 
@@ -89,7 +91,7 @@ def test_glyphs_leave_out_anything_with_a_numeric_value():
 
 def test_the_near_variant_changes_only_glyphs_words_and_shapes(fake_digits):
     changed = sorted(name for name in list_kinds() if KINDS[name].has_near)
-    assert changed == ["glyphs", "shapes", "words"] and set(VARIANTS) == {"standard", "near"}
+    assert changed == ["glyphs", "shapes", "words"] and set(VARIANTS) == {"standard", "near", "wide"}
     for name in list_kinds():
         standard, _ = generate(8, seed=2, kinds=[name], digits=fake_digits)
         near, _ = generate(8, seed=2, kinds=[name], digits=fake_digits, variant="near")
@@ -100,7 +102,7 @@ def test_the_near_variant_changes_only_glyphs_words_and_shapes(fake_digits):
 
 
 def test_unknown_variant_is_refused_with_the_choices():
-    with pytest.raises(UsageError, match="unknown non-digit variant 'close'; choose from standard, near"):
+    with pytest.raises(UsageError, match="unknown non-digit variant 'close'; choose from standard, near, wide"):
         generate(4, seed=0, variant="close")
 
 
@@ -129,3 +131,42 @@ def test_near_shapes_include_discs_with_grey_or_half_filled_insides():
         assert disc.shape == (_HI, _HI) and 0.0 <= disc.min() and disc.max() <= 1.0
         assert disc[:2].max() == 0.0 and disc[-2:].max() == 0.0  # nothing at the top and bottom edges
         assert (disc > 0.1).mean() > 0.15  # more than a thin ring's ink
+
+
+def test_the_wide_variant_draws_the_near_kinds_and_its_own_in_equal_shares(fake_digits):
+    """``wide``: every registered kind drawn as ``near`` draws it (same seed, same images), plus its own kinds, which no
+    other variant draws and which can be held out or asked for by name like the others."""
+    own = sorted(WIDE_KINDS)
+    assert own == ["brush", "fragments", "patterns", "pictograms"] and not set(own) & set(KINDS)
+    assert variant_kinds("wide") == list_kinds() + own and variant_kinds("near") == list_kinds()
+    images, kinds = generate((len(variant_kinds("wide")) - 1) * 3, seed=4, exclude=["shapes"], digits=fake_digits, variant="wide")
+    names, counts = np.unique(kinds, return_counts=True)
+    assert set(names) == set(variant_kinds("wide")) - {"shapes"} and counts.min() == counts.max() == 3
+    for name in list_kinds():
+        wide, _ = generate(6, seed=2, kinds=[name], digits=fake_digits, variant="wide")
+        near, _ = generate(6, seed=2, kinds=[name], digits=fake_digits, variant="near")
+        np.testing.assert_array_equal(wide, near)
+    _, kinds = generate(60, seed=4, digits=fake_digits, variant="near")
+    assert not set(kinds.tolist()) & set(own)
+    _, kinds = generate(30, seed=4, exclude=own, digits=fake_digits, variant="wide")
+    assert not set(kinds.tolist()) & set(own)
+    with pytest.raises(UsageError, match="unknown non-digit kind 'pictograms'"):  # only the wide variant has them
+        generate(4, seed=0, kinds=["pictograms"])
+
+
+def test_the_wide_kinds_make_ink_that_is_neither_blank_nor_one_straight_bar():
+    """Each of the wide variant's kinds: MNIST-shaped, reproducible, with ink; a 1 being a bar, ``fragments`` never
+    keeps a thin straight piece (it cuts another) and ``brush`` blots the rare straight one out (one try: nearly never)."""
+    from edgedigits.train.negatives import _elongation
+
+    for name in WIDE_KINDS:
+        images, kinds = generate(24, seed=9, kinds=[name], variant="wide")
+        again, _ = generate(24, seed=9, kinds=[name], variant="wide")
+        np.testing.assert_array_equal(images, again)
+        assert images.shape == (24, 28, 28) and images.dtype == np.uint8 and set(kinds.tolist()) == {name}
+        assert (images.max(axis=(1, 2)) > 100).mean() >= 0.9, name
+        bars = np.array([_elongation(im) >= 3.5 for im in images])
+        if name == "fragments":
+            assert not bars.any()
+        if name == "brush":
+            assert bars.mean() <= 0.05
