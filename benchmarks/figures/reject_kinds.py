@@ -1,0 +1,67 @@
+"""Rejection of each generated non-digit kind, per int8 model through the runtime: what a generator variant adds.
+
+For a variant's kinds (``--variant``, :func:`edgedigits.train.negatives.variant_kinds`), ``--count`` fresh images of
+each (a seed no training run draws: ``REPORT_SEED + 31``; digit-based kinds from validation digits), as drawn and
+through the photo path (``through_photo_path``, as training puts a third of its non-digits), are classified by each
+model with its own calibrated rule (its manifest). One Markdown row per kind, one column pair per model. A kind a
+model trained on is not an estimate of unseen kinds: the table says which kind each model's run held out (its
+manifest's ``holdout_kind``); whether it trained on the variant's own kinds is the reader's to know (its run's
+``config.json``).
+
+Usage (from the repository root; EDGEDIGITS_DATA set; about a minute per model on 2 shared cores):
+
+    python benchmarks/figures/reject_kinds.py MODEL.tflite [MODEL.tflite ...] [--variant wide] [--count 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import describe
+
+
+def kind_sets(variant: str, count: int) -> dict:
+    """{kind: (raw images, photo-path images)} for every kind of ``variant`` (fresh seed, validation digits)."""
+    from edgedigits.data import load_splits
+    from edgedigits.train.negatives import REPORT_SEED, generate, variant_kinds
+    from edgedigits.train.photo_digits import through_photo_path
+
+    x_val = load_splits(None).x_val
+    sets = {}
+    for kind in variant_kinds(variant):
+        raw, _ = generate(count, seed=REPORT_SEED + 31, kinds=[kind], digits=x_val, variant=variant)
+        photo, done = through_photo_path(raw.copy(), seed=REPORT_SEED + 32)
+        sets[kind] = (raw, photo[done])
+    return sets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="int8 .tflite files with a calibrated rule (manifest beside them)")
+    parser.add_argument("--variant", default="wide", help="generator variant whose kinds are drawn (default: wide)")
+    parser.add_argument("--count", type=int, default=600, help="images per kind (default 600)")
+    args = parser.parse_args()
+
+    from edgedigits_runtime import DigitClassifier
+
+    models = [DigitClassifier(m) for m in args.models]
+    sets = kind_sets(args.variant, args.count)
+    names = [Path(m).parent.parent.name if Path(m).parent.name == "export" else Path(m).stem for m in args.models]
+    held = [(c.reject or {}).get("holdout_kind") or "none" for c in models]
+    print("| kind | " + " | ".join(f"{n} (held out: {h}) raw | {n} photo path" for n, h in zip(names, held)) + " |")
+    print("|---|" + "---:|" * (2 * len(models)))
+    for kind, (raw, photo) in sets.items():
+        cells = []
+        for clf in models:
+            cells += [f"{clf.classify(raw).not_a_digit.mean():.1%}", f"{clf.classify(photo).not_a_digit.mean():.1%}"]
+        print(f"| {kind} | " + " | ".join(cells) + " |", flush=True)
+    print(f"\nShare rejected, each model's own rule; {args.count} images per kind. Machine: {describe()}. Command: python "
+          f"benchmarks/figures/reject_kinds.py {' '.join(args.models)} --variant {args.variant} --count {args.count}")
+
+
+if __name__ == "__main__":
+    main()

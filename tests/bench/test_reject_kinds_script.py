@@ -1,0 +1,20 @@
+"""benchmarks/figures/reject_kinds.py: one raw and one photo-path set per kind of the variant asked for."""
+
+import types
+
+import numpy as np
+from bench_helpers import figure_script
+
+
+def test_kind_sets_draw_every_kind_of_the_variant_raw_and_through_the_photo_path(monkeypatch):
+    import edgedigits.data
+    from edgedigits.train.negatives import variant_kinds
+
+    digits = np.zeros((8, 28, 28), np.uint8)
+    digits[:, 6:22, 12:17] = 255  # stand-ins for the validation digits the digit-based kinds cut up
+    monkeypatch.setattr(edgedigits.data, "load_splits", lambda data_dir=None: types.SimpleNamespace(x_val=digits))
+    sets = figure_script("reject_kinds", monkeypatch).kind_sets("wide", 3)
+    assert list(sets) == variant_kinds("wide") and {"pictograms", "patterns", "fragments", "brush"} <= set(sets)
+    for kind, (raw, photo) in sets.items():
+        assert raw.shape == (3, 28, 28) and raw.dtype == np.uint8, kind
+        assert photo.ndim == 3 and photo.shape[1:] == (28, 28) and len(photo) <= 3, kind
