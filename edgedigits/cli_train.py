@@ -11,6 +11,7 @@ import typer
 
 from edgedigits.cli_common import fail, friendly_errors
 from edgedigits.train.config import TrainConfig  # no TensorFlow: dataclass and checks only
+from edgedigits.train.negatives import VARIANTS  # the variants' registry (numpy only)
 from edgedigits.train.reader import ReaderConfig
 
 _D = TrainConfig()  # the options' defaults come from the config, never restated here
@@ -49,9 +50,7 @@ def train(
     negative_weight: float = typer.Option(_D.negative_weight, "--negative-weight", help="Loss weight of the non-digits "
                                           "with --negative-target uniform (cross-entropy to a uniform output)."),
     negative_variant: str = typer.Option(_D.negative_variant, "--negative-variant", help="Generator variant of the "
-                                         "non-digits: standard, near (near-digit non-digits too: circled and barred "
-                                         "symbols, more Latin letters, clock faces, discs) or wide (near, plus "
-                                         "pictograms, patterns, glyph fragments cut by the frame, brush strokes)."),
+                                         "non-digits: " + "; ".join(f"{name}: {what}" for name, what in VARIANTS.items()) + "."),
     holdout_kind: str = typer.Option(_D.holdout_kind or "none", "--holdout-kind", help="Non-digit kind kept out of training "
                                      "to measure rejection of an unseen kind ('none': train on all)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Train on only N training images (quick runs)."),

@@ -68,7 +68,7 @@ _FIELD, _BOX = 28, 20
 VARIANTS = {  # generator variants (registry: name -> what it changes); "standard" is the default
     "standard": "the registered kinds as they are",
     "near": "near-digit non-digits too: circled and barred symbols, more plain Latin letters, clock faces and discs",
-    "wide": "near, plus kinds of its own (WIDE_KINDS): pictograms, patterns, fragments cut by the frame, brush strokes",
+    "wide": "near, plus kinds of its own: pictograms, patterns, fragments cut by the frame, brush strokes",
 }
 
 
