@@ -67,6 +67,7 @@ _EDGE_SIZE = (0.6, 1.4)  # a mark touching the photo's edge this many times as t
 _DOT = (0.08, 0.35)  # a decimal point: a round, filled blob this many digit heights across, on the baseline between digits
 _DOT_LOW = 0.06  # ... its bottom at most this many digit heights below theirs (a comma's tail reaches further)
 _DOT_INK = 0.004  # ... holding as much ink as a disc 0.07 digit heights across as dark as its neighbours' strokes
+_ERASED_NEAR = 2  # ... and not within this many pixels of ink erased with an underline (a piece of it left over)
 _BAR = (0.25, 1.5)  # a minus: a level bar this many digit heights long, at mid-height, just before the first digit
 _ROWS = 2.5  # marks spread over more than this many digit heights are not one line of a number
 _THIN = 0.05  # strokes thinner than this many digit heights (their ink per length of stroke) are a fine pen's ...
@@ -149,12 +150,14 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True, thicken:
         if not marks:
             return None
     ruled = _without_rules(ink, marks, height)
+    erased = None
     if ruled is not None:  # an underline the digits touch, ruled paper crossing them: gone, then the marks again
+        erased = (ink.labels > 0) & (ruled.labels == 0)
         ink = ruled
         marks, height = _marks(ink, label)
         if not marks:
             return None
-    signs = _signs(ink, marks, height)
+    signs = _signs(ink, marks, height, erased)
     if signs:  # read as "-" and "." by their place, not by the reader (which never learnt them)
         marks = [m for m in marks if m not in {i for i, _, _ in signs}]
     stats = ink.stats
@@ -249,7 +252,8 @@ def _thickened(ink, marks: list[int], height: float):
     return thicken_ink(ink, where, radius)
 
 
-def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[int, int, int, int]]]:
+def _signs(ink, marks: list[int], height: float, erased: np.ndarray | None = None
+           ) -> list[tuple[int, str, tuple[int, int, int, int]]]:
     """A minus before the number and decimal points between its digits: ``(component id, symbol, box)``, left to right.
 
     Digits here are the marks at least half a digit height tall. A **decimal point** is a component (a speck
@@ -257,7 +261,9 @@ def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[i
     as wide: not a comma), filled (half its box or more) and dark (:data:`_DOT_INK`), sitting in the gap between
     two digits (overlapping neither by more than a quarter of its width) with its bottom from 0.25 digit heights
     above theirs to :data:`_DOT_LOW` below (a comma reaches further down), its centre in their lowest 30% and no
-    mark above it (a colon, the rest of a broken digit). A **minus** is a mark :data:`_BAR` digit heights long, at
+    mark above it (a colon, the rest of a broken digit), nor within :data:`_ERASED_NEAR` pixels of the ink
+    ``erased`` (bool, ``ink``'s shape) took away with an underline (a piece of the rule or of a stroke lying along
+    it, left between two digits). A **minus** is a mark :data:`_BAR` digit heights long, at
     least 1.6 times longer than tall and at most 0.3 digit heights thick, left of every digit and at most a digit
     height before the first, its centre in the middle of the digits' height (25-80% down from their median top to
     their median bottom); two such bars (``=``) are not a minus. Neither is a 7's bar or a 5's hat (over their
@@ -304,6 +310,11 @@ def _signs(ink, marks: list[int], height: float) -> list[tuple[int, str, tuple[i
         above[[0, i, left, right]] = False
         if above.any():  # a colon, a semicolon, a piece of a broken digit above it: not a decimal point
             continue
+        if erased is not None and _ERASED_NEAR >= 0:
+            x0, y0, x1, y1 = box(i)
+            r = _ERASED_NEAR
+            if erased[max(y0 - r, 0) : y1 + r, max(x0 - r, 0) : x1 + r].any():
+                continue  # what is left of an underline erased beside it (or of a stroke lying along it): not a point
         found.append((int(i), ".", box(i)))
     first = digits[0]
     top, bottom = float(np.median(y[digits])), float(np.median(y[digits] + bh[digits]))

@@ -186,3 +186,23 @@ def test_a_fine_pens_strokes_are_drawn_as_thick_as_the_readers_training_strokes(
             marks, height = lines._marks(thick, "photo")
             assert lines._stroke_width(thick, marks, cv2) / height >= 2.5 * width  # about MNIST's width now
             assert 0.08 <= lines._stroke_width(thick, marks, cv2) / height <= 0.2
+
+
+def test_a_piece_left_by_an_erased_underline_is_not_a_decimal_point():
+    # Erasing an underline the digits touch may leave a short piece of it (or of a stroke lying along it) on the
+    # baseline between two digits: round and filled like a pen dot, it was read as one ("6143" -> "614.3").
+    from edgedigits_runtime import line as lines
+
+    page = _page([(100, 60, 14, 60), (180, 60, 14, 60)])
+    page[112:120, 142:150] = 38  # a dot on the baseline between the two bars
+    ink = find_ink(page)
+    marks, height = lines._marks(ink, "page")
+    signs = lines._signs(ink, marks, height)
+    assert [symbol for _, symbol, _ in signs] == ["."]
+    x0, y0, x1, y1 = signs[0][2]
+    erased = np.zeros(ink.shape, bool)
+    erased[y1, x1 + 1 : x1 + 6] = True  # ink the underline eraser took, right beside it
+    assert lines._signs(ink, marks, height, erased) == []
+    far = np.zeros(ink.shape, bool)
+    far[y1, x1 + 8 : x1 + 14] = True  # erased ink further away leaves a pen dot alone
+    assert [symbol for _, symbol, _ in lines._signs(ink, marks, height, far)] == ["."]
