@@ -10,7 +10,10 @@ manifest's ``holdout_kind``); whether it trained on the variant's own kinds is t
 
 Usage (from the repository root; EDGEDIGITS_DATA set; about a minute per model on 2 shared cores):
 
-    python benchmarks/figures/reject_kinds.py MODEL.tflite [MODEL.tflite ...] [--variant wide] [--count 600]
+    python benchmarks/figures/reject_kinds.py MODEL.tflite [MODEL.tflite ...] [--variant wide] [--count 600] [--sheet PNG]
+
+``--sheet PNG`` saves a contact sheet of the images (as drawn) the first model accepts, kind by kind in the table's
+order: what a model still takes for a digit.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -39,11 +44,24 @@ def kind_sets(variant: str, count: int) -> dict:
     return sets
 
 
+def contact_sheet(images, path: str, cols: int = 16) -> None:
+    """uint8 (N, 28, 28) images in a grid (2 px apart, 3x enlarged) saved as a PNG."""
+    from PIL import Image
+
+    rows = max(1, -(-len(images) // cols))
+    sheet = np.zeros((rows * 30, cols * 30), np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        sheet[r * 30 + 1 : r * 30 + 29, c * 30 + 1 : c * 30 + 29] = image
+    Image.fromarray(sheet).resize((cols * 90, rows * 90), Image.NEAREST).save(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="int8 .tflite files with a calibrated rule (manifest beside them)")
     parser.add_argument("--variant", default="wide", help="generator variant whose kinds are drawn (default: wide)")
     parser.add_argument("--count", type=int, default=600, help="images per kind (default 600)")
+    parser.add_argument("--sheet", default=None, help="save the images the first model accepts (as drawn) to this PNG")
     args = parser.parse_args()
 
     from edgedigits_runtime import DigitClassifier
@@ -54,13 +72,19 @@ def main() -> None:
     held = [(c.reject or {}).get("holdout_kind") or "none" for c in models]
     print("| kind | " + " | ".join(f"{n} (held out: {h}) raw | {n} photo path" for n, h in zip(names, held)) + " |")
     print("|---|" + "---:|" * (2 * len(models)))
+    accepted = []
     for kind, (raw, photo) in sets.items():
+        accepted.append(raw[~models[0].classify(raw).not_a_digit])
         cells = []
         for clf in models:
             cells += [f"{clf.classify(raw).not_a_digit.mean():.1%}", f"{clf.classify(photo).not_a_digit.mean():.1%}"]
         print(f"| {kind} | " + " | ".join(cells) + " |", flush=True)
+    if args.sheet:
+        contact_sheet(np.concatenate(accepted), args.sheet)
+        print(f"\n{names[0]}: the {sum(map(len, accepted))} images it accepts (as drawn) -> {args.sheet}")
     print(f"\nShare rejected, each model's own rule; {args.count} images per kind. Machine: {describe()}. Command: python "
-          f"benchmarks/figures/reject_kinds.py {' '.join(args.models)} --variant {args.variant} --count {args.count}")
+          f"benchmarks/figures/reject_kinds.py {' '.join(args.models)} --variant {args.variant} --count {args.count}"
+          f"{f' --sheet {args.sheet}' if args.sheet else ''}")
 
 
 if __name__ == "__main__":

@@ -18,3 +18,14 @@ def test_kind_sets_draw_every_kind_of_the_variant_raw_and_through_the_photo_path
     for kind, (raw, photo) in sets.items():
         assert raw.shape == (3, 28, 28) and raw.dtype == np.uint8, kind
         assert photo.ndim == 3 and photo.shape[1:] == (28, 28) and len(photo) <= 3, kind
+
+
+def test_contact_sheet_puts_each_image_in_its_cell(tmp_path, monkeypatch):
+    from PIL import Image
+
+    images = np.zeros((17, 28, 28), np.uint8)
+    images[16] = 255  # the 17th image: the first cell of the second row
+    figure_script("reject_kinds", monkeypatch).contact_sheet(images, str(tmp_path / "s.png"))
+    sheet = np.asarray(Image.open(tmp_path / "s.png"))
+    assert sheet.shape == (2 * 90, 16 * 90)
+    assert sheet[:90].max() == 0 and sheet[90 + 3 : 90 + 87, 3:87].min() == 255 and sheet[90:, 90:].max() == 0
