@@ -447,30 +447,31 @@ def _without_rules(ink, marks: list[int], height: float):
 def _frame_sides(ink, comp: int, thin: float, cv2) -> np.ndarray | None:
     """Where to erase a form field's box that digits touch (uint8 0/1 over the component's box; None: not a box).
 
-    The component ``comp`` is such a box when straight, thin lines run along all four sides of its bounding box:
-    level ones at least :data:`_FRAME_SIDE` of its width long in its top and bottom :data:`_FRAME_EDGE` and upright
-    ones at least that share of its height in its left and right :data:`_FRAME_EDGE` (:func:`_straight_lines`,
-    without the "reaching past the digits" test: a box's sides end at its corners). They are erased as a rule is,
-    except where a digit's stroke meets them.
+    The component ``comp`` is such a box when straight, thin lines run along all four sides of its bounding box
+    (:func:`_box_sides`: level ones along its top and bottom, upright ones along its left and right). They are
+    erased as a rule is, except where a digit's stroke meets them.
     """
     x, y, bw, bh = (int(v) for v in ink.stats[comp, :4])
     pad = round(thin) + 4  # the sides lie on the box's edges: room around them to measure their thickness
     own = np.pad((ink.labels[y : y + bh, x : x + bw] == comp).view(np.uint8), pad)
-    level = _straight_lines(own, round(_FRAME_SIDE * bw), thin, -np.inf, cv2)
-    if level is None:
-        return None
-    rows = np.flatnonzero(level.any(axis=1)) - pad
-    edge = _FRAME_EDGE * bh
-    if not (rows[0] < edge and rows[-1] >= bh - edge):
-        return None
-    upright = _straight_lines(np.ascontiguousarray(own.T), round(_FRAME_SIDE * bh), thin, -np.inf, cv2)
+    level = _box_sides(own, bw, bh, pad, thin, cv2)
+    upright = None if level is None else _box_sides(np.ascontiguousarray(own.T), bh, bw, pad, thin, cv2)
     if upright is None:
         return None
-    cols = np.flatnonzero(upright.any(axis=1)) - pad
-    edge = _FRAME_EDGE * bw
-    if not (cols[0] < edge and cols[-1] >= bw - edge):
-        return None
     return (level | upright.T)[pad:-pad, pad:-pad]
+
+
+def _box_sides(mask: np.ndarray, along: int, across: int, pad: int, thin: float, cv2) -> np.ndarray | None:
+    """A box's two level sides in ``mask`` (uint8 0/1, a box ``along`` x ``across`` pixels padded by ``pad``): where to
+    erase straight lines at least :data:`_FRAME_SIDE` of ``along`` long (:func:`_straight_lines`, without the
+    "reaching past the digits" test: a box's sides end at its corners), or None unless they lie within
+    :data:`_FRAME_EDGE` of ``across`` of both its top and its bottom."""
+    found = _straight_lines(mask, round(_FRAME_SIDE * along), thin, -np.inf, cv2)
+    if found is None:
+        return None
+    rows = np.flatnonzero(found.any(axis=1)) - pad
+    edge = _FRAME_EDGE * across
+    return found if rows[0] < edge and rows[-1] >= across - edge else None
 
 
 def _without_page_rules(ink):
