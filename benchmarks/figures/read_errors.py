@@ -64,7 +64,9 @@ def kind_of(truth: str, read: str | None) -> str:
 
 
 def second_opinion(photo, reader, gate):
-    """(reading, [(reader digit, classifier digit, classifier score, reader confidence), ...], line) for one photo.
+    """(reading, [(reader digit, classifier digit, classifier score, reader confidence, shared), ...], line).
+
+    ``shared``: the position's ink is connected to a neighbour's (its classifier field holds parts of it).
 
     The positions come from the reader's own decoding and boxes (read.py's steps), the classifier's view from
     read.py's ``_gate_scores`` (one batch); a position without a field has classifier digit -1.
@@ -91,9 +93,9 @@ def second_opinion(photo, reader, gate):
     probs = _blank_without_ink(reader.frame_probs(image8[None])[0], image8)
     found = ctc_greedy(probs)
     boxes = digit_boxes(line, probs, found)
-    scores, labels, _, _ = _gate_scores(line, boxes, gate, "photo")
-    pairs = [(int(s) if s != MARK else -2, int(c), float(v), float(probs[f, :MARK].max()))
-             for (s, f), c, v in zip(found, labels, scores)]
+    scores, labels, _, shared = _gate_scores(line, boxes, gate, "photo")
+    pairs = [(int(s) if s != MARK else -2, int(c), float(v), float(probs[f, :MARK].max()), bool(h))
+             for (s, f), c, v, h in zip(found, labels, scores, shared)]
     return reading.number, pairs, line
 
 
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
                 wrong.append((name, i, truth, read, kind, style, pairs, line))
             digits = [p for p in pairs if p[0] != -2]
             if read is not None and len(digits) == len(truth) == len(pairs):
-                for (r, c, _, _), t in zip(digits, truth):
+                for (r, c, *_), t in zip(digits, truth):
                     agree[(kind == "right", r == int(t), c == int(t))] += 1
         total = len(items)
         print(f"## {name} (seed {args.seed}, {total} photos): " + ", ".join(
@@ -145,7 +147,7 @@ def main(argv=None) -> int:
                                   for r in (True, False) for c in (True, False)))
     for name, i, truth, read, kind, style, pairs, _ in wrong:
         print(f"{name}[{i}] {kind:8s} {style:11s} truth {truth:8s} read {read!s:10s} "
-              + " ".join(f"{r}/{c}:{v:.2f}:{q:.2f}" for r, c, v, q in pairs))
+              + " ".join(f"{r}/{c}:{v:.2f}:{q:.2f}" for r, c, v, q, _ in pairs))
     _overrides(wrong_and_right)
     if args.answers:
         Path(args.answers).write_text(json.dumps(answers))
@@ -156,19 +158,21 @@ def main(argv=None) -> int:
 
 def _overrides(readings) -> None:
     """How many readings the rule "the classifier's digit replaces the reader's where the classifier's score is at
-    least s and the reader's confidence below r" would make right and make wrong (same-length readings only)."""
+    least s and the reader's confidence below r" would make right and make wrong (same-length readings only), on
+    every position, and only on positions whose ink touches no neighbour's ("alone")."""
     print("## second opinion: the classifier overrides where its score >= s and the reader's confidence < r")
-    for s in (0.5, 0.8, 0.9, 0.95):
-        for r in (0.5, 0.8, 0.95, 1.01):
-            fixed = broken = 0
-            for truth, read, pairs in readings:
-                if not read or len(pairs) != len(truth) or any(p[0] == -2 for p in pairs):
-                    continue
-                new = "".join(str(c) if v >= s and q < r and c >= 0 else ch
-                              for ch, (_, c, v, q) in zip(read, pairs))
-                fixed += read != truth and new == truth
-                broken += read == truth and new != truth
-            print(f"   s {s:.2f} r {r:.2f}: made right {fixed}, made wrong {broken}")
+    for alone in (False, True):
+        for s in (0.5, 0.8, 0.9, 0.95):
+            for r in (0.5, 0.8, 0.95, 1.01):
+                fixed = broken = 0
+                for truth, read, pairs in readings:
+                    if not read or len(pairs) != len(truth) or any(p[0] == -2 for p in pairs):
+                        continue
+                    new = "".join(str(c) if v >= s and q < r and c >= 0 and not (alone and h) else ch
+                                  for ch, (_, c, v, q, h) in zip(read, pairs))
+                    fixed += read != truth and new == truth
+                    broken += read == truth and new != truth
+                print(f"   {'alone' if alone else 'every'} s {s:.2f} r {r:.2f}: made right {fixed}, made wrong {broken}")
 
 
 def _sheet(wrong, path) -> None:
@@ -182,7 +186,7 @@ def _sheet(wrong, path) -> None:
             img[:, : 192 * 3] = cv2.resize(np.round(line.image * 255).astype(np.uint8), (192 * 3, 96),
                                            interpolation=cv2.INTER_NEAREST)
         img[:, 192 * 3] = 128
-        clf = "".join("?" if c < 0 else str(c) for _, c, _, _ in pairs)
+        clf = "".join("?" if c < 0 else str(c) for _, c, *_ in pairs)
         for k, text in enumerate((f"{name}[{i}] {kind} {style}", f"truth {truth} read {read}", f"classifier {clf}")):
             cv2.putText(img, text, (192 * 3 + 6, 26 + 30 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, 255, 1, cv2.LINE_AA)
         rows.append(img)

@@ -25,6 +25,7 @@ def test_the_second_opinion_lists_reader_and_classifier_per_read_position(monkey
     photo, number, _ = number_photos(images, labels, 1, seed=105, spacing="apart")[0]
     read, pairs, line = script.second_opinion(photo, load_reader(num_threads=1), load_default(num_threads=1))
     assert read == number and line is not None
-    assert "".join(str(d) for d, _, _, _ in pairs) == read  # the reader's digit per position, left to right
-    for _, classifier_digit, score, confidence in pairs:
+    assert "".join(str(d) for d, *_ in pairs) == read  # the reader's digit per position, left to right
+    for _, classifier_digit, score, confidence, shared in pairs:
         assert -1 <= classifier_digit <= 9 and -1.0 <= score <= 1.0 and 0.0 <= confidence <= 1.0
+        assert shared in (True, False)
