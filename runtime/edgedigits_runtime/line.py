@@ -60,6 +60,7 @@ _RULE_THIN = 0.25  # ... and at most this many digit heights thick is a rule, al
 _RULE_BARE = 0.4  # ... bare (no digit's stroke on it) along at least this share of its length
 _FRAME_SIDE = 0.7  # a box the digits touch: straight lines this share of its width / height long ...
 _FRAME_EDGE = 0.2  # ... within this share of its height / width of each side of its bounding box
+_FRAME_NEAR = 1.0  # ... its upright sides erased only this many rule thicknesses (_RULE_THIN) from its left and right
 _PAGE_RULE = 0.5  # a thin line across the photo, straight over this share of it, is a line of ruled paper ...
 _PAGE_THIN = 0.04  # ... when at most this share of the photo's short side thick
 _PAGE_PAST = 0.02  # ... and reaching this share of the photo past the other ink at both ends
@@ -449,7 +450,8 @@ def _frame_sides(ink, comp: int, thin: float, cv2) -> np.ndarray | None:
 
     The component ``comp`` is such a box when straight, thin lines run along all four sides of its bounding box
     (:func:`_box_sides`: level ones along its top and bottom, upright ones along its left and right). They are
-    erased as a rule is, except where a digit's stroke meets them.
+    erased as a rule is, except where a digit's stroke meets them; upright lines further than :data:`_FRAME_NEAR`
+    times ``thin`` from the box's left and right edges are not its sides (a 1 standing beside one) and stay.
     """
     x, y, bw, bh = (int(v) for v in ink.stats[comp, :4])
     pad = round(thin) + 4  # the sides lie on the box's edges: room around them to measure their thickness
@@ -458,6 +460,9 @@ def _frame_sides(ink, comp: int, thin: float, cv2) -> np.ndarray | None:
     upright = None if level is None else _box_sides(np.ascontiguousarray(own.T), bh, bw, pad, thin, cv2)
     if upright is None:
         return None
+    if _FRAME_NEAR > 0:  # only the outermost upright lines are its sides: a 1 standing beside one stays
+        near = round(_FRAME_NEAR * thin)
+        upright[pad + near : pad + bw - near] = 0
     return (level | upright.T)[pad:-pad, pad:-pad]
 
 

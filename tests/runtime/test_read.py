@@ -88,6 +88,19 @@ def test_a_form_box_the_digits_touch_is_erased(reader, mnist_test, monkeypatch, 
     assert read_number(photo, reader).number != number
 
 
+@pytest.mark.parametrize(("seed", "k"), [(205, 4), (225, 0)])
+def test_a_one_beside_a_box_side_is_not_erased_with_it(reader, mnist_test, monkeypatch, seed, k):
+    # A straight 1 close to the box's left side is as long as the side: it was erased with it ("149996" read
+    # "?49996"; "314" read as nothing). Only the outermost upright lines are the box's sides now.
+    from edgedigits_runtime import line
+
+    images, labels = mnist_test
+    photo, number, _ = number_photos(images, labels, k + 1, seed=seed, rule="box")[k]
+    assert "1" in number and read_number(photo, reader).number == number
+    monkeypatch.setattr(line, "_FRAME_NEAR", 0.0)  # every upright line the box's: as before
+    assert read_number(photo, reader).number != number
+
+
 def test_reading_shape_boxes_and_dict(reader, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(4)
