@@ -48,7 +48,7 @@ def main() -> None:
         val = score(clf, splits.x_val, splits.y_val).accuracy
         test = score(clf, x_test, y_test)
         threshold, kept, on_kept = _rule_columns(test)
-        print(f"| {path} | {threshold} | {val:.2%} | {test.accuracy:.2%} | {kept:.2%} | {on_kept:.2%} |", flush=True)
+        print(f"| {path} | {threshold} | {val:.2%} | {test.accuracy:.2%} | {kept:.2%} | {on_kept:.3%} |", flush=True)
     print(f"\nMachine: {describe()}. Command: python benchmarks/figures/int8_spread.py {' '.join(args.models)}")
 
 
