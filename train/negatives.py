@@ -527,13 +527,18 @@ def _curve(rng, points: int) -> list[tuple[float, float]]:
     ctrl = rng.uniform(14, _HI - 14, (points, 2))
     pts = []
     for j in range(len(ctrl) - 1):
-        p0, p1 = ctrl[max(j - 1, 0)], ctrl[j]
-        p2, p3 = ctrl[j + 1], ctrl[min(j + 2, len(ctrl) - 1)]
-        for t in np.linspace(0, 1, 12, endpoint=False):
-            t2, t3 = t * t, t * t * t
-            p = 0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t3)
-            pts.append((float(p[0]), float(p[1])))
+        pts += _catmull_rom(ctrl[max(j - 1, 0)], ctrl[j], ctrl[j + 1], ctrl[min(j + 2, len(ctrl) - 1)], 12)
     pts.append(tuple(map(float, ctrl[-1])))
+    return pts
+
+
+def _catmull_rom(p0, p1, p2, p3, samples: int) -> list[tuple[float, float]]:
+    """``samples`` points of the Catmull-Rom segment from ``p1`` to ``p2`` (``p2`` itself excluded)."""
+    pts = []
+    for t in np.linspace(0, 1, samples, endpoint=False):
+        t2, t3 = t * t, t * t * t
+        p = 0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t3)
+        pts.append((float(p[0]), float(p[1])))
     return pts
 
 
@@ -854,11 +859,7 @@ def _closed_spline(rng, c: tuple[float, float], r: float, points: int, jitter: f
     ctrl = np.stack([c[0] + radii * np.cos(angles), c[1] + radii * np.sin(angles)], axis=1)
     pts = []
     for j in range(points):
-        p0, p1, p2, p3 = ctrl[j - 1], ctrl[j], ctrl[(j + 1) % points], ctrl[(j + 2) % points]
-        for t in np.linspace(0, 1, 10, endpoint=False):
-            t2, t3 = t * t, t * t * t
-            p = 0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t3)
-            pts.append((float(p[0]), float(p[1])))
+        pts += _catmull_rom(ctrl[j - 1], ctrl[j], ctrl[(j + 1) % points], ctrl[(j + 2) % points], 10)
     return pts
 
 
