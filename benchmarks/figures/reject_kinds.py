@@ -74,10 +74,12 @@ def main() -> None:
     print("|---|" + "---:|" * (2 * len(models)))
     accepted = []
     for kind, (raw, photo) in sets.items():
-        accepted.append(raw[~models[0].classify(raw).not_a_digit])
         cells = []
-        for clf in models:
-            cells += [f"{clf.classify(raw).not_a_digit.mean():.1%}", f"{clf.classify(photo).not_a_digit.mean():.1%}"]
+        for k, clf in enumerate(models):
+            refused = clf.classify(raw).not_a_digit
+            if k == 0:  # the first model's accepted images, for the sheet
+                accepted.append(raw[~refused])
+            cells += [f"{refused.mean():.1%}", f"{clf.classify(photo).not_a_digit.mean():.1%}"]
         print(f"| {kind} | " + " | ".join(cells) + " |", flush=True)
     if args.sheet:
         contact_sheet(np.concatenate(accepted), args.sheet)
