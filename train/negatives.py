@@ -57,7 +57,7 @@ import numpy as np
 
 from edgedigits.errors import UsageError
 
-__all__ = ["DIGIT_KINDS", "HOLDOUT_IMAGES", "KINDS", "REPORT_SEED", "VARIANTS", "WIDE_KINDS", "NegativeKind", "check_kinds",
+__all__ = ["DIGIT_KINDS", "HOLDOUT_IMAGES", "KINDS", "REPORT_SEED", "VARIANTS", "NegativeKind", "check_kinds",
            "check_variant", "font_source", "generate", "get_kind", "list_kinds", "variant_kinds"]
 
 REPORT_SEED = 90210  # seed of the images that measure rejection (training draws from the run's own seed)
@@ -75,35 +75,46 @@ VARIANTS = {  # generator variants (registry: name -> what it changes); "standar
 @dataclasses.dataclass(frozen=True)
 class NegativeKind:
     """One registry row: a kind of non-digit image and its generator ``make(rng, n, digits) -> uint8 (n, 28, 28)``
-    (``make(rng, n, digits, near=True)`` draws the ``near`` variant when ``has_near``)."""
+    (``make(rng, n, digits, near=True)`` draws the ``near`` variant when ``has_near``). ``only``: the variant that
+    alone draws the kind when no kinds are named (None: every variant); named kinds are drawn whatever the variant."""
 
     name: str
     summary: str
     make: Callable
     needs_digits: bool = False
     has_near: bool = False
+    only: str | None = None
 
 
-KINDS: dict[str, NegativeKind] = {}
+KINDS: dict[str, NegativeKind] = {}  # every kind: the ones every variant draws, then each variant's own (``only``)
 
 
-def _register(name: str, summary: str, needs_digits: bool = False, has_near: bool = False):
+def _register(name: str, summary: str, needs_digits: bool = False, has_near: bool = False, only: str | None = None):
     def wrap(fn):
-        KINDS[name] = NegativeKind(name, summary, fn, needs_digits, has_near)
+        KINDS[name] = NegativeKind(name, summary, fn, needs_digits, has_near, only)
         return fn
 
     return wrap
 
 
 def list_kinds() -> list[str]:
-    """Names of every registered kind, sorted."""
-    return sorted(KINDS)
+    """Names of the kinds every variant draws, sorted (:func:`variant_kinds` adds a variant's own)."""
+    return sorted(k for k, row in KINDS.items() if row.only is None)
 
 
 def variant_kinds(variant: str = "standard") -> list[str]:
-    """Names of the kinds a variant draws (every registered kind; the ``wide`` variant's own kinds after them)."""
+    """Names of the kinds a variant draws: those every variant draws, then the variant's own (registered with
+    ``only=variant``: the ``wide`` variant's pictograms, patterns, fragments and brush), each group sorted."""
     check_variant(variant)
-    return list_kinds() + (sorted(WIDE_KINDS) if variant == "wide" else [])
+    return list_kinds() + sorted(k for k, row in KINDS.items() if row.only == variant)
+
+
+def _seed_index(name: str) -> int:
+    """The kind's index in its random stream's seed: its place among the kinds every variant draws, or 100 + its place
+    among its variant's own kinds (so adding a variant's kind changes no other kind's images)."""
+    row = KINDS[name]
+    group = sorted(k for k, other in KINDS.items() if other.only == row.only)
+    return group.index(name) + (0 if row.only is None else 100)
 
 
 def get_kind(name: str) -> NegativeKind:
@@ -156,12 +167,12 @@ def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | 
     Args:
       n: how many images (>= 0).
       seed: everything is drawn from ``numpy.random.default_rng([seed, kind index])``.
-      kinds: kind names (None: every registered kind, and the ``wide`` variant's own :data:`WIDE_KINDS`).
+      kinds: kind names, any registered kind whatever the variant (None: the variant's kinds, :func:`variant_kinds`).
       exclude: kind names to leave out (e.g. the held-out kind).
       digits: uint8 (M, 28, 28) MNIST *training* digits, needed by the digit-based kinds
         (when None those kinds are skipped).
       variant: :data:`VARIANTS` (``near``: near-digit non-digits in ``glyphs``, ``words`` and ``shapes``; ``wide``:
-        the same, plus the kinds of :data:`WIDE_KINDS`, each an equal share too).
+        the same, plus its own kinds, each an equal share too).
 
     Returns:
       ``(images uint8 (n, 28, 28), kind names (n,) as a numpy str array)``.
@@ -172,12 +183,9 @@ def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | 
     check_variant(variant)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise UsageError(f"number of non-digit images must be a whole number >= 0; got {n!r}")
-    own = {k: v for k, v in WIDE_KINDS.items() if variant == "wide"}  # the variant's own kinds (seeded after the others)
-    registry = {**KINDS, **own}
-    requested = variant_kinds(variant) if kinds is None else list(kinds)
-    names = check_kinds([k for k in requested if k not in own]) + [k for k in dict.fromkeys(requested) if k in own]
-    excluded = set(check_kinds([k for k in exclude if k not in own])) | {k for k in exclude if k in own}
-    names = [k for k in names if k not in excluded and (digits is not None or not registry[k].needs_digits)]
+    names = check_kinds(variant_kinds(variant) if kinds is None else kinds)
+    excluded = set(check_kinds(exclude))
+    names = [k for k in names if k not in excluded and (digits is not None or not KINDS[k].needs_digits)]
     if not names:
         raise UsageError("no non-digit kind left to generate (all excluded, or only digit-based kinds without digits)")
     counts = [n // len(names) + (1 if i < n % len(names) else 0) for i in range(len(names))]
@@ -185,10 +193,9 @@ def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | 
     for name, count in zip(names, counts):
         if count == 0:
             continue
-        index = list_kinds().index(name) if name in KINDS else 100 + sorted(WIDE_KINDS).index(name)
-        rng = np.random.default_rng([int(seed), index])
-        near = {"near": True} if variant in ("near", "wide") and registry[name].has_near else {}
-        made = registry[name].make(rng, count, digits, **near)
+        rng = np.random.default_rng([int(seed), _seed_index(name)])
+        near = {"near": True} if variant in ("near", "wide") and KINDS[name].has_near else {}
+        made = KINDS[name].make(rng, count, digits, **near)
         images.append(np.asarray(made, np.uint8).reshape(count, _FIELD, _FIELD))
         labels.extend([name] * count)
     x = np.concatenate(images) if images else np.zeros((0, _FIELD, _FIELD), np.uint8)
@@ -834,21 +841,14 @@ def _shift(d: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the ``wide`` variant's own kinds
 #
-# Kinds only the ``wide`` variant draws (registry :data:`WIDE_KINDS`; ``generate(..., variant="wide")`` adds them to the
-# registered kinds, which it draws as ``near`` does). Breadth, not more of the same: pictogram-like compositions of
+# Kinds only the ``wide`` variant draws (registered with ``only="wide"``; ``generate(..., variant="wide")`` adds them to
+# the kinds every variant draws, which it draws as ``near`` does). Breadth, not more of the same: pictogram-like compositions of
 # primitives, bounded patterns, pieces of several glyphs cut by the frame, brush strokes and blots with holes. Nothing
 # here draws from the evaluation's sources or the ``shapes`` generator: every image is built from the primitives below,
 # and each one combines two parts or more, so that none is a plain ring (a 0) or a plain bar (a 1).
 
-WIDE_KINDS: dict[str, NegativeKind] = {}
-
-
 def _register_wide(name: str, summary: str):
-    def wrap(fn):
-        WIDE_KINDS[name] = NegativeKind(name, summary, fn)
-        return fn
-
-    return wrap
+    return _register(name, summary, only="wide")
 
 
 def _closed_spline(rng, c: tuple[float, float], r: float, points: int, jitter: float) -> list[tuple[float, float]]:
@@ -1089,3 +1089,4 @@ def _brush(rng, n, digits):
         if _elongation(out[i]) >= 3.5:  # strokes that ended up along one line are a 1: blot it out into a blob instead
             out[i] = _normalise(_resize(_resize(hi, 14, 14), _HI, _HI) > 0.2)
     return out
+

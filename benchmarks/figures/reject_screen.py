@@ -43,8 +43,8 @@ def nondigit_sets(x_val, held_kind: str | None, cache: str | None) -> tuple[dict
     from edgedigits.train.photo_digits import through_photo_path
 
     sets, trained = {}, []
-    for kind in KINDS:
-        if kind == held_kind:
+    for kind, row in KINDS.items():
+        if kind == held_kind or row.only:  # the kinds every variant draws (a variant's own are not in these screens)
             continue
         raw, _ = generate(1000, seed=REPORT_SEED + 11, kinds=[kind], digits=x_val)
         photo, done = through_photo_path(raw[:300], seed=REPORT_SEED + 12)

@@ -10,7 +10,6 @@ from edgedigits.train.negatives import (
     DIGIT_KINDS,
     KINDS,
     VARIANTS,
-    WIDE_KINDS,
     font_source,
     generate,
     list_kinds,
@@ -50,9 +49,9 @@ def test_same_seed_same_images_other_seed_other_images(fake_digits):
 
 
 def test_equal_shares_and_exclusion(fake_digits):
-    images, kinds = generate(len(KINDS) * 5 - 1, seed=1, exclude=["shapes"], digits=fake_digits)
+    images, kinds = generate(len(list_kinds()) * 5 - 1, seed=1, exclude=["shapes"], digits=fake_digits)
     names, counts = np.unique(kinds, return_counts=True)
-    assert "shapes" not in names and len(names) == len(KINDS) - 1
+    assert "shapes" not in names and len(names) == len(list_kinds()) - 1
     assert counts.max() - counts.min() <= 1
     _, kinds = generate(20, seed=1)  # no digits: the digit-based kinds are skipped
     assert not set(kinds.tolist()) & set(DIGIT_KINDS)
@@ -134,11 +133,12 @@ def test_near_shapes_include_discs_with_grey_or_half_filled_insides():
 
 
 def test_the_wide_variant_draws_the_near_kinds_and_its_own_in_equal_shares(fake_digits):
-    """``wide``: every registered kind drawn as ``near`` draws it (same seed, same images), plus its own kinds, which no
-    other variant draws and which can be held out or asked for by name like the others."""
-    own = sorted(WIDE_KINDS)
-    assert own == ["brush", "fragments", "patterns", "pictograms"] and not set(own) & set(KINDS)
-    assert variant_kinds("wide") == list_kinds() + own and variant_kinds("near") == list_kinds()
+    """``wide``: every kind the others draw, drawn as ``near`` draws it (same seed, same images), plus its own kinds
+    (rows of the one registry with ``only="wide"``), which no other variant draws unless named, and which can be held
+    out or asked for by name like the others."""
+    own = sorted(k for k, row in KINDS.items() if row.only == "wide")
+    assert own == ["brush", "fragments", "patterns", "pictograms"] and not set(own) & set(list_kinds())
+    assert variant_kinds("wide") == list_kinds() + own and variant_kinds("near") == list_kinds() == variant_kinds()
     images, kinds = generate((len(variant_kinds("wide")) - 1) * 3, seed=4, exclude=["shapes"], digits=fake_digits, variant="wide")
     names, counts = np.unique(kinds, return_counts=True)
     assert set(names) == set(variant_kinds("wide")) - {"shapes"} and counts.min() == counts.max() == 3
@@ -150,8 +150,18 @@ def test_the_wide_variant_draws_the_near_kinds_and_its_own_in_equal_shares(fake_
     assert not set(kinds.tolist()) & set(own)
     _, kinds = generate(30, seed=4, exclude=own, digits=fake_digits, variant="wide")
     assert not set(kinds.tolist()) & set(own)
-    with pytest.raises(UsageError, match="unknown non-digit kind 'pictograms'"):  # only the wide variant has them
-        generate(4, seed=0, kinds=["pictograms"])
+    named, _ = generate(4, seed=0, kinds=["pictograms"])  # named: drawn whatever the variant, the same images
+    np.testing.assert_array_equal(named, generate(4, seed=0, kinds=["pictograms"], variant="wide")[0])
+
+
+def test_a_wide_kind_can_be_the_held_out_kind_of_any_variant():
+    """``--holdout-kind pictograms`` is valid (the kind is registered); the report's held-out images are drawn by name."""
+    from edgedigits.train.config import TrainConfig
+
+    for variant in VARIANTS:
+        assert TrainConfig(holdout_kind="pictograms", negative_variant=variant).validate().holdout_kind == "pictograms"
+    with pytest.raises(UsageError, match="unknown non-digit kind 'pictogram'"):
+        TrainConfig(holdout_kind="pictogram").validate()
 
 
 def test_the_wide_kinds_make_ink_that_is_neither_blank_nor_one_straight_bar():
@@ -159,7 +169,7 @@ def test_the_wide_kinds_make_ink_that_is_neither_blank_nor_one_straight_bar():
     keeps a thin straight piece (it cuts another) and ``brush`` blots the rare straight one out (one try: nearly never)."""
     from edgedigits.train.negatives import _elongation
 
-    for name in WIDE_KINDS:
+    for name in variant_kinds("wide")[len(list_kinds()):]:
         images, kinds = generate(24, seed=9, kinds=[name], variant="wide")
         again, _ = generate(24, seed=9, kinds=[name], variant="wide")
         np.testing.assert_array_equal(images, again)
