@@ -34,12 +34,6 @@ rm -rf "$RUN"; mkdir -p "$LOGS" "$RUN/src" "$RUN/dist" "$RUN/home" "$RUN/share"
 SUMMARY="$RUN/summary.txt"; : > "$SUMMARY"
 FAILED=0
 log() { printf '\n== [%s serve] %s\n' "$TARGET" "$*"; }
-note() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
-check() {  # name command...: run, log to LOGS/name.log, record PASS/FAIL
-  local name="$1"; shift
-  if "$@" > "$LOGS/$name.log" 2>&1; then note "PASS $name"; else note "FAIL $name (see $LOGS/$name.log)"; FAILED=1; fi
-}
-_pi() { timeout -k 10 "${PI_TIMEOUT:-3600}" env -i HOME="$RUN/home" PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=dumb NO_COLOR=1 ${GUEST_ENV:-} "$@"; }
 note "target: $TARGET ($DESCRIPTION), board $PI (qemu -cpu $(board_cpu "$PI"))"
 
 # --- 1. the serve extra's wheels for the target (pip's real resolution, binary only) ---------------

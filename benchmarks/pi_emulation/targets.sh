@@ -1,4 +1,4 @@
-# The emulated device classes (sourced by setup.sh and run.sh; not a script of its own).
+# The emulated device classes (sourced by setup.sh, run.sh and serve.sh; not a script of its own).
 #
 # Every target is run the same way: qemu-user with its sysroot prefix (`qemu-<arch>-static -L ROOTFS`)
 # over Debian .debs unpacked with `dpkg -x`. proot is not used: it mistranslates glibc's statx for 32-bit
@@ -116,3 +116,12 @@ guest_venv() {  # T board dir [venv flags]: `python3 -m venv [flags] dir` in the
   done
   "$dir/bin/python" -m ensurepip --upgrade --default-pip >/dev/null
 }
+
+# --- what run.sh and serve.sh record and run (they set RUN, LOGS, SUMMARY and FAILED=0 first) -----------
+note() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
+check() {  # name command...: run, log to LOGS/name.log, record PASS/FAIL
+  local name="$1"; shift
+  if "$@" > "$LOGS/$name.log" 2>&1; then note "PASS $name"; else note "FAIL $name (see $LOGS/$name.log)"; FAILED=1; fi
+}
+# A command in the emulated Pi: a clean environment, the venv's console scripts run through its qemu wrapper.
+_pi() { timeout -k 10 "${PI_TIMEOUT:-3600}" env -i HOME="$RUN/home" PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=dumb NO_COLOR=1 ${GUEST_ENV:-} "$@"; }
