@@ -40,6 +40,9 @@ class TrainConfig:
       ema: keep an exponential moving average of the weights with this momentum (e.g. 0.999)
         and finish with it (0: off).
       label_smoothing: share of each one-hot target spread over the 10 classes (0: off).
+      sam: radius ``rho`` of sharpness-aware minimisation (:mod:`edgedigits.train.sam`; e.g. 0.05): each step of the
+        last ``sam_epochs`` epochs takes its gradient at weights moved uphill by ``rho`` (two passes per step). 0: off.
+      sam_epochs: with ``sam``, how many of the last epochs use it (all of them if ``epochs`` or more).
       teacher: run folders whose models teach this one (knowledge distillation; several: their
         ensemble, the geometric mean of their probabilities). Their soft targets for the training
         images are computed once and cached in the run folder (or on every batch: ``teacher_targets``).
@@ -92,6 +95,8 @@ class TrainConfig:
     elastic: float = 0.0
     ema: float = 0.0
     label_smoothing: float = 0.0
+    sam: float = 0.0
+    sam_epochs: int = 5
     teacher: list[str] = dataclasses.field(default_factory=list)
     teacher_targets: str = "cached"
     distill_weight: float = 0.7
@@ -136,6 +141,10 @@ class TrainConfig:
             raise UsageError(f"--ema must be 0 (off) or a momentum in [0.5, 1), e.g. 0.999, got {self.ema!r}")
         if not 0 <= self.label_smoothing < 0.5:
             raise UsageError(f"--label-smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        if not 0 <= self.sam <= 1:
+            raise UsageError(f"--sam must be a radius in [0, 1] (0 turns it off), e.g. 0.05, got {self.sam!r}")
+        if not isinstance(self.sam_epochs, int) or self.sam_epochs < 1:
+            raise UsageError(f"--sam-epochs must be a whole number >= 1 (the last epochs that use --sam), got {self.sam_epochs!r}")
         if self.teacher_targets not in TEACHER_TARGETS:
             raise UsageError(f"--teacher-targets must be one of {', '.join(TEACHER_TARGETS)}, got {self.teacher_targets!r}")
         check_distillation(self.distill_weight, self.temperature)

@@ -128,6 +128,9 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
         extra = (f" + {nondigits} non-digits" if nondigits else "") + (f" + {photos} photo-path digits" if photos else "")
         each = "" if per_epoch == len(x_train) else f" of {steps} steps ({per_epoch} images drawn from all {len(x_train)})"
         warm = f", starting from {config.init}'s model" if config.init and not config.resume else ""
+        if config.sam:
+            first = max(1, config.epochs - config.sam_epochs + 1)
+            warm += f"; SAM (rho {config.sam:g}) in epochs {first}..{config.epochs}"
         log(f"training {config.arch} on {len(splits.x_train)} images{extra} ({len(splits.x_val)} held out for validation), "
             f"epochs {state['epoch'] + 1}..{config.epochs}{each}{warm} -> {run_dir}")
         model.fit(
@@ -425,6 +428,7 @@ def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_ep
         state = json.loads((ckpt / "state.json").read_text())
         custom = {} if isinstance(loss, str) else {"packed_loss": loss, "accuracy": metric}
         model = keras.models.load_model(ckpt / "last.keras", custom_objects=custom)
+        _use_sam(tf, keras, model, config, steps_per_epoch)
         return model, state
     if init_model is not None:  # a warm start: the run's trained model, compiled below with a fresh optimiser
         model = keras.models.load_model(init_model, compile=False)
@@ -436,7 +440,17 @@ def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_ep
     optimizer = keras.optimizers.Adam(_schedule(keras, config, steps_per_epoch), use_ema=config.ema > 0,
                                       ema_momentum=ema_momentum(config.ema, steps_per_epoch * config.epochs) or 0.99)
     model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+    _use_sam(tf, keras, model, config, steps_per_epoch)
     return model, {"epoch": 0, "history": {}, "seconds": 0.0}
+
+
+def _use_sam(tf, keras, model, config: TrainConfig, steps_per_epoch: int) -> None:
+    """With ``config.sam``, SAM steps in the last ``config.sam_epochs`` epochs (:mod:`edgedigits.train.sam`)."""
+    if config.sam:
+        from edgedigits.train.sam import sam_start_step, use_sam
+
+        use_sam(tf, keras, model, rho=config.sam,
+                start_step=sam_start_step(config.epochs, config.sam_epochs, steps_per_epoch))
 
 
 def check_init(config: TrainConfig) -> Path | None:
