@@ -12,12 +12,12 @@ pytestmark = [pytest.mark.needs_tf]
 from edgedigits.train.sam import sam_gradients, sam_start_step, use_sam  # noqa: E402
 
 
-def _toy(keras, seed=0):
+def _toy(keras, seed=0, loss="sparse_categorical_crossentropy"):
     keras.utils.set_random_seed(seed)
     layers = keras.layers
     model = keras.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(4, 3, use_bias=False), layers.BatchNormalization(),
-                              layers.ReLU(), layers.Flatten(), layers.Dense(3, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                              layers.ReLU(), layers.Flatten(), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
     return model
 
 
@@ -78,6 +78,22 @@ def test_a_sam_step_differs_from_a_plain_step_and_lowers_the_loss(tfk):
     # the same first pass: BatchNorm's moving statistics updated once, exactly as by a plain step
     assert all(np.allclose(a, b) for a, b in zip(_moving(keras, plain), _moving(keras, sharp)))
     assert _training_loss(tf, sharp, x, y) < before
+
+
+def test_sam_trains_on_packed_targets_with_non_digits(tfk):
+    from edgedigits.train.targets import packed_loss, packed_targets
+
+    tf, keras = tfk
+    x, labels = _batch()
+    labels = np.where(np.arange(len(labels)) % 4 == 0, 10, labels)  # a quarter "not a digit"
+    y = packed_targets(labels, negative_target="class", not_a_digit_class=True)
+    loss = packed_loss(tf, distill_weight=0.0, temperature=1.0, not_a_digit_class=True)
+    model = _toy(keras, loss=loss)
+    use_sam(tf, keras, model, rho=0.5)
+    first = model.train_on_batch(x, y)
+    for _ in range(5):
+        last = model.train_on_batch(x, y)
+    assert np.isfinite(last) and last < first
 
 
 def test_steps_before_the_start_are_plain(tfk):
