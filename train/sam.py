@@ -25,15 +25,20 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["sam_start_step", "sam_gradients", "use_sam"]
+__all__ = ["plain_epochs", "sam_start_step", "sam_gradients", "use_sam"]
 
 _NORM_FLOOR = 1e-12  # a zero gradient moves nothing (instead of dividing by zero)
+
+
+def plain_epochs(epochs: int, sam_epochs: int) -> int:
+    """How many epochs train plainly before SAM takes over for the last ``sam_epochs`` (0: SAM from the start)."""
+    return max(0, epochs - sam_epochs)
 
 
 def sam_start_step(epochs: int, sam_epochs: int, steps_per_epoch: int) -> int:
     """The optimizer step at which SAM starts: the first step of the last ``sam_epochs`` epochs (0 when
     ``sam_epochs >= epochs``: SAM from the start)."""
-    return steps_per_epoch * max(0, epochs - sam_epochs)
+    return steps_per_epoch * plain_epochs(epochs, sam_epochs)
 
 
 def sam_gradients(tf, keras, model, loss_fn, x, y, grads, *, rho: float, sample_weight=None) -> list:

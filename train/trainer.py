@@ -129,8 +129,9 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
         each = "" if per_epoch == len(x_train) else f" of {steps} steps ({per_epoch} images drawn from all {len(x_train)})"
         warm = f", starting from {config.init}'s model" if config.init and not config.resume else ""
         if config.sam:
-            first = max(1, config.epochs - config.sam_epochs + 1)
-            warm += f"; SAM (rho {config.sam:g}) in epochs {first}..{config.epochs}"
+            from edgedigits.train.sam import plain_epochs
+
+            warm += f"; SAM (rho {config.sam:g}) in epochs {plain_epochs(config.epochs, config.sam_epochs) + 1}..{config.epochs}"
         log(f"training {config.arch} on {len(splits.x_train)} images{extra} ({len(splits.x_val)} held out for validation), "
             f"epochs {state['epoch'] + 1}..{config.epochs}{each}{warm} -> {run_dir}")
         model.fit(
