@@ -63,9 +63,7 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:  # light ink on a dark board
         paper, ink = 1.0 - paper, 1.0 - ink
     photo = paper + (ink - paper) * canvas
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    a = rng.uniform(0, 2 * math.pi)
-    ramp = ((xx / w - 0.5) * math.cos(a) + (yy / h - 0.5) * math.sin(a)).astype(np.float32)
+    ramp = _ramp(h, w, rng.uniform(0, 2 * math.pi))
     photo = photo * (1.0 + float(rng.uniform(0.0, 0.5)) * ramp)
     blur = float(rng.uniform(0.0, 1.8))
     if blur > 0.3:
@@ -77,6 +75,17 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if ok:
             out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     return out
+
+
+def _ramp(h: int, w: int, angle: float) -> np.ndarray:
+    """A float32 (h, w) linear light gradient across the photo at ``angle``, -0.5..0.5 from one side to the other.
+
+    A row term plus a column term by broadcasting: each pixel's value is the same float32 arithmetic as on a full
+    ``np.mgrid`` (0.6 ms of a 1.9 ms photo) and exactly equal to it.
+    """
+    xx = np.arange(w, dtype=np.float32)[None, :]
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    return ((xx / w - 0.5) * math.cos(angle) + (yy / h - 0.5) * math.sin(angle)).astype(np.float32)
 
 
 def _prepared(photo: np.ndarray) -> np.ndarray | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from edgedigits.errors import UsageError
-from edgedigits.train.photo_digits import photo_digits, render_photo
+from edgedigits.train.photo_digits import _ramp, photo_digits, render_photo
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +52,16 @@ def test_render_photo_is_a_grey_picture_of_the_digit_on_paper(strokes):
     photo = render_photo(strokes[0][0], np.random.default_rng(0))
     assert photo.dtype == np.uint8 and photo.ndim == 2 and 64 <= min(photo.shape) and max(photo.shape) <= 288
     assert np.ptp(photo) > 60  # ink stands out from the paper
+
+
+@pytest.mark.parametrize("h, w, angle", [(64, 288, 0.3), (288, 64, 2.0), (97, 131, 4.5), (1, 5, 6.2)])
+def test_light_ramp_is_exactly_the_full_grid_formula(h, w, angle):
+    # the photos (and so the training images) must not change with how the ramp is computed
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dense = ((xx / w - 0.5) * math.cos(angle) + (yy / h - 0.5) * math.sin(angle)).astype(np.float32)
+    ramp = _ramp(h, w, angle)
+    assert ramp.dtype == np.float32 and ramp.shape == (h, w)
+    assert np.array_equal(ramp, dense)
 
 
 def test_bad_counts():
