@@ -39,22 +39,25 @@ class Architecture:
     summary: str
     build: Callable  # build(keras) -> keras.Model
     recipe: dict = dataclasses.field(default_factory=dict)  # TrainConfig options this architecture is trained with
+    device: bool = True  # a model for devices (on the accuracy-per-MAC frontier); False: a teacher only
 
 
 _REGISTRY: dict[str, Architecture] = {}
 
 
-def register(name: str, summary: str, recipe: dict | None = None):
+def register(name: str, summary: str, recipe: dict | None = None, device: bool = True):
     """Decorator adding a builder ``fn(keras) -> Model`` to the registry under ``name``.
 
     ``recipe``: the ``TrainConfig`` options (other than the defaults) this architecture is trained
     with for its recorded figures (``benchmarks/figures/pareto.py``); ``{}`` means the defaults.
+    ``device``: False for an architecture meant only as a teacher (``--teacher``), not for devices:
+    the Pareto view of device models leaves it out unless asked for by name.
     """
 
     def wrap(fn: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"architecture {name!r} registered twice")
-        _REGISTRY[name] = Architecture(name, summary, fn, dict(recipe or {}))
+        _REGISTRY[name] = Architecture(name, summary, fn, dict(recipe or {}), device)
         return fn
 
     return wrap
@@ -199,7 +202,7 @@ def _tiny(keras):
 
 @register("vgg", "Teacher for distillation, not for devices: conv-BN-ReLU 32 | 48-64 | 96-128 (two convs at 14x14 "
                  "and 7x7) with max-pooling, 16.5M MACs; trained with the default recipe at 20 epochs, then "
-                 "`edgedigits train --teacher RUN`.", recipe={"epochs": 20})
+                 "`edgedigits train --teacher RUN`.", recipe={"epochs": 20}, device=False)
 def _vgg(keras):
     # Chosen as the teacher in benchmarks/RESULTS.md ("Accuracy-per-MAC frontier", fifth session): edge's plan at
     # twice the channels (7.5M MACs) was no better than edge on validation (99.54% against 99.56%, seed 0); depth

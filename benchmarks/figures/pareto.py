@@ -17,12 +17,19 @@ Reduced run, clearly labelled in its output (what fitted on the shared machine):
 
 ``--reuse`` keeps finished runs and exports found under ``--runs`` (same layout:
 ``<runs>/<arch>-s<seed>/``), so an interrupted full run continues where it stopped.
+
+By default every registered architecture meant for devices is included; a teacher-only one (``vgg``,
+registered with ``device=False``) only when named with ``--arch``. For models that learned "not a digit",
+the table also gives the share of test digits kept by the calibrated rule, the accuracy on those and the
+share of the held-out generated kind rejected (through the runtime, as ``bench`` measures them); the load
+average before and after the bench is recorded with the machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -35,6 +42,20 @@ from machine import describe, versions
 from edgedigits.train.architectures import get_architecture, list_architectures
 
 GATE = 0.98  # export/bench gate for the frontier: tiny models are meant to sit below export's default 99.4%
+
+
+def _device_architectures() -> list[str]:
+    """The registered architectures meant for devices (the default ``--arch``): teachers only are left out."""
+    return [name for name in list_architectures() if get_architecture(name).device]
+
+
+def _load() -> str:
+    """The 1/5/15-minute load average, as text for the header (the bench's latencies depend on it)."""
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _mean_or_none(values: list):
+    return statistics.mean(values) if values and all(v is not None for v in values) else None
 
 
 def _override(text: str):
@@ -81,21 +102,34 @@ def _summarise(rows: list[dict]) -> list[dict]:
             "val_mean": statistics.mean(r["val_accuracy"] for r in mine) if all(r["val_accuracy"] for r in mine) else None,
             "macs": mine[0]["macs"], "params": mine[0]["params"],
             "size_bytes": statistics.median(r["size_bytes"] for r in mine),
+            "size_max_bytes": max(r["size_bytes"] for r in mine),
+            "digits_kept": _mean_or_none([r.get("digits_accepted") for r in mine]),
+            "accuracy_on_kept": _mean_or_none([r.get("accuracy_on_accepted") for r in mine]),
+            "holdout_rejected": _mean_or_none([r.get("holdout_rejected") for r in mine]),
+            "holdout_kind": mine[0].get("holdout_kind"),
             "p50_us": statistics.median(r["p50_ms"] * 1000 for r in mine),
             "train_seconds": statistics.mean(r["train_seconds"] for r in mine),
         })
     return table
 
 
+def _pct(value, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}%}"
+
+
 def _markdown(table: list[dict], reduced: str | None) -> str:
-    lines = ["| arch | recipe | seeds | int8 test accuracy, mean (min-max) | MACs/image | parameters | int8 size | "
-             "batch-1 p50, 1 thread | train time (mean) |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| arch | recipe | seeds | int8 test accuracy, mean (min-max) | digits kept (mean) | accuracy on kept | "
+             "held-out kind rejected | MACs/image | parameters | int8 size (median; largest) | batch-1 p50, 1 thread | "
+             "train time (mean) |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for t in table:
         recipe = ", ".join(f"{k}={v}" for k, v in t["recipe"].items()) or "defaults"
+        held = "– (no \"not a digit\")" if t.get("holdout_rejected") is None else \
+            f"{t['holdout_rejected']:.1%} ({t['holdout_kind']})"
         lines.append(
             f"| `{t['arch']}` | {recipe} | {','.join(map(str, t['seeds']))} | {t['int8_mean']:.2%} "
-            f"({t['int8_min']:.2%}-{t['int8_max']:.2%}) | {t['macs']:,} | {t['params']:,} | "
-            f"{t['size_bytes'] / 1024:.1f} KB | {t['p50_us']:.1f} µs | {t['train_seconds']:.0f} s |")
+            f"({t['int8_min']:.2%}-{t['int8_max']:.2%}) | {_pct(t.get('digits_kept'))} | {_pct(t.get('accuracy_on_kept'))} | "
+            f"{held} | {t['macs']:,} | {t['params']:,} | {t['size_bytes']:,.0f} B ({t['size_bytes'] / 1024:.1f} KiB); "
+            f"{t['size_max_bytes']:,} B | {t['p50_us']:.1f} µs | {t['train_seconds']:.0f} s |")
     if reduced:
         lines.append(f"\nREDUCED run ({reduced}): not the recipes' full figures.")
     return "\n".join(lines)
@@ -127,7 +161,8 @@ def _plot(table: list[dict], path: Path, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="runs/pareto", help="folder for the run folders <arch>-s<seed>/")
-    parser.add_argument("--arch", nargs="+", default=list_architectures())
+    parser.add_argument("--arch", nargs="+", default=_device_architectures(),
+                        help="architectures (default: every registered one meant for devices; teachers only by name)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="TrainConfig overrides for every run (a REDUCED run, labelled so), e.g. epochs=10")
@@ -150,6 +185,7 @@ def main() -> None:
         todo = found
     rows = [_train_and_export(arch, seed, runs / f"{arch}-s{seed}", overrides, args.data_dir,
                               args.reuse or args.only_existing, args.gate, print) for arch, seed in todo]
+    load_before = _load()
     report = bench(BenchConfig(targets=[r["int8"] for r in rows], threads=[1], batch_sizes=[32], memory=False,
                                save=False, min_accuracy=args.gate, data_dir=args.data_dir))
     by_path = {str(Path(b.path)): b for b in report.rows}
@@ -157,16 +193,20 @@ def main() -> None:
         b = by_path[str(Path(r["int8"]))]
         if b.status != "ok":
             raise SystemExit(f"bench failed for {r['int8']}: {b.error}")
-        r.update(int8_accuracy=b.accuracy, size_bytes=b.size_bytes, p50_ms=b.latency_ms["1"]["p50"])
+        r.update(int8_accuracy=b.accuracy, size_bytes=b.size_bytes, p50_ms=b.latency_ms["1"]["p50"],
+                 digits_accepted=b.digits_accepted, accuracy_on_accepted=b.accuracy_on_accepted,
+                 holdout_kind=b.holdout_kind, holdout_rejected=b.holdout_rejected)
     table = _summarise(rows)
     reduced = ", ".join(args.set) or None
     command = "python benchmarks/figures/pareto.py " + " ".join(sys.argv[1:])
     tools = ", ".join(f"{k} {v}" for k, v in versions("tensorflow", "tf-keras", "ai-edge-litert").items())
-    header = f"Machine: {describe()} (shared with other jobs); {tools}; {time.strftime('%Y-%m-%d')}\nCommand: {command}"
+    load = f"load average (1/5/15 min) {load_before} before the bench, {_load()} after"
+    header = (f"Machine: {describe()}; {load}; {tools}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+              f"Command: {command}")
     md = _markdown(table, reduced)
     print(f"\n{header}\n\n{md}")
     (runs / "pareto.md").write_text(f"{header}\n\n{md}\n")
-    (runs / "pareto.json").write_text(json.dumps({"machine": describe(), "command": command, "reduced": reduced,
+    (runs / "pareto.json").write_text(json.dumps({"machine": describe(), "load": load, "command": command, "reduced": reduced,
                                                   "runs": rows, "table": table}, indent=1))
     _plot(table, runs / "pareto.png", f"{'REDUCED: ' + reduced + '; ' if reduced else ''}{describe()}")
     print(f"\nwrote {runs / 'pareto.md'}, {runs / 'pareto.json'}, {runs / 'pareto.png'}")
