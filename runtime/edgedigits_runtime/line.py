@@ -41,7 +41,7 @@ import numpy as np
 
 from edgedigits_runtime.errors import InputError
 
-__all__ = ["FRAME", "LINE_HEIGHT", "LINE_WIDTH", "MAX_DIGITS", "MAX_MARKS", "Line", "normalise_line"]
+__all__ = ["FRAME", "LINE_HEIGHT", "LINE_WIDTH", "MAX_DIGITS", "MAX_MARKS", "Line", "line_rows", "normalise_line"]
 
 LINE_HEIGHT = 32  # the reader model's input: this many pixels tall ...
 LINE_WIDTH = 192  # ... and this wide (a 6-digit number takes about 110 of them)
@@ -117,14 +117,12 @@ class Line:
         return max(0, min(a, w)), max(0, min(b, w))
 
 
-def normalise_line(ink, label: str = "image", *, one_line: bool = True, thicken: bool = True) -> Line | None:
+def normalise_line(ink, label: str = "image", *, thicken: bool = True) -> Line | None:
     """The marks of a working image's ink as the reader's fixed-size line image.
 
     Args:
       ink: an :class:`~edgedigits_runtime.preprocess.Ink` (:func:`~edgedigits_runtime.preprocess.find_ink`).
       label: what to call the image in errors.
-      one_line: refuse marks spread over more than :data:`_ROWS` digit heights (False: fit them all in the
-        line anyway, squashed; the reader then only tells whether anything there is a digit).
       thicken: draw a fine pen's strokes thicker (:func:`_thickened`; False: the strokes as they are).
 
     Returns:
@@ -163,7 +161,7 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True, thicken:
         marks = [m for m in marks if m not in {i for i, _, _ in signs}]
     stats = ink.stats
     x0, y0, x1, y1 = _marks_box(stats, marks)
-    if one_line and y1 - y0 > _ROWS * height:
+    if y1 - y0 > _ROWS * height:
         raise InputError(f"{label}: the marks found are spread over {(y1 - y0) / height:.1f} digit heights, not one line "
                          "of a number (several lines, text, a patterned surface?); crop to the number (--roi)")
     h, w = ink.shape
@@ -198,6 +196,47 @@ def normalise_line(ink, label: str = "image", *, one_line: bool = True, thicken:
     mask[sub] = keep.view(bool)
     return Line(image, out_w, factor, bx0, by0, top, ink, mask, height,
                 tuple((symbol, box) for _, symbol, box in signs), thick is not None)
+
+
+def line_rows(ink, label: str = "image") -> list:
+    """The digit-sized marks of a working image's ink in rows, each row as an ink of its own (marks that
+    :func:`normalise_line` refuses as not one line can then be read a line at a time).
+
+    Marks whose vertical extents overlap are one row (transitively).
+
+    Args:
+      ink: an :class:`~edgedigits_runtime.preprocess.Ink`.
+      label: what to call the image in errors.
+
+    Returns:
+      a list of :class:`~edgedigits_runtime.preprocess.Ink`, top to bottom: the same image with only one row's
+      marks labelled (the other marks' pixels cleared); empty when no mark is large enough to be a digit.
+
+    Raises:
+      InputError: more digit-sized marks than a number of at most :data:`MAX_DIGITS` digits has.
+    """
+    from edgedigits_runtime.preprocess import require_image_libs
+
+    cv2 = require_image_libs()
+    ink = _without_page_rules(ink)
+    marks, _ = _marks(ink, label)
+    stats = ink.stats
+    rows: list[list] = []
+    for y0, y1, mark in sorted((int(stats[m, 1]), int(stats[m, 1] + stats[m, 3]), m) for m in marks):
+        if rows and y0 < rows[-1][1]:
+            rows[-1][1] = max(rows[-1][1], y1)
+            rows[-1][2].append(mark)
+        else:
+            rows.append([y0, y1, [mark]])
+    out = []
+    for _, _, ids in rows:
+        lut = np.zeros(len(stats), np.int32)
+        lut[ids] = np.arange(1, len(ids) + 1)
+        labels = lut[ink.labels]
+        others = cv2.dilate(((ink.labels > 0) & (labels == 0)).astype(np.uint8), np.ones((3, 3), np.uint8))
+        values = np.where(others.view(bool) & (labels == 0), np.float32(0.0), ink.ink)
+        out.append(dataclasses.replace(ink, ink=values, labels=labels, stats=stats[[0, *ids]]))
+    return out
 
 
 def _marks_box(stats: np.ndarray, marks: list[int]) -> tuple[int, int, int, int]:

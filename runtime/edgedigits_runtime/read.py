@@ -58,7 +58,7 @@ import threading
 import numpy as np
 
 from edgedigits_runtime.errors import InputError, UsageError
-from edgedigits_runtime.line import FRAME, MAX_DIGITS, MAX_MARKS, normalise_line
+from edgedigits_runtime.line import FRAME, MAX_DIGITS, MAX_MARKS, line_rows, normalise_line
 from edgedigits_runtime.reader import MARK, NumberReader, ctc_best_of_length, ctc_greedy, digit_boxes, load_reader
 
 __all__ = ["MAX_DIGITS", "MAX_MARKS", "DigitReading", "FileReading", "NumberReader", "NumberReading", "SignReading",
@@ -200,13 +200,11 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
         raise InputError(str(exc).replace("no ink found", "no digits found", 1)) from None
     try:
         line = normalise_line(ink, label)
-    except InputError as exc:  # marks not on one line: an error, unless the reader finds no digit among them at all
+    except InputError as exc:  # marks not on one line: an error, unless no row of them reads as a digit
         if "not one line" not in str(exc) or not reader.reads_marks:
             raise
-        line = normalise_line(ink, label, one_line=False)
-        probs = reader.frame_probs(np.round(line.image * 255.0).astype(np.uint8)[None])[0]
-        if any(symbol != MARK for symbol, _ in ctc_greedy(probs)):  # digits on several lines: keep the reason
-            raise
+        if _rows_hold_digits(ink, reader, classifier, threshold, scale, origin, label):
+            raise  # digits on several lines: keep the reason
         return NumberReading("", 0.0, ())
     if line is None:
         return NumberReading("", 0.0, ())
@@ -224,6 +222,23 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
         if nothing:
             return NumberReading("", 0.0, ())
     return reading
+
+
+def _rows_hold_digits(ink, reader, classifier, threshold, scale, origin, label: str) -> bool:
+    """Whether marks spread over several lines hold a digit: each row of them (:func:`line_rows`) read alone as a
+    line, with every decision a one-line reading gets (:func:`_read_line`: mark share, the classifier for short
+    readings); a row refused in turn (not one line itself, more digits than a number has) counts as digits."""
+    from edgedigits_runtime.classifier import DigitClassifier
+
+    gate = classifier if isinstance(classifier, DigitClassifier) else None
+    try:
+        for row in line_rows(ink, label):
+            line = normalise_line(row, label)
+            if line is not None and _read_line(line, reader, gate, None, threshold, scale, origin, label).number:
+                return True
+    except InputError:
+        return True
+    return False
 
 
 def _read_line(line, reader, gate, digits, threshold, scale, origin, label: str) -> NumberReading:

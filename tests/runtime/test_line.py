@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgedigits_runtime.errors import InputError
-from edgedigits_runtime.line import FRAME, LINE_HEIGHT, LINE_WIDTH, normalise_line
+from edgedigits_runtime.line import FRAME, LINE_HEIGHT, LINE_WIDTH, line_rows, normalise_line
 from edgedigits_runtime.preprocess import find_ink
 from edgedigits_runtime.reader import MARK, ctc_best_of_length, ctc_greedy, digit_boxes
 
@@ -206,3 +206,21 @@ def test_a_piece_left_by_an_erased_underline_is_not_a_decimal_point():
     far = np.zeros(ink.shape, bool)
     far[y1, x1 + 8 : x1 + 14] = True  # erased ink further away leaves a pen dot alone
     assert [symbol for _, symbol, _ in lines._signs(ink, marks, height, far)] == ["."]
+
+
+def test_marks_on_several_lines_come_apart_in_rows():
+    """Marks whose heights overlap are one row (a bar a little lower than its neighbours too); each row is an ink of
+    its own: only its marks labelled, the others' pixels cleared, each row a line normalise_line takes."""
+    first = [(40, 30, 12, 60), (100, 40, 12, 60), (160, 30, 12, 60)]
+    second = [(60, 200, 12, 60), (200, 200, 12, 60)]
+    ink = find_ink(_page(first + second, size=(300, 400)))
+    with pytest.raises(InputError, match="not one line"):
+        normalise_line(ink)
+    rows = line_rows(ink)
+    assert [len(row.stats) - 1 for row in rows] == [3, 2]
+    for row, (top, bottom) in zip(rows, ((30, 100), (200, 260))):
+        ys = np.flatnonzero(row.labels.max(axis=1))
+        assert top - 2 <= ys.min() and ys.max() <= bottom + 2
+        assert row.ink[(ink.labels > 0) & (row.labels == 0)].max(initial=0) == 0
+        assert normalise_line(row) is not None
+    assert len(line_rows(find_ink(_page(BARS)))) == 1  # one line: one row

@@ -270,6 +270,40 @@ def test_two_lines_of_digits_are_refused_not_read_as_nothing(reader, mnist_test)
         read_number(page, reader)
 
 
+def test_marks_on_two_lines_get_the_one_line_decision(reader, monkeypatch):
+    """Marks spread over two lines are read a row at a time, each row decided as a one-line reading is (mark share,
+    the classifier for a reading of one digit): a letter above a letter, each row read as one digit the classifier
+    refuses, is "no digits found"; when the classifier takes a row for a digit, the "not one line" refusal stays
+    (digits on several lines; the real reader's case: the test above)."""
+    from photos import GLYPH_FONTS
+    from PIL import ImageDraw, ImageFont
+
+    import edgedigits_runtime.read as read_module
+
+    path = next((f for f in GLYPH_FONTS if Path(f).is_file()), None)
+    face = ImageFont.truetype(path, 120) if path else ImageFont.load_default(size=120)
+    page = Image.new("L", (640, 480), 215)
+    for top in (40, 290):
+        ImageDraw.Draw(page).text((280, top), "K", fill=40, font=face)
+    page = np.asarray(page)
+    one = _Scripted(reader, lambda n: [11] + [4] * 4 + [11] * (n - 5))  # each row reads one digit
+    shipped = read_module._default_gate()
+
+    def gate(score):
+        return types.SimpleNamespace(classify=lambda x: dataclasses.replace(
+            shipped.classify(x), score=np.full(len(x), score, np.float32)))
+
+    monkeypatch.setattr(read_module, "USE_GATE", True)
+    monkeypatch.setattr(read_module, "GATE_MAX_DIGITS", 1)
+    monkeypatch.setattr(read_module, "_default_gate", lambda: gate(0.0))
+    assert read_number(page, one) == NumberReading("", 0.0, ())
+    monkeypatch.setattr(read_module, "_default_gate", lambda: gate(1.0))
+    with pytest.raises(InputError, match="not one line"):
+        read_number(page, one)
+    marks = _Scripted(reader, lambda n: [11] + [10] * 4 + [11] * (n - 5))  # marks only: nothing to ask
+    assert read_number(page, marks) == NumberReading("", 0.0, ())
+
+
 def test_the_classifier_decides_one_digit_readings_only(reader, monkeypatch):
     """With read.USE_GATE, a reading of at most GATE_MAX_DIGITS digits whose every position the digit classifier
     refuses is "no digits found" (a letter read as one digit); longer readings are left to the reader."""
