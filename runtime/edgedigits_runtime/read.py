@@ -59,7 +59,16 @@ import numpy as np
 
 from edgedigits_runtime.errors import InputError, UsageError
 from edgedigits_runtime.line import FRAME, MAX_DIGITS, MAX_MARKS, line_rows, normalise_line
-from edgedigits_runtime.reader import MARK, NumberReader, ctc_best_of_length, ctc_greedy, digit_boxes, load_reader
+from edgedigits_runtime.reader import (
+    MARK,
+    NumberReader,
+    ctc_align,
+    ctc_best_of_length,
+    ctc_greedy,
+    ctc_log_likelihood,
+    digit_boxes,
+    load_reader,
+)
 
 __all__ = ["MAX_DIGITS", "MAX_MARKS", "DigitReading", "FileReading", "NumberReader", "NumberReading", "SignReading",
            "read_files", "read_number"]
@@ -81,6 +90,9 @@ INK_LEVEL = 32  # a frame whose columns of the line image are all below this (of
 USE_GATE = True
 GATE_MAX_DIGITS = 1  # ... only for readings of at most this many digits
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
+# Read each line several times (step 4): (shift right in pixels, scale) of each rendering of the line image, the line
+# as drawn first; one reader call on all of them. ((0, 1.0),): the line once, greedy decoding.
+RENDERINGS = ((0, 1.0),)
 _default = None
 _gate = None
 _default_lock = threading.Lock()
@@ -243,19 +255,18 @@ def _rows_hold_digits(ink, reader, classifier, threshold, scale, origin, label: 
 
 def _read_line(line, reader, gate, digits, threshold, scale, origin, label: str) -> NumberReading:
     """Steps 3-6 of :func:`read_number` on a line: the reader, decoding, "no digits found", boxes, the gate."""
-    image8 = np.round(line.image * 255.0).astype(np.uint8)
-    probs = _blank_without_ink(reader.frame_probs(image8[None])[0], image8)
+    images = _renderings(np.round(line.image * 255.0).astype(np.uint8))
+    every = np.stack([_blank_without_ink(p, image) for p, image in zip(reader.frame_probs(images), images)])
+    probs = every[0]  # the line as normalise_line drew it: boxes, confidences and "no digits found" come from it
     share = _mark_share(probs)
     if share > MARK_SHARE:  # the reader sees mostly non-digit marks (a letter, a word, a stain): no number here
         return NumberReading("", 0.0, ())
-    if digits is None:
-        found = ctc_greedy(probs)
-    else:
+    if digits is not None:
         most = int(line.width / (_MIN_WIDTH * line.height * line.factor))
         if digits > most:
             raise InputError(f"{label}: cannot find {digits} digits (the ink is wide enough for about {max(most, 1)} at "
                              "most); check --digits or the photo")
-        found = ctc_best_of_length(probs, digits)
+    found, probs = _decode(every, digits)
     count = sum(symbol != MARK for symbol, _ in found)
     if count > MAX_DIGITS:
         raise InputError(f"{label}: read {count} digits, more than the {MAX_DIGITS} a number may have (specks, "
@@ -291,6 +302,61 @@ def _read_line(line, reader, gate, digits, threshold, scale, origin, label: str)
     for sign in reversed(signs):  # right to left: each index counts digit positions only
         text.insert(sign.index, sign.symbol)
     return NumberReading("".join(text), float(np.prod([d.confidence for d in out])), tuple(out), signs)
+
+
+def _renderings(image8: np.ndarray) -> np.ndarray:
+    """uint8 (len(:data:`RENDERINGS`), 32, 192): the line image as drawn (first), and each other rendering of it.
+
+    A rendering ``(shift, scale)`` is the line scaled by ``scale`` about its middle row and its left edge, then moved
+    ``shift`` pixels right (the reader's frames are :data:`~edgedigits_runtime.line.FRAME` pixels wide: a reading
+    depends on where the strokes fall against them). A line as wide as the field whose last ``shift`` columns hold
+    ink moves ``FRAME - shift`` pixels left instead (the same place against the frames), when its first columns are
+    empty.
+    """
+    out = np.zeros((len(RENDERINGS),) + image8.shape, np.uint8)
+    height, width = image8.shape
+    for i, (shift, scale) in enumerate(RENDERINGS):
+        image = image8
+        if scale != 1.0:
+            import cv2
+
+            middle = (height - 1) / 2
+            warp = np.float32([[scale, 0.0, 0.0], [0.0, scale, middle * (1.0 - scale)]])
+            image = cv2.warpAffine(image8, warp, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)
+        if shift > 0 and image[:, width - shift :].max(initial=0) >= INK_LEVEL:
+            out[i] = image8  # no room to move it: the line as drawn
+        elif shift > 0:
+            out[i, :, shift:] = image[:, : width - shift]
+        else:
+            out[i] = image
+    return out
+
+
+def _decode(every: np.ndarray, digits: int | None) -> tuple[list[tuple[int, np.ndarray]], np.ndarray]:
+    """Read step 4 over the renderings' frame probabilities ``every`` (renderings, frames, classes; the first is
+    the line as drawn): the reading whose CTC likelihood, summed in logs over the renderings, is the highest among
+    each rendering's own reading (:func:`ctc_greedy`, or :func:`ctc_best_of_length` with ``digits``).
+
+    Returns:
+      (found, probs): the reading as :func:`ctc_greedy` gives it, and the frame probabilities its frames, boxes and
+      confidences come from: the first rendering's when it is that rendering's own reading (with its own frames),
+      else the renderings' mean (they move the line by less than a frame), aligned by :func:`ctc_align`.
+    """
+    if digits is None:
+        readings = [ctc_greedy(p) for p in every]
+        scored = every
+    else:
+        readings = [ctc_best_of_length(p, digits) for p in every]
+        scored = every
+        if every.shape[2] == MARK + 2:  # n digits asked for: a mark is nothing, as ctc_best_of_length counts it
+            scored = np.concatenate([every[..., :MARK], every[..., MARK:].sum(axis=2, keepdims=True)], axis=2)
+    candidates = list(dict.fromkeys(tuple(symbol for symbol, _ in found) for found in readings if found or digits is None))
+    if len(candidates) <= 1 or (digits is not None and not readings[0]):
+        return readings[0], every[0]
+    best = candidates[int(np.argmax(ctc_log_likelihood(scored, candidates).sum(axis=1)))]
+    if best == tuple(symbol for symbol, _ in readings[0]):
+        return readings[0], every[0]
+    return ctc_align(scored.mean(axis=0), best), every.mean(axis=0)
 
 
 def _default_gate():

@@ -28,8 +28,8 @@ import numpy as np
 from edgedigits_runtime.errors import InputError, ModelError
 from edgedigits_runtime.line import FRAME, LINE_HEIGHT, LINE_WIDTH
 
-__all__ = ["DEFAULT_READER", "MARK", "MIN_CONFIDENCE", "NumberReader", "ctc_best_of_length", "ctc_greedy", "digit_boxes",
-           "load_reader"]
+__all__ = ["DEFAULT_READER", "MARK", "MIN_CONFIDENCE", "NumberReader", "ctc_align", "ctc_best_of_length", "ctc_greedy",
+           "ctc_log_likelihood", "digit_boxes", "load_reader"]
 
 DEFAULT_READER = Path(__file__).resolve().parent / "models" / "reader_int8.tflite"
 MARK = 10  # the reader's output for a non-digit mark (12 outputs: digits 0-9, mark, CTC blank)
@@ -248,6 +248,116 @@ def ctc_best_of_length(probs: np.ndarray, n: int) -> list[tuple[int, np.ndarray]
                 out.append((int(path[start]), np.arange(start, t)))
             start = t
     return out
+
+
+def _extended(labels, blank: int) -> np.ndarray:
+    """CTC's extended label sequence: a blank before, between and after the labels."""
+    ext = np.full(2 * len(labels) + 1, blank, np.int64)
+    ext[1::2] = labels
+    return ext
+
+
+def _transitions(ext: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray]:
+    """(skip, back) per state of an extended sequence: a label may be reached from the label before its blank
+    (unless it is the same label); a mark (with 12 outputs) may come again after the blank that follows it
+    (neighbouring marks are one mark, as :func:`ctc_greedy` reads them)."""
+    skip = np.zeros(len(ext), bool)
+    skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
+    back = (ext == MARK) & (blank == MARK + 1)
+    return skip, back
+
+
+def ctc_log_likelihood(probs: np.ndarray, candidates) -> np.ndarray:
+    """Log-likelihood of each candidate reading under each line's frame probabilities (CTC's forward algorithm).
+
+    Every alignment of a candidate counts (the sum over frame-by-frame paths that read it: repeats merged, blanks
+    between), with :func:`ctc_greedy`'s handling of marks: a mark (:data:`MARK`) written in several runs of frames
+    with blanks between is one mark.
+
+    Args:
+      probs: float (lines, frames, classes) probabilities (12 classes: digits, mark, blank last; 11: no mark).
+      candidates: readings, each a sequence of symbols (digits, :data:`MARK`), at least one.
+
+    Returns:
+      float64 (candidates, lines): the natural log of each candidate's probability under each line; ``-inf`` where
+      the frames cannot hold it.
+    """
+    probs = np.asarray(probs, np.float64)
+    lines, frames, classes = probs.shape
+    blank = classes - 1
+    size = 2 * max(len(c) for c in candidates) + 1
+    ext = np.full((len(candidates), size), blank, np.int64)
+    skip = np.zeros((len(candidates), size), bool)
+    back = np.zeros((len(candidates), size), bool)
+    valid = np.zeros((len(candidates), size), bool)
+    ends = np.zeros(len(candidates), np.int64)
+    for i, labels in enumerate(candidates):
+        e = _extended(np.asarray(labels, np.int64), blank)
+        ext[i, : len(e)] = e
+        skip[i, : len(e)], back[i, : len(e)] = _transitions(e, blank)
+        valid[i, : len(e)] = True
+        ends[i] = len(e) - 1
+    emit = probs[:, :, ext] * valid  # (lines, frames, candidates, states); states past a candidate's end never hold mass
+    emit = emit.transpose(1, 2, 0, 3)  # (frames, candidates, lines, states)
+    skip, back = skip[:, None, :], back[:, None, :]
+    alpha = np.zeros((len(candidates), lines, size))
+    alpha[:, :, :2] = emit[0, :, :, :2]
+    total = np.zeros((len(candidates), lines))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for t in range(1, frames):
+            norm = alpha.sum(axis=2, keepdims=True)
+            total += np.log(norm[..., 0])
+            alpha = alpha / np.where(norm > 0, norm, 1.0)
+            step = alpha.copy()
+            step[..., 1:] += alpha[..., :-1]
+            step[..., 2:] += np.where(skip[..., 2:], alpha[..., :-2], 0.0)
+            step[..., :-1] += np.where(back[..., :-1], alpha[..., 1:], 0.0)
+            alpha = step * emit[t]
+        rows = np.arange(len(candidates))
+        last = alpha[rows, :, ends] + alpha[rows, :, np.maximum(ends - 1, 0)] * (ends > 0)[:, None]
+        return total + np.log(last)
+
+
+def ctc_align(probs: np.ndarray, labels) -> list[tuple[int, np.ndarray]]:
+    """The most likely frame-by-frame alignment of a given reading (Viterbi over its CTC paths).
+
+    Args:
+      probs: float (frames, classes) probabilities, as :func:`ctc_greedy` takes.
+      labels: the reading, a sequence of symbols (digits, :data:`MARK`).
+
+    Returns:
+      as :func:`ctc_greedy`: ``[(symbol, frames), ...]``, one entry per symbol of ``labels`` (a mark's frames may
+      be several runs); ``[]`` when the frames cannot hold the reading.
+    """
+    probs = np.asarray(probs, np.float64)
+    frames, classes = probs.shape
+    blank = classes - 1
+    ext = _extended(np.asarray(labels, np.int64), blank)
+    skip, back = _transitions(ext, blank)
+    size = len(ext)
+    logp = np.log(np.maximum(probs[:, ext], 1e-300))
+    neg = -np.inf
+    score = np.full(size, neg)
+    score[:2] = logp[0, :2]
+    moves = np.zeros((frames, size), np.int8)  # the state each came from: 0 same, 1 one before, 2 two before, -1 after
+    for t in range(1, frames):
+        options = np.full((4, size), neg)
+        options[0] = score
+        options[1, 1:] = score[:-1]
+        options[2, 2:] = np.where(skip[2:], score[:-2], neg)
+        options[3, :-1] = np.where(back[:-1], score[1:], neg)
+        pick = options.argmax(axis=0)
+        moves[t] = np.where(pick == 3, -1, pick)
+        score = options[pick, np.arange(size)] + logp[t]
+    end = size - 1 if size == 1 or score[size - 1] >= score[size - 2] else size - 2
+    if not np.isfinite(score[end]):
+        return []
+    path = np.empty(frames, np.int64)
+    s = end
+    for t in range(frames - 1, -1, -1):
+        path[t] = s
+        s -= int(moves[t, s])
+    return [(int(symbol), np.flatnonzero(path == 2 * i + 1)) for i, symbol in enumerate(labels)]
 
 
 def digit_boxes(line, probs: np.ndarray, found) -> list[tuple[int, int, int, int]]:

@@ -8,7 +8,14 @@ import pytest
 from edgedigits_runtime.errors import InputError
 from edgedigits_runtime.line import FRAME, LINE_HEIGHT, LINE_WIDTH, line_rows, normalise_line
 from edgedigits_runtime.preprocess import find_ink
-from edgedigits_runtime.reader import MARK, ctc_best_of_length, ctc_greedy, digit_boxes
+from edgedigits_runtime.reader import (
+    MARK,
+    ctc_align,
+    ctc_best_of_length,
+    ctc_greedy,
+    ctc_log_likelihood,
+    digit_boxes,
+)
 
 pytest.importorskip("cv2")
 
@@ -123,6 +130,51 @@ def test_ctc_best_of_length_counts_marks_as_nothing():
     p = _probs([b, 3, b, MARK, MARK, b, 1, 1, 7, b], classes=12)
     assert [d for d, _ in ctc_best_of_length(p, 3)] == [3, 1, 7]
     assert all(d != MARK for n in range(1, 6) for d, _ in ctc_best_of_length(p, n))
+
+
+def _collapse(path, classes):
+    """What a frame-by-frame path reads: repeats merged, blanks dropped, neighbouring marks one mark (12 outputs)."""
+    out, last = [], None
+    for s in path:
+        if s != last and s != classes - 1 and not (classes == MARK + 2 and s == MARK and out and out[-1] == MARK):
+            out.append(int(s))
+        last = s
+    return tuple(out)
+
+
+@pytest.mark.parametrize(("classes", "frames"), [(4, 6), (12, 4)])
+def test_ctc_likelihood_sums_every_path_that_reads_a_candidate(classes, frames):
+    """Against enumerating every frame-by-frame path (a mark in several runs with blanks between is one mark)."""
+    import itertools
+
+    rng = np.random.default_rng(classes)
+    probs = rng.random((2, frames, classes)) ** 3
+    probs /= probs.sum(axis=2, keepdims=True)
+    total, best = {}, {}
+    for path in itertools.product(range(classes), repeat=frames):
+        key = _collapse(path, classes)
+        p = np.prod([probs[:, t, s] for t, s in enumerate(path)], axis=0)
+        total[key] = total.get(key, 0.0) + p
+        if p[0] > best.get(key, (0.0, None))[0]:
+            best[key] = (p[0], path)
+    keys = sorted(total, key=lambda k: -total[k][0])[:25]
+    assert any(MARK in k for k in keys) == (classes == 12)
+    np.testing.assert_allclose(ctc_log_likelihood(probs, keys), np.log([total[k] for k in keys]), rtol=1e-9)
+    for key in keys:  # the forced alignment is the most likely path that reads the candidate
+        found = ctc_align(probs[0], key)
+        assert [s for s, _ in found] == list(key)
+        inked = sorted(int(t) for _, f in found for t in f)
+        assert inked == [t for t, s in enumerate(best[key][1]) if s != classes - 1]
+    too_long = (0,) * (frames + 1)  # repeated digits need blanks between: the frames cannot hold them
+    assert np.isneginf(ctc_log_likelihood(probs, [too_long])).all() and ctc_align(probs[0], too_long) == []
+
+
+def test_ctc_alignment_of_the_greedy_reading_is_the_greedy_path():
+    b = 11
+    p = _probs([b, 3, 3, b, MARK, b, MARK, 1, b, 1, 7, b], classes=12)
+    greedy = ctc_greedy(p)
+    aligned = ctc_align(p, [s for s, _ in greedy])
+    assert [(s, f.tolist()) for s, f in aligned] == [(s, f.tolist()) for s, f in greedy]
 
 
 def test_boxes_come_from_the_frames_where_each_digit_peaks():

@@ -637,3 +637,55 @@ def test_a_dot_above_the_line_or_a_bar_over_a_digit_is_not_a_sign(reader, mnist_
     assert "." not in read_number(255 - high, reader).number
     assert "-" not in read_number(255 - bar, reader).number
     assert plain == number
+
+
+def _frames(rows, classes=12):
+    """(frames, classes) probabilities: each row a dict {symbol: probability}, the rest of the mass on the blank."""
+    p = np.zeros((len(rows), classes), np.float32)
+    for t, row in enumerate(rows):
+        for symbol, value in row.items():
+            p[t, symbol] = value
+        p[t, classes - 1] += 1.0 - p[t].sum()
+    return p
+
+
+def test_the_line_is_read_at_several_places_against_the_frames(monkeypatch):
+    """Each rendering moves the line right by whole pixels (the first is the line as drawn); a line whose ink reaches
+    the field's right edge stays where it is (no room to move it)."""
+    import edgedigits_runtime.read as read_module
+
+    monkeypatch.setattr(read_module, "RENDERINGS", ((0, 1.0), (1, 1.0), (3, 1.0)))
+    line = np.zeros((32, 192), np.uint8)
+    line[4:28, 10:60] = 200
+    out = read_module._renderings(line)
+    assert out.shape == (3, 32, 192) and np.array_equal(out[0], line)
+    assert np.array_equal(out[1][:, 1:], line[:, :-1]) and np.array_equal(out[2][:, 3:], line[:, :-3])
+    line[4:28, 180:192] = 200
+    assert all(np.array_equal(image, line) for image in read_module._renderings(line))
+
+
+def test_one_rendering_reads_as_greedy_decoding_did():
+    import edgedigits_runtime.read as read_module
+    from edgedigits_runtime.reader import ctc_greedy
+
+    probs = _frames([{}, {3: 0.9}, {}, {8: 0.5, 5: 0.3}, {8: 0.6}, {}])
+    found, used = read_module._decode(probs[None], None)
+    assert [(s, f.tolist()) for s, f in found] == [(s, f.tolist()) for s, f in ctc_greedy(probs)]
+    assert used is not None and np.array_equal(used, probs)
+
+
+def test_the_reading_the_renderings_agree_on_wins():
+    """The line as drawn reads 38 (its 8 barely ahead of a 5); two renderings read 35 clearly: 35, summed over the
+    three in logs, is more likely. Its frames and confidences come from the renderings' mean."""
+    import edgedigits_runtime.read as read_module
+
+    drawn = _frames([{}, {3: 0.9}, {}, {8: 0.45, 5: 0.4}, {}, {}])
+    moved = _frames([{}, {3: 0.9}, {}, {5: 0.8, 8: 0.1}, {}, {}])
+    every = np.stack([drawn, moved, moved])
+    found, used = read_module._decode(every, None)
+    assert [s for s, _ in found] == [3, 5] and [f.tolist() for _, f in found] == [[1], [3]]
+    np.testing.assert_allclose(used, every.mean(axis=0))
+    found, used = read_module._decode(every[:1], None)  # the line as drawn alone: 38, as greedy decoding read it
+    assert [s for s, _ in found] == [3, 8]
+    found, _ = read_module._decode(every, 2)  # with --digits 2 the renderings' best readings of 2 digits compete the same way
+    assert [s for s, _ in found] == [3, 5]
