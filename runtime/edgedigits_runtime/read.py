@@ -90,9 +90,9 @@ INK_LEVEL = 32  # a frame whose columns of the line image are all below this (of
 USE_GATE = True
 GATE_MAX_DIGITS = 1  # ... only for readings of at most this many digits
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
-# Read each line several times (step 4): (shift right in pixels, scale) of each rendering of the line image, the line
-# as drawn first; one reader call on all of them. ((0, 1.0),): the line once, greedy decoding.
-RENDERINGS = ((0, 1.0),)
+# Read each line several times (step 4): the line image moved right by each of these many pixels (the line as drawn
+# first: SHIFTS[0] is 0), one reader call on all of them. (0,): the line once, greedy decoding.
+SHIFTS = (0,)
 _default = None
 _gate = None
 _default_lock = threading.Lock()
@@ -305,30 +305,18 @@ def _read_line(line, reader, gate, digits, threshold, scale, origin, label: str)
 
 
 def _renderings(image8: np.ndarray) -> np.ndarray:
-    """uint8 (len(:data:`RENDERINGS`), 32, 192): the line image as drawn (first), and each other rendering of it.
+    """uint8 (len(:data:`SHIFTS`), 32, 192): the line image moved right by each of :data:`SHIFTS` pixels.
 
-    A rendering ``(shift, scale)`` is the line scaled by ``scale`` about its middle row and its left edge, then moved
-    ``shift`` pixels right (the reader's frames are :data:`~edgedigits_runtime.line.FRAME` pixels wide: a reading
-    depends on where the strokes fall against them). A line as wide as the field whose last ``shift`` columns hold
-    ink moves ``FRAME - shift`` pixels left instead (the same place against the frames), when its first columns are
-    empty.
+    The reader's frames are :data:`~edgedigits_runtime.line.FRAME` pixels wide: a reading depends on where the
+    strokes fall against them. A line whose ink reaches the last columns it would be moved past stays as drawn.
     """
-    out = np.zeros((len(RENDERINGS),) + image8.shape, np.uint8)
-    height, width = image8.shape
-    for i, (shift, scale) in enumerate(RENDERINGS):
-        image = image8
-        if scale != 1.0:
-            import cv2
-
-            middle = (height - 1) / 2
-            warp = np.float32([[scale, 0.0, 0.0], [0.0, scale, middle * (1.0 - scale)]])
-            image = cv2.warpAffine(image8, warp, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)
-        if shift > 0 and image[:, width - shift :].max(initial=0) >= INK_LEVEL:
-            out[i] = image8  # no room to move it: the line as drawn
-        elif shift > 0:
-            out[i, :, shift:] = image[:, : width - shift]
+    out = np.zeros((len(SHIFTS),) + image8.shape, np.uint8)
+    width = image8.shape[1]
+    for i, shift in enumerate(SHIFTS):
+        if shift > 0 and image8[:, width - shift :].max(initial=0) < INK_LEVEL:
+            out[i, :, shift:] = image8[:, : width - shift]
         else:
-            out[i] = image
+            out[i] = image8  # not moved, or no room to move it
     return out
 
 

@@ -654,7 +654,7 @@ def test_the_line_is_read_at_several_places_against_the_frames(monkeypatch):
     the field's right edge stays where it is (no room to move it)."""
     import edgedigits_runtime.read as read_module
 
-    monkeypatch.setattr(read_module, "RENDERINGS", ((0, 1.0), (1, 1.0), (3, 1.0)))
+    monkeypatch.setattr(read_module, "SHIFTS", (0, 1, 3))
     line = np.zeros((32, 192), np.uint8)
     line[4:28, 10:60] = 200
     out = read_module._renderings(line)
@@ -689,3 +689,48 @@ def test_the_reading_the_renderings_agree_on_wins():
     assert [s for s, _ in found] == [3, 8]
     found, _ = read_module._decode(every, 2)  # with --digits 2 the renderings' best readings of 2 digits compete the same way
     assert [s for s, _ in found] == [3, 5]
+
+
+def test_one_shift_is_the_old_path_exactly(reader, mnist_test, monkeypatch):
+    """SHIFTS == (0,): every reading (digits, boxes, confidences, --digits N) is what greedy decoding of the line as
+    drawn gives, as before the renderings."""
+    import edgedigits_runtime.read as read_module
+    from edgedigits_runtime.reader import ctc_best_of_length, ctc_greedy
+
+    images, labels = mnist_test
+    photos = number_photos(images, labels, 12, seed=131)
+    monkeypatch.setattr(read_module, "SHIFTS", (0,))
+    now = [read_number(p, reader).to_dict() for p, _, _ in photos]
+    now4 = [read_number(p, reader, digits=4).to_dict() for p, n, _ in photos if len(n) == 4]
+
+    def greedy(every, digits):  # the old step 4: the line as drawn, decoded alone
+        return (ctc_greedy(every[0]) if digits is None else ctc_best_of_length(every[0], digits)), every[0]
+
+    monkeypatch.setattr(read_module, "_decode", greedy)
+    assert now == [read_number(p, reader).to_dict() for p, _, _ in photos]
+    assert now4 == [read_number(p, reader, digits=4).to_dict() for p, n, _ in photos if len(n) == 4]
+
+
+def test_readings_over_several_shifts_are_well_formed(reader, mnist_test, monkeypatch):
+    """With several shifts a reading keeps its shape: one digit entry per digit position, boxes in the photo,
+    confidences in (0, 1] whose product is the number's, the same JSON keys; --digits N gives N positions."""
+    import edgedigits_runtime.read as read_module
+
+    images, labels = mnist_test
+    photos = number_photos(images, labels, 12, seed=132)
+    monkeypatch.setattr(read_module, "SHIFTS", (0, 1, 2, 3))
+    right = 0
+    for photo, number, _ in photos:
+        reading = read_number(photo, reader)
+        right += reading.number == number
+        assert len(reading.digits) == len(reading.number.replace("-", "").replace(".", ""))
+        assert reading.confidence == pytest.approx(float(np.prod([d.confidence for d in reading.digits])))
+        for digit in reading.digits:
+            x, y, w, h = digit.box
+            assert 0 <= x and 0 <= y and w >= 1 and h >= 1 and x + w <= 640 and y + h <= 480
+            assert 0.0 < digit.confidence <= 1.0 and (digit.label is None) == digit.not_a_digit
+        row = reading.to_dict()
+        assert json.loads(json.dumps(row)) == row and set(row) == {"number", "confidence", "digits", "signs"}
+        assert all(set(d) == {"box", "label", "confidence", "not_a_digit"} for d in row["digits"])
+        assert len(read_number(photo, reader, digits=len(number)).digits) == len(number)
+    assert right >= 10
