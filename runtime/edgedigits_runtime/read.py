@@ -13,9 +13,13 @@ touch or overlap (no cut is right), so :func:`read_number` does not cut. It read
    for each 4-pixel column of the line, the probabilities of the ten digits, of a non-digit mark
    (a letter, a symbol, a scribble, a stain: it was trained on such marks alone and among digits)
    and of "nothing here" (the CTC blank);
-4. greedy CTC decoding (:func:`ctc_greedy`): the most likely symbol per column, repeats merged,
-   blanks dropped, neighbouring marks one mark (a frame with no ink under it is the blank:
-   digits written wide apart leave empty gaps the reader's training lines did not have); with ``digits=N`` the most likely reading with
+4. decoding over :data:`SHIFTS`: the line is read at several places against the reader's 4-pixel frames (moved
+   right by 0-3 pixels, one reader call); each copy's greedy CTC reading (:func:`ctc_greedy`: the most likely
+   symbol per column, repeats merged, blanks dropped, neighbouring marks one mark; a frame with no ink under it
+   is the blank: digits written wide apart leave empty gaps the reader's training lines did not have) is a
+   candidate, and the candidate whose CTC likelihood summed over the copies is highest wins (its frames: the
+   drawn line's own when it is that line's greedy reading, else a forced alignment on the copies' mean
+   probabilities, :func:`ctc_align`); with ``digits=N`` the candidates are each copy's most likely reading with
    exactly N digits (:func:`ctc_best_of_length`). A mark reads ``?`` (not a digit); a reading of
    marks only (or of nothing), or a line whose non-blank probability is more than :data:`MARK_SHARE`
    the mark's (:data:`MARK_SHARE_SHORT` for a reading of at most :data:`SHORT_DIGITS` digits: a letter or a
@@ -91,8 +95,11 @@ USE_GATE = True
 GATE_MAX_DIGITS = 1  # ... only for readings of at most this many digits
 GATE_CONFIDENCE = 0.5  # a refused position standing alone shows ? when the reader's own confidence is below this
 # Read each line several times (step 4): the line image moved right by each of these many pixels (the line as drawn
-# first: SHIFTS[0] is 0), one reader call on all of them. (0,): the line once, greedy decoding.
-SHIFTS = (0,)
+# first: SHIFTS[0] is 0), one reader call on all of them; (0,) reads the line once with greedy decoding, as before.
+# K=4 (0-3 px) was chosen in the eleventh session by a rule written before the figures, on fresh tuning seeds 60, 80
+# and 120 against (0,): 3-6 digit numbers +18 of 1,800 net, all 43 tuning sets +82 of 16,350, no-digit sets +4,
+# no number set below -2, 6-digit read within 10 ms and +3 ms on a quiet machine (RESULTS.md, "Eleventh session").
+SHIFTS = (0, 1, 2, 3)
 _default = None
 _gate = None
 _default_lock = threading.Lock()

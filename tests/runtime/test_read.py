@@ -92,10 +92,14 @@ def test_a_form_box_the_digits_touch_is_erased(reader, mnist_test, monkeypatch, 
 def test_a_one_beside_a_box_side_is_not_erased_with_it(reader, mnist_test, monkeypatch, seed, k):
     # A straight 1 close to the box's left side is as long as the side: it was erased with it ("149996" read
     # "?49996"; "314" read as nothing). Only the outermost upright lines are the box's sides now.
+    import edgedigits_runtime.read as read_module
     from edgedigits_runtime import line
 
     images, labels = mnist_test
     photo, number, _ = number_photos(images, labels, k + 1, seed=seed, rule="box")[k]
+    # The line read once: read at four places (read.SHIFTS) the kept 1 of "149996" reads as a mark, "?49996" (a
+    # loss counted in the rule that chose the shifts, RESULTS.md eleventh session); this test is about the box.
+    monkeypatch.setattr(read_module, "SHIFTS", (0,))
     assert "1" in number and read_number(photo, reader).number == number
     monkeypatch.setattr(line, "_FRAME_NEAR", 0.0)  # every upright line the box's: as before
     assert read_number(photo, reader).number != number
@@ -472,6 +476,7 @@ def test_numbers_written_with_a_fine_pen(reader, mnist_test, monkeypatch):
     # MNIST's before reading (line._thickened); this photo ("47411") read "4741" before.
     from scenes import scene
 
+    import edgedigits_runtime.read as read_module
     from edgedigits_runtime import line
 
     images, labels = mnist_test
@@ -480,7 +485,8 @@ def test_numbers_written_with_a_fine_pen(reader, mnist_test, monkeypatch):
     rng = np.random.default_rng(108)
     photos = [scene(images, labels, rng, "thin_pen") for _ in range(20)]
     assert sum(read_number(p, reader).number == n for p, n in photos) >= 16
-    monkeypatch.setattr(line, "_THIN", 0.0)  # the strokes as they are: the same photo misread
+    monkeypatch.setattr(line, "_THIN", 0.0)  # the strokes as they are, read once: the same photo misread
+    monkeypatch.setattr(read_module, "SHIFTS", (0,))  # (read at four places, it reads right even so)
     assert read_number(photo, reader).number != number
 
 
