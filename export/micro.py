@@ -46,6 +46,7 @@ import numpy as np
 
 from edgedigits.errors import ExportError
 from edgedigits_runtime.record import read_record
+from edgedigits_runtime.reject import score_description
 
 __all__ = ["BOARDS", "ARENA_MARGIN", "Board", "MicroPack", "build_micro_pack", "write_micro_pack", "model_operators",
            "resolver_method", "board_fit", "input_table"]
@@ -418,20 +419,40 @@ def _c_float(value: float) -> str:
     return f"{value!r}f" if "e" in repr(value) or "." in repr(value) else f"{value!r}.0f"
 
 
+def _reject_lines(reject: dict | None) -> str:
+    """The header's "not a digit" rule: a comment saying which score the threshold applies to, and its defines.
+
+    ``EDGEDIGITS_REJECT_DIGIT_MASS`` is 1 when the score is the sum of the 10 digit outputs (``digit_mass``: a model
+    trained with an 11th "not a digit" class whose column the export cut off), 0 when it is the top digit's
+    probability (``max_prob``). Empty without a calibrated threshold.
+    """
+    if not reject or not isinstance(reject.get("threshold"), (int, float)):
+        return ""
+    method = str(reject.get("method") or "max_prob")
+    if method == "digit_mass":
+        score = f"the sum of the 10 dequantized digit outputs ({score_description(method)})"
+    elif method == "max_prob":
+        score = f"the largest of the 10 dequantized digit outputs ({score_description(method)})"
+    else:
+        raise ExportError(f"the model's reject method {method!r} has no C description: expected digit_mass or max_prob")
+    rest = {k: v for k, v in reject.items() if k not in ("threshold", "method", "chosen_on")}
+    lines = (f"// \"Not a digit\" (method {method}) when {score} is below this threshold; calibrated as the manifest "
+             f"says: {json.dumps(rest, sort_keys=True)[:300].rstrip(chr(92))}.\n"  # no line splice
+             f"#define EDGEDIGITS_REJECT_DIGIT_MASS {1 if method == 'digit_mass' else 0}\n"
+             f"#define EDGEDIGITS_REJECT_THRESHOLD {_c_float(float(reject['threshold']))}\n")
+    if isinstance(reject.get("min_share"), (int, float)):
+        lines += ("// ... and when the top digit's probability is below this share of the 10 digit outputs' sum "
+                  "(the model splits the image between two digits).\n"
+                  f"#define EDGEDIGITS_REJECT_MIN_SHARE {_c_float(float(reject['min_share']))}\n")
+    return lines
+
+
 def _sources(pack: MicroPack, model: bytes, table: np.ndarray, example: np.ndarray, label: int, expected: int,
              entry: dict) -> dict:
     reject = entry.get("reject") if isinstance(entry.get("reject"), dict) else None
     shown = {key: value for key, value in entry.items() if key not in ("sha256", "size")}
     record = json.dumps(shown, sort_keys=True, indent=1).replace("*/", "* /")
-    threshold = ""
-    if reject and isinstance(reject.get("threshold"), (int, float)):
-        threshold = (f"// \"Not a digit\" when {reject.get('score', 'the top digit probability')} is below this "
-                     f"(the model's calibrated rule: {json.dumps({k: v for k, v in reject.items() if k != 'threshold'})[:300]}).\n"
-                     f"#define EDGEDIGITS_REJECT_THRESHOLD {_c_float(float(reject['threshold']))}\n")
-        if isinstance(reject.get("min_share"), (int, float)):
-            threshold += ("// ... and when the top digit's probability is below this share of the 10 digit outputs' sum "
-                          "(the model splits the image between two digits).\n"
-                          f"#define EDGEDIGITS_REJECT_MIN_SHARE {_c_float(float(reject['min_share']))}\n")
+    threshold = _reject_lines(reject)
     files = {}
     files["edgedigits_model.h"] = f"""{_NOTICE}// The edgedigits int8 MNIST classifier for TensorFlow Lite Micro.
 //

@@ -54,6 +54,7 @@ __all__ = [
     "check_threshold",
     "classification_from_probs",
     "reject_figures",
+    "score_description",
     "top_share",
 ]
 
@@ -119,6 +120,21 @@ class Classification:
     def to_rows(self, k: int = 1) -> list[dict]:
         """:meth:`to_dict` of every image, in order."""
         return [self.to_dict(i, k) for i in range(len(self))]
+
+
+def score_description(method: str) -> str:
+    """What a rule's score is, in words, for messages and generated sources.
+
+    >>> print(score_description("digit_mass"))
+    the digits' total probability, 1 - p(not a digit)
+
+    Args:
+      method: one of :data:`METHODS` (another name is returned as it is).
+
+    Returns:
+      A short description of the score the threshold is compared with.
+    """
+    return _SCORES.get(method, method)
 
 
 def check_threshold(threshold, method: str = "max_prob") -> float:

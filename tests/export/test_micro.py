@@ -148,6 +148,45 @@ def test_generated_sources_compile_and_hold_the_model(pack, tmp_path, test_image
                                   table[test_images[0][0]].ravel())
 
 
+_DIGIT_MASS = {"method": "digit_mass", "threshold": 0.42578125, "min_share": 0.5411764979362488, "holdout_kind": "shapes",
+               "chosen_on": "validation digits", "note": "x" * 297 + "\\"}  # truncated just after a backslash
+
+
+def test_reject_rule_of_a_not_a_digit_model_names_its_score(pack, tmp_path, test_images):
+    """A "not a digit" model (11-way head, `digit_mass`): the header says the threshold applies to the SUM of the digit
+    outputs, not the top one, and the defines compile in C (a backslash cut at the comment's end splices no line)."""
+    from edgedigits.export import micro
+
+    lines = micro._reject_lines(_DIGIT_MASS)
+    assert "sum of the 10 dequantized digit outputs" in lines and "top digit probability is below" not in lines
+    assert "#define EDGEDIGITS_REJECT_DIGIT_MASS 1\n" in lines
+    assert f"#define EDGEDIGITS_REJECT_THRESHOLD {_DIGIT_MASS['threshold']!r}f" in lines
+    assert f"#define EDGEDIGITS_REJECT_MIN_SHARE {_DIGIT_MASS['min_share']!r}f" in lines
+    assert all(not line.endswith("\\") for line in lines.splitlines())
+    table = input_table(pack.input["scale"], pack.input["zero_point"])
+    files = micro._sources(pack, FIXTURE.read_bytes(), table, test_images[0][0], int(test_images[1][0]), 0,
+                           {"format": "int8", "reject": _DIGIT_MASS})
+    (tmp_path / "edgedigits_model.h").write_text(files["edgedigits_model.h"])
+    (tmp_path / "check.c").write_text('#include "edgedigits_model.h"\n'
+                                      "_Static_assert(EDGEDIGITS_REJECT_DIGIT_MASS == 1, \"digit mass\");\n"
+                                      "float t = EDGEDIGITS_REJECT_THRESHOLD, m = EDGEDIGITS_REJECT_MIN_SHARE;\n")
+    done = subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "check.c"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_reject_rule_of_a_top_probability_model_and_of_none():
+    from edgedigits.errors import ExportError
+    from edgedigits.export import micro
+
+    lines = micro._reject_lines({"method": "max_prob", "threshold": 0.8046875})
+    assert "largest of the 10 dequantized digit outputs" in lines and "#define EDGEDIGITS_REJECT_DIGIT_MASS 0" in lines
+    assert "MIN_SHARE" not in lines
+    assert micro._reject_lines(None) == "" and micro._reject_lines({"method": "max_prob"}) == ""
+    with pytest.raises(ExportError, match="energy"):
+        micro._reject_lines({"method": "energy", "threshold": 0.5})
+
+
 @pytest.fixture
 def recorded_copy(tmp_path):
     path = tmp_path / "edge_int8.tflite"
