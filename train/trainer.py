@@ -190,10 +190,26 @@ def with_not_a_digit_class(keras, model):
     features = model.layers[-2].output
     logits = keras.layers.Dense(NOT_A_DIGIT_LABEL + 1, name="digits_and_not_a_digit")(features)
     probs = keras.layers.Softmax(name="softmax_11")(logits)
-    column = keras.layers.Reshape((NOT_A_DIGIT_LABEL + 1, 1), name="softmax_11_column")(probs)
-    digits = keras.layers.Cropping1D((0, 1), name="drop_not_a_digit")(column)
-    out = keras.layers.Reshape((NOT_A_DIGIT_LABEL,), name="digit_probabilities")(digits)
+    column_name, drop_name, out_name = CUT_LAYERS
+    column = keras.layers.Reshape((NOT_A_DIGIT_LABEL + 1, 1), name=column_name)(probs)
+    digits = keras.layers.Cropping1D((0, 1), name=drop_name)(column)
+    out = keras.layers.Reshape((NOT_A_DIGIT_LABEL,), name=out_name)(digits)
     return keras.Model(model.inputs, out, name=model.name)
+
+
+# The layers that cut the "not a digit" column off the 11-way softmax (last in the model, in this order). Keras'
+# Reshape computes the batch size at run time, which TFLite keeps as nine shape ops; the TFLite export converts the
+# same function with one slice instead (edgedigits.export.convert_tflite).
+CUT_LAYERS = ("softmax_11_column", "drop_not_a_digit", "digit_probabilities")
+
+
+def eleven_way_output(model):
+    """The 11-way softmax tensor of a model built by :func:`with_not_a_digit_class` (its QAT version too, whose layers
+    tfmot names ``quant_<name>``), or None for any other model."""
+    if len(model.layers) < 4:
+        return None
+    names = [layer.name.removeprefix("quant_") for layer in model.layers[-3:]]
+    return model.layers[-4].output if tuple(names) == CUT_LAYERS else None
 
 
 def with_negatives(splits, config: TrainConfig, log, cache: Path | None = None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +119,14 @@ def test_class_head_exports_exact_int8_probabilities_and_calibrates_on_photo_dig
     assert clf.output_spec.scale == pytest.approx(1 / 256) and clf.output_spec.zero_point == -128
     p = clf.predict_proba(load_mnist("test", mnist_dir)[0][:200])
     assert p.min() >= 0 and p.sum(axis=1).max() <= 1
+    # converted as the softmax sliced (no run-time shape ops for Keras' Reshape), its strings stripped
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from edgedigits.export.micro import model_operators
+
+    data = Path(row.path).read_bytes()
+    ops = model_operators(data)
+    assert ops[-2:] == ["SOFTMAX", "STRIDED_SLICE"] and not {"SHAPE", "PACK"} & set(ops)
+    flat = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    assert not any(t.name for g in flat.subgraphs for t in g.tensors) and not flat.signatureDefs
+    assert [m.name for m in flat.metadata][-1] == b"edgedigits_record"
