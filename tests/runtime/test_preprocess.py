@@ -395,3 +395,69 @@ def test_the_table_beyond_the_page_edge_is_not_ink(clf, sample):
         photo[:, : int(rng.integers(10, 40))] = 20
         hits += int(clf.predict(preprocess_image(photo))[0] == label)
     assert hits >= 28
+
+
+def _two_digits_lit_from_the_left(image: np.ndarray, rng) -> np.ndarray:
+    """A grey 240x320 photo: the same digit twice, dark on light paper, lit 5 times more brightly at the left edge
+    than at the right (light multiplies paper and ink alike)."""
+    import cv2
+
+    big = cv2.resize(image, (84, 84), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+    canvas = np.zeros((240, 320), np.float32)
+    canvas[78:162, 30:114] = big
+    canvas[78:162, 206:290] = big
+    light = np.linspace(1.0, 0.2, 320, dtype=np.float32)[None, :]
+    photo = (0.85 - 0.7 * canvas) * light + rng.normal(0, 0.01, canvas.shape)
+    return (np.clip(photo, 0, 1) * 255).astype(np.uint8)
+
+
+def test_a_digit_in_the_dim_part_of_an_unevenly_lit_photo_keeps_its_strokes(sample, monkeypatch):
+    # Light falling off strongly across the photo: the ink is measured against the paper's own brightness there, so the
+    # dim copy of a digit keeps about as much ink above the threshold as the bright copy (one global threshold on the
+    # plain difference kept a fraction of it: a far digit of a number written wide apart lost).
+    import edgedigits_runtime.preprocess as preprocess
+
+    images, _ = sample
+    rng = np.random.default_rng(10)
+
+    def kept(photo):
+        ink = preprocess.find_ink(photo)
+        x, area = ink.stats[1:, 0], ink.stats[1:, 4]
+        return area[x < 160].sum(), area[x >= 160].sum()
+
+    photos = [_two_digits_lit_from_the_left(image, rng) for image in images[:10]]
+    for photo in photos:
+        bright, dim = kept(photo)
+        assert dim >= 0.7 * bright
+    monkeypatch.setattr(preprocess, "_UNEVEN", float("inf"))
+    assert sum(dim < 0.7 * bright for bright, dim in map(kept, photos)) >= 8
+
+
+def test_evenly_lit_photos_keep_exactly_their_ink(sample, monkeypatch):
+    # Only strongly uneven light changes the ink: the benchmark's one-digit photos (light varying up to about 2x) give
+    # the same ink, components and fields as with the step turned off.
+    import edgedigits_runtime.preprocess as preprocess
+
+    images, _ = sample
+    photos = [make_photo(image, np.random.default_rng(i), invert=bool(i % 2)) for i, image in enumerate(images[:20])]
+    now = [preprocess_image(photo) for photo in photos]
+    monkeypatch.setattr(preprocess, "_UNEVEN", float("inf"))
+    assert all(np.array_equal(a, preprocess_image(photo)) for a, photo in zip(now, photos))
+
+
+def test_the_gain_under_uneven_light_is_capped(sample, monkeypatch):
+    # The ink is multiplied by at most _GAIN[1] (light falling off 10x: the dim end would want far more), so noise in
+    # a very dark corner is not lifted into blobs.
+    import edgedigits_runtime.preprocess as preprocess
+
+    images, _ = sample
+    rng = np.random.default_rng(11)
+    photo = _two_digits_lit_from_the_left(images[0], rng)
+    photo = (photo.astype(np.float32) * np.linspace(1.0, 0.5, 320, dtype=np.float32)[None, :]).astype(np.uint8)
+    on = preprocess.find_ink(photo).ink
+    monkeypatch.setattr(preprocess, "_UNEVEN", float("inf"))
+    off = preprocess.find_ink(photo).ink
+    seen = off > 0.02
+    ratio = on[seen] / off[seen]
+    assert preprocess._GAIN[1] * 0.99 <= ratio.max() <= preprocess._GAIN[1] * 1.001  # the cap binds at the dim end
+    assert ratio.min() >= preprocess._GAIN[0] * 0.999
