@@ -217,17 +217,17 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
         if "no ink found" not in str(exc):
             raise
         raise InputError(str(exc).replace("no ink found", "no digits found", 1)) from None
+    gate = classifier if isinstance(classifier, DigitClassifier) else None
     try:
         line = normalise_line(ink, label)
     except InputError as exc:  # marks not on one line: an error, unless no row of them reads as a digit
         if "not one line" not in str(exc) or not reader.reads_marks:
             raise
-        if _rows_hold_digits(ink, reader, classifier, threshold, scale, origin, label):
+        if _rows_hold_digits(ink, reader, gate, threshold, scale, origin, label):
             raise  # digits on several lines: keep the reason
         return NumberReading("", 0.0, ())
     if line is None:
         return NumberReading("", 0.0, ())
-    gate = classifier if isinstance(classifier, DigitClassifier) else None
     reading = _read_line(line, reader, gate, digits, threshold, scale, origin, label)
     if line.thickened and reading.number:
         # A fine pen's strokes were drawn thicker: a thin ring or line drawing (an object, a letter) may then read
@@ -243,13 +243,10 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
     return reading
 
 
-def _rows_hold_digits(ink, reader, classifier, threshold, scale, origin, label: str) -> bool:
+def _rows_hold_digits(ink, reader, gate, threshold, scale, origin, label: str) -> bool:
     """Whether marks spread over several lines hold a digit: each row of them (:func:`line_rows`) read alone as a
-    line, with every decision a one-line reading gets (:func:`_read_line`: mark share, the classifier for short
-    readings); a row refused in turn (not one line itself, more digits than a number has) counts as digits."""
-    from edgedigits_runtime.classifier import DigitClassifier
-
-    gate = classifier if isinstance(classifier, DigitClassifier) else None
+    line, with every decision a one-line reading gets (:func:`_read_line`: mark share, the classifier ``gate`` for
+    short readings); a row refused in turn (not one line itself, more digits than a number has) counts as digits."""
     try:
         for row in line_rows(ink, label):
             line = normalise_line(row, label)
@@ -337,12 +334,11 @@ def _decode(every: np.ndarray, digits: int | None) -> tuple[list[tuple[int, np.n
       confidences come from: the first rendering's when it is that rendering's own reading (with its own frames),
       else the renderings' mean (they move the line by less than a frame), aligned by :func:`ctc_align`.
     """
+    scored = every
     if digits is None:
         readings = [ctc_greedy(p) for p in every]
-        scored = every
     else:
         readings = [ctc_best_of_length(p, digits) for p in every]
-        scored = every
         if every.shape[2] == MARK + 2:  # n digits asked for: a mark is nothing, as ctc_best_of_length counts it
             scored = np.concatenate([every[..., :MARK], every[..., MARK:].sum(axis=2, keepdims=True)], axis=2)
     candidates = list(dict.fromkeys(tuple(symbol for symbol, _ in found) for found in readings if found or digits is None))
