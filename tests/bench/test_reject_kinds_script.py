@@ -29,3 +29,16 @@ def test_contact_sheet_puts_each_image_in_its_cell(tmp_path, monkeypatch):
     sheet = np.asarray(Image.open(tmp_path / "s.png"))
     assert sheet.shape == (2 * 90, 16 * 90)
     assert sheet[:90].max() == 0 and sheet[90 + 3 : 90 + 87, 3:87].min() == 255 and sheet[90:, 90:].max() == 0
+
+
+def test_fashion_kind_sets_give_a_raw_and_a_photo_path_set_per_class(tmp_path, monkeypatch):
+    clothes = tmp_path / "clothes"
+    clothes.mkdir()
+    image = np.zeros((28, 28), np.uint8)
+    image[4:24, 8:20] = 200  # a light garment on black, as Fashion-MNIST draws one
+    (clothes / "3.json").write_text('{"data": [[], ' + ", ".join([str(image.ravel().tolist())] * 3) + "]}")
+    sets = figure_script("reject_kinds", monkeypatch).fashion_kind_sets(str(tmp_path), 2)
+    assert list(sets) == ["Fashion-MNIST dress"]
+    raw, photo = sets["Fashion-MNIST dress"]
+    assert raw.shape == (2, 28, 28) and (raw == image).all()
+    assert photo.ndim == 3 and photo.shape[1:] == (28, 28) and len(photo) <= 2
