@@ -13,8 +13,8 @@ from pathlib import Path
 from edgedigits.errors import RunError
 
 __all__ = ["RUNS_ROOT", "MODEL_FILE", "CONFIG_FILE", "HISTORY_FILE", "METRICS_FILE", "CURVES_FILE", "CONFUSION_FILE",
-           "CHECKPOINT_DIR", "EXTRAS_FILE", "EXPORT_DIR", "BENCH_DIR", "export_dir", "bench_dir", "choose_run_dir", "resolve_run",
-           "latest_run"]
+           "CHECKPOINT_DIR", "EXTRAS_FILE", "REPORT_FILE", "EXPORT_DIR", "BENCH_DIR", "export_dir", "bench_dir", "choose_run_dir",
+           "resolve_run", "latest_run"]
 
 # The run folder's layout (docs/DESIGN.md "Run folder"): every stage names these from here.
 RUNS_ROOT = Path("runs")
@@ -26,6 +26,7 @@ CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion.png"
 CHECKPOINT_DIR = "checkpoint"
 EXTRAS_FILE = "training_extras.npz"  # generated non-digits and photo-path digits (train writes, export reuses)
+REPORT_FILE = "report_images.npz"    # the images "not a digit" is calibrated and measured on (train writes, export reuses)
 EXPORT_DIR = "export"               # `edgedigits export RUN` writes here by default
 BENCH_DIR = "bench"                 # `edgedigits bench RUN` writes here by default
 

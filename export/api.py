@@ -28,7 +28,7 @@ from edgedigits.export.formats import FORMATS, get_format
 from edgedigits.export.record import embed_record, record_document
 from edgedigits.export.results import ExportResult, ExportRow
 from edgedigits.export.verify import RejectCalibration, check_gate, check_reject_gate, evaluate
-from edgedigits.runs import EXTRAS_FILE, MODEL_FILE, resolve_run
+from edgedigits.runs import EXTRAS_FILE, MODEL_FILE, REPORT_FILE, resolve_run
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.fileio import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 
@@ -100,7 +100,7 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
         from edgedigits.train.trainer import with_negatives
 
         train_x, train_y = with_negatives(splits, train_config, log, cache=run_dir / EXTRAS_FILE)
-        calibrate = _reject_calibration(model, splits, train_config, config, keras_probs, y_test)
+        calibrate = _reject_calibration(model, splits, train_config, config, keras_probs, y_test, run_dir)
         log(f"Keras 'not a digit' threshold {calibrate.keras['threshold']:.4f}: keeps "
             f"{calibrate.keras['test_digits_accepted']:.2%} of test digits, rejects {calibrate.keras['holdout_rejected']:.1%} "
             f"of the held-out kind '{calibrate.holdout_kind}'")
@@ -243,24 +243,22 @@ def _train_config(run_dir: Path):
         return None
 
 
-def _reject_calibration(model, splits, train_config, config, keras_probs, y_test) -> RejectCalibration:
-    """Validation digits and held-out non-digits for per-artifact calibration, plus the Keras model's own figures."""
+def _reject_calibration(model, splits, train_config, config, keras_probs, y_test, run_dir: Path) -> RejectCalibration:
+    """Validation digits and held-out non-digits for per-artifact calibration, plus the Keras model's own figures.
+    The generated ones are the run's (``edgedigits train`` saved them in the run folder; made again when missing)."""
     from edgedigits.train.config import reject_method
-    from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
-    from edgedigits.train.trainer import calibrate_on_digits, reject_scores, validation_photo_digits
+    from edgedigits.train.trainer import calibrate_on_digits, reject_scores, report_images
     from edgedigits_runtime.reject import reject_figures
 
     method = reject_method(train_config)
     holdout = train_config.holdout_kind
-    nondigits = None
-    if holdout:
-        nondigits, _ = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=[holdout], digits=splits.x_val)
+    images = report_images(splits, train_config, parts=("photo", "holdout"), cache=run_dir / REPORT_FILE)
+    nondigits = images.get("holdout_x")
     def scores(images):
         return reject_scores(model.predict(images.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0), method)
 
     val_scores = scores(splits.x_val)
-    photos = validation_photo_digits(splits, train_config)
-    photo_x = None if photos is None else photos[0]
+    photo_x = images.get("photo_x")
     threshold, _ = calibrate_on_digits(val_scores, None if photo_x is None else scores(photo_x), config.reject_accept)
     held = [] if nondigits is None else scores(nondigits)
     figures = reject_figures(reject_scores(keras_probs, method), held, threshold, keras_probs.argmax(axis=1) == y_test)

@@ -37,6 +37,7 @@ from edgedigits.runs import (
     HISTORY_FILE,
     METRICS_FILE,
     MODEL_FILE,
+    REPORT_FILE,
     choose_run_dir,
     resolve_run,
 )
@@ -47,7 +48,7 @@ from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_c
 from edgedigits_runtime.fileio import atomic_path
 
 __all__ = ["TrainResult", "train", "USABLE_ACCURACY", "epoch_images", "ema_momentum", "with_negatives", "validation_photo_digits",
-           "calibrate_on_digits", "with_not_a_digit_class", "reject_scores", "NOT_A_DIGIT_LABEL"]
+           "report_images", "REPORT_PARTS", "calibrate_on_digits", "with_not_a_digit_class", "reject_scores", "NOT_A_DIGIT_LABEL"]
 
 USABLE_ACCURACY = 0.5  # a run ending below this validation accuracy (chance: 0.1) produced no usable model
 
@@ -113,6 +114,27 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     if config.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=config.early_stopping, restore_best_weights=True))
+    # The images the "not a digit" figures are measured on depend on the data and options only, not on the model:
+    # made in a second process while this one trains (it leaves a core partly idle), or read from the run folder.
+    report_cache = run_dir / REPORT_FILE
+    report_key = _report_key(splits, config)
+    cached_reports = _load_report_images(report_cache, report_key)
+    overlap = cached_reports is None and (config.epochs - state["epoch"]) * per_epoch >= REPORT_PARALLEL_MIN_IMAGES
+    with _Background(make_report_images, splits, config, parallel=overlap) as reports:
+        bn_layers, train_seconds = _fit(tf, keras, model, config, splits, x_train, y_train, y_val, labels, per_epoch,
+                                        run_dir, state, callbacks, log, started, earlier_seconds, progress)
+        images = cached_reports if cached_reports is not None else reports.result()
+    if cached_reports is None:
+        _save(lambda p: p.write_bytes(_npz_bytes(images, report_key)), report_cache)
+    return _finish(model, config, run_dir, state["history"], train_seconds, log, splits, bn_layers, images)
+
+
+REPORT_PARALLEL_MIN_IMAGES = 100_000  # a run drawing fewer training images makes its report images after training
+
+
+def _fit(tf, keras, model, config: TrainConfig, splits, x_train, y_train, y_val, labels, per_epoch: int, run_dir: Path,
+         state: dict, callbacks, log, started: float, earlier_seconds: float, progress: bool) -> tuple[int, float]:
+    """The epochs still to train, then the BatchNorm re-estimation; returns ``(BatchNorm layers, training seconds)``."""
     if state["epoch"] < config.epochs:
         ds, steps = make_train_dataset(
             x_train, y_train, batch_size=config.batch_size, seed=config.seed,
@@ -140,8 +162,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
             verbose=1 if progress else 0,
         )
     bn_layers = recalibrate_batchnorm(keras, model, _recalibration_images(x_train, config.seed))
-    train_seconds = earlier_seconds + (time.perf_counter() - started)
-    return _finish(model, config, run_dir, state["history"], train_seconds, log, splits, bn_layers)
+    return bn_layers, earlier_seconds + (time.perf_counter() - started)
 
 
 # --------------------------------------------------------------------------- internals
@@ -409,6 +430,80 @@ def validation_photo_digits(splits, config: TrainConfig):
 
 PHOTO_CALIBRATION_IMAGES = 3000  # validation digits rendered as photos for calibration
 
+REPORT_PARTS = ("photo", "holdout", "trained")
+
+
+def report_images(splits, config: TrainConfig, *, parts=REPORT_PARTS, cache: Path | None = None) -> dict:
+    """The generated images a run's "not a digit" rule is calibrated and measured on (validation data and generated
+    images only, never the test set), the same for train, export and bench.
+
+    Args:
+      splits: the run's data splits (its validation digits are drawn from).
+      config: the run's options.
+      parts: which to make when they are not cached: ``"photo"`` (:func:`validation_photo_digits`), ``"holdout"``
+        (:data:`~edgedigits.train.negatives.HOLDOUT_IMAGES` images of the held-out kind), ``"trained"`` (as many of
+        the trained kinds).
+      cache: the run folder's :data:`~edgedigits.runs.REPORT_FILE` (written by ``edgedigits train``): read when it
+        was made from the same validation digits and options, else ignored (nothing is written here).
+
+    Returns:
+      A dict of uint8 image arrays and labels: ``photo_x``, ``photo_y`` (when the run uses photo-path digits),
+      ``holdout_x`` (when the run holds a kind out), ``trained_x`` and ``trained_kinds`` (kind names); a cached file
+      gives every part it holds.
+    """
+    cached = _load_report_images(cache, _report_key(splits, config))
+    return cached if cached is not None else make_report_images(splits, config, parts)
+
+
+def make_report_images(splits, config: TrainConfig, parts=REPORT_PARTS) -> dict:
+    """:func:`report_images` made afresh (a pure function of its arguments: run in a second process by ``train``)."""
+    from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
+
+    out = {}
+    if "photo" in parts:
+        photos = validation_photo_digits(splits, config)
+        if photos is not None:
+            out["photo_x"], out["photo_y"] = photos
+    holdout = [config.holdout_kind] if config.holdout_kind else []
+    if "holdout" in parts and holdout:
+        out["holdout_x"] = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=holdout, digits=splits.x_val)[0]
+    if "trained" in parts:
+        out["trained_x"], out["trained_kinds"] = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, exclude=holdout,
+                                                          digits=splits.x_val)
+    return out
+
+
+def _report_key(splits, config: TrainConfig) -> str:
+    import hashlib
+
+    from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, font_source
+
+    digest = hashlib.sha256(np.ascontiguousarray(splits.x_val).tobytes() + np.ascontiguousarray(splits.y_val).tobytes())
+    photos = bool(config.negatives and config.photo_digits)
+    return json.dumps({"validation_digits": digest.hexdigest()[:16], "seed": REPORT_SEED, "images": HOLDOUT_IMAGES,
+                       "photo_images": PHOTO_CALIBRATION_IMAGES if photos else 0, "holdout_kind": config.holdout_kind,
+                       "fonts": font_source(), "version": __version__}, sort_keys=True)
+
+
+def _npz_bytes(arrays: dict, key: str) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, key=np.array(key), **arrays)
+    return buf.getvalue()
+
+
+def _load_report_images(cache: Path | None, key: str) -> dict | None:
+    if cache is None or not cache.is_file():
+        return None
+    try:
+        with np.load(cache) as data:
+            if str(data["key"]) != key:
+                return None
+            return {name: data[name] for name in data.files if name != "key"}
+    except (OSError, ValueError, KeyError):  # unreadable or from another version: make them again
+        return None
+
 
 def _targets(keras, config: TrainConfig, splits, x_train, labels, run_dir: Path, log):
     """The training and validation targets: the labels, or packed rows for smoothing/distillation/non-digits."""
@@ -621,7 +716,7 @@ def _recalibration_images(x_train: np.ndarray, seed: int, count: int = 10_000) -
 
 
 def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seconds: float, log,
-            splits, bn_layers: int) -> TrainResult:
+            splits, bn_layers: int, images: dict) -> TrainResult:
     val_probs = model.predict(to_float(splits.x_val), batch_size=1000, verbose=0)
     val_accuracy = float((val_probs.argmax(axis=1) == splits.y_val).mean())
     problem = None
@@ -634,7 +729,7 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
     probs = model.predict(to_float(x_test), batch_size=1000, verbose=0)
     eval_seconds = time.perf_counter() - t0
     predicted = probs.argmax(axis=1)
-    not_a_digit = _reject_report(model, config, splits, probs, predicted == y_test)
+    not_a_digit = _reject_report(model, config, val_probs, images, probs, predicted == y_test)
     matrix = confusion_matrix(y_test, predicted)
     accuracy = float((predicted == y_test).mean())
     metrics = {
@@ -687,29 +782,27 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
 REJECT_ACCEPT = 0.99  # the reject threshold keeps this share of validation digits (export calibrates its own per artifact)
 
 
-def _reject_report(model, config: TrainConfig, splits, test_probs, test_correct) -> dict:
+def _reject_report(model, config: TrainConfig, val_probs, images: dict, test_probs, test_correct) -> dict:
     """"Not a digit" figures of the Keras model with its run's rule (``max_prob`` for a digits-only run): threshold
-    from validation digits, then the held-out kind, freshly drawn images of the trained kinds, and the test digits
-    (reported only; nothing is chosen on them)."""
-    from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
+    from validation digits (``val_probs``: the model's outputs on them), then the held-out kind, freshly drawn images
+    of the trained kinds (``images``: :func:`report_images`), and the test digits (reported only; nothing is chosen
+    on them)."""
     from edgedigits_runtime.reject import reject_figures
 
     method = reject_method(config) or "max_prob"
-    val_scores = reject_scores(model.predict(to_float(splits.x_val), batch_size=1000, verbose=0), method)
-    photos = validation_photo_digits(splits, config)
-    photo_scores = None if photos is None else _scores(model, photos[0], method)
+    val_scores = reject_scores(val_probs, method)
+    photo_scores = _scores(model, images["photo_x"], method) if "photo_x" in images else None
     threshold, chosen_on = calibrate_on_digits(val_scores, photo_scores, REJECT_ACCEPT)
     report = {"method": method, "threshold": threshold, "target_accept": REJECT_ACCEPT, "chosen_on": chosen_on,
               "test": reject_figures(reject_scores(test_probs, method), [], threshold, test_correct)}
     if photo_scores is not None:
         report["validation_photo_digits_accepted"] = float((photo_scores >= np.float32(threshold)).mean())
         report["validation_digits_accepted"] = float((val_scores >= np.float32(threshold)).mean())
-    holdout = [config.holdout_kind] if config.holdout_kind else []
-    if holdout:
-        x, _ = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=holdout, digits=splits.x_val)
-        report["holdout"] = {"kind": config.holdout_kind, **reject_figures(val_scores, _scores(model, x, method), threshold)}
-    x, kinds = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, exclude=holdout, digits=splits.x_val)
-    scores = _scores(model, x, method)
+    if "holdout_x" in images:
+        held = _scores(model, images["holdout_x"], method)
+        report["holdout"] = {"kind": config.holdout_kind, **reject_figures(val_scores, held, threshold)}
+    kinds = images["trained_kinds"]
+    scores = _scores(model, images["trained_x"], method)
     report["trained_kinds"] = {k: float((scores[kinds == k] < threshold).mean()) for k in sorted(set(kinds.tolist()))}
     return report
 

@@ -93,10 +93,16 @@ def full_edge_run(tmp_path_factory, mnist_dir):
     return train(_edge_config(tmp_path_factory.mktemp("full") / "run", mnist_dir), log=lambda line: None)
 
 
-def test_same_seed_same_result(full_edge_run, tmp_path, mnist_dir):
+def test_same_seed_same_result(full_edge_run, tmp_path, mnist_dir, monkeypatch):
+    from edgedigits.train import trainer
+
+    # this time the "not a digit" report images are made in a second process while the model trains
+    monkeypatch.setattr(trainer, "REPORT_PARALLEL_MIN_IMAGES", 0)
     again = train(_edge_config(tmp_path / "again", mnist_dir), log=lambda line: None)
     assert _history(again.run_dir)["loss"] == _history(full_edge_run.run_dir)["loss"]
     assert again.test_accuracy == full_edge_run.test_accuracy
+    assert again.metrics["not_a_digit"] == full_edge_run.metrics["not_a_digit"]  # the same images, however made
+    assert (again.run_dir / "report_images.npz").is_file() and (full_edge_run.run_dir / "report_images.npz").is_file()
 
 
 def test_resume_after_interruption_loses_at_most_one_epoch(full_edge_run, tmp_path, mnist_dir):
