@@ -15,7 +15,7 @@ from edgedigits.bench.measure import Step, import_backend, load_classifier_class
 from edgedigits.bench.report import BenchReport, BenchRow, machine_info
 from edgedigits.bench.stats import summarize
 from edgedigits.bench.targets import Artifact, load_reference, resolve_targets
-from edgedigits.runs import bench_dir
+from edgedigits.runs import CONFIG_FILE, EXPORT_DIR, REPORT_FILE, bench_dir
 from edgedigits.train.negatives import HOLDOUT_IMAGES
 from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.evaluate import score
@@ -133,7 +133,7 @@ class _Subject:
                 row.format = str(info["format"])
             reference, row.agreement_note = load_reference(artifact, len(labels))
             rule = getattr(clf, "reject", None)
-            holdout = _holdout_images(rule.get("holdout_kind"), config) if rule else None
+            holdout = _holdout_images(rule.get("holdout_kind"), config, _run_of(artifact)) if rule else None
             scored = score(clf, images, labels, reference, nondigits=holdout)  # the runtime's one scorer
             row.accuracy, row.agreement, row.test_images = scored.accuracy, scored.agreement, scored.images
             if rule:
@@ -187,17 +187,51 @@ class _Subject:
 _HOLDOUT_CACHE: dict = {}
 
 
-def _holdout_images(kind: str | None, config):
-    """Generated images of a run's held-out non-digit kind (the same seed as export's report), cached per kind."""
+def _holdout_images(kind: str | None, config, run_dir: Path | None = None):
+    """Generated images of a run's held-out non-digit kind (the same seed as export's report), cached per kind; read
+    from ``run_dir``'s saved report images when they are these images (:func:`_saved_holdout`)."""
     if not kind:
         return None
     if kind not in _HOLDOUT_CACHE:
         from edgedigits.data import load_splits
         from edgedigits.train.negatives import DIGIT_KINDS, REPORT_SEED, generate
 
-        digits = load_splits(config.data_dir).x_val if kind in DIGIT_KINDS else None
-        _HOLDOUT_CACHE[kind] = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=[kind], digits=digits)[0]
+        saved = _saved_holdout(kind, config, run_dir)
+        if saved is not None:
+            _HOLDOUT_CACHE[kind] = saved
+        else:
+            digits = load_splits(config.data_dir).x_val if kind in DIGIT_KINDS else None
+            _HOLDOUT_CACHE[kind] = generate(HOLDOUT_IMAGES, seed=REPORT_SEED, kinds=[kind], digits=digits)[0]
     return _HOLDOUT_CACHE[kind]
+
+
+def _run_of(artifact: Artifact) -> Path | None:
+    """The run folder an artifact was exported from (its manifest in ``<run>/export/``), or None."""
+    manifest = artifact.manifest
+    return manifest.parent.parent if manifest is not None and manifest.parent.name == EXPORT_DIR else None
+
+
+def _saved_holdout(kind: str, config, run_dir: Path | None):
+    """The held-out kind's images from the run folder's ``report_images.npz`` (``edgedigits train`` made them with the
+    same seed and count), or None: no such run or file, another kind, or a kind drawn from digits that the run drew
+    from other validation digits than the full training set's (a ``--limit`` run)."""
+    if run_dir is None or not (run_dir / REPORT_FILE).is_file():
+        return None
+    from edgedigits.data import load_splits
+    from edgedigits.train.config import TrainConfig
+    from edgedigits.train.negatives import DIGIT_KINDS
+    from edgedigits.train.trainer import report_images
+
+    try:
+        run_config = TrainConfig.from_file(run_dir / CONFIG_FILE)
+    except (OSError, ValueError, TypeError):
+        return None
+    if run_config.holdout_kind != kind:
+        return None
+    if kind in DIGIT_KINDS and (run_config.limit is not None or run_config.val_fraction != TrainConfig.val_fraction):
+        return None
+    splits = load_splits(config.data_dir, val_fraction=run_config.val_fraction, limit=run_config.limit)
+    return report_images(splits, run_config, parts=(), cache=run_dir / REPORT_FILE).get("holdout_x")
 
 
 def _measure_memory(artifacts, rows, config, tick) -> dict:
