@@ -176,22 +176,24 @@ def _edge(keras):
     )
 
 
-@register("tiny", "For microcontrollers: conv-BN-ReLU 8-16-32 (the last two unpadded) with max-pooling, dense head; "
-          "under 0.3M MACs and 15 KB int8 (its 99.3% target met digits-only, not with \"not a digit\"; RESULTS).")
+@register("tiny", "For microcontrollers: conv-BN-ReLU 8-14-40 (the last two unpadded) with max-pooling, dense head; "
+          "under 0.3M MACs and 15 KiB int8; its 99.3% target not met with \"not a digit\" (RESULTS).")
 def _tiny(keras):
     # Chosen in benchmarks/RESULTS.md ("Accuracy-per-MAC frontier"): at ~0.3M MACs the plain 6-12-24 plan
     # (padded) and depthwise-separable plans (0.18-0.24M MACs) scored lower on validation; unpadded 3x3
-    # convs buy wider layers (16, 32) for the same MACs: 14 -> 12 -> 6 -> 4 -> 2x2x32.
+    # convs buy wider layers for the same MACs: 14 -> 12 -> 6 -> 4 -> 2x2. Twelfth session: the last conv
+    # widened to 40 (from 16-32, now `t-valid` in explore_frontier.py), paid for by 14 instead of 16 at 12x12,
+    # for "not a digit" (the capacity where the decision is made), chosen on int8 validation over seeds 0-2.
     layers = keras.layers
     return keras.Sequential(
         [
             layers.Input(INPUT_SHAPE),
             *_conv_bn_relu(layers, 8),                    # 28x28
             layers.MaxPooling2D(2),                       # -> 14x14
-            *_conv_bn_relu(layers, 16, padding="valid"),  # -> 12x12
+            *_conv_bn_relu(layers, 14, padding="valid"),  # -> 12x12
             layers.MaxPooling2D(2),                       # -> 6x6
-            *_conv_bn_relu(layers, 32, padding="valid"),  # -> 4x4
-            layers.MaxPooling2D(2),                       # -> 2x2x32
+            *_conv_bn_relu(layers, 40, padding="valid"),  # -> 4x4
+            layers.MaxPooling2D(2),                       # -> 2x2x40
             layers.Flatten(),
             layers.Dropout(0.1),
             layers.Dense(NUM_CLASSES, activation="softmax"),
