@@ -104,3 +104,23 @@ def test_conversion_gives_the_same_bytes_as_from_the_keras_model_itself(mnist_di
     data = convert_tflite.full_integer(tf, model, calibration)
     monkeypatch.setattr(convert_tflite, "_holding", lambda tf, model: model)  # as before: the Keras model itself
     assert convert_tflite.full_integer(tf, model, calibration) == data
+
+
+def test_fine_tune_batches_are_the_scaled_images_in_order():
+    """The tf.data batches the fine-tune trains on are the numpy slices it trained on before, value for value."""
+    from edgedigits._tf import tf_and_keras
+    from edgedigits.export.convert_tflite import _QAT_BATCH, plain_batches
+
+    tf, _ = tf_and_keras()
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (300, 28, 28), dtype=np.uint8)
+    y = rng.random((300, 12)).astype(np.float32)  # packed targets (plain labels go through the same gather)
+    order = np.concatenate([rng.permutation(300), rng.permutation(300)])[:_QAT_BATCH * 2 + 5]
+    before = (x[order].astype(np.float32) / 255.0)[..., None]
+    batches = list(plain_batches(tf, x, y, order).as_numpy_iterator())
+    assert [len(b[0]) for b in batches] == [_QAT_BATCH, _QAT_BATCH, 5]
+    assert np.array_equal(np.concatenate([b[0] for b in batches]), before)
+    assert np.array_equal(np.concatenate([b[1] for b in batches]), y[order])
+    labels = rng.integers(0, 10, 300).astype(np.int64)
+    assert np.array_equal(np.concatenate([b[1] for b in plain_batches(tf, x, labels, order).as_numpy_iterator()]),
+                          labels[order])
