@@ -485,6 +485,9 @@ def _relative_to_paper(ink: np.ndarray, paper: np.ndarray, cv2) -> None:
     level at each pixel (clipped to :data:`_GAIN`): light multiplies paper and ink alike, so the strokes in the dim
     part of the photo stand as far above their paper as those in the bright part. Else ``ink`` is left as it is."""
     h, w = ink.shape
+    low, high = _surface_range(paper, h, w)  # bounds: when they settle it, the pixels need not be computed
+    if high <= _UNEVEN * max(low, 1e-3):
+        return
     level = _surface(paper, h, w)
     low, high = cv2.minMaxLoc(level)[:2]
     if high <= _UNEVEN * max(low, 1e-3):
@@ -750,6 +753,36 @@ def _surface(coef: np.ndarray, h: int, w: int) -> np.ndarray:
     right[1] = c[2] * gx + c[4] * gx2
     right[2] = c[5] * gx
     return left @ right
+
+
+def _surface_range(coef: np.ndarray, h: int, w: int) -> tuple[float, float]:
+    """A lower and an upper bound of :func:`_surface` ``(coef, h, w)`` over its pixels, without computing them.
+
+    The quadratic's exact minimum and maximum over the rectangle spanned by the pixel centres (its corners, the
+    vertices along its edges, its stationary point inside), widened by far more than the float32 rounding of the
+    pixels' values: the true range of the computed surface lies inside, so a decision these bounds settle is the one
+    the pixels give.
+    """
+    c0, c1, c2, c3, c4, c5 = (float(v) for v in coef)
+    ys, xs = (0.5 / h - 0.5, 0.5 - 0.5 / h), (0.5 / w - 0.5, 0.5 - 0.5 / w)
+
+    def at(y, x):
+        return c0 + c1 * y + c2 * x + c3 * y * y + c4 * x * x + c5 * y * x
+
+    values = [at(y, x) for y in ys for x in xs]
+    for y in ys:  # along the edges y = const: c4 x^2 + (c2 + c5 y) x + ...
+        if c4 and xs[0] < (x := -(c2 + c5 * y) / (2 * c4)) < xs[1]:
+            values.append(at(y, x))
+    for x in xs:
+        if c3 and ys[0] < (y := -(c1 + c5 * x) / (2 * c3)) < ys[1]:
+            values.append(at(y, x))
+    det = 4 * c3 * c4 - c5 * c5
+    if det:
+        y, x = (c5 * c2 - 2 * c4 * c1) / det, (c5 * c1 - 2 * c3 * c2) / det
+        if ys[0] < y < ys[1] and xs[0] < x < xs[1]:
+            values.append(at(y, x))
+    margin = 1e-4 * (1.0 + abs(c0) + abs(c1) + abs(c2) + abs(c3) + abs(c4) + abs(c5))
+    return min(values) - margin, max(values) + margin
 
 
 @functools.lru_cache(maxsize=32)

@@ -461,3 +461,35 @@ def test_the_gain_under_uneven_light_is_capped(sample, monkeypatch):
     ratio = on[seen] / off[seen]
     assert preprocess._GAIN[1] * 0.99 <= ratio.max() <= preprocess._GAIN[1] * 1.001  # the cap binds at the dim end
     assert ratio.min() >= preprocess._GAIN[0] * 0.999
+
+
+def test_the_bounds_of_the_paper_surface_hold_its_pixels():
+    # The uneven-light check first asks cheap bounds of the fitted surface; they must hold every computed pixel, or a
+    # decision they settle could differ from the pixels'.
+    import edgedigits_runtime.preprocess as preprocess
+
+    rng = np.random.default_rng(0)
+    for k in range(400):
+        coef = rng.normal(0, [0.5, 1, 1, 2, 2, 2]) * (10.0 if k % 7 == 0 else 1.0)
+        if k % 5 == 0:
+            coef[rng.integers(3, 6)] = 0.0  # straight along an axis, no stationary point
+        h, w = (int(v) for v in rng.integers(1, 400, 2))
+        pixels = preprocess._surface(coef, h, w)
+        low, high = preprocess._surface_range(coef, h, w)
+        assert low <= pixels.min() and pixels.max() <= high
+        slack = 1e-3 * (1 + np.abs(coef).sum()) + np.abs(coef).sum() * 2.0 / min(h, w)  # tight, up to the grid step
+        assert pixels.min() - low <= slack and high - pixels.max() <= slack
+
+
+def test_the_cheap_uneven_light_check_changes_no_photo(sample, monkeypatch):
+    # Photos evenly and unevenly lit, of either polarity, through the whole photo path: the same fields as with the
+    # full-size surface computed for every photo (the bounds turned off).
+    import edgedigits_runtime.preprocess as preprocess
+
+    images, _ = sample
+    rng = np.random.default_rng(12)
+    photos = [make_photo(image, np.random.default_rng(i), invert=bool(i % 2)) for i, image in enumerate(images[:40])]
+    photos += [_two_digits_lit_from_the_left(image, rng) for image in images[40:60]]
+    now = [preprocess_image(photo) for photo in photos]
+    monkeypatch.setattr(preprocess, "_surface_range", lambda coef, h, w: (-np.inf, np.inf))
+    assert all(np.array_equal(a, preprocess_image(photo)) for a, photo in zip(now, photos))
