@@ -118,7 +118,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     # made in a second process while this one trains (it leaves a core partly idle), or read from the run folder.
     report_cache = run_dir / REPORT_FILE
     report_key = _report_key(splits, config)
-    cached_reports = _load_report_images(report_cache, report_key)
+    cached_reports = _load_npz(report_cache, report_key)
     overlap = cached_reports is None and (config.epochs - state["epoch"]) * per_epoch >= REPORT_PARALLEL_MIN_IMAGES
     with _Background(make_report_images, splits, config, parallel=overlap) as reports:
         bn_layers, train_seconds = _fit(tf, keras, model, config, splits, x_train, y_train, y_val, labels, per_epoch,
@@ -258,10 +258,11 @@ def with_negatives(splits, config: TrainConfig, log, cache: Path | None = None):
     if not config.negatives:
         return splits.x_train, splits.y_train
     key = _extras_key(splits, config)
-    cached = _load_extras(cache, key)
-    if cached is not None:
-        log(f"reusing {len(cached[0])} generated non-digits and photo-path digits from {cache}")
-        return np.concatenate([splits.x_train, cached[0]]), np.concatenate([splits.y_train.astype(np.int64), cached[1]])
+    cached = _load_npz(cache, key)
+    if cached is not None and {"x", "y"} <= cached.keys():
+        log(f"reusing {len(cached['x'])} generated non-digits and photo-path digits from {cache}")
+        return (np.concatenate([splits.x_train, cached["x"].astype(np.uint8, copy=False)]),
+                np.concatenate([splits.y_train.astype(np.int64), cached["y"].astype(np.int64, copy=False)]))
     from edgedigits.train.negatives import variant_kinds
     from edgedigits.train.photo_digits import photo_digits
 
@@ -296,7 +297,7 @@ def with_negatives(splits, config: TrainConfig, log, cache: Path | None = None):
         xs.append(px)
         ys.append(py)
     if cache is not None:
-        _save(lambda p: p.write_bytes(_extras_bytes(np.concatenate(xs[1:]), np.concatenate(ys[1:]), key)), cache)
+        _save(lambda p: p.write_bytes(_npz_bytes({"x": np.concatenate(xs[1:]), "y": np.concatenate(ys[1:])}, key)), cache)
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -401,26 +402,6 @@ def _extras_key(splits, config: TrainConfig) -> str:
     return json.dumps(key, sort_keys=True)
 
 
-def _extras_bytes(x: np.ndarray, y: np.ndarray, key: str) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.savez_compressed(buf, x=x, y=y, key=np.array(key))
-    return buf.getvalue()
-
-
-def _load_extras(cache: Path | None, key: str):
-    if cache is None or not cache.is_file():
-        return None
-    try:
-        with np.load(cache) as data:
-            if str(data["key"]) != key:
-                return None
-            return data["x"].astype(np.uint8, copy=False), data["y"].astype(np.int64, copy=False)
-    except (OSError, ValueError, KeyError):  # unreadable or from another version: generate again
-        return None
-
-
 def validation_photo_digits(splits, config: TrainConfig):
     """Validation digits prepared by the photo path (uint8 images, labels) for calibrating the reject threshold, or
     None when the run uses no photo digits. Drawn with :data:`~edgedigits.train.negatives.REPORT_SEED` (train, export and
@@ -456,7 +437,7 @@ def report_images(splits, config: TrainConfig, *, parts=REPORT_PARTS, cache: Pat
       ``holdout_x`` (when the run holds a kind out), ``trained_x`` and ``trained_kinds`` (kind names); a cached file
       gives every part it holds.
     """
-    cached = _load_report_images(cache, _report_key(splits, config))
+    cached = _load_npz(cache, _report_key(splits, config))
     return cached if cached is not None else make_report_images(splits, config, parts)
 
 
@@ -491,6 +472,8 @@ def _report_key(splits, config: TrainConfig) -> str:
 
 
 def _npz_bytes(arrays: dict, key: str) -> bytes:
+    """A run folder's cache file (the generated training images, the report images): ``arrays`` and the ``key`` of
+    the data and options they were made from, as compressed npz bytes (read back by :func:`_load_npz`)."""
     import io
 
     buf = io.BytesIO()
@@ -498,7 +481,9 @@ def _npz_bytes(arrays: dict, key: str) -> bytes:
     return buf.getvalue()
 
 
-def _load_report_images(cache: Path | None, key: str) -> dict | None:
+def _load_npz(cache: Path | None, key: str) -> dict | None:
+    """The arrays of a cache file written by :func:`_npz_bytes` with this ``key``; None when it is missing, unreadable,
+    or was made from other data or options (then the caller makes them again)."""
     if cache is None or not cache.is_file():
         return None
     try:
