@@ -127,6 +127,16 @@ def fashion_sets(source: str | Path, per_class: int, seed: int) -> dict[str, np.
     return out
 
 
+def fashion_with_photos(source: str | Path, per_class: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`fashion_sets` (seed 1), each class also rendered as photos and prepared by the photo path (seed 100 +
+    its position): ``{class name: (as drawn, through the photo path, bool: prepared)}``, as ``through_photo_path``
+    returns them. The one draw every script's Fashion-MNIST figures use."""
+    from edgedigits.train.photo_digits import through_photo_path
+
+    return {name: (raw, *through_photo_path(raw, seed=100 + k))
+            for k, (name, raw) in enumerate(fashion_sets(source, per_class, seed=1).items())}
+
+
 def _charts(count: int, rng) -> list:
     """Small plots drawn by matplotlib (a line, bars, dots or a pie; axes or none): pictures nobody trains on."""
     import io
@@ -308,14 +318,10 @@ def _runtime_figures(args) -> None:
 def _fashion_figures(clf, source, per_class: int) -> None:
     """Fashion-MNIST rejected per class by ``clf``'s rule: as drawn (28x28, the natural form) and rendered as a photo
     then prepared by the photo path (``through_photo_path``; an image the photo path refuses counts as rejected)."""
-    from edgedigits.train.photo_digits import through_photo_path
-
-    sets = fashion_sets(source, per_class, seed=1)
     total = {"drawn": [0, 0], "photo": [0, 0]}
     print(f"Fashion-MNIST ({per_class} per class, seed 1), rejected as drawn | through the photo path:")
-    for k, (name, images) in enumerate(sets.items()):
+    for name, (images, photo, done) in fashion_with_photos(source, per_class).items():
         drawn = int(clf.classify(images).not_a_digit.sum())
-        photo, done = through_photo_path(images, seed=100 + k)
         photo_rejected = int(clf.classify(photo[done]).not_a_digit.sum()) + int((~done).sum()) if done.any() else len(done)
         for key, n in (("drawn", drawn), ("photo", photo_rejected)):
             total[key][0] += n

@@ -49,16 +49,11 @@ def kind_sets(variant: str, count: int) -> dict:
 
 
 def fashion_kind_sets(source: str, count: int) -> dict:
-    """{"Fashion-MNIST <class>": (raw images, photo-path images)}: ``count`` per class (seed 1), as :func:`kind_sets`."""
-    from not_a_digit import fashion_sets
+    """{"Fashion-MNIST <class>": (raw images, photo-path images)}: ``count`` per class (``not_a_digit.fashion_with_photos``),
+    as :func:`kind_sets`."""
+    from not_a_digit import fashion_with_photos
 
-    from edgedigits.train.photo_digits import through_photo_path
-
-    sets = {}
-    for k, (name, raw) in enumerate(fashion_sets(source, count, seed=1).items()):
-        photo, done = through_photo_path(raw, seed=100 + k)
-        sets[f"Fashion-MNIST {name}"] = (raw, photo[done])
-    return sets
+    return {f"Fashion-MNIST {name}": (raw, photo[done]) for name, (raw, photo, done) in fashion_with_photos(source, count).items()}
 
 
 def contact_sheet(images, path: str, cols: int = 16) -> None:
