@@ -6,7 +6,8 @@ resized on its own straight to its height in the photo's pixels, neighbours are 
 of the digit height, pen and paper are RGB colours, and every defect is drawn at the photo's own
 resolution. :func:`scene` makes a plain photo with one :data:`CONDITIONS` entry switched on, so
 each condition can be measured alone (benchmarks/figures/read_conditions.py); :func:`no_digit_scene`
-makes photos without any digit (objects, letters, textures).
+makes photos without any digit (objects, letters, textures); :func:`frame_clutter_scene` a one-digit photo with a
+desk or a thumb at the frame (benchmarks/figures/photo_path_screen.py).
 
 Never used to train anything: it is a benchmark (and test) generator.
 
@@ -339,3 +340,93 @@ def no_digit_scene(rng: np.random.Generator, kind: str, *, encode: bool = True) 
         raise ValueError(f"kind must be one of {NO_DIGIT_KINDS}, not {kind!r}")
     light = 1.0 - rng.uniform(0.05, 0.25) * ((yy - rng.uniform(0, h)) ** 2 + (xx - rng.uniform(0, w)) ** 2) / (h * h + w * w)
     return _finish(rgb * light[..., None], rng, "plain", encode, cv2)
+
+
+FRAME_CLUTTER = ("desk", "thumb")
+
+
+def frame_clutter_scene(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, kind: str, *,
+                        encode: bool = True) -> tuple[bytes | np.ndarray, str]:
+    """A plain one-digit photo (:func:`scene`) with something else at the frame, away from the digit.
+
+    ``desk``: the paper does not fill the frame: a textured desk (dark or mid wood, black, grey) shows on 1-4 sides,
+    the paper's edges a little turned and at least a quarter of the digit's height from it. ``thumb``: a
+    skin-coloured rounded blob (a thumb or finger holding the paper) enters from one edge, clear of the digit. Both
+    touch the frame: the cost check of a photo-path condition on what lies at the border (RESULTS.md, "Not a digit",
+    thirteenth session).
+
+    Returns:
+      (the photo: JPEG bytes, quality 85, or the RGB uint8 array with ``encode=False``; the digit as a string).
+    """
+    import cv2
+
+    if kind not in FRAME_CLUTTER:
+        raise ValueError(f"kind must be one of {FRAME_CLUTTER}, not {kind!r}")
+    photo, number = scene(images, labels, rng, "plain", length=1, encode=False)
+    rgb = photo.astype(np.float32) / 255.0
+    h, w = rgb.shape[:2]
+    grey = rgb.mean(axis=2)
+    ys, xs = np.nonzero(grey < 0.5 * np.median(grey))
+    x0, y0, x1, y1 = xs.min(), ys.min(), xs.max(), ys.max()
+    if kind == "desk":
+        out = _on_desk(rgb, (x0, y0, x1, y1), rng, cv2)
+    else:
+        out = _with_thumb(rgb, (x0, y0, x1, y1), rng, cv2)
+    array = (np.clip(out, 0, 1) * 255).astype(np.uint8)
+    if not encode:
+        return array, number
+    ok, buf = cv2.imencode(".jpg", array[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return buf.tobytes(), number
+
+
+def _on_desk(rgb, box, rng, cv2):
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = box
+    m = 0.25 * (y1 - y0)
+    sides = rng.random(4) < 0.5  # left, top, right, bottom: the desk shows there
+    if not sides.any():
+        sides[int(rng.integers(4))] = True
+    left = rng.uniform(0.0, max(x0 - m, 1.0)) if sides[0] else -20.0
+    top = rng.uniform(0.0, max(y0 - m, 1.0)) if sides[1] else -20.0
+    right = rng.uniform(min(x1 + m, w - 1.0), w) if sides[2] else w + 20.0
+    bottom = rng.uniform(min(y1 + m, h - 1.0), h) if sides[3] else h + 20.0
+    c = np.array([(left + right) / 2, (top + bottom) / 2])
+    corners = np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
+    a = np.deg2rad(rng.uniform(-4, 4))
+    corners = (corners - c) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + c
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillPoly(mask, [np.round(corners).astype(np.int32)], 1.0, cv2.LINE_AA)
+    mask = cv2.GaussianBlur(mask, (0, 0), 1.2)
+    colour = [np.array([0.30, 0.20, 0.12]), np.array([0.12, 0.12, 0.13]), np.array([0.45, 0.45, 0.47]),
+              np.array([0.55, 0.40, 0.25])][int(rng.integers(4))] * rng.uniform(0.7, 1.2)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    grain = 1.0 + 0.12 * np.sin(rng.uniform(0.05, 0.3) * (yy + 10 * np.sin(xx / rng.uniform(30, 90))))
+    table = np.clip(colour[None, None] * grain[..., None] + rng.normal(0, 0.02, (h, w, 3)), 0, 1)
+    return rgb * mask[..., None] + table * (1 - mask[..., None])
+
+
+def _with_thumb(rgb, box, rng, cv2):
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = box
+    dh = y1 - y0
+    skin = np.array([0.87, 0.67, 0.55]) * rng.uniform(0.55, 1.0)
+    for _ in range(20):  # an edge and a place where the thumb stays clear of the digit
+        edge = int(rng.integers(4))
+        half, length = rng.uniform(0.3, 0.6) * dh, rng.uniform(0.6, 1.5) * dh
+        if edge in (0, 2):  # left / right: the thumb lies along x
+            cy, cx = rng.uniform(0.1, 0.9) * h, (0.0 if edge == 0 else w)
+            axes, reach = (length, half), (cx - length, cy - half, cx + length, cy + half)
+        else:
+            cx, cy = rng.uniform(0.1, 0.9) * w, (0.0 if edge == 1 else h)
+            axes, reach = (half, length), (cx - half, cy - length, cx + half, cy + length)
+        m = 0.15 * dh
+        if reach[2] < x0 - m or reach[0] > x1 + m or reach[3] < y0 - m or reach[1] > y1 + m:
+            break
+    else:
+        return rgb
+    mask = np.zeros((h, w), np.float32)
+    cv2.ellipse(mask, (round(cx), round(cy)), (round(axes[0]), round(axes[1])), float(rng.uniform(-15, 15)), 0, 360,
+                1.0, -1, cv2.LINE_AA)
+    mask = cv2.GaussianBlur(mask, (0, 0), 2.0)
+    shade = np.linspace(0.85, 1.1, h, dtype=np.float32)[:, None, None]
+    return rgb * (1 - mask[..., None]) + np.clip(skin * shade + rng.normal(0, 0.015, (h, w, 3)), 0, 1) * mask[..., None]
