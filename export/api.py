@@ -79,13 +79,14 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
 
     from edgedigits._tf import tf_and_keras
     from edgedigits.data import load_splits, load_test
+    from edgedigits.train.trainer import predict_probs
 
     tf, keras = tf_and_keras()
     model = _load_model(keras, run_dir / MODEL_FILE)
     arch = _arch_of(run_dir, model)
     x_test, y_test = load_test(config.data_dir)
     splits = load_splits(config.data_dir, **_split_options(run_dir))
-    keras_probs = model.predict(x_test.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0)
+    keras_probs = predict_probs(model, x_test)
     reference = keras_probs.argmax(axis=1)
     keras_accuracy = float((reference == y_test).mean())
     log(f"{run_dir}/{MODEL_FILE}: {arch}, Keras test accuracy {keras_accuracy:.2%} on {len(y_test)} images")
@@ -247,20 +248,18 @@ def _reject_calibration(model, splits, train_config, config, keras_probs, y_test
     """Validation digits and held-out non-digits for per-artifact calibration, plus the Keras model's own figures.
     The generated ones are the run's (``edgedigits train`` saved them in the run folder; made again when missing)."""
     from edgedigits.train.config import reject_method
-    from edgedigits.train.trainer import calibrate_on_digits, reject_scores, report_images
+    from edgedigits.train.trainer import calibrate_on_digits, model_reject_scores, reject_scores, report_images
     from edgedigits_runtime.reject import reject_figures
 
     method = reject_method(train_config)
     holdout = train_config.holdout_kind
     images = report_images(splits, train_config, parts=("photo", "holdout"), cache=run_dir / REPORT_FILE)
     nondigits = images.get("holdout_x")
-    def scores(images):
-        return reject_scores(model.predict(images.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0), method)
-
-    val_scores = scores(splits.x_val)
+    val_scores = model_reject_scores(model, splits.x_val, method)
     photo_x = images.get("photo_x")
-    threshold, _ = calibrate_on_digits(val_scores, None if photo_x is None else scores(photo_x), config.reject_accept)
-    held = [] if nondigits is None else scores(nondigits)
+    photo_scores = None if photo_x is None else model_reject_scores(model, photo_x, method)
+    threshold, _ = calibrate_on_digits(val_scores, photo_scores, config.reject_accept)
+    held = [] if nondigits is None else model_reject_scores(model, nondigits, method)
     figures = reject_figures(reject_scores(keras_probs, method), held, threshold, keras_probs.argmax(axis=1) == y_test)
     keras = {"method": method, "threshold": threshold, "holdout_kind": holdout,
              "test_digits_accepted": figures["digits_accepted"], "test_accuracy_on_accepted": figures["accuracy_on_accepted"],

@@ -48,7 +48,8 @@ from edgedigits.train.report import confusion_matrix, per_class_accuracy, plot_c
 from edgedigits_runtime.fileio import atomic_path
 
 __all__ = ["TrainResult", "train", "USABLE_ACCURACY", "epoch_images", "ema_momentum", "with_negatives", "validation_photo_digits",
-           "report_images", "REPORT_PARTS", "calibrate_on_digits", "with_not_a_digit_class", "reject_scores", "NOT_A_DIGIT_LABEL"]
+           "report_images", "REPORT_PARTS", "calibrate_on_digits", "with_not_a_digit_class", "reject_scores", "NOT_A_DIGIT_LABEL",
+           "predict_probs", "model_reject_scores"]
 
 USABLE_ACCURACY = 0.5  # a run ending below this validation accuracy (chance: 0.1) produced no usable model
 
@@ -129,9 +130,10 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     return _finish(model, config, run_dir, state["history"], train_seconds, log, splits, bn_layers, images)
 
 
-# The per-epoch validation pass in batches of this size (Keras' default, 32, cost about 0.6 s more per epoch here): the
-# same predictions whatever the batch, so the same accuracy; the mean loss may differ in its seventh digit (summed in
-# another order). Training never sees it, so the model is the same.
+# The per-epoch validation pass, and every whole-set prediction (predict_probs), in batches of this size (Keras'
+# default, 32, cost about 0.6 s more per epoch here): the same predictions whatever the batch, so the same accuracy;
+# the mean loss may differ in its seventh digit (summed in another order). Training never sees it, so the model is
+# the same.
 VALIDATION_BATCH = 1000
 
 REPORT_PARALLEL_MIN_IMAGES = 100_000  # a run drawing fewer training images makes its report images after training
@@ -707,7 +709,7 @@ def _recalibration_images(x_train: np.ndarray, seed: int, count: int = 10_000) -
 
 def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seconds: float, log,
             splits, bn_layers: int, images: dict) -> TrainResult:
-    val_probs = model.predict(to_float(splits.x_val), batch_size=1000, verbose=0)
+    val_probs = predict_probs(model, splits.x_val)
     val_accuracy = float((val_probs.argmax(axis=1) == splits.y_val).mean())
     problem = None
     if val_accuracy < USABLE_ACCURACY:
@@ -716,7 +718,7 @@ def _finish(model, config: TrainConfig, run_dir: Path, history: dict, train_seco
                    "(drop --limit, more --epochs) or with a lower --lr")
     x_test, y_test = load_test(config.data_dir)
     t0 = time.perf_counter()
-    probs = model.predict(to_float(x_test), batch_size=1000, verbose=0)
+    probs = predict_probs(model, x_test)
     eval_seconds = time.perf_counter() - t0
     predicted = probs.argmax(axis=1)
     not_a_digit = _reject_report(model, config, val_probs, images, probs, predicted == y_test)
@@ -781,7 +783,7 @@ def _reject_report(model, config: TrainConfig, val_probs, images: dict, test_pro
 
     method = reject_method(config) or "max_prob"
     val_scores = reject_scores(val_probs, method)
-    photo_scores = _scores(model, images["photo_x"], method) if "photo_x" in images else None
+    photo_scores = model_reject_scores(model, images["photo_x"], method) if "photo_x" in images else None
     threshold, chosen_on = calibrate_on_digits(val_scores, photo_scores, REJECT_ACCEPT)
     report = {"method": method, "threshold": threshold, "target_accept": REJECT_ACCEPT, "chosen_on": chosen_on,
               "test": reject_figures(reject_scores(test_probs, method), [], threshold, test_correct)}
@@ -789,10 +791,10 @@ def _reject_report(model, config: TrainConfig, val_probs, images: dict, test_pro
         report["validation_photo_digits_accepted"] = float((photo_scores >= np.float32(threshold)).mean())
         report["validation_digits_accepted"] = float((val_scores >= np.float32(threshold)).mean())
     if "holdout_x" in images:
-        held = _scores(model, images["holdout_x"], method)
+        held = model_reject_scores(model, images["holdout_x"], method)
         report["holdout"] = {"kind": config.holdout_kind, **reject_figures(val_scores, held, threshold)}
     kinds = images["trained_kinds"]
-    scores = _scores(model, images["trained_x"], method)
+    scores = model_reject_scores(model, images["trained_x"], method)
     report["trained_kinds"] = {k: float((scores[kinds == k] < threshold).mean()) for k in sorted(set(kinds.tolist()))}
     return report
 
@@ -824,8 +826,27 @@ def reject_scores(probs, method: str):
     return classification_from_probs(probs, None, method).score
 
 
-def _scores(model, images, method):
-    return reject_scores(model.predict(to_float(images), batch_size=1000, verbose=0), method)
+def predict_probs(model, images: np.ndarray) -> np.ndarray:
+    """A Keras model's outputs on uint8 images (N, 28, 28), in batches of ``VALIDATION_BATCH``.
+
+    The one place training, its report and export run a Keras model over a whole image set.
+
+    Example:
+        >>> probs = predict_probs(model, x_test)  # (10000, classes) float32
+
+    Args:
+        model: a Keras model taking float32 (N, 28, 28, 1) in [0, 1].
+        images: uint8 (N, 28, 28).
+
+    Returns:
+        The model's output rows, float32 (N, classes).
+    """
+    return model.predict(to_float(images), batch_size=VALIDATION_BATCH, verbose=0)
+
+
+def model_reject_scores(model, images: np.ndarray, method: str) -> np.ndarray:
+    """The "not a digit" score (``reject_scores``) of a Keras model on uint8 images (N, 28, 28), one per image."""
+    return reject_scores(predict_probs(model, images), method)
 
 
 def _save(write: Callable[[Path], object], dest: Path, *, direct: bool = False) -> None:

@@ -96,6 +96,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from edgedigits._tf import tf_and_keras
+    from edgedigits.train.trainer import predict_probs
     from edgedigits_runtime.mnist import load_mnist
 
     _, keras = tf_and_keras()
@@ -111,7 +112,7 @@ def main() -> None:
         model = keras.models.load_model(run / "model.keras", compile=False)
 
         def probs(x, model=model):
-            return model.predict(x.astype(np.float32)[..., None] / 255.0, verbose=0, batch_size=1000)
+            return predict_probs(model, x)
 
         def rejected(x, refused=0, threshold=threshold):
             return (int((np.minimum(probs(x).sum(axis=1), 1.0) < threshold).sum()) + refused) / (len(x) + refused)
