@@ -23,20 +23,37 @@ __all__ = ["embed_record", "record_document"]
 
 # The manifest entry's fields that describe the file as a whole (so cannot be inside it).
 _WHOLE_FILE_FIELDS = ("sha256", "size")
+# Prose kept in manifest.json only: how a rule was chosen, in words (the reject rule's ``chosen_on``, ~450 bytes).
+# The record keeps every figure and every field the runtime reads, so a file copied alone verifies and classifies
+# exactly as with its manifest; the words would be ~3% of a `tiny` int8 file, and flash on a microcontroller.
+_MANIFEST_ONLY = {"reject": ("chosen_on",)}
 
 
 def record_document(entry: dict, manifest_fields: dict) -> dict:
-    """The record to embed: the manifest entry (minus whole-file hash and size) and shared facts.
+    """The record to embed: the manifest entry (minus whole-file hash and size, and prose) and shared facts.
+
+    The prose left out (:data:`_MANIFEST_ONLY`, e.g. the reject rule's ``chosen_on``) stays in ``manifest.json``.
+    Records written before with it still read and verify: the reader needs no particular entry field.
 
     Args:
       entry: the artifact's manifest entry.
       manifest_fields: top-level manifest facts a lone file should still carry
         (``labels``, ``preprocessing``, ``tools``, ``source_run``).
+
+    Returns:
+      The JSON-able document for :func:`embed_record` (``entry`` is a new dict; ``entry`` is not modified).
     """
     document = {key: value for key, value in manifest_fields.items() if value is not None}
-    document["entry"] = {key: value for key, value in entry.items() if key not in _WHOLE_FILE_FIELDS}
+    document["entry"] = {key: _without_prose(key, value) for key, value in entry.items() if key not in _WHOLE_FILE_FIELDS}
     document["covers"] = "the whole file, with this record's 64-character SHA-256 field read as zeros"
     return document
+
+
+def _without_prose(key: str, value):
+    """An entry field without its manifest-only prose (a new dict; other values unchanged)."""
+    if key in _MANIFEST_ONLY and isinstance(value, dict):
+        return {name: item for name, item in value.items() if name not in _MANIFEST_ONLY[key]}
+    return value
 
 
 def embed_record(data: bytes, runtime: str, document: dict) -> bytes:

@@ -7,7 +7,8 @@
 It sits where each format keeps extra data: a TFLite ``metadata`` entry named
 ``edgedigits_record`` (its bytes in a flatbuffer buffer), an ONNX ``metadata_props`` entry of
 the same name, the microcontroller pack's model array. ``entry`` is the file's manifest entry
-(format, input/output details, accuracy, ...); ``HEX64`` is the SHA-256 of the *whole file*
+(format, input/output details, accuracy, reject rule, ...) without its prose (``chosen_on`` stays in the
+manifest; the reader needs no particular field); ``HEX64`` is the SHA-256 of the *whole file*
 with those 64 characters written as ``0``: every byte is covered, the record included.
 
 Reading needs no format parser (and no TensorFlow): the record is found by its frame, and

@@ -77,6 +77,10 @@ def test_export_calibrates_each_artifact(tiny_model, mnist_dir, tmp_path):
         assert row.digits_accepted == rule["test_digits_accepted"] and row.holdout_rejected == rule["holdout_rejected"]
         clf = DigitClassifier(row.path)
         assert clf.reject == rule
+        alone = tmp_path / "alone" / row.path.split("/")[-1]  # no manifest: the rule comes from the record, sans prose
+        alone.parent.mkdir(exist_ok=True)
+        alone.write_bytes(Path(row.path).read_bytes())
+        assert DigitClassifier(alone, strict=True).reject == {k: v for k, v in rule.items() if k != "chosen_on"}
         c = clf.classify(x)
         assert c.not_a_digit.mean() == pytest.approx(1 - rule["test_digits_accepted"])
         np.testing.assert_array_equal(c.labels[~c.not_a_digit], clf.predict(x)[~c.not_a_digit])
