@@ -70,6 +70,11 @@ _candidate("t-valid", lambda L: [*_cbr(L, 8), L.MaxPooling2D(2), *_cbr(L, 16, pa
 # It passed issue 13's int8-validation rule and is the registered `tiny` since then (same layers; kept here by name).
 _candidate("t-w40", lambda L: [*_cbr(L, 8), L.MaxPooling2D(2), *_cbr(L, 14, padding="valid"), L.MaxPooling2D(2),
                                *_cbr(L, 40, padding="valid"), L.MaxPooling2D(2)])
+# t-w46n (thirteenth session): the registered `tiny` with width moved from the 12x12 conv to the last one (8|12v|46v,
+# 262,376 MACs with the 11-way head, about 60 parameters more than `tiny`): W showed that the last conv's width pays.
+# It failed issue 13's int8-validation rule (RESULTS, thirteenth session).
+_candidate("t-w46n", lambda L: [*_cbr(L, 8), L.MaxPooling2D(2), *_cbr(L, 12, padding="valid"), L.MaxPooling2D(2),
+                                *_cbr(L, 46, padding="valid"), L.MaxPooling2D(2)])
 # --- teacher candidates (issue 13: a clearly better teacher than an ensemble of edge runs). `x-vgg` was the
 # registered `vgg` before it was registered (same layers); `x-wide`, edge at 2x channels, was no better than edge.
 _candidate("x-wide", lambda L: [*_cbr(L, 32), L.MaxPooling2D(2), *_cbr(L, 64), L.MaxPooling2D(2),

@@ -29,6 +29,10 @@ def test_wider_tiny_candidate_fits_tiny_budget_and_is_the_registered_tiny(monkey
     tiny = with_not_a_digit_class(keras, create_model("tiny", keras))
     assert [layer.get_config().get("filters") for layer in tiny.layers] == \
         [layer.get_config().get("filters") for layer in wide.layers] and count_macs(tiny) == count_macs(wide)
+    # t-w46n (thirteenth session, not adopted): width moved further to the last conv, still in the budget
+    moved = with_not_a_digit_class(keras, create_model("t-w46n", keras))
+    assert count_macs(moved) < count_macs(tiny) and moved.count_params() < 9_000
+    assert [layer.filters for layer in moved.layers if isinstance(layer, keras.layers.Conv2D)][-1] > last
 
 
 def test_run_folder_names_shorten_teacher_lists_to_their_last_parts(monkeypatch):
