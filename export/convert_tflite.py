@@ -133,9 +133,10 @@ def plain_batches(tf, x: np.ndarray, y: np.ndarray, order: np.ndarray):
 
     Each batch is ``(x[i] / 255 as float32 with a channel axis, y[i])``, the same values as slicing the numpy array
     ``(x[order].astype(np.float32) / 255.0)[..., None]`` (a test checks), but gathered from the uint8 images batch by
-    batch while the model trains: no float copy of every image drawn (776 MB for the default three passes), and
-    Keras' numpy input no longer feeds the steps from the training thread (measured: the default fine-tune 86 s ->
-    55 s wall, the same CPU seconds and the same weights).
+    batch while the model trains: no float copy of every image drawn (776 MB for the default three passes; measured
+    peak memory of the default fine-tune 3.3 GB -> 1.2 GB, the same weights and CPU seconds). Its wall time is the
+    numpy feed's within the run-to-run spread (75.6-91.2 s quiet, RESULTS "The README's main command", thirteenth
+    session; the twelfth session's 86 s -> 55 s did not reproduce).
     """
     images, targets = tf.constant(np.asarray(x, np.uint8)), tf.constant(np.asarray(y))
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(order, np.int64)).batch(_QAT_BATCH)

@@ -111,13 +111,10 @@ def main() -> None:
         threshold = json.loads((run / "metrics.json").read_text())["not_a_digit"]["threshold"]
         model = keras.models.load_model(run / "model.keras", compile=False)
 
-        def probs(x, model=model):
-            return predict_probs(model, x)
+        def rejected(x, refused=0, threshold=threshold, model=model):
+            return (int((np.minimum(predict_probs(model, x).sum(axis=1), 1.0) < threshold).sum()) + refused) / (len(x) + refused)
 
-        def rejected(x, refused=0, threshold=threshold):
-            return (int((np.minimum(probs(x).sum(axis=1), 1.0) < threshold).sum()) + refused) / (len(x) + refused)
-
-        p = probs(x_test)
+        p = predict_probs(model, x_test)
         kept = np.minimum(p.sum(axis=1), 1.0) >= threshold
         right = p.argmax(axis=1) == y_test
         cells = [run.name, config.get("holdout_kind") or "none", f"{threshold:.3f}", f"{right.mean():.2%}",

@@ -267,7 +267,11 @@ def _finish(photo: np.ndarray, rng, condition: str, encode: bool, cv2):
     array = (np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8)
     if not encode:
         return array
-    quality = int(rng.integers(8, 26)) if condition == "jpeg_low" else 85
+    return _jpeg(array, int(rng.integers(8, 26)) if condition == "jpeg_low" else 85, cv2)
+
+
+def _jpeg(array: np.ndarray, quality: int, cv2) -> bytes:
+    """An RGB uint8 photo as the JPEG bytes a camera would save (OpenCV wants BGR)."""
     ok, buf = cv2.imencode(".jpg", array[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     return buf.tobytes()
 
@@ -375,8 +379,7 @@ def frame_clutter_scene(images: np.ndarray, labels: np.ndarray, rng: np.random.G
     array = (np.clip(out, 0, 1) * 255).astype(np.uint8)
     if not encode:
         return array, number
-    ok, buf = cv2.imencode(".jpg", array[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return buf.tobytes(), number
+    return _jpeg(array, 85, cv2), number
 
 
 def _on_desk(rgb, box, rng, cv2):
