@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 
 from edgedigits.cli_common import friendly_errors
+from edgedigits.export.config import QAT_DEFAULTS as _QAT
 from edgedigits.export.config import ExportConfig as _ExportConfig
 from edgedigits.export.formats import DEFAULT_FORMATS, FORMATS, formats_table
 from edgedigits.runs import export_dir
@@ -22,6 +23,7 @@ from edgedigits.runs import export_dir
 __all__ = ["export", "EPILOG", "flag_name"]
 
 _D = _ExportConfig()  # the QAT options' defaults come from the config, never restated here
+_BY_ARCH = "default: the architecture's export recipe (its registry row), else {}"
 
 EPILOG = "\b\nFormats (default: " + ", ".join(DEFAULT_FORMATS) + "):\n\b\n" + formats_table() + (
     "\n\nEvery artifact is loaded back through the runtime (edgedigits_runtime.DigitClassifier) and scored on the "
@@ -68,12 +70,12 @@ def export(
     reject_split: float = typer.Option(_D.reject_split, "--reject-split", help="Runs with the 11th class: also reject this share of the kept validation digits, those split most between two digits (0: off)."),
     min_digits_accepted: float = typer.Option(0.98, "--min-digits-accepted", help="Gate: that threshold keeps at least this share of test digits."),
     max_reject_drop: float = typer.Option(5.0, "--max-reject-drop", help="Gate: reject the held-out non-digit kind at most this many points less than Keras."),
-    qat_epochs: float = typer.Option(_D.qat_epochs, "--qat-epochs", help="Quantization-aware fine-tune passes, each as many images as one of the run's training epochs (fractions allowed)."),
-    qat_lr: float = typer.Option(_D.qat_learning_rate, "--qat-lr", help="Learning rate of the QAT fine-tune (Adam)."),
+    qat_epochs: Optional[float] = typer.Option(_D.qat_epochs, "--qat-epochs", help="Quantization-aware fine-tune passes, each as many images as one of the run's training epochs (fractions allowed); " + _BY_ARCH.format(f"{_QAT['qat_epochs']:g}") + "."),
+    qat_lr: Optional[float] = typer.Option(_D.qat_learning_rate, "--qat-lr", help="Learning rate of the QAT fine-tune (Adam); " + _BY_ARCH.format(f"{_QAT['qat_learning_rate']:g}") + "."),
     qat_limit: Optional[int] = typer.Option(None, "--qat-limit", help="Fine-tune on only N training images (quick runs)."),
     qat_augment: bool = typer.Option(_D.qat_augment, "--qat-augment/--no-qat-augment", help="QAT fine-tune on augmented images (the training augmentation)."),
     qat_batchnorm: str = typer.Option(_D.qat_batchnorm, "--qat-batchnorm", help="BatchNorm during the QAT fine-tune: train (batch statistics) or frozen (as trained)."),
-    qat_schedule: str = typer.Option(_D.qat_schedule, "--qat-schedule", help="QAT learning rate: constant or cosine (decays to 1%)."),
+    qat_schedule: Optional[str] = typer.Option(_D.qat_schedule, "--qat-schedule", help="QAT learning rate: constant or cosine (decays to 1%); " + _BY_ARCH.format(_QAT["qat_schedule"]) + "."),
     teacher: Optional[list[Path]] = typer.Option(None, "--teacher", help="Distil the QAT fine-tune from this finished run "
                                                  "(repeat for an ensemble), as `edgedigits train --teacher`; default: the labels only."),
     distill_weight: float = typer.Option(_D.distill_weight, "--distill-weight", help="Weight of the teacher's soft targets in the QAT loss (with --teacher)."),

@@ -22,7 +22,7 @@ import numpy as np
 from edgedigits import runs
 from edgedigits.errors import EdgeDigitsError, ExportError, GateError, ModelError, RunError
 from edgedigits.export import manifest as _manifest
-from edgedigits.export.config import ExportConfig
+from edgedigits.export.config import ExportConfig, architecture_qat
 from edgedigits.export.context import ConvertContext
 from edgedigits.export.formats import FORMATS, get_format
 from edgedigits.export.record import embed_record, record_document
@@ -84,12 +84,17 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     tf, keras = tf_and_keras()
     model = _load_model(keras, run_dir / MODEL_FILE)
     arch = _arch_of(run_dir, model)
+    from_arch = {key: value for key, value in architecture_qat(arch).items() if getattr(config, key) is None}
+    config = config.resolved(arch)
     x_test, y_test = load_test(config.data_dir)
     splits = load_splits(config.data_dir, **_split_options(run_dir))
     keras_probs = predict_probs(model, x_test)
     reference = keras_probs.argmax(axis=1)
     keras_accuracy = float((reference == y_test).mean())
     log(f"{run_dir}/{MODEL_FILE}: {arch}, Keras test accuracy {keras_accuracy:.2%} on {len(y_test)} images")
+    if from_arch:
+        log(f"QAT fine-tune options from {arch}'s export recipe (its registry row): "
+            + ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in from_arch.items()))
 
     from edgedigits.train.trainer import epoch_images
 

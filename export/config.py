@@ -12,11 +12,21 @@ from edgedigits.runs import EXPORT_DIR, export_dir
 from edgedigits.train.config import TrainConfig
 from edgedigits.train.targets import check_distillation
 
-__all__ = ["ExportConfig", "EXPORT_DIR", "QAT_BATCHNORM", "QAT_SCHEDULES"]
+__all__ = ["ExportConfig", "EXPORT_DIR", "QAT_BATCHNORM", "QAT_DEFAULTS", "QAT_SCHEDULES", "architecture_qat"]
 
 QAT_BATCHNORM = ("train", "frozen")
 QAT_SCHEDULES = ("constant", "cosine")
+# The QAT fine-tune options an architecture may set in its registry row (``export_recipe``), and their values for
+# every other architecture: an option left at None is taken from the row, else from here (:meth:`ExportConfig.resolved`).
+QAT_DEFAULTS = {"qat_epochs": 3.0, "qat_learning_rate": 1e-4, "qat_schedule": "constant"}
 _TRAIN = TrainConfig()  # the distillation defaults are training's, never restated here
+
+
+def architecture_qat(arch: str | None) -> dict:
+    """The QAT options in ``arch``'s registry row (``export_recipe``); ``{}`` for None or a name not registered."""
+    from edgedigits.train.architectures import get_architecture, list_architectures
+
+    return dict(get_architecture(arch).export_recipe) if arch in list_architectures() else {}
 
 
 @dataclasses.dataclass
@@ -31,7 +41,10 @@ class ExportConfig:
       overwrite: replace what an earlier export left in ``out`` (all of it, so that the
         manifest describes exactly the files present).
       qat_epochs: quantization-aware fine-tune passes over the training split (int8 only), each as many images as
-        one of the run's training epochs (``TrainConfig.epoch_basis``; drawn from its digits and generated extras). 3 by default:
+        one of the run's training epochs (``TrainConfig.epoch_basis``; drawn from its digits and generated extras).
+        ``qat_epochs``, ``qat_learning_rate`` and ``qat_schedule`` left at None take the run's architecture's
+        ``export_recipe`` (its registry row: ``tiny`` 6 passes at 3e-4 with cosine decay, chosen on int8 validation,
+        benchmarks/RESULTS.md), else :data:`QAT_DEFAULTS`; see :meth:`resolved`. 3 by default:
         tfmot's activation ranges are moving averages (decay 0.999) that one pass (430 steps) leaves
         ~65% at their initial [-6, 6]; 3 passes gave the best int8 validation accuracy of 1, 3 and 5
         (+0.02 to +0.04 points over 1 pass on each of 3 seeds: within the noise; benchmarks/RESULTS.md,
@@ -75,12 +88,12 @@ class ExportConfig:
     formats: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_FORMATS))
     out: str | None = None
     overwrite: bool = False
-    qat_epochs: float = 3.0
-    qat_learning_rate: float = 1e-4
+    qat_epochs: float | None = None
+    qat_learning_rate: float | None = None
     qat_limit: int | None = None
     qat_augment: bool = False
     qat_batchnorm: str = "train"
-    qat_schedule: str = "constant"
+    qat_schedule: str | None = None
     teacher: list[str] = dataclasses.field(default_factory=list)
     distill_weight: float = _TRAIN.distill_weight
     temperature: float = _TRAIN.temperature
@@ -110,13 +123,13 @@ class ExportConfig:
         if not self.run:
             raise UsageError("no run folder given; name the RUN folder written by `edgedigits train`")
         self.formats = [f.name for f in parse_formats(self.formats)]
-        if not self.qat_epochs > 0 or self.qat_epochs > 100:
+        if self.qat_epochs is not None and (not self.qat_epochs > 0 or self.qat_epochs > 100):
             raise UsageError(f"--qat-epochs must be in (0, 100], got {self.qat_epochs!r}")
-        if not 0 < self.qat_learning_rate <= 0.1:
+        if self.qat_learning_rate is not None and not 0 < self.qat_learning_rate <= 0.1:
             raise UsageError(f"--qat-lr must be in (0, 0.1], got {self.qat_learning_rate!r}")
         if self.qat_batchnorm not in QAT_BATCHNORM:
             raise UsageError(f"--qat-batchnorm must be one of {', '.join(QAT_BATCHNORM)}, got {self.qat_batchnorm!r}")
-        if self.qat_schedule not in QAT_SCHEDULES:
+        if self.qat_schedule is not None and self.qat_schedule not in QAT_SCHEDULES:
             raise UsageError(f"--qat-schedule must be one of {', '.join(QAT_SCHEDULES)}, got {self.qat_schedule!r}")
         self.teacher = [str(t) for t in self.teacher or []]
         check_distillation(self.distill_weight, self.temperature)
@@ -138,6 +151,29 @@ class ExportConfig:
         if not 0.0 <= self.max_drop <= 100.0:
             raise UsageError(f"--max-drop is in percentage points, in [0, 100], got {self.max_drop!r}")
         return self
+
+    def resolved(self, arch: str | None = None) -> "ExportConfig":
+        """A validated copy with every QAT option left at None filled in: from ``arch``'s registry row
+        (``export_recipe``) when ``arch`` is a registered architecture, else from :data:`QAT_DEFAULTS`.
+
+        Example::
+
+            ExportConfig(run="runs/tiny").resolved("tiny").qat_epochs                  # 6.0, tiny's export recipe
+            ExportConfig(run="runs/tiny", qat_epochs=2).resolved("tiny").qat_epochs    # 2: an option given wins
+            ExportConfig(run="runs/edge").resolved("edge").qat_epochs                  # 3.0, the default
+
+        Args:
+          arch: the architecture name of the run being exported (None, or a name not registered: the defaults).
+
+        Returns:
+          A new :class:`ExportConfig` (this one is not changed).
+
+        Raises:
+          UsageError: as :meth:`validate`, for the filled-in options too.
+        """
+        recipe = architecture_qat(arch)
+        filled = {key: recipe.get(key, default) for key, default in QAT_DEFAULTS.items() if getattr(self, key) is None}
+        return dataclasses.replace(self, **filled).validate()
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

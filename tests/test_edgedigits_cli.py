@@ -166,7 +166,8 @@ def test_export_qat_options_default_to_the_config():
     assert defaults == {"qat_epochs": config.qat_epochs, "qat_lr": config.qat_learning_rate,
                         "qat_augment": config.qat_augment, "qat_batchnorm": config.qat_batchnorm,
                         "qat_schedule": config.qat_schedule}
-    assert config.qat_epochs == 3.0
+    assert (config.qat_epochs, config.qat_learning_rate, config.qat_schedule) == (None, None, None)  # the architecture's
+    assert ExportConfig(run="r").resolved().qat_epochs == 3.0
     params = inspect.signature(export).parameters
     assert (params["distill_weight"].default.default, params["temperature"].default.default) == (
         config.distill_weight, config.temperature)

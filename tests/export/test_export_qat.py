@@ -17,7 +17,7 @@ def _context(model, mnist_dir, *, images=256, pass_images=None, **options):
     tf, keras = tf_and_keras()
     x, y = load_mnist("train", mnist_dir)
     options.setdefault("qat_limit", 256)
-    config = ExportConfig(run="unused", qat_epochs=1.0, **options).validate()
+    config = ExportConfig(run="unused", qat_epochs=1.0, **options).resolved()
     return ConvertContext(tf=tf, keras=keras, model=model, train_x=x[:images], train_y=y[:images],
                           calibration=x[:16].astype(np.float32)[..., None] / 255.0, config=config,
                           pass_images=pass_images)

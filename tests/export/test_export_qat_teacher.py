@@ -51,7 +51,7 @@ def _context(model, run_dir, **options):
 
     tf, keras = _keras()
     x = np.random.default_rng(0).integers(0, 256, size=(256, 28, 28), dtype=np.uint8)
-    config = ExportConfig(run="unused", qat_epochs=1.0, qat_limit=256, qat_learning_rate=0.01, **options).validate()
+    config = ExportConfig(run="unused", qat_epochs=1.0, qat_limit=256, qat_learning_rate=0.01, **options).resolved()
     return ConvertContext(tf=tf, keras=keras, model=model, train_x=x, train_y=np.zeros(256, np.int64),
                           calibration=x[:16].astype(np.float32)[..., None] / 255.0, config=config, run_dir=run_dir)
 
