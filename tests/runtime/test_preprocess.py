@@ -397,6 +397,55 @@ def test_the_table_beyond_the_page_edge_is_not_ink(clf, sample):
     assert hits >= 28
 
 
+def test_a_desk_past_the_paper_edge_is_not_ink(clf, sample, monkeypatch):
+    # The paper does not fill the frame: a textured desk shows on 1-4 sides past its straight (a little turned) edge.
+    # The smooth background surface cannot follow it (the desk, or the paper beside it, became one large "ink" blob);
+    # the desk is seen on the photo itself and the ink measured against the edge-preserving background instead.
+    from scenes import frame_clutter_scene
+
+    import edgedigits_runtime.preprocess as preprocess
+
+    images, labels = sample
+    rng = np.random.default_rng(21)
+    photos = [frame_clutter_scene(images, labels, rng, "desk", encode=False) for _ in range(30)]
+    seen = sum(preprocess._desk_edge(_half(photo), preprocess.require_image_libs()) for photo, _ in photos)
+    hits = sum(int(clf.predict(preprocess_image(photo))[0] == int(number)) for photo, number in photos)
+    assert seen >= 27
+    assert hits >= 24
+    monkeypatch.setattr(preprocess, "_DESK_DARK", 0.0)  # the desk check off: the smooth surface's reading
+    assert sum(int(clf.predict(preprocess_image(photo))[0] == int(number)) for photo, number in photos) <= hits - 6
+
+
+def test_a_large_digit_or_a_thumb_cut_by_the_frame_is_no_desk(clf, sample):
+    # A digit filling the photo, cut by the frame, or a thumb entering from one edge, touches a part of a side only:
+    # the desk check does not fire, and the large digits still read right.
+    from scenes import frame_clutter_scene, scene
+
+    import edgedigits_runtime.preprocess as preprocess
+
+    images, labels = sample
+    cv2 = preprocess.require_image_libs()
+    rng = np.random.default_rng(22)
+    hits = 0
+    for _ in range(20):
+        photo, number = scene(images, labels, rng, "large_number", length=1, encode=False)
+        assert not preprocess._desk_edge(_half(photo), cv2)
+        hits += int(clf.predict(preprocess_image(photo))[0] == int(number.lstrip("-")))
+        photo, _ = frame_clutter_scene(images, labels, rng, "thumb", encode=False)
+        assert not preprocess._desk_edge(_half(photo), cv2)
+    assert hits >= 10  # large numbers cut by the frame are hard for the model with or without the check
+
+
+def _half(photo: np.ndarray) -> np.ndarray:
+    """The half-size grey working image the photo path's desk check sees."""
+    import edgedigits_runtime.preprocess as preprocess
+
+    cv2 = preprocess.require_image_libs()
+    grey = preprocess._grey_of(photo, None)
+    h, w = grey.shape
+    return cv2.resize(grey, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+
+
 def _two_digits_lit_from_the_left(image: np.ndarray, rng) -> np.ndarray:
     """A grey 240x320 photo: the same digit twice, dark on light paper, lit 5 times more brightly at the left edge
     than at the right (light multiplies paper and ink alike)."""
