@@ -1,7 +1,9 @@
-"""Atomic file writing: a file is either absent or complete, never half-written.
+"""Atomic file writing (a file is either absent or complete, never half-written) and bounded reading.
 
 Writes go to a temporary name in the destination folder, are flushed to disk,
 then renamed over the destination with :func:`os.replace` (atomic on POSIX).
+Reads of files a user names (images, models) stop after a limit, so that a device
+(``/dev/zero``) or an endless pipe is refused instead of filling the memory.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "sha256_file", "sha256_bytes"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "read_at_most", "sha256_file", "sha256_bytes"]
 
 
 def _current_umask() -> int:
@@ -82,3 +85,36 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_at_most(source, limit: int) -> bytes | None:
+    """The bytes of a file or binary stream, or None when it holds more than ``limit`` bytes.
+
+    A regular file's size is checked before reading it; anything else (a pipe, stdin, a device
+    such as ``/dev/zero``) is read up to ``limit + 1`` bytes only.
+
+    Example:
+
+    >>> read_at_most("digit.png", 256 << 20)[:4]     # doctest: +SKIP
+    b'\\x89PNG'
+
+    Args:
+      source: a path, or a binary file object (``sys.stdin.buffer``).
+      limit: the most bytes accepted.
+
+    Returns:
+      the bytes, or None when there are more than ``limit``.
+
+    Raises:
+      OSError: the path cannot be opened or read (missing, a folder, no permission, ...).
+    """
+    if hasattr(source, "read"):
+        data = source.read(limit + 1)
+    else:
+        with open(source, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+                return None
+            data = fh.read(limit + 1)
+    return None if len(data) > limit else data
+

@@ -131,7 +131,13 @@ def iter_sources(items, stdin: BinaryIO | None = None):
         if error is not None or path != STDIN:
             yield path, error, path, None
             continue
-        data = (stdin or sys.stdin.buffer).read()
+        from edgedigits_runtime.fileio import read_at_most
+        from edgedigits_runtime.preprocess import MAX_FILE_BYTES
+
+        data = read_at_most(stdin or sys.stdin.buffer, MAX_FILE_BYTES)
+        if data is None:
+            yield path, f"stdin holds more than {MAX_FILE_BYTES >> 20} MB: pipe an image file into it", b"", "stdin"
+            continue
         yield path, (None if data else "stdin is empty: pipe an image file into it"), data, "stdin"
 
 

@@ -48,17 +48,18 @@ import functools
 import io
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from edgedigits_runtime.errors import BackendUnavailableError, InputError
+from edgedigits_runtime.fileio import read_at_most
 
-__all__ = ["MAX_PIXELS", "WORK_MIN", "WORK_SIZE", "Ink", "erase_ink", "field_of_parts", "find_ink", "load_image",
+__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "WORK_MIN", "WORK_SIZE", "Ink", "erase_ink", "field_of_parts", "find_ink", "load_image",
            "load_image_scaled", "preprocess_image", "require_image_libs", "shrink_ink",
            "thicken_ink"]
 
 MAX_PIXELS = 50_000_000  # larger images are refused (decompression bombs); a 48 MP phone photo fits
+MAX_FILE_BYTES = 256 << 20  # larger files are refused unread (a 50 MP uncompressed RGBA image is 200 MB): /dev/zero
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
 WORK_MIN = 320  # ... and, when the photo is larger, at least this many (JPEGs decode at 1/2, 1/4, 1/8 scale)
 _BOX, _FIELD = 20, 28  # MNIST: the digit fits 20x20 inside 28x28
@@ -136,14 +137,15 @@ def load_image(source, name: str | None = None) -> np.ndarray:
     by area averaging.
 
     Args:
-      source: a path, or the file's bytes.
+      source: a path, the file's bytes, or a binary file object (read to its end, at most :data:`MAX_FILE_BYTES`).
       name: what to call it in messages (default: the path, or "image bytes").
 
     Returns:
       uint8 (H, W).
 
     Raises:
-      InputError: empty, not an image, truncated, or over :data:`MAX_PIXELS` (decompression bomb).
+      InputError: empty, not an image, truncated, over :data:`MAX_PIXELS` (decompression bomb) or
+        :data:`MAX_FILE_BYTES`, 32-bit samples out of range (floats 0.0-1.0, whole numbers 0-255 understood).
       BackendUnavailableError: OpenCV or Pillow is not installed.
     """
     return _decode(source, name, None)[0]
@@ -164,10 +166,10 @@ def load_image_scaled(source, name: str | None = None, roi=None) -> tuple[np.nda
     Raises:
       InputError: as :func:`load_image` and :func:`preprocess_image`; a ``roi`` outside the photo.
     """
-    if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+    if _is_encoded(source):
         grey, scale, origin = _decode(source, name, roi)
     else:
-        x = np.asarray(source)
+        x = _as_array(source)
         origin = (0, 0)
         if roi is not None and x.ndim >= 2:
             x0, y0, x1, y1 = _clip_roi(roi, x.shape[1], x.shape[0], name or "image")
@@ -196,13 +198,16 @@ def _decode(source, name, roi):
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, label = bytes(source), name or "image bytes"
     else:
-        label = name or str(source)
+        label = name or str(getattr(source, "name", None) or "image stream" if hasattr(source, "read") else source)
         try:
-            data = Path(source).read_bytes()
+            data = read_at_most(source, MAX_FILE_BYTES)
         except FileNotFoundError:
             raise InputError(f"{label}: file not found") from None
         except IsADirectoryError:
             raise InputError(f"{label} is a folder, not an image file") from None
+        if data is None:
+            raise InputError(f"{label} holds more than {MAX_FILE_BYTES >> 20} MB: too large for an image file this "
+                             "reader takes (a device or an endless stream?); pass an image file") from None
     if not data:
         raise InputError(f"{label} is empty (0 bytes): not an image")
     with warnings.catch_warnings():
@@ -239,6 +244,10 @@ def _decode(source, name, roi):
         img = cv2.imdecode(buf, getattr(cv2, f"IMREAD_REDUCED_GRAYSCALE_{factor}"))
     else:
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        if img is None and mode in ("F", "I"):  # 32-bit samples (a float TIFF): OpenCV decodes them only as they are
+            img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+            if img is not None:
+                img = _grey_from_array(_orient(_samples_to_uint8(img, label), orientation, cv2), cv2)
     if img is None:
         raise InputError(f"{label} is truncated or corrupted (its {kind or 'image'} data cannot be decoded); "
                          "re-save or re-copy it")
@@ -277,6 +286,17 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
     return img
 
 
+def _samples_to_uint8(img: np.ndarray, label: str) -> np.ndarray:
+    """32-bit samples as decoded -> uint8, by the rule arrays follow: floats 0.0-1.0, whole numbers 0-255."""
+    if img.dtype.kind == "f" and not np.isfinite(img).all():
+        raise InputError(f"{label} holds NaN or infinite samples: save it as an 8- or 16-bit image")
+    low, high, top = float(img.min()), float(img.max()), (1.0 if img.dtype.kind == "f" else 255.0)
+    if low < 0 or high > top:
+        kind = "floating-point samples (0.0-1.0 understood)" if top == 1.0 else "32-bit samples (0-255 understood)"
+        raise InputError(f"{label} holds {kind} in [{low:g}, {high:g}]: save it as an 8- or 16-bit image")
+    return np.round(img.astype(np.float32) * np.float32(255.0 / top)).astype(np.uint8)
+
+
 def _orient(img: np.ndarray, orientation: int, cv2) -> np.ndarray:
     """Apply an EXIF orientation (1-8) to an array as decoded."""
     if orientation in (2, 4, 5, 7):
@@ -304,10 +324,24 @@ def _flatten_alpha(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.round((luma * alpha + back * (1.0 - alpha)) * 255.0).astype(np.uint8)
 
 
+def _is_encoded(source) -> bool:
+    """A path, an image file's bytes or a binary file object (``open(..., "rb")``, an upload), not an array."""
+    return isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(source, "read")
+
+
+def _as_array(source) -> np.ndarray:
+    """``np.asarray(source)``, refused when ``source`` is no array at all (None, a number, a dict, ...)."""
+    x = np.asarray(source)
+    if not isinstance(source, np.ndarray) and (x.dtype.kind == "O" or x.ndim == 0):
+        raise InputError(f"an image must be a file path, the file's bytes, a binary file object or an array (H, W), "
+                         f"(H, W, 3) or (H, W, 4); got {type(source).__name__}")
+    return x
+
+
 def _as_grey(array) -> np.ndarray:
     """An array (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or float in [0, 1] -> uint8 grey, working size."""
     cv2 = require_image_libs()
-    x = np.asarray(array)
+    x = _as_array(array)
     if x.dtype == bool:
         x = x.astype(np.uint8) * 255
     if x.dtype.kind not in "uif":
@@ -351,7 +385,7 @@ def _shrink(img: np.ndarray, limit: int, cv2) -> np.ndarray:
 
 
 def _grey_of(source, name: str | None) -> np.ndarray:
-    if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+    if _is_encoded(source):
         grey = load_image(source, name)
     else:
         grey = _as_grey(source)
@@ -379,7 +413,7 @@ def preprocess_image(source, name: str | None = None) -> np.ndarray:
     array([7])
 
     Args:
-      source: an image file path, the file's bytes (PNG, JPEG, BMP, ...), or an
+      source: an image file path, the file's bytes (PNG, JPEG, BMP, ...), a binary file object, or an
         array (H, W) grey / (H, W, 3) RGB / (H, W, 4) RGBA, uint8 or float in [0, 1]. Any size,
         either polarity, uneven lighting, some noise, the digit anywhere.
       name: what to call the source in error messages.

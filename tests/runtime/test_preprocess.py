@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -148,6 +149,42 @@ def test_truncated_and_missing_files(tmp_path, sample):
         preprocess_image(tmp_path / "missing.png")
     with pytest.raises(InputError, match="is a folder"):
         preprocess_image(tmp_path)
+
+
+def test_files_over_the_size_limit_are_refused_unread(tmp_path, sample, monkeypatch):
+    """A device (/dev/zero) or an endless stream is refused after MAX_FILE_BYTES, not read until the memory is full."""
+    import edgedigits_runtime.preprocess as pre
+
+    Image.fromarray(make_photo(sample[0][0], np.random.default_rng(0), jpeg=False)).save(tmp_path / "p.png")
+    monkeypatch.setattr(pre, "MAX_FILE_BYTES", (tmp_path / "p.png").stat().st_size - 1)
+    with open(tmp_path / "p.png", "rb") as stream:
+        for source in [tmp_path / "p.png", stream] + (["/dev/zero"] if os.path.exists("/dev/zero") else []):
+            with pytest.raises(InputError, match="holds more than"):
+                preprocess_image(source)
+
+
+def test_file_objects_and_32_bit_samples(tmp_path, sample):
+    """A binary file object reads as its bytes; float/int32 TIFFs as arrays do (floats 0-1, whole numbers 0-255);
+    other ranges and non-images are one-line errors that say what was received."""
+    photo = make_photo(sample[0][0], np.random.default_rng(0), jpeg=False, rgb=False)  # (H, W) uint8
+    reference = preprocess_image(photo)
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    with open(tmp_path / "p.png", "rb") as fh:
+        assert _close(preprocess_image(fh), reference)
+    assert _close(preprocess_image(io.BytesIO((tmp_path / "p.png").read_bytes())), reference)
+    Image.fromarray(photo.astype(np.float32) / 255, "F").save(tmp_path / "f.tif")
+    Image.fromarray(photo.astype(np.int32), "I").save(tmp_path / "i.tif")
+    for name in ("f.tif", "i.tif"):
+        assert _close(preprocess_image(tmp_path / name), reference), name
+    Image.fromarray(photo.astype(np.float32), "F").save(tmp_path / "f255.tif")
+    Image.fromarray(photo.astype(np.int32) * 4, "I").save(tmp_path / "i1020.tif")
+    with pytest.raises(InputError, match=r"f255.tif holds floating-point samples \(0.0-1.0 understood\) in \["):
+        preprocess_image(tmp_path / "f255.tif")
+    with pytest.raises(InputError, match=r"i1020.tif holds 32-bit samples \(0-255 understood\)"):
+        preprocess_image(tmp_path / "i1020.tif")
+    for thing, kind in ((None, "NoneType"), (7, "int"), ({"a": 1}, "dict")):
+        with pytest.raises(InputError, match=f"an image must be a file path.*; got {kind}"):
+            preprocess_image(thing)
 
 
 def test_decompression_bomb(tmp_path):
