@@ -8,6 +8,7 @@ import os
 
 from edgedigits.errors import UsageError
 from edgedigits.runs import BENCH_DIR
+from edgedigits_runtime.backends import MAX_THREADS
 
 __all__ = ["BenchConfig", "FULL", "QUICK", "BENCH_DIR"]
 
@@ -76,11 +77,11 @@ class BenchConfig:
                 setattr(self, name, preset[name])
         if self.test_limit is None and self.quick:
             self.test_limit = preset["test_limit"]
-        cores = os.cpu_count() or 1
+        cores = min(os.cpu_count() or 1, MAX_THREADS)  # the runtime's cap on interpreter threads
         if self.threads is None:
             self.threads = sorted({1, cores})
-        if not self.threads or any(not _is_int(t) or t < 1 for t in self.threads):
-            raise UsageError(f"--threads must be whole numbers >= 1 (e.g. 1,{cores}), got {self.threads!r}")
+        if not self.threads or any(not _is_int(t) or not 1 <= t <= MAX_THREADS for t in self.threads):
+            raise UsageError(f"--threads must be whole numbers from 1 to {MAX_THREADS} (e.g. 1,{cores}), got {self.threads!r}")
         self.threads = sorted(set(self.threads))
         if any(not _is_int(b) or not 1 <= b <= 10000 for b in self.batch_sizes):
             raise UsageError(f"--batch-sizes must be whole numbers in [1, 10000] (e.g. 32,256), got {self.batch_sizes!r}")

@@ -31,8 +31,21 @@ import numpy as np
 from edgedigits_runtime.errors import BackendUnavailableError, ModelError, UsageError, first_line
 from edgedigits_runtime.native import quiet_native_stderr
 
-__all__ = ["TensorSpec", "Session", "Backend", "BACKENDS", "FAMILIES", "select_backend", "open_model",
-           "available_backends"]
+__all__ = ["TensorSpec", "Session", "Backend", "BACKENDS", "FAMILIES", "MAX_THREADS", "check_threads", "select_backend",
+           "open_model", "available_backends"]
+
+MAX_THREADS = 64  # interpreter threads at most: more than any Pi has cores; 100,000 made the interpreter crash
+
+
+def check_threads(num_threads) -> None:
+    """Refuse a thread count an interpreter cannot use (None: the backend's default).
+
+    Raises:
+      UsageError: not a whole number from 1 to :data:`MAX_THREADS`.
+    """
+    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
+                                    or not 1 <= num_threads <= MAX_THREADS):
+        raise UsageError(f"num_threads must be a whole number from 1 to {MAX_THREADS} or None; got {num_threads!r}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits_runtime.backends import TensorSpec, open_model
+from edgedigits_runtime.backends import TensorSpec, check_threads, open_model
 from edgedigits_runtime.errors import InputError, ModelError, UsageError
 from edgedigits_runtime.manifest import ManifestCheck, check_alone, check_entry, check_model
-from edgedigits_runtime.modelfile import read_model, sniff
+from edgedigits_runtime.modelfile import model_path, read_model, sniff
 from edgedigits_runtime.reject import Classification, check_rule, check_threshold, classification_from_probs
 
 __all__ = ["DigitClassifier", "load_default", "DEFAULT_MODEL", "NUM_CLASSES"]
@@ -64,7 +64,7 @@ class DigitClassifier:
       ModelIntegrityError: the file's bytes differ from the SHA-256 recorded inside it or in its
         manifest, its integrity record is damaged, or ``strict`` and nothing verifies it.
       BackendUnavailableError: no installed package runs this kind of model (says what to install).
-      UsageError: ``num_threads``, ``backend`` or ``manifest`` is not valid.
+      UsageError: ``path`` (not a path), ``num_threads`` (1 to 64), ``backend`` or ``manifest`` is not valid.
 
     Warns:
       ManifestWarning: no integrity record inside and no manifest entry: the model runs unverified.
@@ -85,7 +85,7 @@ class DigitClassifier:
     def __init__(self, path: str | os.PathLike, manifest=None, num_threads: int | None = None, backend: str | None = None,
                  strict: bool = False):
         _check_options(num_threads, backend, strict)
-        path = Path(path)
+        path = model_path(path)
         data, family = read_model(path)
         self._open(path, data, family, check_model(path, data, manifest, strict=strict), num_threads, backend)
 
@@ -382,9 +382,7 @@ class DigitClassifier:
 def _check_options(num_threads, backend, strict: bool = False) -> None:
     if not isinstance(strict, bool):
         raise UsageError(f"strict must be True or False; got {strict!r}")
-    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer))
-                                    or num_threads < 1):
-        raise UsageError(f"num_threads must be a positive whole number or None; got {num_threads!r}")
+    check_threads(num_threads)
     if backend is not None and not isinstance(backend, str):
         raise UsageError(f"backend must be a name such as 'litert' or None; got {type(backend).__name__}")
 

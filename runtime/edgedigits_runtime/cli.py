@@ -17,6 +17,7 @@ from typing import List, Optional
 
 import typer
 
+from edgedigits_runtime.backends import MAX_THREADS
 from edgedigits_runtime.errors import EdgeDigitsError
 
 app = typer.Typer(name="edgedigits-rt", help="Classify handwritten digits on a device (no TensorFlow).",
@@ -66,7 +67,8 @@ def predict_command(
     json_out: bool = typer.Option(False, "--json", help="One JSON object per line: path, label (null: not a digit), not_a_digit, "
                                   "confidence, top_k, score, threshold (error)."),
     top_k: int = typer.Option(1, "--top-k", "-k", min=1, max=10, help="Also show the K most likely digits."),
-    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Interpreter threads (default: backend's)."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, max=MAX_THREADS,
+                                          help="Interpreter threads (default: backend's)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Force litert, tflite-runtime, tensorflow-lite or onnxruntime."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                               help="'not a digit' below this top-digit probability (default: the "
@@ -130,7 +132,8 @@ def read_command(
                                          "it is checked). Default: the shipped reader_int8.tflite."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per line: path, number, confidence, digits "
                                   "(box, label, confidence, not_a_digit each) (error)."),
-    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Interpreter threads (default: backend's)."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, max=MAX_THREADS,
+                                          help="Interpreter threads (default: backend's)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Force litert, tflite-runtime, tensorflow-lite or onnxruntime."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                               help="'not a digit' (shown as ?) below this digit probability "
@@ -187,7 +190,7 @@ def evaluate_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, "
                                             "cache, download)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N test images."),
-    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, help="Interpreter threads."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, max=MAX_THREADS, help="Interpreter threads."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Force a backend."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

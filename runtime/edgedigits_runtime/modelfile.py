@@ -18,9 +18,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edgedigits_runtime.errors import ModelError
+from edgedigits_runtime.errors import ModelError, UsageError
+from edgedigits_runtime.fileio import read_at_most
 
-__all__ = ["read_model", "sniff"]
+__all__ = ["MAX_MODEL_BYTES", "model_path", "read_model", "sniff"]
+
+MAX_MODEL_BYTES = 256 << 20  # larger files are refused unread (the shipped models are 47 KB and 126 KB): /dev/zero
 
 # Leading bytes of common files that are not models -> what to call them.
 _NOT_MODELS = (
@@ -58,6 +61,18 @@ def _describe(data: bytes) -> str:
     return "neither TFLite (no 'TFL3' identifier at byte 4) nor ONNX"
 
 
+def model_path(path) -> Path:
+    """``path`` as a Path, refused with a :class:`~edgedigits_runtime.errors.UsageError` when it is not a path.
+
+    Raises:
+      UsageError: None, a number, the model's bytes, ... (says what to pass instead).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"a model must be given as the path of a .tflite or .onnx file; got {type(path).__name__} "
+                         "(the shipped one: load_default() / load_reader(); a model's bytes: from_bytes(data))")
+    return Path(path)
+
+
 def read_model(path: str | os.PathLike) -> tuple[bytes, str]:
     """Read a model file and tell its family.
 
@@ -68,17 +83,22 @@ def read_model(path: str | os.PathLike) -> tuple[bytes, str]:
       ``(bytes, family)`` with family ``"tflite"`` or ``"onnx"``.
 
     Raises:
-      ModelError: the file is missing, a folder, unreadable, empty, or another kind of file.
+      ModelError: the file is missing, a folder, unreadable, empty, larger than :data:`MAX_MODEL_BYTES`, or
+        another kind of file.
+      UsageError: ``path`` is not a path (see :func:`model_path`).
     """
-    path = Path(path)
+    path = model_path(path)
     if not path.exists():
         raise ModelError(f"model file {path} not found: check the path, or {_HINT}")
     if path.is_dir():
         raise ModelError(f"model path {path} is a folder: {_HINT}")
     try:
-        data = path.read_bytes()
+        data = read_at_most(path, MAX_MODEL_BYTES)
     except OSError as exc:
         raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    if data is None:
+        raise ModelError(f"model file {path} holds more than {MAX_MODEL_BYTES >> 20} MB: not a model for this runtime "
+                         f"(a device or an endless stream?); {_HINT}")
     if not data:
         raise ModelError(f"model file {path} is empty (0 bytes): re-copy or re-export it")
     family = sniff(data)

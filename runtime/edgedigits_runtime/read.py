@@ -202,12 +202,12 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
       InputError: not an image (as ``preprocess_image``), a blank photo ("no digits found"),
         more marks than a number has (dozens of blobs, a page of text), a reading longer
         than :data:`MAX_DIGITS`, a line too short for ``digits``.
-      UsageError: ``digits``, ``roi`` or ``threshold`` is not valid.
+      UsageError: ``digits``, ``roi``, ``threshold`` or ``classifier`` is not valid.
     """
     from edgedigits_runtime.classifier import DigitClassifier
     from edgedigits_runtime.preprocess import find_ink, load_image_scaled
 
-    roi = _check_options(digits, roi, threshold)
+    roi = _check_options(digits, roi, threshold, classifier)
     reader = classifier if isinstance(classifier, NumberReader) else _default_reader()
     label = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
     grey, scale, origin = load_image_scaled(image, name, roi)
@@ -507,7 +507,7 @@ def read_files(items, classifier, *, digits: int | None = None, roi=None, thresh
       one :class:`FileReading` per file, in input order; a bad file carries ``error`` and the others go on.
 
     Raises:
-      UsageError: no inputs, ``"-"`` twice, bad ``digits``/``roi``/``threshold``.
+      UsageError: no inputs, ``"-"`` twice, bad ``digits``/``roi``/``threshold``/``classifier``.
       BackendUnavailableError: OpenCV or Pillow is not installed.
     """
     from edgedigits_runtime.errors import EdgeDigitsError
@@ -515,7 +515,7 @@ def read_files(items, classifier, *, digits: int | None = None, roi=None, thresh
     from edgedigits_runtime.preprocess import require_image_libs
 
     items = check_inputs(items)
-    roi = _check_options(digits, roi, threshold)
+    roi = _check_options(digits, roi, threshold, classifier)
     require_image_libs()  # one clear error up front rather than the same one per file
     results = []
     for path, error, source, name in iter_sources(items, stdin):
@@ -535,9 +535,14 @@ def read_files(items, classifier, *, digits: int | None = None, roi=None, thresh
 # --------------------------------------------------------------------------- options
 
 
-def _check_options(digits, roi, threshold):
-    """Check ``digits``, ``roi`` and ``threshold`` up front; returns the checked ``roi``."""
+def _check_options(digits, roi, threshold, classifier=None):
+    """Check ``digits``, ``roi``, ``threshold`` and ``classifier`` up front; returns the checked ``roi``."""
+    from edgedigits_runtime.classifier import DigitClassifier
     from edgedigits_runtime.reject import check_threshold
+
+    if classifier is not None and not isinstance(classifier, (NumberReader, DigitClassifier)):
+        raise UsageError(f"classifier must be a NumberReader, a DigitClassifier or None (the shipped reader); got "
+                         f"{type(classifier).__name__} (a reader model file: NumberReader(path))")
 
     if digits is not None and (isinstance(digits, bool) or not isinstance(digits, (int, np.integer))
                                or not 1 <= digits <= MAX_DIGITS):

@@ -60,6 +60,7 @@ class NumberReader:
       ModelError: missing, not a model, or not a (32, 192) line -> (48, 12) frames reader (or 11: digits-only).
       ModelIntegrityError: the bytes differ from their record or manifest entry.
       BackendUnavailableError: no TFLite interpreter installed.
+      UsageError: ``path`` is not a path, ``num_threads`` not 1 to 64 (or None).
 
     Attributes:
       threshold: default "not a digit" level: the manifest entry's ``min_confidence``, else :data:`MIN_CONFIDENCE`.
@@ -68,10 +69,12 @@ class NumberReader:
 
     def __init__(self, path=None, manifest=None, num_threads: int | None = None, backend: str | None = None,
                  strict: bool = False):
+        from edgedigits_runtime.backends import check_threads
         from edgedigits_runtime.manifest import check_model
-        from edgedigits_runtime.modelfile import read_model
+        from edgedigits_runtime.modelfile import model_path, read_model
 
-        path = Path(path) if path is not None else DEFAULT_READER
+        check_threads(num_threads)
+        path = model_path(path) if path is not None else DEFAULT_READER
         if path == DEFAULT_READER and not path.is_file():
             raise ModelError(f"the shipped reader model {path} is missing from this installation: reinstall "
                              "edgedigits-runtime, or pass a reader model with --model")

@@ -67,7 +67,7 @@ def test_model_files_are_benchmarked_directly(tiny_run, mnist_dir):
 
 @pytest.mark.parametrize("args, message", [
     (["--runs", "0"], "--runs must be a whole number >= 1, got 0"),
-    (["--threads", "-1"], "--threads must be whole numbers >= 1"),
+    (["--threads", "-1"], "--threads must be whole numbers from 1 to 64"),
     (["--threads", "one"], "--threads takes comma-separated whole numbers"),
     (["--min-accuracy", "99"], "--min-accuracy is a fraction"),
 ])

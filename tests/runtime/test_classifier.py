@@ -131,9 +131,12 @@ def test_bad_inputs_are_input_errors(clf, images, message):
 
 def test_bad_arguments(shipped):
     model, _ = shipped
-    for threads in (0, -1, 1.5, True, "2"):
-        with pytest.raises(UsageError, match="num_threads"):
+    for threads in (0, -1, 1.5, True, "2", 65, 10**6):  # 10**6 crashed the interpreter before the cap
+        with pytest.raises(UsageError, match="num_threads must be a whole number from 1 to 64"):
             DigitClassifier(model, num_threads=threads)
+    for path, kind in ((None, "NoneType"), (7, "int"), (model.read_bytes(), "bytes")):
+        with pytest.raises(UsageError, match=f"path of a .tflite or .onnx file; got {kind}"):
+            DigitClassifier(path)
     with pytest.raises(UsageError, match="manifest must be"):
         DigitClassifier(model, manifest=42)
 

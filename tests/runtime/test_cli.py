@@ -216,3 +216,25 @@ def test_predict_says_when_the_top_digit_share_rejected(pictures, model_copy, mn
     for line in lines:
         path = line.split(": ")[0]
         assert ("not a digit (share of the top digit " in line) == rows[path]["not_a_digit"]
+
+
+def test_predict_goes_on_past_an_endless_file_and_refuses_too_many_threads(pictures, monkeypatch):
+    """`predict /dev/zero` read until the memory was full (a traceback); `--threads 100000` crashed the interpreter."""
+    import os
+
+    import edgedigits_runtime.preprocess as pre
+
+    folder, truth = pictures
+    good = sorted(truth)[0]
+    if os.path.exists("/dev/zero"):
+        monkeypatch.setattr(pre, "MAX_FILE_BYTES", 1 << 20)
+        result = runner.invoke(app, ["predict", "/dev/zero", good, "--json"])
+        assert result.exit_code == 1
+        rows = [json.loads(line) for line in _out(result).strip().splitlines()]
+        assert "holds more than 1 MB" in rows[0]["error"] and rows[1]["label"] == truth[good]
+        result = runner.invoke(app, ["predict", "-"], input=b"\0" * ((1 << 20) + 1))
+        assert result.exit_code == 1 and "stdin holds more than 1 MB" in result.output
+    for command in (["predict", good], ["read", good]):
+        result = runner.invoke(app, [*command, "--threads", "65"])
+        assert result.exit_code == 2 and "--threads" in result.output
+

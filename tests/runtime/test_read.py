@@ -445,6 +445,23 @@ def test_reader_refuses_a_model_that_is_not_a_reader(shipped):
         NumberReader(model)
 
 
+def test_a_reader_argument_that_is_no_reader_is_refused_not_ignored(shipped, tmp_path):
+    """A model path (or anything else) given as the classifier was silently replaced by the shipped reader."""
+    from edgedigits_runtime.reader import NumberReader
+
+    page = np.full((60, 60), 255, np.uint8)
+    for thing in (str(shipped[0]), 4):
+        with pytest.raises(UsageError, match=f"classifier must be a NumberReader.*; got {type(thing).__name__}"):
+            read_number(page, thing)
+        with pytest.raises(UsageError, match="classifier must be a NumberReader"):
+            read_files([str(tmp_path)], thing)
+    for threads in (0, 65, "2"):
+        with pytest.raises(UsageError, match="num_threads must be a whole number from 1 to 64"):
+            NumberReader(num_threads=threads)
+    with pytest.raises(UsageError, match="path of a .tflite or .onnx file; got bytes"):
+        NumberReader(b"TFL3")
+
+
 def test_numbers_under_a_hard_shadow_edge(reader, mnist_test):
     # Half the photo in shadow (35-60% brightness, a straight edge anywhere across it): was "no digits found" for most
     # (the shadow one blob with the digits); scenes.py is the second, independent photo generator.
