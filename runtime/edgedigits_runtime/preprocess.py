@@ -47,6 +47,7 @@ import dataclasses
 import functools
 import io
 import os
+import re
 import warnings
 
 import numpy as np
@@ -109,13 +110,20 @@ def require_image_libs():
             import cv2
         except ImportError:
             raise BackendUnavailableError(f"reading photos needs OpenCV: {_INSTALL}") from None
-        if os.environ.get("EDGEDIGITS_VERBOSE") != "1":  # libpng/libjpeg chatter on bad files: we raise our own errors
-            try:
-                cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-            except AttributeError:  # pragma: no cover - builds without the logging module
-                pass
+        if os.environ.get("EDGEDIGITS_VERBOSE") != "1":  # libpng/libjpeg/libtiff chatter on bad files: we raise our own errors
+            _silence_opencv_log(cv2)
         _cv2_module = cv2
     return _cv2_module
+
+
+def _silence_opencv_log(cv2) -> None:
+    """Set OpenCV's own log to silent: ``cv2.utils.logging`` (OpenCV 5.0) or ``cv2.setLogLevel`` (OpenCV 4.6, Debian
+    bookworm's on 32-bit Raspberry Pi OS, and 4.8 have no ``cv2.utils.logging``; 0 is their silent level)."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    elif hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(0)
 
 
 def _require_pillow():
@@ -233,6 +241,9 @@ def _decode(source, name, roi):
                          f"(at least {_MIN_SIDE}x{_MIN_SIDE}); use a larger image of the digit")
     if orientation in (5, 6, 7, 8):  # stored on its side: the photo as seen is the other way round
         width, height = height, width
+    if kind in ("JPEG", "MPO") and _jpeg_cut_short(data):  # OpenCV 4.6 and 4.8 decode the missing part as grey
+        raise InputError(f"{label} is truncated or corrupted (its JPEG data ends before the image does); "
+                         "re-save or re-copy it")
     x0, y0, x1, y1 = (0, 0, width, height) if roi is None else _clip_roi(roi, width, height, label)
     factor = _reduction(x1 - x0, y1 - y0)
     buf = np.frombuffer(data, np.uint8)
@@ -258,6 +269,54 @@ def _decode(source, name, roi):
         x0, y0 = round(a * decoded), round(b * decoded)  # where the crop starts in the photo (a decoded pixel's edge)
     grey = _to_working(img, cv2, factor if decoded < 1.5 else 1)
     return grey, grey.shape[1] / (img.shape[1] * decoded), (x0, y0)
+
+
+# In a JPEG's entropy-coded data, 0xFF is followed by 0x00 (a stuffed byte), a restart marker (0xD0-0xD7) or more
+# 0xFF fill bytes; any other byte after 0xFF is the next marker.
+_JPEG_NEXT_MARKER = re.compile(rb"\xff(?![\x00\xd0-\xd7\xff])")
+
+
+def _jpeg_cut_short(data: bytes) -> bool:
+    """Whether a JPEG file ends before its (first) image's end-of-image marker: a truncated copy or upload.
+
+    libjpeg only warns about a premature end; OpenCV 4.6 (Debian bookworm's, 32-bit Raspberry Pi OS) and 4.8 then
+    return the image with the missing part filled in grey, and a half-received photo would be read as if whole
+    (OpenCV 5.0 returns nothing). The markers are walked from the start: segments skipped by their lengths (an EXIF
+    thumbnail's own end marker inside APP1 is skipped with it), entropy-coded data up to the next marker, until the
+    end-of-image marker (bytes after it, or an MPO's second image, are not looked at).
+
+    Args:
+      data: the file's bytes (starting with the start-of-image marker, as Pillow found).
+
+    Returns:
+      True only when the data runs out before the end-of-image marker; False when it is there, or when the marker
+      structure is not what a JPEG's is (the decoder then judges).
+    """
+    pos, n = 2, len(data)  # after SOI
+    while True:
+        while pos < n and data[pos] == 0xFF and pos + 1 < n and data[pos + 1] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        if pos + 1 >= n:
+            return True
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xD9:  # EOI
+            return False
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+            continue
+        if pos + 3 >= n:
+            return True
+        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if end > n:
+            return True
+        if marker == 0xDA:  # SOS: its header, then entropy-coded data up to the next marker
+            found = _JPEG_NEXT_MARKER.search(data, end)
+            if found is None:
+                return True
+            end = found.start()
+        pos = end
 
 
 def _reduction(w: int, h: int) -> int:

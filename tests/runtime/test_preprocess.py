@@ -374,6 +374,59 @@ def test_truncated_jpegs_are_refused_at_a_reduced_scale_too(sample):
             preprocess_image(photo[:cut])
 
 
+def _jpeg_variants(photo: np.ndarray) -> dict:
+    """One photo as JPEG files the way cameras, phones and libraries write them."""
+    import cv2
+
+    def pil(image, **options):
+        buf = io.BytesIO()
+        image.save(buf, format=options.pop("format", "JPEG"), **options)
+        return buf.getvalue()
+
+    image = Image.fromarray(photo)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    thumb = pil(image.resize((80, 60)))  # an EXIF thumbnail: a whole JPEG, end marker included, inside APP1
+    app1 = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x00" + thumb
+    base = pil(image)
+    return {"baseline": base, "progressive": pil(image, progressive=True), "optimised": pil(image, optimize=True),
+            "grey": pil(image.convert("L")), "CMYK": pil(image.convert("CMYK")), "EXIF": pil(image, exif=exif.tobytes()),
+            "thumbnail": base[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + base[2:],
+            "restart markers": cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_RST_INTERVAL, 2])[1].tobytes(),
+            "bytes after the end": base + b"\x00trailer" * 20,
+            "MPO": pil(image, format="MPO", save_all=True, append_images=[image])}
+
+
+def test_cut_jpegs_are_truncated_whatever_the_encoding(sample):
+    # OpenCV 4.6 (Debian bookworm: 32-bit Raspberry Pi OS) and 4.8 decode a JPEG cut short with its missing part grey:
+    # a half-received photo was read as a digit or called blank. The runtime walks the JPEG's markers itself, on every
+    # OpenCV, so the message names the cut-off data (OpenCV 5.0 alone would say "cannot be decoded").
+    from edgedigits_runtime.preprocess import _jpeg_cut_short
+
+    photo = make_photo(sample[0][0], np.random.default_rng(3), size=(480, 640), scale=12.0, jpeg=False)
+    for kind, data in _jpeg_variants(photo).items():
+        assert not _jpeg_cut_short(data), kind
+        preprocess_image(data)  # whole files decode
+        end = len(data) if kind != "bytes after the end" else len(data) - 160
+        end = end if kind != "MPO" else data.index(b"\xff\xd8", 2)  # the first image's end
+        assert _jpeg_cut_short(data[:200]), kind  # within the header: Pillow already says it is cut
+        for cut in (end // 3, end - 300, end - 2):
+            assert _jpeg_cut_short(data[:cut]), f"{kind} cut to {cut} of {len(data)} bytes"
+            with pytest.raises(InputError, match="truncated or corrupted .its JPEG data ends before the image does"):
+                preprocess_image(data[:cut])
+
+
+def test_opencv_log_is_silent_on_a_broken_file(capfd):
+    # OpenCV 4.6 (32-bit Raspberry Pi OS bookworm) and 4.8 have no cv2.utils.logging: its "[ WARN ...] failed
+    # TIFFReadRGBAStrip" went to stderr before the runtime's own one-line error.
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (100, 120), dtype=np.uint8)).save(buf, format="TIFF")
+    capfd.readouterr()
+    with pytest.raises(InputError, match="truncated or corrupted"):
+        preprocess_image(buf.getvalue()[: len(buf.getvalue()) // 2])
+    assert "WARN" not in capfd.readouterr().err
+
+
 def _one_digit_with_a_shadow(image, rng, dark=0.45):
     """A 320x240 photo of one digit (dark on light) with a hard shadow edge across it: one side at ``dark``."""
     import cv2
