@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install edgedigits-runtime in an emulated Raspberry Pi OS (made by setup.sh, which this runs first) the
 # way a user would, and check that it gives the host's answers: same wheel, same shipped model, same
-# labels on the same images (an MNIST test subset and photo-like JPEGs made here), same accuracy.
+# labels on the same images (an MNIST test subset and photo-like JPEGs made here), same numbers read from photos of
+# numbers (`read`), same labels on photo-path scenes (a desk or a thumb at the frame), same accuracy.
 #
 # Usage: bash benchmarks/pi_emulation/run.sh [TARGET|all] [WORK]
 #        TARGET: arm64-bookworm (default), arm64-trixie, armhf-bookworm (see targets.sh); all: each in turn,
@@ -39,7 +40,7 @@ MNIST="$(cd "${MNIST:-${EDGEDIGITS_DATA:?set EDGEDIGITS_DATA or MNIST to the MNI
 PYTHON="${PYTHON:-python3}"
 
 RUN="$T/run"; LOGS="$RUN/logs"
-rm -rf "$RUN"; mkdir -p "$LOGS" "$RUN/src" "$RUN/dist" "$RUN/share/digits" "$RUN/home"
+rm -rf "$RUN"; mkdir -p "$LOGS" "$RUN/src" "$RUN/dist" "$RUN/share/digits" "$RUN/share/numbers" "$RUN/share/scenes" "$RUN/home"
 SUMMARY="$RUN/summary.txt"; : > "$SUMMARY"
 FAILED=0
 log() { printf '\n== [%s] %s\n' "$TARGET" "$*"; }
@@ -85,23 +86,40 @@ HV="${HOST_VENV[litert]}"
 
 # The images: the first LIMIT MNIST test digits as PNG files, and photo-like JPEGs (tests/runtime/photos.py:
 # enlarged, off-centre, dark ink on lit paper or chalk on a board, rotated, noisy, RGB) of 12 later ones.
-"$HV/bin/python" - "$MNIST" "$RUN/share/digits" "$LIMIT" "$RUN/src/tests/runtime" <<'EOF' || exit 1
+# For `read`: 14 photos of whole numbers (6 of photos.py's: apart, touching, overlapping; 8 of scenes.py's
+# conditions: shadow, ruled paper, a decimal point, a minus, ...). For `predict` on the photo path's scenes:
+# 6 one-digit photos with a desk or a thumb at the frame and 2 photos without a digit (scenes.py).
+"$HV/bin/python" - "$MNIST" "$RUN/share" "$LIMIT" "$RUN/src/tests/runtime" <<'EOF' || exit 1
 import sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
 sys.path.insert(0, sys.argv[4])
-from photos import make_photo
+from photos import make_photo, number_photos
+from scenes import frame_clutter_scene, no_digit_scene, scene
 from edgedigits_runtime.mnist import load_mnist
 
 images, labels = load_mnist("test", sys.argv[1], download=False)
-out, limit = Path(sys.argv[2]), int(sys.argv[3])
+share, limit = Path(sys.argv[2]), int(sys.argv[3])
+out = share / "digits"
 for i in range(limit):
     Image.fromarray(images[i]).save(out / f"mnist{i:05d}_is{labels[i]}.png")
 rng = np.random.default_rng(12)
 for n, i in enumerate(range(9000, 9012)):
     (out / f"photo{i:05d}_is{labels[i]}.jpg").write_bytes(make_photo(images[i], rng, invert=n % 4 != 3))
-print(limit, "MNIST PNGs and 12 photo JPEGs")
+pool, pool_labels = images[9100:], labels[9100:]
+for n, (photo, number, style) in enumerate(number_photos(pool, pool_labels, 6, seed=15)):
+    (share / "numbers" / f"number{n:02d}{style}_is{number}.jpg").write_bytes(photo)
+rng = np.random.default_rng(16)
+for n, condition in enumerate(("plain", "shadow", "ruled", "decimal_point", "minus", "colours", "tilt", "thin_pen")):
+    photo, number = scene(pool, pool_labels, rng, condition)
+    (share / "numbers" / f"scene{n:02d}{condition.replace('_', '')}_is{number}.jpg").write_bytes(photo)
+for n, kind in enumerate(("desk", "desk", "desk", "desk", "thumb", "thumb")):
+    photo, digit = frame_clutter_scene(pool, pool_labels, rng, kind)
+    (share / "scenes" / f"{kind}{n:02d}_is{digit}.jpg").write_bytes(photo)
+for n, kind in enumerate(("objects", "textures")):
+    (share / "scenes" / f"nodigit{n:02d}{kind}_isnone.jpg").write_bytes(no_digit_scene(rng, kind))
+print(limit, "MNIST PNGs and 12 photo JPEGs; 14 number photos; 8 scenes")
 EOF
 
 # --- 3. the emulated Pi: fresh venv, offline install from the target's wheels ----------------------
@@ -130,7 +148,7 @@ _doctor() { _pi "$VENV/bin/edgedigits-rt" doctor --json > "$LOGS/pi-doctor.json"
 check pi-doctor _doctor
 
 # --- 4. the commands, compared with the host ------------------------------------------------------
-log "edgedigits-rt info / predict / evaluate inside the emulation, and on the host"
+log "edgedigits-rt info / predict / read / evaluate inside the emulation, and on the host"
 HVB="${HOST_VENV[$BACKEND]}"
 (cd "$RUN/share/digits" && "$HVB/bin/edgedigits-rt" info --json --backend "$BACKEND") > "$LOGS/host-info.json" 2> "$LOGS/host-info.err"
 (cd "$RUN/share/digits" && "$HVB/bin/edgedigits-rt" predict . --json --top-k 3 --backend "$BACKEND") \
@@ -149,6 +167,16 @@ if [ "$BACKEND" != litert ]; then
     > "$LOGS/labels-vs-host-litert.log" 2>&1
   note "  against the host's litert: $(tail -1 "$LOGS/labels-vs-host-litert.log")"
 fi
+# `read` on the number photos and `predict` on the scenes: the photo path and the reader, compared with the host
+for what in read predict; do
+  folder="$RUN/share/$([ "$what" = read ] && echo numbers || echo scenes)"
+  (cd "$folder" && "$HVB/bin/edgedigits-rt" "$what" . --json --backend "$BACKEND") > "$LOGS/host-$what-photos.jsonl" \
+    2> "$LOGS/host-$what-photos.err"
+  (cd "$folder" && _pi "$VENV/bin/edgedigits-rt" "$what" . --json) > "$LOGS/pi-$what-photos.jsonl" 2> "$LOGS/pi-$what-photos.err"
+  check "same-$what-photos-as-host" _compare "$what" "$LOGS/host-$what-photos.jsonl" "$LOGS/pi-$what-photos.jsonl" \
+    --result "$RUN/result-$what-photos.json"
+  note "  $(tail -1 "$LOGS/same-$what-photos-as-host.log")"
+done
 if [ "$EVALUATE" = 1 ]; then
   "$HVB/bin/edgedigits-rt" evaluate --data-dir "$MNIST" --json --backend "$BACKEND" > "$LOGS/host-evaluate.json" 2> "$LOGS/host-evaluate.err"
   check pi-evaluate-run _pi "$VENV/bin/edgedigits-rt" evaluate --data-dir "$MNIST" --json
@@ -201,6 +229,7 @@ except (OSError, ValueError):
 result = {"target": target, "description": description, "board": board, "qemu_cpu": cpu, "backend": backend,
           "machine": machine[-1] if machine else None, "install": install, "all_checks_passed": failed == "0",
           "predict": part("result-predict.json"), "predict_vs_host_litert": part("result-predict-litert.json"),
+          "read_photos": part("result-read-photos.json"), "predict_scenes": part("result-predict-photos.json"),
           "evaluate": part("result-evaluate.json"), "fallback_predict": part("result-predict-fallback.json"),
           "doctor": doctor, "summary": (run / "summary.txt").read_text()}
 (run / "result.json").write_text(json.dumps(result, indent=2))

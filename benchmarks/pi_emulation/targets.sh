@@ -21,8 +21,9 @@ TARGETS="arm64-bookworm arm64-trixie armhf-bookworm"
 # The Debian archive this machine's own apt uses (its first URIs: entry, or its first deb line), unless
 # DEBIAN_MIRROR names one.
 _host_mirror() {
-  { sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null
-    sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' /etc/apt/sources.list 2>/dev/null
+  # Either file may be missing (a deb822-only host has no sources.list): a missing one is not an error.
+  { sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null || true
+    sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' /etc/apt/sources.list 2>/dev/null || true
   } | grep -v -- '-security' | head -n 1
 }
 MIRROR="${DEBIAN_MIRROR:-$(_host_mirror)}"
