@@ -18,16 +18,19 @@ per-pixel work on a reduced copy of the photo:
    48x48 thumbnail, is subtracted (uneven lighting); when that leaves a large blob at the border
    and the blocks show a straight step (a hard shadow edge across the photo, which no smooth
    surface follows), the ink is measured instead against a median background (edges kept),
-   relative to it; when the fitted paper is :data:`_UNEVEN` times brighter at its brightest than at its
+   relative to it; when dark ink's paper is :data:`_UNEVEN` times brighter at its brightest than at its
    darkest (light falling off strongly across the photo), the ink is multiplied by the paper's median
-   level over its local level (within :data:`_GAIN`), so strokes in the dim part stay above the threshold;
+   level over its local level (within :data:`_GAIN`), so strokes in the dim part stay above the threshold
+   (not for light ink on a dark background: its level near 0 makes the ratio meaningless, and a large
+   white digit on black came out unevenly dimmed);
 4. blank check: no ink clearly above the noise -> :class:`~edgedigits_runtime.errors.InputError`;
 5. Otsu threshold, connected components: specks and blobs touching the border are ignored;
 6. crop to the ink, thicken strokes that would come out thinner than MNIST's, resize to fit
    20x20 keeping the aspect ratio (area averaging), paste in 28x28 and shift the centre of
    mass to the centre.
 
-Already 28x28 white-on-black images pass through unchanged. Steps 1-5 are shared with
+Already 28x28 white-on-black images pass through unchanged; MNIST's layout drawn dark on light (28x28) is
+inverted, nothing else. Steps 1-5 are shared with
 :func:`edgedigits_runtime.read.read_number` (:func:`find_ink`), step 6 too (:func:`field_of_parts`).
 
 Example:
@@ -479,7 +482,8 @@ def preprocess_image(source, name: str | None = None) -> np.ndarray:
 
     Returns:
       uint8 (28, 28): white ink on black, fitted to 20x20, centred by centre of mass. A 28x28
-      white-on-black input is returned unchanged (as uint8).
+      white-on-black input is returned unchanged (as uint8); a 28x28 one in MNIST's layout drawn
+      dark on light is returned inverted.
 
     Raises:
       InputError: not an image, empty, truncated, too large (decompression bomb), a bad array,
@@ -490,6 +494,8 @@ def preprocess_image(source, name: str | None = None) -> np.ndarray:
     label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "image")
     if grey.shape == (_FIELD, _FIELD) and _is_mnist_like(grey):
         return grey.copy()
+    if grey.shape == (_FIELD, _FIELD) and _is_mnist_like(255 - grey):  # MNIST's layout drawn dark on light
+        return 255 - grey
     ink = find_ink(grey, label)
     return field_of_parts(ink, [(int(i), None) for i in _digit_components(ink)], label)
 
@@ -568,7 +574,7 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     ink = _surface(sign * paper + rest, h, w)
     cv2.addWeighted(grey, sign / 255.0, ink, -1.0, 0.0, dst=ink, dtype=cv2.CV_32F)
     np.maximum(ink, 0.0, out=ink)
-    if _UNEVEN < float("inf"):
+    if _UNEVEN < float("inf") and inverted:  # light ink on a dark board: its "paper" near 0, the ratio means nothing
         _relative_to_paper(ink, paper, cv2)
     found = _threshold_ink(ink, sigma, inverted, label, cv2)
     # A hard shadow edge across the photo: the smooth surface cannot follow it, and the shadow becomes one large
