@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import math
+import re
 import time
 from pathlib import Path
 
@@ -50,6 +51,9 @@ _RAW_TYPES = ("application/octet-stream",)
 _PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'",
                  "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 _MULTIPART = "multipart/form-data"
+_WHOLE = re.compile(r"[+-]?[0-9]+")  # ASCII digits only
+PREDICT_PARAMS = ("top_k", "threshold")
+READ_PARAMS = ("digits", "roi", "threshold")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,8 +201,28 @@ async def _read_image(request: Request) -> tuple[bytes, str]:
     return data, name
 
 
-def _threshold(request: Request) -> float | None:
-    text = request.query_params.get("threshold")
+def _params(request: Request, known: tuple[str, ...]) -> dict[str, str]:
+    """The query's parameters, each at most once and each one the endpoint knows (a typo is not ignored)."""
+    params: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in known:
+            raise ApiError(400, f"unknown parameter {name!r} on {request.url.path}: it takes {', '.join(known)}")
+        if name in params:
+            raise ApiError(400, f"{name} is given twice: give it once")
+        params[name] = value
+    return params
+
+
+def _whole(text: str) -> int:
+    """A whole number written with ASCII digits (int() also takes '٣', '1_0', ' 3'); ValueError otherwise."""
+    text = text.strip()
+    if not _WHOLE.fullmatch(text):
+        raise ValueError(text)
+    return int(text)
+
+
+def _threshold(params: dict) -> float | None:
+    text = params.get("threshold")
     if text is None:
         return None
     try:
@@ -210,30 +234,30 @@ def _threshold(request: Request) -> float | None:
     return value
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    text = request.query_params.get(name)
+def _int_param(params: dict, name: str) -> int | None:
+    text = params.get(name)
     if text is None:
         return None
     try:
-        return int(text)
+        return _whole(text)
     except ValueError:
         raise ApiError(400, f"{name} must be a whole number; got {text!r}") from None
 
 
-def _roi(request: Request) -> tuple[int, ...] | None:
-    text = request.query_params.get("roi")
+def _roi(params: dict) -> tuple[int, ...] | None:
+    text = params.get("roi")
     if text is None:
         return None
     try:
-        return tuple(int(v) for v in text.split(","))
+        return tuple(_whole(v) for v in text.split(","))
     except ValueError:
         raise ApiError(400, f"roi must be x,y,w,h in the photo's pixels (four whole numbers); got {text!r}") from None
 
 
-def _top_k(request: Request) -> int:
-    text = request.query_params.get("top_k", "3")
+def _top_k(params: dict) -> int:
+    text = params.get("top_k", "3")
     try:
-        k = int(text)
+        k = _whole(text)
     except ValueError:
         k = 0
     if not 1 <= k <= 10:
@@ -295,7 +319,9 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
     limiter = anyio.CapacityLimiter(limits.workers)
 
     async def _infer(fn, *args, **kwargs):
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=limiter)
+        # abandon_on_cancel: at the time limit the client gets its 504 at once; the thread finishes its image
+        # (a thread cannot be stopped) and frees its worker, so at most `workers` images are ever in work.
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=limiter, abandon_on_cancel=True)
 
     async def _image_endpoint(request: Request, work):
         """Read the image, run ``work(data, name)`` in the pool, all within the time limit."""
@@ -316,14 +342,16 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
     async def predict(request: Request):
         from edgedigits_runtime.predict import predict_bytes
 
-        k, threshold = _top_k(request), _threshold(request)
+        params = _params(request, PREDICT_PARAMS)
+        k, threshold = _top_k(params), _threshold(params)
         return await _image_endpoint(
             request, lambda data, name: predict_bytes(data, classifier, name=name, top_k=k, threshold=threshold).as_dict())
 
     async def read(request: Request):
         from edgedigits_runtime.read import FileReading, read_number
 
-        digits, roi, threshold = _int_param(request, "digits"), _roi(request), _threshold(request)
+        params = _params(request, READ_PARAMS)
+        digits, roi, threshold = _int_param(params, "digits"), _roi(params), _threshold(params)
 
         def work(data, name):
             reading = read_number(data, classifier, digits=digits, roi=roi, threshold=threshold, name=name)

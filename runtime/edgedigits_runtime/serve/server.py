@@ -3,11 +3,20 @@
 uvicorn runs with its pure-Python parts (asyncio event loop, h11 HTTP parser): no compiled
 dependency on the device. On SIGTERM (``systemctl stop``) or Ctrl-C it stops accepting,
 lets requests in progress finish (up to the time limit), then returns.
+
+The connection guards live here, in uvicorn's h11 protocol (:func:`_protocol`), because the app
+only sees complete request headers: each request's headers must arrive within the time limit
+(a client that connects and trickles them, "slowloris", or sends nothing, is cut off: 408 JSON,
+or a silent close when nothing came), at most :func:`max_connections` connections are open at
+once (the next gets 503 JSON with ``Retry-After``; uvicorn's own bound refused every request
+once it was reached, in plain text), and a request HTTP cannot parse gets a JSON 400 (431 for
+headers over 16 KB), like every other error.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import signal
 import socket
@@ -17,7 +26,7 @@ from pathlib import Path
 
 from edgedigits_runtime.errors import UsageError
 
-__all__ = ["run", "is_loopback", "ServeWarning"]
+__all__ = ["run", "is_loopback", "max_connections", "ServeWarning"]
 
 
 class ServeWarning(UserWarning):
@@ -36,6 +45,89 @@ def is_loopback(host: str) -> bool:
         except OSError:
             return False
         return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def max_connections(limits) -> int:
+    """Connections open at once before the next is refused with 503: room for every image request in
+    progress, keep-alive clients and the page's GETs (``4 * max_pending + 64``)."""
+    return 4 * limits.max_pending + 64
+
+
+def _raw_error(status: int, reason: str, message: str, headers: tuple = ()) -> bytes:
+    """A complete HTTP/1.1 error response (JSON body, ``Connection: close``) as bytes."""
+    body = json.dumps({"error": message, "status": status}).encode()
+    head = [f"HTTP/1.1 {status} {reason}", "content-type: application/json", f"content-length: {len(body)}",
+            *headers, "connection: close"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _protocol(limits, counters: dict):
+    """uvicorn's h11 protocol with the connection guards (see the module's docstring)."""
+    from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE  # what uvicorn gives h11 (16 KB)
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    bound, deadline = max_connections(limits), limits.timeout
+    busy = json.dumps({"error": f"busy: {bound} connections are open; retry in a moment", "status": 503}).encode()
+
+    async def refuse(scope, receive, send):  # the app of a connection over the bound
+        counters["refused_busy"] += 1
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(busy)).encode()),
+            (b"retry-after", b"1"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": busy})
+
+    class Protocol(H11Protocol):
+        _timer = None
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            if len(self.connections) > bound:
+                self.app = refuse
+            self._arm()
+
+        def _arm(self):
+            """Start the clock for the next request's headers (from the connection, or the last answer)."""
+            self._disarm()
+            self._before = self.cycle
+            self._timer = self.loop.call_later(deadline, self._headers_late)
+
+        def _disarm(self):
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def handle_events(self):
+            super().handle_events()
+            if self._timer is not None and self.cycle is not self._before:  # a request's headers arrived
+                self._disarm()
+
+        def on_response_complete(self):
+            self._arm()
+            super().on_response_complete()
+
+        def connection_lost(self, exc):
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _headers_late(self):
+            self._timer = None
+            if self.transport.is_closing():
+                return
+            if self.conn.trailing_data[0]:  # part of a request came: say why it ends
+                self.transport.write(_raw_error(408, "Request Timeout", f"the request's headers did not arrive within "
+                                                f"{deadline:g} s: send them at once (or start the server with a larger "
+                                                "--timeout)"))
+            self.transport.close()
+
+        def send_400_response(self, msg):
+            if len(self.conn.trailing_data[0]) > DEFAULT_MAX_INCOMPLETE_EVENT_SIZE:
+                status, reason, why = 431, "Request Header Fields Too Large", "the request line or headers are over 16 KB"
+            else:
+                status, reason, why = 400, "Bad Request", "not an HTTP/1.1 request the server can read (request line, headers or framing)"
+            self.transport.write(_raw_error(status, reason, f"{why}: send a plain HTTP/1.1 request, e.g. with curl"))
+            self.transport.close()
+
+    return Protocol
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -104,10 +196,10 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
           f"(API under /v1/, {'token required' if token else 'no token'}); Ctrl-C or SIGTERM stops it",
           file=out, flush=True)
     config = uvicorn.Config(
-        app, loop="asyncio", http="h11", lifespan="off", ws="none", interface="asgi3",
-        log_level="info" if access_log else "warning", access_log=access_log,
+        app, loop="asyncio", http=_protocol(limits, app.state.counters), lifespan="off", ws="none",
+        interface="asgi3", log_level="info" if access_log else "warning", access_log=access_log,
         timeout_graceful_shutdown=math.ceil(limits.timeout) + 1,
-        limit_concurrency=4 * limits.max_pending + 64,  # connections + tasks; the app's own bound comes first
+        limit_concurrency=None,  # the protocol's bound on connections instead (uvicorn's refuses them all, in plain text)
         timeout_keep_alive=5, server_header=False,
     )
     server = uvicorn.Server(config)

@@ -1,0 +1,229 @@
+"""Clients nobody here sent, against a real `edgedigits-rt serve` process over raw sockets and httpx.
+
+A client that trickles its headers (slowloris) or connects and says nothing, more connections than the
+server holds, bytes that are not HTTP, work longer than ``--timeout``, query parameters the endpoint
+does not take: each gets a JSON answer with the right status (or a clean close), and the server keeps
+serving everyone else.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+
+import numpy as np
+import pytest
+
+PIL = pytest.importorskip("PIL")
+
+
+def _png(array: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def png(mnist_test) -> bytes:
+    return _png(mnist_test[0][0])  # a 7
+
+
+def _connect(server) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.settimeout(30)
+    return sock
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    out = b""
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            return out
+        if not data:
+            return out
+        out += data
+
+
+def _one_answer(sock: socket.socket) -> bytes:
+    """One whole response (head and its Content-Length body) on a connection that stays open."""
+    out = b""
+    while b"\r\n\r\n" not in out or len(out.partition(b"\r\n\r\n")[2]) < _length(out):
+        data = sock.recv(65536)
+        assert data, out
+        out += data
+    return out
+
+
+def _length(answer: bytes) -> int:
+    for line in answer.partition(b"\r\n\r\n")[0].lower().split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+def _raw_json(answer: bytes, status: int) -> dict:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:300]
+    assert b"content-type: application/json" in head.lower(), head
+    parsed = json.loads(body)
+    assert parsed["status"] == status and len(parsed["error"]) > 10, parsed
+    return parsed
+
+
+def _get_health(server) -> int:
+    import httpx
+
+    with httpx.Client(timeout=30) as c:
+        return c.get(f"{server.url}/v1/health").status_code
+
+
+# --------------------------------------------------------------------------- slow and silent clients
+
+
+def test_slowloris_and_silent_connections_are_cut_off(start_server):
+    """Headers must arrive within --timeout: a trickle gets 408 JSON, a connection that sends nothing is closed."""
+    s = start_server("--timeout", "1")
+    trickle, silent = _connect(s), _connect(s)
+    trickle.sendall(b"GET /v1/health HTTP/1.1\r\nHo")
+    answer = _answer(trickle)  # uvicorn alone kept both open for ever
+    assert "headers did not arrive within 1 s" in _raw_json(answer, 408)["error"]
+    assert _answer(silent) == b""
+    # and after an answer, the next request's headers have the same deadline
+    with _connect(s) as sock:
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _one_answer(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\nHo")
+        _raw_json(_answer(sock), 408)
+    assert _get_health(s) == 200
+    trickle.close()
+    silent.close()
+
+
+def test_connections_past_the_bound_get_503_json_the_rest_are_served(start_server):
+    """At most max_connections open: the next one gets 503 JSON + Retry-After; those before it are served."""
+    from edgedigits_runtime.serve import Limits
+    from edgedigits_runtime.serve.server import max_connections
+
+    s = start_server("--max-pending", "1", "--timeout", "60")
+    bound = max_connections(Limits(max_pending=1))
+    held = [_connect(s) for _ in range(bound)]
+    try:
+        held[-1].sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")  # the last one within the bound is served
+        assert _one_answer(held[-1]).startswith(b"HTTP/1.1 200 ")  # (uvicorn's own bound refused it, in plain text)
+        with _connect(s) as extra:
+            extra.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = _answer(extra)
+        assert "busy" in _raw_json(answer, 503)["error"]
+        assert b"retry-after: 1" in answer.lower()
+    finally:
+        for sock in held:
+            sock.close()
+    import httpx
+
+    with httpx.Client(timeout=30) as c:
+        for _ in range(50):  # the server notices the closed connections; then it serves again
+            r = c.get(f"{s.url}/v1/health")
+            if r.status_code == 200:
+                break
+        assert r.status_code == 200 and r.json()["refused_busy"] >= 1, r.text
+
+
+# --------------------------------------------------------------------------- bytes that are not HTTP
+
+
+NOT_HTTP = {
+    "no Host (HTTP/1.1)": (b"GET /v1/health HTTP/1.1\r\n\r\n", 400),
+    "request line": (b"HELLO\r\n\r\n", 400),
+    "TLS to plain HTTP": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"A" * 100, 400),
+    "negative Content-Length": (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+    "two different Content-Lengths": (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef", 400),
+    "non-ASCII in the path": (b"GET /v1/h\xc3\xa9alth HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "a 1 MB header": (b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 1_000_000 + b"\r\n\r\n", 431),
+}
+
+
+@pytest.fixture(scope="module")
+def plain_server():
+    from conftest import Server
+
+    s = Server(["--timeout", "5"])
+    yield s
+    assert s.stop() == 0, s.stderr
+
+
+@pytest.mark.parametrize("name", list(NOT_HTTP))
+def test_bytes_that_are_not_http_get_a_json_error(plain_server, name):
+    data, status = NOT_HTTP[name]
+    with _connect(plain_server) as sock:
+        sock.sendall(data)
+        answer = _answer(sock)
+    _raw_json(answer, status)  # uvicorn alone: text/plain "Invalid HTTP request received."
+    assert plain_server.alive() and _get_health(plain_server) == 200
+
+
+# --------------------------------------------------------------------------- the time limit on work
+
+
+def test_work_longer_than_the_timeout_is_504_at_the_limit(start_server, png):
+    """A 49 MP photo takes about a second to decode and preprocess; with --timeout 0.1 the answer is 504, not a late 200."""
+    import httpx
+
+    big = np.full((7000, 7000), 230, np.uint8)
+    big[2000:5000, 3000:3400] = 20
+    s = start_server("--timeout", "0.1", "--workers", "1")
+    with httpx.Client(timeout=30) as c:
+        r = c.post(f"{s.url}/v1/read", content=_png(big), headers={"Content-Type": "image/png"})
+        assert r.status_code == 504, r.text
+        assert r.json()["status"] == 504 and "longer than 0.1 s" in r.json()["error"]
+        for _ in range(200):  # the abandoned work ends; the worker is free again
+            ok = c.post(f"{s.url}/v1/predict", content=png, headers={"Content-Type": "image/png"})
+            if ok.status_code == 200:
+                break
+        assert ok.status_code == 200 and ok.json()["label"] == 7, ok.text
+        assert c.get(f"{s.url}/v1/health").json()["in_progress"] == 0
+    assert s.stop() == 0, s.stderr
+
+
+# --------------------------------------------------------------------------- query parameters
+
+
+@pytest.mark.parametrize("query,words", [
+    ("/v1/read?digit=4", "unknown parameter 'digit'"),          # a typo is not read without its constraint
+    ("/v1/predict?digits=3", "unknown parameter 'digits'"),     # read's parameter on predict
+    ("/v1/predict?top_k=1&top_k=5", "top_k is given twice"),
+    ("/v1/predict?top_k=%D9%A3", "top_k must be"),              # an Arabic-Indic 3: int() takes it, the API does not
+    ("/v1/read?digits=0_3", "digits must be"),                  # int("0_3") == 3
+    ("/v1/read?roi=1_0,0,100,100", "roi must be"),
+])
+def test_query_parameters_are_checked(plain_server, png, query, words):
+    import httpx
+
+    with httpx.Client(timeout=30) as c:
+        r = c.post(f"{plain_server.url}{query}", content=png, headers={"Content-Type": "image/png"})
+    assert r.status_code == 400 and r.json()["status"] == 400, r.text
+    assert words in r.json()["error"]
+
+
+def test_roi_with_spaces_after_commas_is_read(plain_server, png):
+    import httpx
+
+    with httpx.Client(timeout=30) as c:
+        r = c.post(f"{plain_server.url}/v1/read", params={"roi": "0, 0, 28, 28", "digits": " 1"}, content=png,
+                   headers={"Content-Type": "image/png"})
+    assert r.status_code == 200 and r.json()["number"] == "7", r.text
+
+
+def test_openapi_lists_exactly_the_parameters_the_endpoints_take(plain_server):
+    import httpx
+
+    from edgedigits_runtime.serve.app import PREDICT_PARAMS, READ_PARAMS
+
+    doc = httpx.get(f"{plain_server.url}/v1/openapi.json").json()
+    for path, known in (("/v1/predict", PREDICT_PARAMS), ("/v1/read", READ_PARAMS)):
+        assert {p["name"] for p in doc["paths"][path]["post"]["parameters"]} == set(known)
