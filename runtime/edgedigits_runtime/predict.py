@@ -180,7 +180,7 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
         except EdgeDigitsError as exc:
             result.error = str(exc)
         except OSError as exc:
-            result.error = f"cannot read {path}: {exc.strerror or exc}"
+            result.error = f"{path}: cannot read it ({exc.strerror or exc})"
     if images:
         _fill(slots, np.stack(images), classifier, top_k, threshold)
     return results

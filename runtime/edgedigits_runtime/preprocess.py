@@ -216,6 +216,8 @@ def _decode(source, name, roi):
             raise InputError(f"{label}: file not found") from None
         except IsADirectoryError:
             raise InputError(f"{label} is a folder, not an image file") from None
+        except OSError as exc:  # no permission, a symlink loop, an I/O error
+            raise InputError(f"{label}: cannot read it ({exc.strerror or exc})") from None
         if data is None:
             raise InputError(f"{label} holds more than {MAX_FILE_BYTES >> 20} MB: too large for an image file this "
                              "reader takes (a device or an endless stream?); pass an image file") from None
@@ -392,12 +394,33 @@ def _is_encoded(source) -> bool:
 
 
 def _as_array(source) -> np.ndarray:
-    """``np.asarray(source)``, refused when ``source`` is no array at all (None, a number, a dict, ...)."""
+    """``np.asarray(source)`` (a Pillow image by :func:`_pil_array`), refused when ``source`` is no array at all (None,
+    a number, a dict, ...)."""
+    if type(source).__module__.startswith("PIL.") and hasattr(source, "mode"):
+        return _pil_array(source)
     x = np.asarray(source)
     if not isinstance(source, np.ndarray) and (x.dtype.kind == "O" or x.ndim == 0):
         raise InputError(f"an image must be a file path, the file's bytes, a binary file object or an array (H, W), "
                          f"(H, W, 3) or (H, W, 4); got {type(source).__name__}")
     return x
+
+
+def _pil_array(image) -> np.ndarray:
+    """A Pillow image as the array its file would decode to: EXIF orientation applied, palette and other colour
+    modes as RGB(A) (``np.asarray`` of a palette image gives palette indices), 16 bits as their high byte, 32-bit
+    samples by the arrays' rule (floats 0.0-1.0, whole numbers 0-255)."""
+    from PIL import ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    mode = image.mode
+    if mode in ("1", "L", "RGB", "RGBA"):
+        return np.asarray(image)
+    if mode.startswith("I;16"):
+        return (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
+    if mode in ("I", "F"):
+        return _samples_to_uint8(np.asarray(image), "image")
+    has_alpha = "A" in mode or "transparency" in image.info
+    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
 
 
 def _as_grey(array) -> np.ndarray:
@@ -425,7 +448,7 @@ def _as_grey(array) -> np.ndarray:
     elif x.dtype != np.uint8:
         low, high = int(x.min()), int(x.max())
         if low < 0 or high > 255:
-            raise InputError(f"integer image must be in 0-255; got values in [{low}, {high}]")
+            raise InputError(f"integer image must be in 0-255; got values in [{low}, {high}] (16-bit data: pass x >> 8)")
         x = x.astype(np.uint8)
     if x.ndim == 3:
         if x.shape[2] == 1:
@@ -475,9 +498,10 @@ def preprocess_image(source, name: str | None = None) -> np.ndarray:
     array([7])
 
     Args:
-      source: an image file path, the file's bytes (PNG, JPEG, BMP, ...), a binary file object, or an
-        array (H, W) grey / (H, W, 3) RGB / (H, W, 4) RGBA, uint8 or float in [0, 1]. Any size,
-        either polarity, uneven lighting, some noise, the digit anywhere.
+      source: an image file path, the file's bytes (PNG, JPEG, BMP, ...), a binary file object, a Pillow
+        image (any mode, EXIF orientation applied), or an array (H, W) grey / (H, W, 3) RGB / (H, W, 4)
+        RGBA, uint8 or float in [0, 1]. Any size, either polarity, uneven lighting, some noise, the digit
+        anywhere.
       name: what to call the source in error messages.
 
     Returns:

@@ -528,7 +528,7 @@ def read_files(items, classifier, *, digits: int | None = None, roi=None, thresh
         except EdgeDigitsError as exc:
             result.error = str(exc)
         except OSError as exc:
-            result.error = f"cannot read {path}: {exc.strerror or exc}"
+            result.error = f"{path}: cannot read it ({exc.strerror or exc})"
     return results
 
 

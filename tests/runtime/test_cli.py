@@ -238,3 +238,19 @@ def test_predict_goes_on_past_an_endless_file_and_refuses_too_many_threads(pictu
         result = runner.invoke(app, [*command, "--threads", "65"])
         assert result.exit_code == 2 and "--threads" in result.output
 
+
+def test_a_file_that_cannot_be_opened_is_named_once(pictures, tmp_path):
+    """A symlink loop: one line naming the file once (it was "loop.png: cannot read loop.png: ...")."""
+    folder, truth = pictures
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(tmp_path / "loop.png")
+    for command in ("predict", "read"):
+        result = runner.invoke(app, [command, str(loop), sorted(truth)[0]])
+        assert result.exit_code == 1
+        (line,) = [row for row in result.output.splitlines() if row.startswith("error:")]
+        assert line.startswith(f"error: {loop}: cannot read it (") and line.count(str(loop)) == 1
+    from edgedigits_runtime import InputError, preprocess_image
+
+    with pytest.raises(InputError, match="cannot read it"):  # the API too: one of the runtime's errors, not an OSError
+        preprocess_image(loop)
+

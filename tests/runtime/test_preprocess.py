@@ -63,6 +63,30 @@ def test_tight_crops_filling_the_frame(clf, sample, invert):
     assert accuracy >= baseline - 0.02, f"{accuracy:.1%} vs MNIST {baseline:.1%}"
 
 
+def test_pillow_images_of_every_mode_read_as_their_files(sample, tmp_path):
+    """A Pillow image is read as its file would be (np.asarray of a palette image gave palette indices; 16-bit and
+    LA images were refused; an EXIF-rotated photo opened with Pillow was read on its side)."""
+    photo = make_photo(sample[0][0], np.random.default_rng(0), jpeg=False, rgb=False)  # (H, W) uint8, dark on light
+    reference = preprocess_image(photo)
+    grey = Image.fromarray(photo)
+    alpha = Image.fromarray(np.stack([np.zeros_like(photo), 255 - photo], -1), "LA")  # ink drawn as alpha
+    palette_alpha = Image.new("P", grey.size, 0).convert("PA")  # (Pillow's LA -> PA conversion drops the alpha)
+    palette_alpha.putalpha(Image.fromarray(255 - photo))
+    images = {"L": grey, "RGB": grey.convert("RGB"), "P": grey.convert("RGB").quantize(64), "LA": alpha,
+              "PA": palette_alpha, "CMYK": grey.convert("CMYK"), "I;16": Image.fromarray(photo.astype(np.uint16) * 257),
+              "F": Image.fromarray(photo.astype(np.float32) / 255, "F"), "1": grey.point(lambda v: 255 * (v > 128)).convert("1")}
+    for mode, image in images.items():
+        assert image.mode == mode
+        assert _close(preprocess_image(image), reference, tolerance=0.2), mode
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    grey.rotate(90, expand=True).save(tmp_path / "turned.jpg", quality=95, exif=exif)
+    with Image.open(tmp_path / "turned.jpg") as opened:
+        assert _close(preprocess_image(opened), reference, tolerance=0.2)
+    with pytest.raises(InputError, match=r"16-bit data: pass x >> 8"):
+        preprocess_image(photo.astype(np.uint16) * 257)
+
+
 def test_a_large_white_digit_on_black_is_not_dimmed_as_if_unevenly_lit(clf, sample, monkeypatch):
     """White on black filling the frame (MNIST enlarged): the uneven-light gain, meant for dark ink on light paper,
     took the black background's ~0 level for dim paper and dimmed the strokes unevenly (qa15: 2x-enlarged training
