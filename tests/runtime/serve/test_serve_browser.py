@@ -31,8 +31,8 @@ SEVEN = [[(85, 70), (200, 70), (190, 95), (165, 150), (140, 215)]]
 ONE = [[(140, 50), (140, 230)]]
 
 
-@pytest.fixture(scope="module")
-def browser():
+def _chromium(phone: bool = False):
+    """Headless Chromium: a desktop window, or a phone (360x740 CSS pixels, touch, a phone's user agent)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -43,8 +43,27 @@ def browser():
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=800,1000", f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    if phone:
+        options.add_experimental_option("mobileEmulation", {
+            "deviceMetrics": {"width": 360, "height": 740, "pixelRatio": 3.0, "touch": True},
+            "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+                         "Chrome/120.0 Mobile Safari/537.36"})
     driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
     driver.set_page_load_timeout(30)
+    return driver, profile
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver, profile = _chromium()
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def phone():
+    driver, profile = _chromium(phone=True)
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -78,13 +97,19 @@ def _draw(driver, strokes, pointer: str) -> None:
     actions.perform()
 
 
-def _click_and_answer(driver, element_id: str = "classify", timeout=20.0) -> str:
-    """Click, then wait for the page to finish that request and return what it shows."""
+def _click_and_answer(driver, element_id: str = "classify", timeout=20.0, tap: bool = False) -> str:
+    """Click (``tap``: the button's own click, as a finger's tap gives it), then wait for the page to finish
+    that request and return what it shows. (Emulated Chromium drops a WebDriver click or tap that comes
+    within a few milliseconds of a touch stroke, a gesture no hand makes: ``tap`` does not depend on it.)"""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     before = _answers(driver)
-    driver.find_element(By.ID, element_id).click()
+    button = driver.find_element(By.ID, element_id)
+    if tap:
+        driver.execute_script("arguments[0].click()", button)
+    else:
+        button.click()
     WebDriverWait(driver, timeout).until(lambda d: _answers(d) > before)
     return _answer(driver, timeout)
 
@@ -183,3 +208,33 @@ def test_page_with_a_token(token_server, browser):
     WebDriverWait(browser, 10).until(lambda d: "verified" in d.find_element(By.ID, "model").text)
     assert _click_and_answer(browser) == "7"
     browser.execute_script("localStorage.clear()")
+
+
+def _in_view(driver, element_id: str) -> bool:
+    return driver.execute_script("const b = document.getElementById(arguments[0]).getBoundingClientRect();"
+                                 "return b.top >= 0 && b.bottom <= innerHeight && b.height > 0", element_id)
+
+
+def test_phone_sized_page_shows_answers_and_errors_in_view(server, phone, mnist_test, tmp_path):
+    """On a 360x740 phone the page fits its width, a finger draws, and after a photo the answer (or the
+    error) is scrolled into view: it sits below the photo button, out of sight until then."""
+    from photos import make_photo
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    images, _ = mnist_test
+    photo = tmp_path / "seven.jpg"
+    photo.write_bytes(make_photo(images[0], np.random.default_rng(0)))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    phone.get(server.url + "/")
+    assert phone.execute_script("return [innerWidth, document.documentElement.scrollWidth]") == [360, 360]  # no sideways scroll
+    _draw(phone, SEVEN, "touch")
+    assert _click_and_answer(phone, tap=True) == "7"
+    for path, expected in ((photo, "7"), (notes, "error: notes.txt is not an image")):
+        phone.execute_script("scrollTo(0, 0)")
+        before = _answers(phone)
+        phone.find_element(By.ID, "photo").send_keys(str(path))
+        WebDriverWait(phone, 20).until(lambda d, before=before: _answers(d) > before)
+        assert _answer(phone).startswith(expected)
+        assert _in_view(phone, "error" if expected.startswith("error") else "answer"), expected

@@ -9,6 +9,7 @@ const answer = document.getElementById("answer");
 const top3 = document.getElementById("top3");
 const errorBox = document.getElementById("error");
 const classifyButton = document.getElementById("classify");
+const resultSection = document.getElementById("result-section");
 let drawn = false;
 let last = null;
 
@@ -68,7 +69,7 @@ for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) {
 
 document.getElementById("clear").addEventListener("click", () => { clearPad(); showAnswer(null); });
 classifyButton.addEventListener("click", () => {
-  if (!drawn) { showError("draw a digit first"); return; }
+  if (!drawn) { showError("draw a digit first"); reveal(); return; }
   pad.toBlob((blob) => send("/v1/predict?top_k=3", blob, "image/png"), "image/png");
 });
 
@@ -103,9 +104,15 @@ async function send(url, body, type) {
   } catch (err) {
     showError("cannot reach the server: " + err.message);
   } finally {
+    reveal();
     classifyButton.disabled = false;
     document.body.dataset.answers = String(Number(document.body.dataset.answers || 0) + 1);  // for tests
   }
+}
+
+// On a phone the answer is below the photo button, out of sight: bring it (and any error) into view.
+function reveal() {
+  resultSection.scrollIntoView({ block: "nearest" });
 }
 
 function showAnswer(text) {
