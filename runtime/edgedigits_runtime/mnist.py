@@ -128,8 +128,11 @@ def find_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = Tr
 
     Raises:
       DataError: nothing found (and the download failed or was not allowed).
+      UsageError: ``data_dir`` is not a path.
     """
     if data_dir is not None:
+        if not isinstance(data_dir, (str, os.PathLike)):
+            raise UsageError(f"data_dir must be the path of the folder holding MNIST; got {type(data_dir).__name__}")
         return _require_folder(Path(data_dir), "--data-dir")
     env = os.environ.get(ENV_VAR)
     if env:

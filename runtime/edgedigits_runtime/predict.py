@@ -111,14 +111,19 @@ def expand_inputs(items: Iterable[str | os.PathLike]) -> list[tuple[str, str | N
 
 
 def check_inputs(items) -> list:
-    """The inputs as a list, refused when empty or when ``"-"`` (stdin) appears more than once.
+    """The inputs as a list (one path alone is a list of one), refused when empty, when an input is not a path,
+    or when ``"-"`` (stdin) appears more than once.
 
     Raises:
-      UsageError: no inputs, or ``"-"`` twice.
+      UsageError: no inputs, an input that is not a path (image bytes: :func:`predict_bytes`), or ``"-"`` twice.
     """
-    items = list(items)
+    items = [items] if isinstance(items, (str, os.PathLike)) else list(items)
     if not items:
         raise UsageError("no images given: pass image files, folders, glob patterns or - for stdin")
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise UsageError(f"inputs are paths (files, folders, glob patterns, - for stdin); got {type(item).__name__} "
+                             "(an image's bytes: predict_bytes; an array: preprocess_image)")
     if sum(1 for i in items if os.fspath(i) == STDIN) > 1:
         raise UsageError("- (stdin) can be given only once")
     return items
@@ -146,7 +151,7 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
     """Classify image files with one batched call.
 
     Args:
-      items: paths, folders, globs or ``"-"`` (see :func:`expand_inputs`).
+      items: paths, folders, globs or ``"-"`` (see :func:`expand_inputs`); one path alone is an input of one.
       classifier: a :class:`~edgedigits_runtime.DigitClassifier`.
       top_k: how many alternatives to keep per file (1 to 10).
       stdin: where ``"-"`` reads image bytes from (default ``sys.stdin.buffer``).
@@ -157,14 +162,12 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
       One :class:`FileResult` per file, in input order; failed files carry ``error``.
 
     Raises:
-      UsageError: no inputs, ``top_k`` or ``threshold`` out of range, or ``"-"`` given more than once.
+      UsageError: no inputs, an input that is not a path, ``classifier`` not a classifier, ``top_k`` or
+        ``threshold`` out of range, or ``"-"`` given more than once.
       BackendUnavailableError: Pillow is not installed (needed to read any image file).
     """
     items = check_inputs(items)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 10:
-        raise UsageError(f"top_k must be a whole number from 1 to 10; got {top_k!r}")
-    if threshold is not None:
-        check_threshold(threshold)
+    _check_options(classifier, top_k, threshold)
     from edgedigits_runtime.preprocess import preprocess_image, require_image_libs
 
     require_image_libs()  # one clear error up front rather than the same one per file
@@ -206,19 +209,29 @@ def predict_bytes(data: bytes, classifier, *, name: str = "image", top_k: int = 
       A :class:`FileResult` with its label (never with ``error``: failures raise).
 
     Raises:
-      UsageError: ``top_k`` or ``threshold`` out of range.
+      UsageError: ``data`` not bytes, ``classifier`` not a classifier, ``top_k`` or ``threshold`` out of range.
       InputError: empty, not an image, truncated, too many pixels (decompression bomb), or no digit found.
       BackendUnavailableError: OpenCV or Pillow is not installed (the ``image`` extra).
     """
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 10:
-        raise UsageError(f"top_k must be a whole number from 1 to 10; got {top_k!r}")
+    _check_options(classifier, top_k, threshold)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise UsageError(f"data must be an image file's bytes; got {type(data).__name__} (a path: predict_files)")
     from edgedigits_runtime.preprocess import preprocess_image
 
-    if threshold is not None:
-        check_threshold(threshold)
     result = FileResult(name)
     _fill([result], preprocess_image(bytes(data), name=name)[None], classifier, top_k, threshold)
     return result
+
+
+def _check_options(classifier, top_k, threshold) -> None:
+    """Refuse a classifier that cannot classify, ``top_k`` outside 1..10, a threshold outside [0, 1]."""
+    if not hasattr(classifier, "classify"):
+        raise UsageError(f"classifier must be a DigitClassifier (the shipped one: load_default()); got "
+                         f"{type(classifier).__name__}")
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= 10:
+        raise UsageError(f"top_k must be a whole number from 1 to 10; got {top_k!r}")
+    if threshold is not None:
+        check_threshold(threshold)
 
 
 def _fill(results: list[FileResult], images: np.ndarray, classifier, top_k: int, threshold: float | None) -> None:

@@ -498,7 +498,7 @@ def read_files(items, classifier, *, digits: int | None = None, roi=None, thresh
     ['2048', '0917']
 
     Args:
-      items: paths, folders, globs or ``"-"`` (as :func:`~edgedigits_runtime.predict.expand_inputs`).
+      items: paths, folders, globs or ``"-"`` (as :func:`~edgedigits_runtime.predict.expand_inputs`); one path alone too.
       classifier: the :class:`NumberReader` (None or a DigitClassifier: the shipped one; as :func:`read_number`).
       digits, roi, threshold: as :func:`read_number` (the same for every file).
       stdin: where ``"-"`` reads image bytes from (default ``sys.stdin.buffer``).

@@ -254,3 +254,29 @@ def test_a_file_that_cannot_be_opened_is_named_once(pictures, tmp_path):
     with pytest.raises(InputError, match="cannot read it"):  # the API too: one of the runtime's errors, not an OSError
         preprocess_image(loop)
 
+
+def test_library_batch_calls_refuse_what_they_cannot_use(pictures, clf):
+    """predict_files("one.png") went through the path's characters one by one; a missing classifier, image bytes
+    among the paths or a str for predict_bytes were tracebacks; a numpy top_k was refused."""
+    from pathlib import Path
+
+    from edgedigits_runtime.errors import UsageError
+    from edgedigits_runtime.predict import predict_bytes, predict_files
+    from edgedigits_runtime.read import read_files
+
+    folder, truth = pictures
+    good = sorted(truth)[0]
+    for one in (good, Path(good)):
+        (result,) = predict_files(one, clf)
+        assert result.label == truth[good]
+    assert predict_files([good], clf, top_k=np.int64(2))[0].top_k[0][0] == truth[good]
+    data = Path(good).read_bytes()
+    for call, message in ((lambda: predict_files([good], None), "classifier must be a DigitClassifier"),
+                          (lambda: predict_bytes(data, "model.tflite"), "classifier must be a DigitClassifier"),
+                          (lambda: predict_files([data], clf), "inputs are paths.*got bytes"),
+                          (lambda: read_files([good, 3], None), "inputs are paths.*got int"),
+                          (lambda: predict_bytes(good, clf), "data must be an image file's bytes; got str"),
+                          (lambda: predict_bytes(None, clf), "got NoneType")):
+        with pytest.raises(UsageError, match=message):
+            call()
+

@@ -153,6 +153,8 @@ def test_explicit_folder_without_data_does_not_fall_back(tmp_path):
         mnist.load_mnist("test", tmp_path / "empty")
     with pytest.raises(DataError, match="not a folder"):
         mnist.load_mnist("test", tmp_path / "missing")
+    with pytest.raises(UsageError, match="data_dir must be the path of the folder holding MNIST; got int"):
+        mnist.load_mnist("test", 123)  # was a TypeError traceback
 
 
 def test_search_order_env_then_cache(tmp_path, monkeypatch):
