@@ -238,3 +238,33 @@ def test_phone_sized_page_shows_answers_and_errors_in_view(server, phone, mnist_
         WebDriverWait(phone, 20).until(lambda d, before=before: _answers(d) > before)
         assert _answer(phone).startswith(expected)
         assert _in_view(phone, "error" if expected.startswith("error") else "answer"), expected
+
+
+def test_a_photo_over_the_body_limit_is_sent_again_shrunk(start_server, browser, mnist_test, tmp_path):
+    """A 12 MP phone-sized photo (3.7 MB) to a server that takes 1 MB: the 413 is not the end, the page
+    redraws the photo at 2048 px, sends it again, shows the answer and says what it did."""
+    import io
+
+    from photos import make_photo
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    images, _ = mnist_test
+    small = make_photo(images[0], np.random.default_rng(0), size=(480, 640), jpeg=False)
+    big = np.asarray(Image.fromarray(small).resize((4000, 3000), Image.BICUBIC), np.int16)
+    big = np.clip(big + np.random.default_rng(1).integers(-12, 13, big.shape), 0, 255).astype(np.uint8)  # a sensor's noise
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, "JPEG", quality=92)
+    assert len(buf.getvalue()) > 2_000_000
+    photo = tmp_path / "phone.jpg"
+    photo.write_bytes(buf.getvalue())
+    s = start_server("--max-body-mb", "1")
+    browser.get(s.url + "/")
+    before = _answers(browser)
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 30).until(lambda d: _answers(d) > before)
+    assert _answer(browser) == "7"
+    note = browser.find_element(By.ID, "note")
+    assert note.is_displayed() and "over the server's limit" in note.text and "2048 px" in note.text

@@ -10,6 +10,7 @@ const top3 = document.getElementById("top3");
 const errorBox = document.getElementById("error");
 const classifyButton = document.getElementById("classify");
 const resultSection = document.getElementById("result-section");
+const noteLine = document.getElementById("note");
 let drawn = false;
 let last = null;
 
@@ -74,40 +75,93 @@ classifyButton.addEventListener("click", () => {
 });
 
 // ---------------------------------------------------------------- photos
-document.getElementById("photo").addEventListener("change", (event) => {
+// A phone's photo can be larger than the server takes (413: 48-200 MP modes make 15-30 MB files; the server
+// may also cut such an upload short, which fetch sees as a network error): it is then sent once more,
+// redrawn at SHRUNK_SIDE pixels on its long side (upright: the browser applies its EXIF turn).
+const SHRUNK_SIDE = 2048;
+
+function photoForm(blob, name) {
+  const form = new FormData();
+  form.append("image", blob, name);
+  return form;
+}
+
+async function shrink(file) {
+  const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+  const scale = Math.min(1, SHRUNK_SIDE / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+}
+
+document.getElementById("photo").addEventListener("change", async (event) => {
   const file = event.target.files[0];
   if (!file) return;
-  const mode = document.querySelector("input[name=mode]:checked").value;
-  const form = new FormData();
-  form.append("image", file, file.name);
-  send(mode === "read" ? "/v1/read" : "/v1/predict?top_k=3", form, null);
   event.target.value = "";  // the same file again fires change again
+  const mode = document.querySelector("input[name=mode]:checked").value;
+  const url = mode === "read" ? "/v1/read" : "/v1/predict?top_k=3";
+  const status = await send(url, photoForm(file, file.name), null, false);
+  if (status !== 413 && status !== 0) return;
+  const smaller = await shrink(file).catch(() => null);
+  const note = "the photo (" + (file.size / 1e6).toFixed(1) + " MB) was over the server's limit: sent at " +
+    SHRUNK_SIDE + " px";
+  await send(url, smaller && photoForm(smaller, file.name), null, true, note);
 });
 
 // ---------------------------------------------------------------- talking to the API
-async function send(url, body, type) {
+// POST body to url and show the answer; returns the HTTP status (0: no answer). With last=false a 413 or
+// no answer is kept quiet (the caller sends a smaller photo; a null body then shows what was kept).
+let keptError = null;
+
+async function send(url, body, type, last = true, note = "") {
+  if (body === null) {  // nothing smaller to send: show the error kept back
+    finish(() => showError(keptError || "the photo is too large"));
+    return 0;
+  }
   showAnswer(null);
   answer.textContent = "…";
   classifyButton.disabled = true;
+  let status = 0;
   try {
     const headers = authHeaders();
     if (type) headers["Content-Type"] = type;  // multipart sets its own, with the boundary
     const response = await fetch(url, { method: "POST", headers, body });
+    status = response.status;
     const data = await response.json().catch(() => ({ error: "the server sent no JSON (HTTP " + response.status + ")" }));
-    if (!response.ok) {
-      showError(data.error || ("HTTP " + response.status));
-    } else if ("number" in data) {
-      showReading(data);
-    } else {
-      showPrediction(data);
+    if (status === 413 && !last) {
+      keptError = data.error || "HTTP 413";
+      return status;
     }
+    finish(() => {
+      if (!response.ok) {
+        showError(data.error || ("HTTP " + response.status));
+      } else if ("number" in data) {
+        showReading(data);
+      } else {
+        showPrediction(data);
+      }
+      noteLine.textContent = note;
+      noteLine.hidden = !note;
+    });
   } catch (err) {
-    showError("cannot reach the server: " + err.message);
+    if (!last) {
+      keptError = "cannot reach the server: " + err.message;
+      return 0;
+    }
+    finish(() => showError("cannot reach the server: " + err.message));
   } finally {
-    reveal();
     classifyButton.disabled = false;
-    document.body.dataset.answers = String(Number(document.body.dataset.answers || 0) + 1);  // for tests
   }
+  return status;
+}
+
+function finish(show) {
+  show();
+  reveal();
+  document.body.dataset.answers = String(Number(document.body.dataset.answers || 0) + 1);  // for tests
 }
 
 // On a phone the answer is below the photo button, out of sight: bring it (and any error) into view.
@@ -121,6 +175,7 @@ function showAnswer(text) {
   top3.replaceChildren();
   errorBox.hidden = true;
   errorBox.textContent = "";
+  noteLine.hidden = true;
 }
 
 function showError(message) {
