@@ -6,7 +6,7 @@ lets requests in progress finish (up to the time limit), then returns.
 
 The connection guards live here, in uvicorn's h11 protocol (:func:`_protocol`), because the app
 only sees complete request headers: each request's headers must arrive within the time limit
-(a client that connects and trickles them, "slowloris", or sends nothing, is cut off: 408 JSON,
+(at least :data:`KEEP_ALIVE` s; a client that connects and trickles them, "slowloris", or sends nothing, is cut off: 408 JSON,
 or a silent close when nothing came), at most :func:`max_connections` connections are open at
 once (the next gets 503 JSON with ``Retry-After``; uvicorn's own bound refused every request
 once it was reached, in plain text), and a request HTTP cannot parse gets a JSON 400 (431 for
@@ -27,6 +27,8 @@ from pathlib import Path
 from edgedigits_runtime.errors import UsageError
 
 __all__ = ["run", "is_loopback", "max_connections", "ServeWarning"]
+
+KEEP_ALIVE = 5  # seconds an idle connection stays open; the least time a request's headers have
 
 
 class ServeWarning(UserWarning):
@@ -66,7 +68,8 @@ def _protocol(limits, counters: dict):
     from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE  # what uvicorn gives h11 (16 KB)
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    bound, deadline = max_connections(limits), limits.timeout
+    # A short --timeout (0.1 s) must not cut a client between its connect and its first bytes on a busy machine.
+    bound, deadline = max_connections(limits), max(limits.timeout, KEEP_ALIVE)
     busy = json.dumps({"error": f"busy: {bound} connections are open; retry in a moment", "status": 503}).encode()
 
     async def refuse(scope, receive, send):  # the app of a connection over the bound
@@ -200,7 +203,7 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
         interface="asgi3", log_level="info" if access_log else "warning", access_log=access_log,
         timeout_graceful_shutdown=math.ceil(limits.timeout) + 1,
         limit_concurrency=None,  # the protocol's bound on connections instead (uvicorn's refuses them all, in plain text)
-        timeout_keep_alive=5, server_header=False,
+        timeout_keep_alive=KEEP_ALIVE, server_header=False,
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal that stopped it once it has shut down; ours then just returns.
