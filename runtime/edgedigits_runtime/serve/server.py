@@ -5,12 +5,12 @@ dependency on the device. On SIGTERM (``systemctl stop``) or Ctrl-C it stops acc
 lets requests in progress finish (up to the time limit), then returns.
 
 The connection guards live here, in uvicorn's h11 protocol (:func:`_protocol`), because the app
-only sees complete request headers: each request's headers must arrive within the time limit
-(at least :data:`KEEP_ALIVE` s; a client that connects and trickles them, "slowloris", or sends nothing, is cut off: 408 JSON,
-or a silent close when nothing came), at most :func:`max_connections` connections are open at
-once (the next gets 503 JSON with ``Retry-After``; uvicorn's own bound refused every request
-once it was reached, in plain text), and a request HTTP cannot parse gets a JSON 400 (431 for
-headers over 16 KB), like every other error.
+only sees complete request headers: each request's headers must arrive within the time limit (at
+least :data:`KEEP_ALIVE` s; a client that trickles them, "slowloris", gets 408 JSON, one that sends
+nothing is closed); a client that stops reading its answers is dropped after as long; at most
+:func:`max_connections` connections are open at once (the next gets 503 JSON with ``Retry-After``;
+uvicorn's own bound refused every request once it was reached, in plain text); and a request HTTP
+cannot parse gets a JSON 400 (431 for headers over 16 KB), like every other error.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def _protocol(limits, counters: dict):
 
     class Protocol(H11Protocol):
         _timer = None
+        _stalled = None
 
         def connection_made(self, transport):
             super().connection_made(transport)
@@ -110,7 +111,22 @@ def _protocol(limits, counters: dict):
 
         def connection_lost(self, exc):
             self._disarm()
+            self._unstall()
             super().connection_lost(exc)
+
+        def pause_writing(self):  # the client reads nothing and its buffers are full: its answer waits
+            super().pause_writing()
+            if self._stalled is None:
+                self._stalled = self.loop.call_later(deadline, self.transport.abort)  # then it is dropped
+
+        def resume_writing(self):
+            self._unstall()
+            super().resume_writing()
+
+        def _unstall(self):
+            if self._stalled is not None:
+                self._stalled.cancel()
+                self._stalled = None
 
         def _headers_late(self):
             self._timer = None

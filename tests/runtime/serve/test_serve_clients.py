@@ -105,6 +105,33 @@ def test_slowloris_and_silent_connections_are_cut_off(start_server):
         sock.close()
 
 
+def test_a_client_that_never_reads_its_answers_is_dropped(start_server):
+    """Pipelined requests and no reading: once the answers fill the buffers, the server waits KEEP_ALIVE s
+    more and drops the connection (uvicorn alone held it, and its request, for ever)."""
+    import time
+
+    s = start_server("--timeout", "1")
+    sock = _connect(s)
+    sock.setblocking(False)
+    request = b"GET /v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 50
+    deadline = time.monotonic() + 60
+    idle_since = time.monotonic()
+    error = 0
+    while not error:
+        assert time.monotonic() < deadline, "the server never dropped a client that reads nothing"
+        try:
+            sock.send(request)
+            idle_since = time.monotonic()
+        except BlockingIOError:  # the server reads no more: its answers wait for us
+            time.sleep(0.1)
+        except OSError:
+            break  # reset while sending: dropped
+        if time.monotonic() - idle_since > 0.5:
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)  # ECONNRESET once dropped
+    sock.close()
+    assert _get_health(s) == 200
+
+
 def test_connections_past_the_bound_get_503_json_the_rest_are_served(start_server):
     """At most max_connections open: the next one gets 503 JSON + Retry-After; those before it are served."""
     from edgedigits_runtime.serve import Limits
