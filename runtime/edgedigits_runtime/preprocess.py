@@ -7,8 +7,9 @@ per-pixel work on a reduced copy of the photo:
 
 1. decode (files/bytes): Pillow reads only the header (what it is, its size: the
    decompression-bomb and tiny-image checks happen before any pixel is decoded, whether it has
-   transparency, its EXIF orientation); OpenCV decodes the pixels as grey, EXIF orientation
-   applied, to a working image of :data:`WORK_MIN` to :data:`WORK_SIZE` pixels on the long side
+   transparency, its EXIF orientation); OpenCV decodes the pixels as grey (Pillow the formats OpenCV
+   cannot: TGA, PCX, QOI, ...), EXIF orientation applied, to a working image of :data:`WORK_MIN` to
+   :data:`WORK_SIZE` pixels on the long side
    (the photo, or the region asked for, reduced by 1, 2, 4 or 8: JPEGs decoded at that scale in
    the DCT domain, other formats and arrays decoded whole and area-averaged by the same
    factor, so they all give the same working image); transparency is flattened;
@@ -264,6 +265,8 @@ def _decode(source, name, roi):
             img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
             if img is not None:
                 img = _grey_from_array(_orient(_samples_to_uint8(img, label), orientation, cv2), cv2)
+    if img is None and kind not in _OPENCV_FORMATS:  # a format OpenCV does not decode at all (TGA, PCX, QOI, ...)
+        img = _pillow_grey(data, label, kind, cv2)
     if img is None:
         raise InputError(f"{label} is truncated or corrupted (its {kind or 'image'} data cannot be decoded); "
                          "re-save or re-copy it")
@@ -322,6 +325,34 @@ def _jpeg_cut_short(data: bytes) -> bool:
                 return True
             end = found.start()
         pos = end
+
+
+# Pillow's names of the formats every OpenCV build decodes: their data OpenCV refuses is truncated or corrupted
+# (Pillow may still make something of a cut file; it is refused all the same, on every OpenCV). Others (TGA, PCX, QOI,
+# and AVIF or JPEG 2000 where OpenCV was built without them) are decoded by Pillow when OpenCV cannot.
+_OPENCV_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF", "WEBP", "GIF", "PPM", "SUN")
+
+
+def _pillow_grey(data: bytes, label: str, kind: str | None, cv2) -> np.ndarray:
+    """What OpenCV could not decode, decoded by Pillow (its size already checked) as OpenCV would give it: uint8
+    grey, EXIF orientation applied, transparency flattened. Formats such as TGA, PCX, QOI, SGI, DDS, XBM.
+
+    Raises:
+      InputError: Pillow cannot decode it either (truncated or corrupted; its reason in the message).
+    """
+    Image = _require_pillow()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            rgb = _pil_array(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"{label} is truncated or corrupted (its {kind or 'image'} data cannot be decoded: "
+                         f"{exc}); re-save or re-copy it") from None
+    if rgb.dtype == bool:
+        rgb = rgb.astype(np.uint8) * np.uint8(255)  # (Pillow's 1-bit arrays may hold 255 for True: no .view)
+    if rgb.ndim == 3:  # RGB(A) -> BGR(A), OpenCV's order
+        rgb = rgb[..., [2, 1, 0, 3]] if rgb.shape[2] == 4 else rgb[..., ::-1]
+    return _grey_from_array(np.ascontiguousarray(rgb), cv2)
 
 
 def _reduction(w: int, h: int) -> int:

@@ -63,6 +63,26 @@ def test_tight_crops_filling_the_frame(clf, sample, invert):
     assert accuracy >= baseline - 0.02, f"{accuracy:.1%} vs MNIST {baseline:.1%}"
 
 
+@pytest.mark.parametrize("fmt, mode", [("TGA", "RGB"), ("PCX", "RGB"), ("QOI", "RGB"), ("SGI", "RGB"), ("XBM", "1"),
+                                       ("DDS", "RGB"), ("IM", "L")])
+def test_formats_opencv_does_not_decode_are_read_by_pillow(sample, fmt, mode):
+    """TGA, PCX, QOI, ... were "truncated or corrupted; re-save or re-copy it" (OpenCV cannot decode them; the files
+    were fine): now decoded by Pillow like the PNG of the same photo. A cut file is still refused as truncated."""
+    photo = make_photo(sample[0][0], np.random.default_rng(0), jpeg=False, rgb=False)
+    image = Image.fromarray(photo).convert(mode, dither=Image.Dither.NONE)
+    buf = io.BytesIO()
+    try:
+        image.save(buf, format=fmt)
+    except (KeyError, OSError, ValueError):  # pragma: no cover - a Pillow build without this writer
+        pytest.skip(f"this Pillow cannot write {fmt}")
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    assert _close(preprocess_image(buf.getvalue()), preprocess_image(png.getvalue()), tolerance=0.02)
+    if fmt in ("TGA", "PCX", "SGI"):
+        with pytest.raises(InputError, match="truncated or corrupted"):
+            preprocess_image(buf.getvalue()[: len(buf.getvalue()) // 2])
+
+
 def test_pillow_images_of_every_mode_read_as_their_files(sample, tmp_path):
     """A Pillow image is read as its file would be (np.asarray of a palette image gave palette indices; 16-bit and
     LA images were refused; an EXIF-rotated photo opened with Pillow was read on its side)."""
