@@ -52,6 +52,7 @@ _PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' 
                  "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 _MULTIPART = "multipart/form-data"
 _WHOLE = re.compile(r"[+-]?[0-9]+")  # ASCII digits only
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # ASCII digits only
 PREDICT_PARAMS = ("top_k", "threshold")
 READ_PARAMS = ("digits", "roi", "threshold")
 
@@ -225,10 +226,7 @@ def _threshold(params: dict) -> float | None:
     text = params.get("threshold")
     if text is None:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = float(text) if _DECIMAL.fullmatch(text.strip()) else math.nan  # float() also takes '٠.٥', '.5_0', 'nan'
     if not 0.0 <= value <= 1.0:
         raise ApiError(400, f"threshold must be a probability from 0 to 1; got {text!r}")
     return value

@@ -268,3 +268,61 @@ def test_a_photo_over_the_body_limit_is_sent_again_shrunk(start_server, browser,
     assert _answer(browser) == "7"
     note = browser.find_element(By.ID, "note")
     assert note.is_displayed() and "over the server's limit" in note.text and "2048 px" in note.text
+
+
+class _PrefixProxy:
+    """A reverse proxy serving the server under /digits/ (as nginx's `location /digits/ { proxy_pass ...; }`)."""
+
+    def __init__(self, upstream_port: int):
+        import http.client
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self):
+                if not self.path.startswith("/digits/"):
+                    self.send_error(404)
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")}
+                upstream.request(self.command, self.path[len("/digits"):], body=body or None, headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/digits/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_the_page_behind_a_reverse_proxy_at_a_path(server, browser):
+    """Every URL of the page is relative: at https://host/digits/ it loads its files, the model's details
+    and answers (absolute /static/ and /v1/ URLs went to the proxy's root: a page without script or answers)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    proxy = _PrefixProxy(server.port)
+    try:
+        browser.get(proxy.url)
+        WebDriverWait(browser, 20).until(lambda d: "verified" in d.find_element(By.ID, "model").text)
+        _draw(browser, SEVEN, "mouse")
+        assert _click_and_answer(browser) == "7"
+    finally:
+        proxy.close()

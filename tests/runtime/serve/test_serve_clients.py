@@ -227,6 +227,8 @@ def test_work_longer_than_the_timeout_is_504_at_the_limit(start_server, png):
     ("/v1/predict?top_k=%D9%A3", "top_k must be"),              # an Arabic-Indic 3: int() takes it, the API does not
     ("/v1/read?digits=0_3", "digits must be"),                  # int("0_3") == 3
     ("/v1/read?roi=1_0,0,100,100", "roi must be"),
+    ("/v1/predict?threshold=%D9%A0.%D9%A5", "threshold must be"),  # an Arabic-Indic 0.5: float() takes it
+    ("/v1/read?threshold=.5_0", "threshold must be"),
 ])
 def test_query_parameters_are_checked(plain_server, png, query, words):
     import httpx

@@ -71,7 +71,7 @@ for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) {
 document.getElementById("clear").addEventListener("click", () => { clearPad(); showAnswer(null); });
 classifyButton.addEventListener("click", () => {
   if (!drawn) { showError("draw a digit first"); reveal(); return; }
-  pad.toBlob((blob) => send("/v1/predict?top_k=3", blob, "image/png"), "image/png");
+  pad.toBlob((blob) => send("v1/predict?top_k=3", blob, "image/png"), "image/png");
 });
 
 // ---------------------------------------------------------------- photos
@@ -102,7 +102,7 @@ document.getElementById("photo").addEventListener("change", async (event) => {
   if (!file) return;
   event.target.value = "";  // the same file again fires change again
   const mode = document.querySelector("input[name=mode]:checked").value;
-  const url = mode === "read" ? "/v1/read" : "/v1/predict?top_k=3";
+  const url = mode === "read" ? "v1/read" : "v1/predict?top_k=3";
   const status = await send(url, photoForm(file, file.name), null, false);
   if (status !== 413 && status !== 0) return;
   const smaller = await shrink(file).catch(() => null);
@@ -112,6 +112,7 @@ document.getElementById("photo").addEventListener("change", async (event) => {
 });
 
 // ---------------------------------------------------------------- talking to the API
+// Every URL is relative to the page: behind a reverse proxy at a path (https://host/digits/) it still works.
 // POST body to url and show the answer; returns the HTTP status (0: no answer). With last=false a 413 or
 // no answer is kept quiet (the caller sends a smaller photo; a null body then shows what was kept).
 let keptError = null;
@@ -218,7 +219,7 @@ function showReading(data) {
 async function showModel() {
   const line = document.getElementById("model");
   try {
-    const response = await fetch("/v1/model", { headers: authHeaders() });
+    const response = await fetch("v1/model", { headers: authHeaders() });
     const data = await response.json();
     if (response.status === 401) {
       line.textContent = "this server needs a token: paste it in the field below";
