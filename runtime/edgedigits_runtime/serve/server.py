@@ -123,6 +123,12 @@ def _protocol(limits, counters: dict):
             self._unstall()
             super().resume_writing()
 
+        def shutdown(self):  # SIGTERM: an answer that waits for a client reading nothing will never arrive
+            if self._stalled is not None:
+                self.transport.abort()
+                return
+            super().shutdown()
+
         def _unstall(self):
             if self._stalled is not None:
                 self._stalled.cancel()
