@@ -75,6 +75,10 @@ _candidate("t-w40", lambda L: [*_cbr(L, 8), L.MaxPooling2D(2), *_cbr(L, 14, padd
 # It failed issue 13's int8-validation rule (RESULTS, thirteenth session).
 _candidate("t-w46n", lambda L: [*_cbr(L, 8), L.MaxPooling2D(2), *_cbr(L, 12, padding="valid"), L.MaxPooling2D(2),
                                 *_cbr(L, 46, padding="valid"), L.MaxPooling2D(2)])
+# t-w40d0 (fifteenth session): the registered `tiny` (8|14v|40v) without the head's dropout (same MACs, parameters
+# and size): a model this small may underfit rather than overfit.
+_candidate("t-w40d0", lambda L: [*_cbr(L, 8), L.MaxPooling2D(2), *_cbr(L, 14, padding="valid"), L.MaxPooling2D(2),
+                                 *_cbr(L, 40, padding="valid"), L.MaxPooling2D(2)], dropout=0.0)
 # --- teacher candidates (issue 13: a clearly better teacher than an ensemble of edge runs). `x-vgg` was the
 # registered `vgg` before it was registered (same layers); `x-wide`, edge at 2x channels, was no better than edge.
 _candidate("x-wide", lambda L: [*_cbr(L, 32), L.MaxPooling2D(2), *_cbr(L, 64), L.MaxPooling2D(2),
