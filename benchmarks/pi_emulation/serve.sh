@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `edgedigits-rt serve` in the emulated Raspberry Pi: install the `serve` extra offline from the
-# target's own wheels (pip's resolution for its Python and platform: aarch64 or pure Python only),
+# target's own wheels (pip's resolution for its Python and platform: aarch64, armv7l or pure Python only; on
+# armhf-bookworm the serve extra's server packages by name, OpenCV and Pillow from Debian as run.sh installs them),
 # start the server inside the emulation, and answer HTTP requests sent from the host over loopback
 # (qemu-user shares the host's network): one digit image and one health check, compared with the
 # host's `edgedigits-rt predict --json` on the same file. Then SIGTERM, and the server must exit 0.
@@ -26,7 +27,10 @@ PI="${PI:-$(board_default)}"
 SOURCE="${SOURCE:-head}"
 PYTHON="${PYTHON:-python3}"
 MNIST="$(cd "${MNIST:-${EDGEDIGITS_DATA:?set EDGEDIGITS_DATA or MNIST to the MNIST folder}}" && pwd)" || exit 1
-EXTRAS_SERVE="litert,serve"
+EXTRAS_SERVE="${EXTRAS%%,*},serve"   # the target's interpreter (litert; tflite-runtime on armhf) and the serve extra
+# Where Debian provides the image libraries (armhf: NO_WHEEL, no armv7l wheel on PyPI), the serve extra would make pip
+# build OpenCV from source: the user installs the interpreter's extra and the serve extra's own packages by name.
+INSTALL_ARGS=("edgedigits-runtime[$EXTRAS_SERVE]")
 TOKEN="pi-emulation-$(date +%s)"
 
 RUN="$T/serve"; LOGS="$RUN/logs"
@@ -37,24 +41,39 @@ log() { printf '\n== [%s serve] %s\n' "$TARGET" "$*"; }
 note "target: $TARGET ($DESCRIPTION), board $PI (qemu -cpu $(board_cpu "$PI"))"
 
 # --- 1. the serve extra's wheels for the target (pip's real resolution, binary only) ---------------
-mapfile -t REQS < <("$PYTHON" - "$REPO/runtime/pyproject.toml" ${EXTRAS_SERVE//,/ } <<'EOF'
-import sys, tomllib
+_serve_reqs() {  # [--serve-only] extra...: requirements from runtime/pyproject.toml, without NO_WHEEL's packages
+  "$PYTHON" - "$REPO/runtime/pyproject.toml" "${NO_WHEEL[*]:-}" "$@" <<'EOF'
+import re, sys, tomllib
 p = tomllib.load(open(sys.argv[1], "rb"))["project"]
-reqs = list(p.get("dependencies", []))
-for extra in sys.argv[2:]:
+skip, extras = set(sys.argv[2].split()), sys.argv[3:]
+serve_only = extras[:1] == ["--serve-only"]
+reqs = [] if serve_only else list(p.get("dependencies", []))
+for extra in extras[1:] if serve_only else extras:
     reqs += p["optional-dependencies"][extra]
-print("\n".join(dict.fromkeys(reqs)))
+name = lambda r: re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].strip().lower()
+print("\n".join(r for r in dict.fromkeys(reqs) if name(r) not in skip))
 EOF
-)
+}
+mapfile -t REQS < <(_serve_reqs ${EXTRAS_SERVE//,/ })
+if [ "${#NO_WHEEL[@]}" -gt 0 ]; then
+  mapfile -t SERVE_PKGS < <(_serve_reqs --serve-only serve)
+  INSTALL_ARGS=("edgedigits-runtime[${EXTRAS%%,*}]" "${SERVE_PKGS[@]}")
+fi
 WHEELS="$T/wheels-serve"
-hash="$(printf '%s\n' "$PYVER" "${PIP_PLATFORMS[@]}" "${REQS[@]}" | sha256sum | cut -c1-16)"
+hash="$(printf '%s\n' "$PYVER" "${PIP_PLATFORMS[@]}" "${NO_DEPS[@]:-}" "${REQS[@]}" | sha256sum | cut -c1-16)"
 if [ ! -e "$WHEELS/.done-$hash" ]; then
   log "downloading the serve extra's wheels for $TARGET: ${REQS[*]}"
   rm -rf "$WHEELS"; mkdir -p "$WHEELS"
   plat_args=(); for p in "${PIP_PLATFORMS[@]}"; do plat_args+=(--platform "$p"); done
-  "$PYTHON" -m pip download -q --disable-pip-version-check --only-binary=:all: --implementation cp \
-    --python-version "$PYVER" --abi "cp${PYVER/./}" --abi abi3 --abi none "${plat_args[@]}" -d "$WHEELS" "${REQS[@]}" \
-    2> >(grep -v "^WARNING: Location '.*' is ignored" >&2) || { echo "error: pip download failed" >&2; exit 1; }
+  with=() without=()
+  for r in "${REQS[@]}"; do  # NO_DEPS: wheels whose dependencies come from Debian (tflite-runtime -> numpy on armhf)
+    if printf '%s\n' "${NO_DEPS[@]:-}" | grep -qx "$(printf '%s' "$r" | sed 's/[<>=!~;\[ ].*//')"; then without+=("$r"); else with+=("$r"); fi
+  done
+  pip=("$PYTHON" -m pip download -q --disable-pip-version-check --only-binary=:all: --implementation cp
+       --python-version "$PYVER" --abi "cp${PYVER/./}" --abi abi3 --abi none "${plat_args[@]}" -d "$WHEELS")
+  { [ "${#with[@]}" -eq 0 ] || "${pip[@]}" "${with[@]}"; } 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2) \
+    && { [ "${#without[@]}" -eq 0 ] || "${pip[@]}" --no-deps "${without[@]}"; } 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2) \
+    || { echo "error: pip download failed" >&2; exit 1; }
   touch "$WHEELS/.done-$hash"
 fi
 # Every wheel is pure Python or built for the target's machine: nothing compiles on the Pi.
@@ -104,12 +123,13 @@ WHEEL="$(cd "$RUN/dist" && ls edgedigits_runtime-*-py3-none-any.whl | head -1)"
 note "wheel: $WHEEL ($(unzip -l "$RUN/dist/$WHEEL" | grep -c 'serve/static/') page files inside)"
 
 # --- 3. install in the emulated Pi, offline ----------------------------------------------------------
-log "emulated $PI: venv and pip install \"edgedigits-runtime[$EXTRAS_SERVE]\" (slow under qemu: minutes)"
+log "emulated $PI: venv and pip install ${INSTALL_ARGS[*]} (slow under qemu: minutes)"
 VENV="$RUN/venv"
 # shellcheck disable=SC2086
 check pi-venv guest_venv "$T" "$PI" "$VENV" $VENV_FLAGS
 check pi-install-serve _pi "$VENV/bin/pip" install --no-index --find-links "$WHEELS" --find-links "$RUN/dist" \
-  "edgedigits-runtime[$EXTRAS_SERVE]"
+  "${INSTALL_ARGS[@]}"
+note "  install: pip install ${INSTALL_ARGS[*]}${VENV_FLAGS:+ (venv $VENV_FLAGS)}"
 note "  installed: $(_pi "$VENV/bin/pip" list --format=freeze 2>/dev/null | grep -Ei '^(edgedigits|starlette|uvicorn|python-multipart|ai-edge|numpy|opencv)' | tr '\n' ' ')"
 check pi-machine _pi "$VENV/bin/python" -c "import platform, sys; print(platform.machine(), platform.python_version()); sys.exit(platform.machine() not in ('aarch64', 'armv7l'))"
 
