@@ -172,6 +172,10 @@ def _media_type(request: Request) -> str:
 async def _read_image(request: Request) -> tuple[bytes, str]:
     """The uploaded image's bytes and a name for it: the raw body or a multipart file field."""
     media = _media_type(request)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":  # the bytes would be read as a broken image ("not an image"): say what is wrong
+        raise ApiError(415, f"Content-Encoding {encoding} is not supported: send the image file's bytes as they are "
+                       "(a PNG or JPEG is compressed already)")
     if media == _MULTIPART:
         try:
             form = await request.form(max_files=1, max_fields=16, max_part_size=64 * 1024)

@@ -6,6 +6,7 @@ keeps serving after it.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import socket
@@ -245,6 +246,8 @@ BAD_REQUESTS = {
     "form-urlencoded (curl -d)": ("POST", "/v1/predict", lambda d: {"content": d["png"], "headers": {
         "Content-Type": "application/x-www-form-urlencoded"}}, 415, "Content-Type"),
     "no content type": ("POST", "/v1/predict", lambda d: {"content": d["png"]}, 415, "Content-Type"),
+    "gzip-encoded body": ("POST", "/v1/predict", lambda d: {"content": gzip.compress(d["png"]), "headers": {
+        "Content-Type": "image/png", "Content-Encoding": "gzip"}}, 415, "Content-Encoding gzip"),
     "broken multipart": ("POST", "/v1/predict", lambda d: {"content": b"--xyz\r\nContent-Disposition: form-data; name=\"image\"; "
                                                            b"filename=\"a.png\"\r\n\r\n" + d["png"],
                                                            "headers": {"Content-Type": "multipart/form-data; boundary=xyz"}},
