@@ -232,8 +232,9 @@ def _decode(source, name, roi):
             mode, kind = head.mode, head.format
             alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in head.info)
             orientation = head.getexif().get(0x0112, 1)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise InputError(f"{label} is too large to decode safely ({exc}); use a smaller image") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise InputError(f"{label} is too large to decode safely: over the {MAX_PIXELS / 1e6:.0f} MP limit (a "
+                             "decompression bomb?); use a smaller image") from None  # (Pillow's message: its own limit)
         except UnidentifiedImageError:
             raise InputError(f"{label} is not an image (PNG, JPEG, BMP, ...) that can be read") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:  # a header cut short or corrupted
