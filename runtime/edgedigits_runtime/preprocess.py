@@ -436,7 +436,13 @@ def _as_array(source) -> np.ndarray:
     """``np.asarray(source)`` (a Pillow image by :func:`_pil_array`), refused when ``source`` is no array at all (None,
     a number, a dict, ...)."""
     if type(source).__module__.startswith("PIL.") and hasattr(source, "mode"):
-        return _pil_array(source)
+        try:
+            return _pil_array(source)
+        except InputError:
+            raise
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:  # decoded only now: a cut file, a closed image
+            raise InputError(f"the Pillow image cannot be read ({exc}): its file is truncated or corrupted, or the "
+                             "image was closed") from None
     x = np.asarray(source)
     if not isinstance(source, np.ndarray) and (x.dtype.kind == "O" or x.ndim == 0):
         raise InputError(f"an image must be a file path, the file's bytes, a binary file object or an array (H, W), "

@@ -120,6 +120,14 @@ def test_pillow_images_of_every_mode_read_as_their_files(sample, tmp_path):
         assert _close(preprocess_image(opened), reference, tolerance=0.2)
     with pytest.raises(InputError, match=r"16-bit data: pass x >> 8"):
         preprocess_image(photo.astype(np.uint16) * 257)
+    grey.save(tmp_path / "p.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "p.png").read_bytes()[:2000])
+    with Image.open(tmp_path / "cut.png") as cut, pytest.raises(InputError, match="the Pillow image cannot be read"):
+        preprocess_image(cut)  # Pillow decodes lazily: an OSError at our call before
+    closed = Image.open(tmp_path / "p.png")
+    closed.close()
+    with pytest.raises(InputError, match="or the image was closed"):
+        preprocess_image(closed)
 
 
 def test_a_large_white_digit_on_black_is_not_dimmed_as_if_unevenly_lit(clf, sample, monkeypatch):
