@@ -239,6 +239,9 @@ def _decode(source, name, roi):
             raise InputError(f"{label} is not an image (PNG, JPEG, BMP, ...) that can be read") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:  # a header cut short or corrupted
             raise InputError(f"{label} is truncated or corrupted ({exc}); re-save or re-copy it") from None
+    if kind in _NEVER_DECODED:
+        raise InputError(f"{label} is PostScript ({kind}): not read, since decoding it runs Ghostscript on the file "
+                         "(a program, from whoever sent it); save it as PNG or JPEG")
     pixels = width * height
     if pixels > MAX_PIXELS:
         raise InputError(f"{label} is {width}x{height} = {pixels / 1e6:.0f} MP, over the "
@@ -332,6 +335,9 @@ def _jpeg_cut_short(data: bytes) -> bool:
 # (Pillow may still make something of a cut file; it is refused all the same, on every OpenCV). Others (TGA, PCX, QOI,
 # and AVIF or JPEG 2000 where OpenCV was built without them) are decoded by Pillow when OpenCV cannot.
 _OPENCV_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF", "WEBP", "GIF", "PPM", "SUN")
+# Pillow decodes EPS by running Ghostscript (an external interpreter with a history of exploits) on the file:
+# never for a file that may come from anyone (`edgedigits-rt serve`), so never at all.
+_NEVER_DECODED = ("EPS",)
 
 
 def _pillow_grey(data: bytes, label: str, kind: str | None, cv2) -> np.ndarray:

@@ -98,6 +98,22 @@ def test_formats_opencv_does_not_decode_are_read_by_pillow(sample, fmt, mode):
             preprocess_image(buf.getvalue()[: len(buf.getvalue()) // 2])
 
 
+def test_postscript_is_never_handed_to_ghostscript(sample, monkeypatch):
+    """An EPS file is refused from its header: Pillow would run Ghostscript on it (with gs installed, as on many
+    Pis with printing, the server ran it on anyone's upload)."""
+    import subprocess
+
+    def no_program(*args, **kwargs):  # pragma: no cover - the test fails if reached
+        raise AssertionError(f"an external program was started: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", no_program)
+    monkeypatch.setattr(subprocess, "check_call", no_program)
+    buf = io.BytesIO()
+    Image.fromarray(make_photo(sample[0][0], np.random.default_rng(0), jpeg=False, rgb=False)).save(buf, format="EPS")
+    with pytest.raises(InputError, match=r"PostScript \(EPS\).*Ghostscript.*PNG or JPEG"):
+        preprocess_image(buf.getvalue())
+
+
 def test_pillow_images_of_every_mode_read_as_their_files(sample, tmp_path):
     """A Pillow image is read as its file would be (np.asarray of a palette image gave palette indices; 16-bit and
     LA images were refused; an EXIF-rotated photo opened with Pillow was read on its side)."""

@@ -246,6 +246,8 @@ BAD_REQUESTS = {
     "form-urlencoded (curl -d)": ("POST", "/v1/predict", lambda d: {"content": d["png"], "headers": {
         "Content-Type": "application/x-www-form-urlencoded"}}, 415, "Content-Type"),
     "no content type": ("POST", "/v1/predict", lambda d: {"content": d["png"]}, 415, "Content-Type"),
+    "PostScript (EPS: Pillow would run Ghostscript)": ("POST", "/v1/predict", lambda d: {"content": d["eps"], "headers": {
+        "Content-Type": "image/png"}}, 422, "Ghostscript"),
     "gzip-encoded body": ("POST", "/v1/predict", lambda d: {"content": gzip.compress(d["png"]), "headers": {
         "Content-Type": "image/png", "Content-Encoding": "gzip"}}, 415, "Content-Encoding gzip"),
     "broken multipart": ("POST", "/v1/predict", lambda d: {"content": b"--xyz\r\nContent-Disposition: form-data; name=\"image\"; "
@@ -292,7 +294,9 @@ def test_bad_request_gets_json_error_and_server_keeps_serving(name, server, clie
     method, path, make, status, words = BAD_REQUESTS[name]
     buf = io.BytesIO()
     Image.new("L", (64, 64), 255).save(buf, "PNG")
-    data = {"png": pngs[0][0], "bomb": bomb, "blank": buf.getvalue()}
+    eps = io.BytesIO()
+    Image.new("L", (64, 64), 255).save(eps, "EPS")
+    data = {"png": pngs[0][0], "bomb": bomb, "blank": buf.getvalue(), "eps": eps.getvalue()}
     import httpx
 
     try:
