@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from edgedigits_runtime.errors import UsageError
+
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "read_at_most", "sha256_file", "sha256_bytes"]
 
 
@@ -107,9 +109,16 @@ def read_at_most(source, limit: int) -> bytes | None:
 
     Raises:
       OSError: the path cannot be opened or read (missing, a folder, no permission, ...).
+      UsageError: ``source`` is a text stream (``sys.stdin``, ``open(path)``), not a binary one.
     """
     if hasattr(source, "read"):
-        data = source.read(limit + 1)
+        try:
+            data = source.read(limit + 1)
+        except UnicodeDecodeError:
+            data = ""
+        if not isinstance(data, (bytes, bytearray)):
+            raise UsageError(f"a stream to read image or model bytes from must be binary (open(path, 'rb'), "
+                             f"sys.stdin.buffer); got a text stream ({type(source).__name__})")
     else:
         with open(source, "rb") as fh:
             st = os.fstat(fh.fileno())

@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from edgedigits_runtime.errors import UsageError
 from edgedigits_runtime.fileio import atomic_path, atomic_write_bytes, atomic_write_text, read_at_most, sha256_bytes, sha256_file
 
 
@@ -48,4 +49,7 @@ def test_read_at_most_stops_at_its_limit(tmp_path):
         assert read_at_most("/dev/zero", 1000) is None
     with pytest.raises(FileNotFoundError):
         read_at_most(tmp_path / "missing", 10)
+    for text in (io.StringIO("abc"), io.TextIOWrapper(io.BytesIO(b"\x89PNG\xff\xfe"), encoding="utf-8")):
+        with pytest.raises(UsageError, match="must be binary"):  # sys.stdin for sys.stdin.buffer: a TypeError later
+            read_at_most(text, 10)
 
