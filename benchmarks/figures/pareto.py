@@ -85,7 +85,8 @@ def _train_and_export(arch: str, seed: int, run_dir: Path, overrides: dict, data
         if row.status != "ok":
             raise SystemExit(f"{arch} seed {seed}: int8 export failed: {row.error}")
     metrics = json.loads(metrics_file.read_text())
-    return {"arch": arch, "seed": seed, "recipe": recipe, "run": str(run_dir), "int8": str(int8),
+    return {"arch": arch, "seed": seed, "recipe": recipe, "export_recipe": dict(get_architecture(arch).export_recipe),
+            "run": str(run_dir), "int8": str(int8),
             "macs": metrics["macs"], "params": metrics["params"], "keras_test_accuracy": metrics["test_accuracy"],
             "val_accuracy": metrics.get("val_accuracy"), "train_seconds": metrics["train_seconds"]}
 
@@ -97,6 +98,7 @@ def _summarise(rows: list[dict]) -> list[dict]:
         accs = [r["int8_accuracy"] for r in mine]
         table.append({
             "arch": arch, "seeds": [r["seed"] for r in mine], "recipe": mine[0]["recipe"],
+            "export_recipe": mine[0].get("export_recipe") or {},
             "int8_mean": statistics.mean(accs), "int8_min": min(accs), "int8_max": max(accs),
             "int8_sd": statistics.stdev(accs) if len(accs) > 1 else None,
             "val_mean": statistics.mean(r["val_accuracy"] for r in mine) if all(r["val_accuracy"] for r in mine) else None,
@@ -123,6 +125,8 @@ def _markdown(table: list[dict], reduced: str | None) -> str:
              "train time (mean) |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for t in table:
         recipe = ", ".join(f"{k}={v}" for k, v in t["recipe"].items()) or "defaults"
+        if t.get("export_recipe"):  # the int8 fine-tune it is exported with (its registry row), when not the default
+            recipe += "; export: " + ", ".join(f"{k}={v}" for k, v in t["export_recipe"].items())
         held = "– (no \"not a digit\")" if t.get("holdout_rejected") is None else \
             f"{t['holdout_rejected']:.1%} ({t['holdout_kind']})"
         lines.append(

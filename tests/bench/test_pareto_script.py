@@ -45,6 +45,10 @@ def test_table_means_over_seeds_with_the_not_a_digit_columns(monkeypatch):
     assert md[0].count("|") == md[1].count("|") == md[2].count("|") == md[3].count("|")
     assert "15,001 B" in md[2] and "15,020 B" in md[2] and "75.0% (shapes)" in md[2]
     assert 'no "not a digit"' in md[3]
+    assert "export:" not in md[2]  # no export recipe in the rows: the default fine-tune, nothing said
+    rows[0]["export_recipe"] = {"qat_epochs": 6.0}
+    table = {t["arch"]: t for t in pareto._summarise(rows)}
+    assert "defaults; export: qat_epochs=6.0" in pareto._markdown(list(table.values()), None).splitlines()[2]
     assert "REDUCED" in pareto._markdown(list(table.values()), "epochs=10")
 
 
