@@ -19,11 +19,9 @@ per-pixel work on a reduced copy of the photo:
    48x48 thumbnail, is subtracted (uneven lighting); when that leaves a large blob at the border
    and the blocks show a straight step (a hard shadow edge across the photo, which no smooth
    surface follows), the ink is measured instead against a median background (edges kept),
-   relative to it; when dark ink's paper is :data:`_UNEVEN` times brighter at its brightest than at its
+   relative to it; when the fitted paper is :data:`_UNEVEN` times brighter at its brightest than at its
    darkest (light falling off strongly across the photo), the ink is multiplied by the paper's median
-   level over its local level (within :data:`_GAIN`), so strokes in the dim part stay above the threshold
-   (not for light ink on a dark background: its level near 0 makes the ratio meaningless, and a large
-   white digit on black came out unevenly dimmed);
+   level over its local level (within :data:`_GAIN`), so strokes in the dim part stay above the threshold;
 4. blank check: no ink clearly above the noise -> :class:`~edgedigits_runtime.errors.InputError`;
 5. Otsu threshold, connected components: specks and blobs touching the border are ignored;
 6. crop to the ink, thicken strokes that would come out thinner than MNIST's, resize to fit
@@ -649,7 +647,7 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     ink = _surface(sign * paper + rest, h, w)
     cv2.addWeighted(grey, sign / 255.0, ink, -1.0, 0.0, dst=ink, dtype=cv2.CV_32F)
     np.maximum(ink, 0.0, out=ink)
-    if _UNEVEN < float("inf") and inverted:  # light ink on a dark board: its "paper" near 0, the ratio means nothing
+    if _UNEVEN < float("inf"):
         _relative_to_paper(ink, paper, cv2)
     found = _threshold_ink(ink, sigma, inverted, label, cv2)
     # A hard shadow edge across the photo: the smooth surface cannot follow it, and the shadow becomes one large
