@@ -65,6 +65,7 @@ MAX_PIXELS = 50_000_000  # larger images are refused (decompression bombs); a 48
 MAX_FILE_BYTES = 256 << 20  # larger files are refused unread (a 50 MP uncompressed RGBA image is 200 MB): /dev/zero
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
 WORK_MIN = 320  # ... and, when the photo is larger, at least this many (JPEGs decode at 1/2, 1/4, 1/8 scale)
+_FLATTEN_ROWS = 256  # a transparent image is flattened this many rows at a time (memory: _flatten_four)
 _BOX, _FIELD = 20, 28  # MNIST: the digit fits 20x20 inside 28x28
 _CENTRE = 14.0  # MNIST test digits' mean centre of mass (row and column)
 _TARGET_STROKE = 2.6  # MNIST stroke width in the 28x28 image, pixels (about)
@@ -258,7 +259,7 @@ def _decode(source, name, roi):
     if alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         if img is not None:
-            img = _grey_from_array(_orient(_to_uint8(img), orientation, cv2), cv2)
+            img = _orient(_grey_from_array(_to_uint8(img), cv2), orientation, cv2)  # grey first: no turned 4-channel copy
     elif kind in ("JPEG", "MPO") and factor > 1:  # decoded at 1/factor in the DCT domain: most of the work skipped
         img = cv2.imdecode(buf, getattr(cv2, f"IMREAD_REDUCED_GRAYSCALE_{factor}"))
     else:
@@ -412,18 +413,43 @@ def _grey_from_array(img: np.ndarray, cv2) -> np.ndarray:
         return img
     if img.shape[2] == 3:
         return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    return _flatten_alpha(cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY), cv2.extractChannel(img, 3), cv2)
+    return _flatten_four(img, cv2.COLOR_BGRA2GRAY, cv2)
 
 
-def _flatten_alpha(luma: np.ndarray, alpha: np.ndarray, cv2) -> np.ndarray:
+def _flatten_four(img: np.ndarray, code: int, cv2) -> np.ndarray:
+    """A 4-channel uint8 image (BGRA or RGBA: ``code`` turns it grey) -> uint8 grey, transparency flattened.
+
+    Done a band of :data:`_FLATTEN_ROWS` rows at a time, so that the peak memory is the decoded image and its grey
+    copy (a 49 MP RGBA PNG took the process to 845 MB at full size); the same bytes as at full size (a test).
+    """
+    bands = [img[y : y + _FLATTEN_ROWS] for y in range(0, img.shape[0], _FLATTEN_ROWS)]
+    opaque = ink = 0
+    for band in bands:  # first the whole image's opaque part: is it light or dark?
+        count, total = _opaque_sums(cv2.cvtColor(band, code), cv2.extractChannel(band, 3), cv2)
+        opaque, ink = opaque + count, ink + total
+    light = bool(opaque) and ink >= 127.5 * opaque
+    out = np.empty(img.shape[:2], np.uint8)
+    for y, band in zip(range(0, img.shape[0], _FLATTEN_ROWS), bands):
+        out[y : y + len(band)] = _flatten_alpha(cv2.cvtColor(band, code), cv2.extractChannel(band, 3), cv2, light)
+    return out
+
+
+def _opaque_sums(luma: np.ndarray, alpha: np.ndarray, cv2) -> tuple[int, float]:
+    """How many pixels are opaque (alpha > 0.5), and the sum of their luma (exact: integers in a double)."""
+    opaque = cv2.compare(alpha, 127, cv2.CMP_GT)
+    return cv2.countNonZero(opaque), cv2.sumElems(cv2.bitwise_and(luma, luma, mask=opaque))[0]
+
+
+def _flatten_alpha(luma: np.ndarray, alpha: np.ndarray, cv2, light: bool | None = None) -> np.ndarray:
     """Ink drawn on a transparent sheet: put it on a background that contrasts with it.
 
     ``luma`` and ``alpha`` uint8 (H, W); uint8 grey out: luma over alpha on white when the opaque part (alpha > 0.5)
-    is dark on average (or nothing is opaque), else on black. One float32 image at a time (a 49 MP RGBA photo took
-    1.6 GB with float copies of each).
+    is dark on average (or nothing is opaque), else on black; ``light`` gives that decision when ``luma`` is a band
+    of a larger image (:func:`_flatten_four`). One float32 image at a time.
     """
-    opaque = cv2.compare(alpha, 127, cv2.CMP_GT)
-    light = cv2.countNonZero(opaque) and cv2.mean(luma, mask=opaque)[0] >= 127.5
+    if light is None:
+        opaque, ink = _opaque_sums(luma, alpha, cv2)
+        light = bool(opaque) and ink >= 127.5 * opaque
     out = cv2.multiply(luma, alpha, scale=1.0 / 255.0, dtype=cv2.CV_32F)  # luma * alpha
     if not light:  # + 255 * (1 - alpha): on white
         np.subtract(out, alpha, out=out)
@@ -506,7 +532,7 @@ def _as_grey(array) -> np.ndarray:
             x = cv2.cvtColor(np.ascontiguousarray(x), cv2.COLOR_RGB2GRAY)
         else:
             x = np.ascontiguousarray(x)
-            x = _flatten_alpha(cv2.cvtColor(x, cv2.COLOR_RGBA2GRAY), cv2.extractChannel(x, 3), cv2)
+            x = _flatten_four(x, cv2.COLOR_RGBA2GRAY, cv2)
     return _to_working(np.ascontiguousarray(x), cv2)
 
 
