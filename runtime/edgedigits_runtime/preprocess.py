@@ -66,6 +66,7 @@ MAX_FILE_BYTES = 256 << 20  # larger files are refused unread (a 50 MP uncompres
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
 WORK_MIN = 320  # ... and, when the photo is larger, at least this many (JPEGs decode at 1/2, 1/4, 1/8 scale)
 _FLATTEN_ROWS = 256  # a transparent image is flattened this many rows at a time (memory: _flatten_four)
+_PILLOW_RGBA_PIXELS = 4_000_000  # 8-bit RGBA PNGs this large are decoded by Pillow (memory: _rgba_png_grey)
 _BOX, _FIELD = 20, 28  # MNIST: the digit fits 20x20 inside 28x28
 _CENTRE = 14.0  # MNIST test digits' mean centre of mass (row and column)
 _TARGET_STROKE = 2.6  # MNIST stroke width in the 28x28 image, pixels (about)
@@ -256,7 +257,9 @@ def _decode(source, name, roi):
     x0, y0, x1, y1 = (0, 0, width, height) if roi is None else _clip_roi(roi, width, height, label)
     factor = _reduction(x1 - x0, y1 - y0)
     buf = np.frombuffer(data, np.uint8)
-    if alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
+    if alpha and pixels >= _PILLOW_RGBA_PIXELS and kind == "PNG" and data[24:26] == b"\x08\x06":  # 8-bit RGBA
+        img = _orient(_rgba_png_grey(head, label, cv2), orientation, cv2)
+    elif alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         if img is not None:
             img = _orient(_grey_from_array(_to_uint8(img), cv2), orientation, cv2)  # grey first: no turned 4-channel copy
@@ -422,15 +425,38 @@ def _flatten_four(img: np.ndarray, code: int, cv2) -> np.ndarray:
     Done a band of :data:`_FLATTEN_ROWS` rows at a time, so that the peak memory is the decoded image and its grey
     copy (a 49 MP RGBA PNG took the process to 845 MB at full size); the same bytes as at full size (a test).
     """
-    bands = [img[y : y + _FLATTEN_ROWS] for y in range(0, img.shape[0], _FLATTEN_ROWS)]
+    return _flatten_bands(lambda: (img[y : y + _FLATTEN_ROWS] for y in range(0, img.shape[0], _FLATTEN_ROWS)),
+                          img.shape[:2], code, cv2)
+
+
+def _rgba_png_grey(image, label: str, cv2) -> np.ndarray:
+    """A large 8-bit RGBA PNG, opened by Pillow (``image``) -> uint8 grey, transparency flattened.
+
+    Pillow decodes it once (4 bytes a pixel; OpenCV's decode of the same file peaks at twice that) and hands it
+    over a band at a time: the same pixels, so the same grey as OpenCV's path (a test).
+    """
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise InputError(f"{label} is truncated or corrupted (its PNG data cannot be decoded); "
+                         "re-save or re-copy it") from None
+    width, height = image.size
+    return _flatten_bands(lambda: (np.asarray(image.crop((0, y, width, min(height, y + _FLATTEN_ROWS))))
+                                   for y in range(0, height, _FLATTEN_ROWS)), (height, width), cv2.COLOR_RGBA2GRAY, cv2)
+
+
+def _flatten_bands(bands, shape: tuple[int, int], code: int, cv2) -> np.ndarray:
+    """Flatten a 4-channel image given as ``bands()``, an iterator over its bands of rows (called twice: first the
+    whole image's opaque part decides light or dark, then each band is flattened) -> uint8 grey of ``shape``."""
     opaque = ink = 0
-    for band in bands:  # first the whole image's opaque part: is it light or dark?
+    for band in bands():
         count, total = _opaque_sums(cv2.cvtColor(band, code), cv2.extractChannel(band, 3), cv2)
         opaque, ink = opaque + count, ink + total
     light = bool(opaque) and ink >= 127.5 * opaque
-    out = np.empty(img.shape[:2], np.uint8)
-    for y, band in zip(range(0, img.shape[0], _FLATTEN_ROWS), bands):
+    out, y = np.empty(shape, np.uint8), 0
+    for band in bands():
         out[y : y + len(band)] = _flatten_alpha(cv2.cvtColor(band, code), cv2.extractChannel(band, 3), cv2, light)
+        y += len(band)
     return out
 
 

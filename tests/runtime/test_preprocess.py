@@ -78,6 +78,37 @@ def test_flattening_transparency_keeps_one_float_image_at_a_time(sample):
     assert (_flatten_alpha(luma, np.zeros_like(alpha), cv2) == 255).all()  # nothing opaque: white paper
 
 
+def test_large_rgba_pngs_decoded_by_pillow_give_opencvs_grey(monkeypatch):
+    """Large 8-bit RGBA PNGs are decoded by Pillow and flattened band by band (a 49 MP one took 620 MB through
+    OpenCV's decode, whose peak is twice the image): the same grey as OpenCV's path, EXIF turn and light ink
+    included; a cut file is still refused as truncated."""
+    from edgedigits_runtime import preprocess
+
+    rng = np.random.default_rng(2)
+    files = []
+    for light, orientation in ((False, 1), (True, 1), (False, 6), (True, 8)):
+        rgba = rng.integers(0, 256, (300, 420, 4), dtype=np.uint8)
+        rgba[..., :3] = rgba[..., :3] // 3 + (170 if light else 0)
+        rgba[100:200, 150:170, 3] = 255  # a bar of opaque ink
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        buf = io.BytesIO()
+        Image.fromarray(rgba, "RGBA").save(buf, "PNG", exif=exif)
+        files.append(buf.getvalue())
+    monkeypatch.setattr(preprocess, "_FLATTEN_ROWS", 64)
+    pillow_calls = []
+    monkeypatch.setattr(preprocess, "_rgba_png_grey",
+                        lambda *a, f=preprocess._rgba_png_grey: pillow_calls.append(1) or f(*a))
+    for data in files:
+        monkeypatch.setattr(preprocess, "_PILLOW_RGBA_PIXELS", 10**12)
+        opencv = preprocess.load_image(data)
+        monkeypatch.setattr(preprocess, "_PILLOW_RGBA_PIXELS", 0)
+        assert np.array_equal(preprocess.load_image(data), opencv)
+    assert len(pillow_calls) == len(files)  # each file went once through Pillow's path
+    with pytest.raises(InputError, match="truncated or corrupted"):
+        preprocess.load_image(files[0][: len(files[0]) // 2])
+
+
 def test_transparency_is_flattened_band_by_band_with_the_same_bytes(monkeypatch):
     """A 4-channel image is flattened a band of rows at a time (a 49 MP RGBA PNG took the server to 845 MB at full
     size): the same bytes as in one band, and the light/dark decision is the whole image's, not each band's."""
