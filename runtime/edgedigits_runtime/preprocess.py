@@ -452,7 +452,7 @@ def _flatten_bands(bands, shape: tuple[int, int], code: int, cv2) -> np.ndarray:
     for band in bands():
         count, total = _opaque_sums(cv2.cvtColor(band, code), cv2.extractChannel(band, 3), cv2)
         opaque, ink = opaque + count, ink + total
-    light = bool(opaque) and ink >= 127.5 * opaque
+    light = _is_light(opaque, ink)
     out, y = np.empty(shape, np.uint8), 0
     for band in bands():
         out[y : y + len(band)] = _flatten_alpha(cv2.cvtColor(band, code), cv2.extractChannel(band, 3), cv2, light)
@@ -466,16 +466,17 @@ def _opaque_sums(luma: np.ndarray, alpha: np.ndarray, cv2) -> tuple[int, float]:
     return cv2.countNonZero(opaque), cv2.sumElems(cv2.bitwise_and(luma, luma, mask=opaque))[0]
 
 
-def _flatten_alpha(luma: np.ndarray, alpha: np.ndarray, cv2, light: bool | None = None) -> np.ndarray:
+def _is_light(opaque: int, ink: float) -> bool:
+    """Whether the opaque part (``opaque`` pixels, luma summed to ``ink``) is light on average: then it goes on black."""
+    return bool(opaque) and ink >= 127.5 * opaque
+
+
+def _flatten_alpha(luma: np.ndarray, alpha: np.ndarray, cv2, light: bool) -> np.ndarray:
     """Ink drawn on a transparent sheet: put it on a background that contrasts with it.
 
-    ``luma`` and ``alpha`` uint8 (H, W); uint8 grey out: luma over alpha on white when the opaque part (alpha > 0.5)
-    is dark on average (or nothing is opaque), else on black; ``light`` gives that decision when ``luma`` is a band
-    of a larger image (:func:`_flatten_four`). One float32 image at a time.
+    ``luma`` and ``alpha`` uint8 (H, W), a band of the image; uint8 grey out: luma over alpha on white, or on black
+    when the whole image's opaque part is ``light`` (:func:`_flatten_bands` decides). One float32 band at a time.
     """
-    if light is None:
-        opaque, ink = _opaque_sums(luma, alpha, cv2)
-        light = bool(opaque) and ink >= 127.5 * opaque
     out = cv2.multiply(luma, alpha, scale=1.0 / 255.0, dtype=cv2.CV_32F)  # luma * alpha
     if not light:  # + 255 * (1 - alpha): on white
         np.subtract(out, alpha, out=out)

@@ -66,7 +66,7 @@ def test_tight_crops_filling_the_frame(clf, sample, invert):
 def test_flattening_transparency_keeps_one_float_image_at_a_time(sample):
     """Alpha over white (dark ink) or black (light ink), rounded like the float formula; a 49 MP RGBA PNG took 1.6 GB
     with a float copy per step (0.8 GB now, OpenCV's decode alone 0.4 GB)."""
-    from edgedigits_runtime.preprocess import _flatten_alpha, require_image_libs
+    from edgedigits_runtime.preprocess import _flatten_four, require_image_libs
 
     cv2 = require_image_libs()
     rng = np.random.default_rng(0)
@@ -74,8 +74,11 @@ def test_flattening_transparency_keeps_one_float_image_at_a_time(sample):
     for back, ink in ((1.0, luma // 4), (0.0, 192 + luma // 4)):  # dark ink: on white; light ink: on black
         lum, a = ink.astype(np.float64) / 255, alpha.astype(np.float64) / 255
         expected = np.round((lum * a + back * (1 - a)) * 255)
-        assert np.abs(_flatten_alpha(ink.astype(np.uint8), alpha, cv2).astype(int) - expected).max() <= 1
-    assert (_flatten_alpha(luma, np.zeros_like(alpha), cv2) == 255).all()  # nothing opaque: white paper
+        ink = ink.astype(np.uint8)
+        flat = _flatten_four(np.dstack((ink, ink, ink, alpha)), cv2.COLOR_BGRA2GRAY, cv2)
+        assert np.abs(flat.astype(int) - expected).max() <= 1
+    transparent = np.dstack((luma, luma, luma, np.zeros_like(alpha)))
+    assert (_flatten_four(transparent, cv2.COLOR_BGRA2GRAY, cv2) == 255).all()  # nothing opaque: white paper
 
 
 def test_large_rgba_pngs_decoded_by_pillow_give_opencvs_grey(monkeypatch):
@@ -127,7 +130,9 @@ def test_transparency_is_flattened_band_by_band_with_the_same_bytes(monkeypatch)
             whole = _flatten_four(img, code, cv2)
             monkeypatch.setattr(preprocess, "_FLATTEN_ROWS", 7)
             assert np.array_equal(_flatten_four(img, code, cv2), whole)
-            reference = preprocess._flatten_alpha(cv2.cvtColor(img, code), np.ascontiguousarray(img[..., 3]), cv2)
+            luma, alpha = cv2.cvtColor(img, code), np.ascontiguousarray(img[..., 3])
+            light = preprocess._is_light(*preprocess._opaque_sums(luma, alpha, cv2))
+            reference = preprocess._flatten_alpha(luma, alpha, cv2, light)
             assert np.array_equal(whole, reference)
 
 
