@@ -104,11 +104,12 @@ def _filled(ink, where: np.ndarray, ids: np.ndarray):
 
 def prepare(source) -> tuple[np.ndarray | None, float, np.ndarray | None]:
     """(the 28x28 ``preprocess_image`` gives, None when it refuses; D; the 28x28 with F, None when refused)."""
+    from edgedigits_runtime.decode import grey_image
     from edgedigits_runtime.errors import InputError
-    from edgedigits_runtime.preprocess import _digit_components, _grey_of, _is_mnist_like, field_of_parts, find_ink
+    from edgedigits_runtime.preprocess import _digit_components, _is_mnist_like, field_of_parts, find_ink
 
     try:
-        grey = _grey_of(source, None)
+        grey = grey_image(source, None)
         if grey.shape == (28, 28) and _is_mnist_like(grey):
             return grey.copy(), 0.0, grey.copy()
         ink = find_ink(grey)

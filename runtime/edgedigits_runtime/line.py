@@ -132,7 +132,8 @@ def normalise_line(ink, label: str = "image", *, thicken: bool = True) -> Line |
       InputError: more digit-sized marks than a number of at most :data:`MAX_DIGITS` digits has, or
         marks that do not form one line.
     """
-    from edgedigits_runtime.preprocess import require_image_libs, shrink_ink
+    from edgedigits_runtime.decode import require_image_libs
+    from edgedigits_runtime.preprocess import shrink_ink
 
     cv2 = require_image_libs()
     ink = _without_page_rules(ink)
@@ -215,7 +216,7 @@ def line_rows(ink, label: str = "image") -> list:
     Raises:
       InputError: more digit-sized marks than a number of at most :data:`MAX_DIGITS` digits has.
     """
-    from edgedigits_runtime.preprocess import require_image_libs
+    from edgedigits_runtime.decode import require_image_libs
 
     cv2 = require_image_libs()
     ink = _without_page_rules(ink)
@@ -279,7 +280,8 @@ def _thickened(ink, marks: list[int], height: float):
     fine pen's in a photo of digits 1/6 of its height 0.02-0.04) are dilated to about :data:`_THICKEN_TO`: all
     the ink in the marks' box (a thin stroke's faint stretches may have broken off as specks).
     """
-    from edgedigits_runtime.preprocess import require_image_libs, thicken_ink
+    from edgedigits_runtime.decode import require_image_libs
+    from edgedigits_runtime.preprocess import thicken_ink
 
     cv2 = require_image_libs()
     width = _stroke_width(ink, marks, cv2)
@@ -458,7 +460,8 @@ def _without_rules(ink, marks: list[int], height: float):
     digit's stroke meets them (the ink there is thicker than the rule): the digits keep their strokes. A form
     field's box the digits touch (one of those marks) loses its four sides the same way (:func:`_frame_sides`).
     """
-    from edgedigits_runtime.preprocess import erase_ink, require_image_libs
+    from edgedigits_runtime.decode import require_image_libs
+    from edgedigits_runtime.preprocess import erase_ink
 
     stats = ink.stats
     x0, _, x1, _ = _marks_box(stats, marks)
@@ -528,7 +531,8 @@ def _without_page_rules(ink):
     most :data:`_PAGE_THIN` of the photo's short side thick are erased as :func:`_without_rules` erases an
     underline (not where a digit's stroke meets them).
     """
-    from edgedigits_runtime.preprocess import erase_ink, require_image_libs
+    from edgedigits_runtime.decode import require_image_libs
+    from edgedigits_runtime.preprocess import erase_ink
 
     h, w = ink.shape
     x, y, bw, bh = (ink.stats[1:, i] for i in range(4))

@@ -136,8 +136,8 @@ def iter_sources(items, stdin: BinaryIO | None = None):
         if error is not None or path != STDIN:
             yield path, error, path, None
             continue
+        from edgedigits_runtime.decode import MAX_FILE_BYTES
         from edgedigits_runtime.fileio import read_at_most
-        from edgedigits_runtime.preprocess import MAX_FILE_BYTES
 
         data = read_at_most(stdin or sys.stdin.buffer, MAX_FILE_BYTES)
         if data is None:
@@ -168,7 +168,8 @@ def predict_files(items: Iterable[str | os.PathLike], classifier, *, top_k: int 
     """
     items = check_inputs(items)
     _check_options(classifier, top_k, threshold)
-    from edgedigits_runtime.preprocess import preprocess_image, require_image_libs
+    from edgedigits_runtime.decode import require_image_libs
+    from edgedigits_runtime.preprocess import preprocess_image
 
     require_image_libs()  # one clear error up front rather than the same one per file
     results, images, slots = [], [], []

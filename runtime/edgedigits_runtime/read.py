@@ -205,7 +205,8 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
       UsageError: ``digits``, ``roi``, ``threshold`` or ``classifier`` is not valid.
     """
     from edgedigits_runtime.classifier import DigitClassifier
-    from edgedigits_runtime.preprocess import find_ink, load_image_scaled
+    from edgedigits_runtime.decode import load_image_scaled
+    from edgedigits_runtime.preprocess import find_ink
 
     roi = _check_options(digits, roi, threshold, classifier)
     reader = classifier if isinstance(classifier, NumberReader) else _default_reader()
@@ -510,9 +511,9 @@ def read_files(items, classifier, *, digits: int | None = None, roi=None, thresh
       UsageError: no inputs, ``"-"`` twice, bad ``digits``/``roi``/``threshold``/``classifier``.
       BackendUnavailableError: OpenCV or Pillow is not installed.
     """
+    from edgedigits_runtime.decode import require_image_libs
     from edgedigits_runtime.errors import EdgeDigitsError
     from edgedigits_runtime.predict import check_inputs, iter_sources
-    from edgedigits_runtime.preprocess import require_image_libs
 
     items = check_inputs(items)
     roi = _check_options(digits, roi, threshold, classifier)

@@ -222,12 +222,12 @@ def test_predict_goes_on_past_an_endless_file_and_refuses_too_many_threads(pictu
     """`predict /dev/zero` read until the memory was full (a traceback); `--threads 100000` crashed the interpreter."""
     import os
 
-    import edgedigits_runtime.preprocess as pre
+    import edgedigits_runtime.decode as decode
 
     folder, truth = pictures
     good = sorted(truth)[0]
     if os.path.exists("/dev/zero"):
-        monkeypatch.setattr(pre, "MAX_FILE_BYTES", 1 << 20)
+        monkeypatch.setattr(decode, "MAX_FILE_BYTES", 1 << 20)
         result = runner.invoke(app, ["predict", "/dev/zero", good, "--json"])
         assert result.exit_code == 1
         rows = [json.loads(line) for line in _out(result).strip().splitlines()]

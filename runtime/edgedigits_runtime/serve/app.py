@@ -295,8 +295,8 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
       UsageError: a bad token or limit.
     """
     from edgedigits_runtime.classifier import DigitClassifier, load_default
+    from edgedigits_runtime.decode import MAX_PIXELS, require_image_libs
     from edgedigits_runtime.errors import ModelError, ModelIntegrityError
-    from edgedigits_runtime.preprocess import MAX_PIXELS, require_image_libs
 
     limits = limits or Limits()
     if not isinstance(limits, Limits):
