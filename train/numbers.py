@@ -31,7 +31,7 @@ __all__ = ["HOLDOUT_KIND", "MARK", "MARK_KINDS", "MAX_LABELS", "MAX_LENGTH", "ST
 
 MAX_LENGTH = 8  # longest training number
 MAX_LABELS = MAX_LENGTH + 4  # label padding (a number and the marks among its digits)
-# Non-digit marks drawn into lines (train/negatives.py kinds, share of the pool). Left out: the held-out kind (an
+# Non-digit marks drawn into lines (train/negatives/ kinds, share of the pool). Left out: the held-out kind (an
 # honest estimate of unseen kinds), ``digit_pairs`` (two touching digits ARE two digits in a line) and
 # ``digit_cutoff`` (a digit cut by the frame is still a digit on a page).
 MARK_KINDS = {"glyphs": 0.32, "words": 0.14, "scribbles": 0.12, "textures": 0.1, "blobs": 0.1, "noise": 0.08,
@@ -238,7 +238,8 @@ def mark_pool(count: int, *, seed: int, digits: np.ndarray | None, holdout=(HOLD
     Drawn by the toolkit's non-digit generators (:func:`edgedigits.train.negatives.generate`), the kinds in
     ``holdout`` left out; ``digits`` are MNIST *training* digits (for ``digit_parts``; None: that kind is left out).
     """
-    from edgedigits.train.negatives import _elongation, generate
+    from edgedigits.train.negatives import generate
+    from edgedigits.train.negatives._draw import _elongation
 
     kinds = {k: w for k, w in MARK_KINDS.items() if k not in set(holdout) and (digits is not None or k != "digit_parts")}
     total = sum(kinds.values())

@@ -62,7 +62,7 @@ class ReaderConfig:
         a second stage on fresh numbers (another ``seed``) continues a run. A digits-only reader (11 outputs)
         is widened: its digit and blank outputs kept, the mark output started near zero.
       marks: share of the training and validation lines with non-digit marks (letters, symbols, scribbles...
-        from train/negatives.py, :func:`edgedigits.train.numbers.mark_pool`), read as :data:`MARK`.
+        from train/negatives/, :func:`edgedigits.train.numbers.mark_pool`), read as :data:`MARK`.
       mark_pool: non-digit images generated for those lines (each drawn with its own jitter every time).
       fine_pen: share of the training and validation numbers written with a fine pen (strokes a working pixel or two
         wide: :func:`edgedigits.train.numbers.render_number`); 0 makes the lines of earlier versions.

@@ -25,7 +25,7 @@ machine wall clock also counts the time other jobs held the core).
   with its "not a digit" decision and without it (the reader alone): letters and symbols in every
   font of tests/runtime/photos.py ``GLYPH_FONTS`` installed (``make_glyph_photo``), words of 2-4 of
   those letters fitted the same way, shapes and scribbles from the toolkit's non-digit generator
-  (train/negatives.py, report seed) photographed by ``make_photo``, crops of matplotlib's
+  (train/negatives, report seed) photographed by ``make_photo``, crops of matplotlib's
   ``grace_hopper.jpg`` (as not_a_digit.py), the same letters and symbols in font families the
   training marks never use (``UNSEEN_FONTS``), and the kind no stage of the reader's training drew
   (its manifest entry's ``holdout``) when that is not shapes or scribbles; the share answered "no
@@ -204,7 +204,7 @@ def _timed(fn, photo, errors=()):
 
 
 _GLYPHS = "ACEFHJKLMNPRUVWXYacdefhkmnprtuvwxy#%&*+=@$?"  # letters and symbols, no digit look-alikes (O, I, l, S, ...)
-# Font families train/negatives.py never draws (its _FONTS): letters in them are an honest unseen-font measure (the
+# Font families train/negatives never draws (its glyphs._FONTS): letters in them are an honest unseen-font measure (the
 # GLYPH_FONTS of tests/runtime/photos.py are faces of families the reader's training marks use).
 UNSEEN_FONTS = ("/usr/share/fonts/opentype/urw-base35/NimbusRoman-Regular.otf",
                 "/usr/share/fonts/opentype/urw-base35/NimbusMonoPS-Bold.otf",
@@ -236,7 +236,7 @@ def _non_digit_sets(count: int, seed: int, held_out: str | None) -> dict:
         for kind in ("shapes", "scribbles"):
             fields, _ = generate(count, seed=REPORT_SEED, kinds=[kind])
             held = " held out of the reader's training" if kind == held_out else ", drawn in the reader's training"
-            sets[f"{kind} (train/negatives.py{held})"] = [make_photo(np.asarray(f, np.uint8).reshape(28, 28), rng,
+            sets[f"{kind} (train/negatives{held})"] = [make_photo(np.asarray(f, np.uint8).reshape(28, 28), rng,
                                                                size=(480, 640)) for f in fields]
     crops = natural_crops(count, rng)
     if crops is not None:
@@ -249,7 +249,7 @@ def _non_digit_sets(count: int, seed: int, held_out: str | None) -> dict:
                              stroke=int(rng.integers(0, 4)), size=(480, 640)) for i in range(count)]
     if generate is not None and held_out and held_out not in ("shapes", "scribbles"):
         fields, _ = generate(count, seed=REPORT_SEED, kinds=[held_out])
-        sets[f"{held_out} (train/negatives.py, held out of the reader's training)"] = [
+        sets[f"{held_out} (train/negatives, held out of the reader's training)"] = [
             make_photo(np.asarray(f, np.uint8).reshape(28, 28), rng, size=(480, 640)) for f in fields]
     return sets
 

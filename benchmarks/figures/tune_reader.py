@@ -17,7 +17,7 @@ For each reader model (default: the shipped ``reader_int8.tflite``) and each com
 and the share answered "no digits found" (an empty reading or the blank-page refusal) on photos with no
 digit: ``letters`` (2 x ``count`` letters and symbols, the benchmark's characters and fonts), ``unseen_fonts``
 (the same characters in font families the training marks never use, read_numbers.py ``UNSEEN_FONTS``), ``words``
-(2-4 letters), ``shapes``, ``scribbles``, ``textures``, ``glyphs``, ``blobs`` (train/negatives.py
+(2-4 letters), ``shapes``, ``scribbles``, ``textures``, ``glyphs``, ``blobs`` (train/negatives
 kinds at this seed, photographed by ``make_photo``) and ``crops`` (of matplotlib's grace_hopper.jpg).
 The same sets as benchmarks/figures/read_numbers.py draws at its seed (2026), so choose here and
 report there. ``--cache`` keeps the generated photos in a pickle (they take a minute to make).

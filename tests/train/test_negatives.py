@@ -70,17 +70,17 @@ def test_bad_requests():
 
 def test_pillow_default_font_fallback(monkeypatch):
     """Without DejaVu on the machine the glyphs come from Pillow's own scalable font."""
-    from edgedigits.train import negatives
+    from edgedigits.train.negatives import glyphs
 
-    monkeypatch.setattr(negatives, "_font_files", lambda: ())
+    monkeypatch.setattr(glyphs, "_font_files", lambda: ())
     images, _ = generate(6, seed=0, kinds=["glyphs"])
-    assert negatives.font_source() == "pillow-default"
+    assert glyphs.font_source() == "pillow-default"
     assert (images.max(axis=(1, 2)) > 100).all()
 
 
 def test_glyphs_leave_out_anything_with_a_numeric_value():
     """Fractions (½), superscripts, circled digits and digits of other scripts are never drawn as non-digits."""
-    from edgedigits.train.negatives import _looks_like_a_digit
+    from edgedigits.train.negatives.glyphs import _looks_like_a_digit
 
     for ch in "½¼¾²⅓①❶➉٣७0O○◯":
         assert _looks_like_a_digit(ch), ch
@@ -108,7 +108,7 @@ def test_unknown_variant_is_refused_with_the_choices():
 def test_near_symbols_are_drawn_only_by_the_near_variant():
     """A circle with something in or across it (⊕, ◐, θ) is a near-digit non-digit: left out of the standard glyphs (as
     before variants existed), drawn by the near variant; a plain circle (a 0) by neither."""
-    from edgedigits.train.negatives import _NEAR_DIGIT_SYMBOLS, _charset, _font_files
+    from edgedigits.train.negatives.glyphs import _NEAR_DIGIT_SYMBOLS, _charset, _font_files
 
     path = (_font_files() or (None,))[0]
     standard, with_near, near = _charset(path), _charset(path, "with_near"), _charset(path, "near")
@@ -122,7 +122,8 @@ def test_near_symbols_are_drawn_only_by_the_near_variant():
 def test_near_shapes_include_discs_with_grey_or_half_filled_insides():
     """The near variant's discs: solid, a lit ball, half filled in a ring, or a ring with a grey inside; each one's ink
     lies within its radius and fills a good part of it (unlike a 0's ring)."""
-    from edgedigits.train.negatives import _HI, _disc
+    from edgedigits.train.negatives.drawn import _disc
+    from edgedigits.train.negatives.registry import _HI
 
     rng = np.random.default_rng(5)
     for _ in range(12):
@@ -167,7 +168,7 @@ def test_a_wide_kind_can_be_the_held_out_kind_of_any_variant():
 def test_the_wide_kinds_make_ink_that_is_neither_blank_nor_one_straight_bar():
     """Each of the wide variant's kinds: MNIST-shaped, reproducible, with ink; a 1 being a bar, ``fragments`` never
     keeps a thin straight piece (it cuts another) and ``brush`` blots the rare straight one out (one try: nearly never)."""
-    from edgedigits.train.negatives import _elongation
+    from edgedigits.train.negatives._draw import _elongation
 
     for name in variant_kinds("wide")[len(list_kinds()):]:
         images, kinds = generate(24, seed=9, kinds=[name], variant="wide")
