@@ -219,8 +219,8 @@ def _saved_holdout(kind: str, config, run_dir: Path | None):
         return None
     from edgedigits.data import load_splits
     from edgedigits.train.config import TrainConfig
+    from edgedigits.train.extras import report_images
     from edgedigits.train.negatives import DIGIT_KINDS
-    from edgedigits.train.trainer import report_images
 
     try:
         run_config = TrainConfig.from_file(run_dir / CONFIG_FILE)

@@ -7,14 +7,17 @@ already exists is refused unless the user asks to resume or overwrite.
 
 from __future__ import annotations
 
+import errno
 import shutil
 from pathlib import Path
+from typing import Callable
 
-from edgedigits.errors import RunError
+from edgedigits.errors import RunError, TrainError
+from edgedigits_runtime.fileio import atomic_path
 
 __all__ = ["RUNS_ROOT", "MODEL_FILE", "CONFIG_FILE", "HISTORY_FILE", "METRICS_FILE", "CURVES_FILE", "CONFUSION_FILE",
            "CHECKPOINT_DIR", "EXTRAS_FILE", "REPORT_FILE", "EXPORT_DIR", "BENCH_DIR", "export_dir", "bench_dir", "choose_run_dir",
-           "resolve_run", "latest_run"]
+           "resolve_run", "latest_run", "write_run_file"]
 
 # The run folder's layout (docs/DESIGN.md "Run folder"): every stage names these from here.
 RUNS_ROOT = Path("runs")
@@ -105,3 +108,18 @@ def resolve_run(run: str | Path | None) -> Path:
         raise RunError(f"{run_dir} holds no {MODEL_FILE}: the run did not finish "
                        f"(resume it with `edgedigits train --resume --out {run_dir}`)")
     return run_dir
+
+
+def write_run_file(write: Callable[[Path], object], dest: Path, *, direct: bool = False) -> None:
+    """Write a run folder's file ``dest`` atomically (or let ``write`` do so when ``direct``); a full disk is a TrainError."""
+    try:
+        if direct:
+            write(dest)
+            return
+        with atomic_path(dest) as tmp:
+            write(tmp)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise TrainError(f"disk full while writing {dest}; free some space, then resume with "
+                             f"`edgedigits train --resume --out {dest.parent}`") from None
+        raise TrainError(f"could not write {dest}: {exc.strerror or exc}") from None

@@ -103,7 +103,7 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
     if train_config is not None and train_config.negatives:
         # The run learnt "not a digit": the QAT fine-tune sees the same non-digits with the same loss, and each
         # artifact gets its own threshold, chosen on validation digits.
-        from edgedigits.train.trainer import with_negatives
+        from edgedigits.train.extras import with_negatives
 
         train_x, train_y = with_negatives(splits, train_config, log, cache=run_dir / EXTRAS_FILE)
         calibrate = _reject_calibration(model, splits, train_config, config, keras_probs, y_test, run_dir)
@@ -253,7 +253,8 @@ def _reject_calibration(model, splits, train_config, config, keras_probs, y_test
     """Validation digits and held-out non-digits for per-artifact calibration, plus the Keras model's own figures.
     The generated ones are the run's (``edgedigits train`` saved them in the run folder; made again when missing)."""
     from edgedigits.train.config import reject_method
-    from edgedigits.train.trainer import calibrate_on_digits, model_reject_scores, reject_scores, report_images
+    from edgedigits.train.extras import report_images
+    from edgedigits.train.trainer import calibrate_on_digits, model_reject_scores, reject_scores
     from edgedigits_runtime.reject import reject_figures
 
     method = reject_method(train_config)

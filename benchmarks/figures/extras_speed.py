@@ -33,26 +33,26 @@ def main() -> None:
     args = parser.parse_args()
 
     from edgedigits.data import load_splits
-    from edgedigits.train import trainer
+    from edgedigits.train import extras
     from edgedigits.train.config import TrainConfig
 
     splits = load_splits(args.data_dir, limit=args.limit)
     config = TrainConfig(seed=args.seed)  # the defaults' shares: --negatives 0.5 --photo-digits 1.0 --photo-negatives 0.33
     digests = {}
-    ways = [("default", trainer.PARALLEL_MIN_IMAGES)] + ([] if args.skip_serial else [("in-process", 10**12)])
+    ways = [("default", extras.PARALLEL_MIN_IMAGES)] + ([] if args.skip_serial else [("in-process", 10**12)])
     from edgedigits.train.negatives import generate
 
     generate(50, seed=1, digits=splits.x_train)  # warm this process's caches (fonts' character sets) for both ways
     for way, threshold in ways:
-        trainer.PARALLEL_MIN_IMAGES = threshold
+        extras.PARALLEL_MIN_IMAGES = threshold
         lines = []
         t0, c0 = time.perf_counter(), _cpu()
-        x, y = trainer.with_negatives(splits, config, lines.append)
+        x, y = extras.with_negatives(splits, config, lines.append)
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
         digests[way] = hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()
         print(json.dumps({"way": way, "images": int(len(x)), "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
                           "parallel": any("(in parallel)" in line for line in lines),
-                          "cores": trainer._cores(), "load_average": os.getloadavg(), "sha256": digests[way][:16],
+                          "cores": extras.cores(), "load_average": os.getloadavg(), "sha256": digests[way][:16],
                           "log": lines}), flush=True)
     if len(digests) == 2:
         print(json.dumps({"same_images": len(set(digests.values())) == 1}))

@@ -377,7 +377,7 @@ def main() -> None:
     for name, negatives in (("plain", 0.0), ("oe", args.negatives)):
         result = train(TrainConfig(**common, negatives=negatives, out=str(out / name)), log=lambda m: print(m, flush=True))
         models[name] = keras.models.load_model(result.run_dir / "model.keras", compile=False)
-    from edgedigits.train.trainer import with_negatives
+    from edgedigits.train.extras import with_negatives
 
     x_tr, y_tr = with_negatives(splits, TrainConfig(**common, negatives=args.negatives), print)
     models["class11"] = _class11(keras, tf, x_tr, y_tr, splits.x_val, splits.y_val, args.epochs, seed=0)

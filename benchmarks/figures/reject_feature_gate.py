@@ -89,9 +89,9 @@ def main() -> None:
     from edgedigits._tf import tf_and_keras
     from edgedigits.data import load_splits
     from edgedigits.runs import MODEL_FILE
+    from edgedigits.train.extras import PHOTO_CALIBRATION_IMAGES
     from edgedigits.train.negatives import REPORT_SEED
     from edgedigits.train.photo_digits import photo_digits
-    from edgedigits.train.trainer import PHOTO_CALIBRATION_IMAGES
     from edgedigits_runtime import DigitClassifier
 
     run = Path(args.run)

@@ -171,9 +171,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from edgedigits.data import load_splits
+    from edgedigits.train.extras import PHOTO_CALIBRATION_IMAGES
     from edgedigits.train.negatives import REPORT_SEED
     from edgedigits.train.photo_digits import photo_digits
-    from edgedigits.train.trainer import PHOTO_CALIBRATION_IMAGES
     from edgedigits_runtime import DigitClassifier, load_default
 
     clf = DigitClassifier(args.model) if args.model else load_default(num_threads=1)

@@ -111,9 +111,9 @@ def main() -> None:
 
     from edgedigits.data import load_splits
     from edgedigits.train.config import TrainConfig
+    from edgedigits.train.extras import validation_photo_digits
     from edgedigits.train.negatives import HOLDOUT_IMAGES, REPORT_SEED, generate
     from edgedigits.train.photo_digits import through_photo_path
-    from edgedigits.train.trainer import validation_photo_digits
     from edgedigits_runtime import DigitClassifier, preprocess_image
     from edgedigits_runtime.mnist import load_mnist
 

@@ -12,7 +12,7 @@ import pytest
 
 from edgedigits.bench import api
 from edgedigits.data import load_splits
-from edgedigits.train import negatives, trainer
+from edgedigits.train import extras, negatives
 from edgedigits.train.config import TrainConfig
 
 
@@ -27,8 +27,8 @@ def run(tmp_path, mnist_dir, monkeypatch):
     (run_dir / "export").mkdir(parents=True)
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config)))
     splits = load_splits(mnist_dir)
-    made = trainer.make_report_images(splits, config, parts=("holdout",))
-    (run_dir / "report_images.npz").write_bytes(trainer._npz_bytes(made, trainer._report_key(splits, config)))
+    made = extras.make_report_images(splits, config, parts=("holdout",))
+    (run_dir / "report_images.npz").write_bytes(extras.npz_bytes(made, extras.report_key(splits, config)))
     return run_dir, made["holdout_x"]
 
 

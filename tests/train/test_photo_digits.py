@@ -77,7 +77,8 @@ def test_training_extras_are_generated_once_and_reused_from_the_run_folder(strok
     import types
 
     from edgedigits.train.config import TrainConfig
-    from edgedigits.train.trainer import NOT_A_DIGIT_LABEL, with_negatives
+    from edgedigits.train.extras import with_negatives
+    from edgedigits.train.trainer import NOT_A_DIGIT_LABEL
 
     x, y = strokes
     splits = types.SimpleNamespace(x_train=np.concatenate([x] * 4), y_train=np.concatenate([y] * 4))
@@ -103,7 +104,8 @@ def test_the_near_variant_generates_its_own_extras_and_never_reuses_standard_one
     import types
 
     from edgedigits.train.config import TrainConfig
-    from edgedigits.train.trainer import NOT_A_DIGIT_LABEL, with_negatives
+    from edgedigits.train.extras import with_negatives
+    from edgedigits.train.trainer import NOT_A_DIGIT_LABEL
 
     x, y = strokes
     splits = types.SimpleNamespace(x_train=np.concatenate([x] * 6), y_train=np.concatenate([y] * 6))
@@ -130,28 +132,28 @@ def test_photo_digits_prepared_in_other_processes_are_the_same_images(strokes):
 def test_extras_made_in_parallel_are_the_same_images(strokes, monkeypatch):
     import types
 
-    from edgedigits.train import trainer
+    from edgedigits.train import extras
     from edgedigits.train.config import TrainConfig
 
-    if trainer._cores() < 2:
+    if extras.cores() < 2:
         pytest.skip("one core: the photo-path digits are made in-process")
     x, y = strokes
     splits = types.SimpleNamespace(x_train=np.concatenate([x] * 4), y_train=np.concatenate([y] * 4))
     config = TrainConfig(negatives=0.5, photo_digits=0.5, photo_negatives=0.5, holdout_kind="shapes")
     here, there = [], []
-    images, labels = trainer.with_negatives(splits, config, here.append)
-    monkeypatch.setattr(trainer, "PARALLEL_MIN_IMAGES", 0)
-    images2, labels2 = trainer.with_negatives(splits, config, there.append)
+    images, labels = extras.with_negatives(splits, config, here.append)
+    monkeypatch.setattr(extras, "PARALLEL_MIN_IMAGES", 0)
+    images2, labels2 = extras.with_negatives(splits, config, there.append)
     assert not any("(in parallel)" in line for line in here) and any("(in parallel)" in line for line in there)
     np.testing.assert_array_equal(images2, images)
     np.testing.assert_array_equal(labels2, labels)
 
 
 def test_work_in_the_background_falls_back_to_this_process(monkeypatch):
-    from edgedigits.train import trainer
+    from edgedigits.train import extras
 
-    with trainer._Background(divmod, 7, 3, parallel=False) as job:
+    with extras.Background(divmod, 7, 3, parallel=False) as job:
         assert job.result() == (2, 1) and not job.parallel
-    monkeypatch.setattr(trainer, "_cores", lambda: 1)
-    with trainer._Background(divmod, 9, 4) as job:
+    monkeypatch.setattr(extras, "cores", lambda: 1)
+    with extras.Background(divmod, 9, 4) as job:
         assert job.result() == (2, 1) and not job.parallel

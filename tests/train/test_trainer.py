@@ -172,8 +172,8 @@ def test_batchnorm_recalibration_sets_the_average_batch_statistics():
 def test_distillation_caches_the_teachers_soft_targets(small_run, tmp_path, mnist_dir):
     from edgedigits._tf import tf_and_keras
     from edgedigits.data import load_splits
+    from edgedigits.train.extras import with_negatives
     from edgedigits.train.targets import TEACHER_CACHE, teacher_log_probs
-    from edgedigits.train.trainer import with_negatives
 
     teacher, _ = small_run
     lines = []
