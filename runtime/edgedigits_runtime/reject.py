@@ -92,8 +92,25 @@ class Classification:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    def _index(self, i) -> int:
+        """``i`` as an image index of this batch (negative counts from the end, as for a list).
+
+        Raises:
+          UsageError: not a whole number, or past the batch.
+        """
+        n = len(self)
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
+            held = f"from 0 to {n - 1} (this batch holds {n} image{'' if n == 1 else 's'})" if n else "(this batch is empty)"
+            raise UsageError(f"image index must be a whole number {held}; got {i!r}")
+        return int(i) % n
+
     def top_k(self, i: int, k: int = 3) -> list[tuple[int, float]]:
-        """The ``k`` most likely digits of image ``i``, ``[(digit, prob), ...]`` best first (also when rejected)."""
+        """The ``k`` most likely digits of image ``i``, ``[(digit, prob), ...]`` best first (also when rejected).
+
+        Raises:
+          UsageError: ``i`` is not an index of the batch, ``k`` not 1 to 10.
+        """
+        i = self._index(i)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= _NUM_CLASSES:
             raise UsageError(f"k must be a whole number from 1 to {_NUM_CLASSES}; got {k!r}")
         row = self.probs[i]
@@ -108,7 +125,11 @@ class Classification:
           "score": float, "threshold": float | None}``, plus ``"share"`` and ``"min_share"`` when the rule has
           a ``min_share``; ``label`` is None when rejected, ``confidence`` and ``top_k`` are still the digits'
           (what the model leaned to).
+
+        Raises:
+          UsageError: ``i`` is not an index of the batch (negative counts from the end), ``k`` not 1 to 10.
         """
+        i = self._index(i)
         rejected = bool(self.not_a_digit[i])
         out = {"label": None if rejected else int(self.labels[i]), "not_a_digit": rejected,
                "confidence": float(self.confidence[i]), "top_k": [[d, p] for d, p in self.top_k(i, k)],

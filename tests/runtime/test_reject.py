@@ -40,6 +40,18 @@ def test_classification_from_probs_rejects_below_the_threshold():
     assert [r["label"] for r in c.to_rows()] == [0, None, 3]
 
 
+def test_an_index_past_the_batch_is_a_usage_error_naming_the_batch():
+    c = classification_from_probs(np.array([[0.97] + [0.0033] * 9, [0.1] * 10], np.float32), threshold=0.5)
+    assert c.to_dict(-1) == c.to_dict(1) and c.top_k(-2, 1) == c.top_k(0, 1)  # from the end, as a list's
+    for bad in (2, -3, 10**9, 1.0, True, "0", None):
+        with pytest.raises(UsageError, match=r"from 0 to 1 \(this batch holds 2 images\)"):
+            c.to_dict(bad)
+        with pytest.raises(UsageError, match="image index"):
+            c.top_k(bad)
+    with pytest.raises(UsageError, match="this batch is empty"):
+        classification_from_probs(np.zeros((0, 10), np.float32)).to_dict(0)
+
+
 def test_no_threshold_rejects_nothing():
     c = classification_from_probs(np.full((4, 10), 0.1, np.float32))
     assert not c.not_a_digit.any() and (c.labels >= 0).all() and c.threshold is None and c.method is None
