@@ -9,7 +9,8 @@ per-pixel work on a reduced copy of the photo:
    of at most :data:`WORK_SIZE` pixels on the long side, EXIF orientation applied, transparency flattened, the
    decompression-bomb and tiny-image checks made from the header before any pixel is decoded;
 2. polarity: the ink is the heavier tail of the residuals around a smooth background
-   (dark ink on paper is inverted to white on black);
+   (dark ink on paper is inverted to white on black); when that says light ink, the tails at sharp
+   edges only have the last word (glare, a smooth bright patch, is not light ink);
 3. illumination: a robust quadratic background surface, fitted to block statistics of a
    48x48 thumbnail, is subtracted (uneven lighting); when that leaves a large blob at the border
    and the blocks show a straight step (a hard shadow edge across the photo, which no smooth
@@ -86,6 +87,11 @@ _DESK_DARK, _DESK_COVER, _DESK_KEEP, _DESK_SLOPE, _DESK_FIT, _DESK_MIN_SIDE = 0.
 # one-digit photo's field changed (RESULTS.md, "Reading numbers", eleventh session). inf: off.
 _UNEVEN = 3.0
 _GAIN = (0.5, 2.5)
+# Glare (a smooth bright patch: a whiteboard's or glossy paper's reflection) can outweigh dark strokes in the polarity
+# vote and become the "ink". When the vote says light ink, the tails are summed again only at sharp edges
+# (gradient above _GLARE_EDGE of full scale per pixel, on the half-size residual); the ink is dark when the dark tail
+# is _GLARE times the light one there. Sixteenth session (RESULTS.md, "Runtime"); inf: off.
+_GLARE, _GLARE_EDGE = 3.0, 0.02
 
 
 # --------------------------------------------------------------------------- the public one-digit path
@@ -187,7 +193,10 @@ def find_ink(grey: np.ndarray, label: str = "image") -> Ink:
     paper = _fit_surface(_quantile(blocks, 0.5))  # background, either polarity
     residual = _surface(paper, *half.shape)
     cv2.addWeighted(half, 1.0 / 255.0, residual, -1.0, 0.0, dst=residual, dtype=cv2.CV_32F)  # in place: less memory
-    light, dark = _tails(residual, 4.0 * sigma * (0.5 if halved else 1.0), cv2)
+    cut = 4.0 * sigma * (0.5 if halved else 1.0)
+    light, dark = _tails(residual, cut, cv2)
+    if light > dark and _glare(residual, cut, cv2):  # a smooth bright patch outweighed the dark strokes
+        light, dark = dark, light
     if dark == light:  # nothing stands out from the fitted background (a digit filling the frame): the border is paper
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         dark, light = float(np.median(border)), float(np.median(grey))
@@ -229,6 +238,23 @@ def _relative_to_paper(ink: np.ndarray, paper: np.ndarray, cv2) -> None:
     gain = np.float32(_median(_DESIGN @ paper)) / np.maximum(level, np.float32(1e-3))
     np.clip(gain, _GAIN[0], _GAIN[1], out=gain)
     np.multiply(ink, gain, out=ink)
+
+
+def _glare(residual: np.ndarray, cut: float, cv2) -> bool:
+    """Whether light "ink" that outweighs the dark is a smooth bright patch (glare, a reflection) and the strokes are dark.
+
+    The tails of :func:`_tails` summed again, only where the residual changes sharply (gradient, Sobel over 8, above
+    :data:`_GLARE_EDGE` of full scale per pixel): the edges of strokes, either polarity, keep their sign there; glare
+    on a whiteboard or glossy paper fades out over tens of pixels and drops out. True when the dark tail is
+    :data:`_GLARE` times the light one there or more.
+    """
+    if _GLARE == float("inf"):
+        return False
+    gx = cv2.Sobel(residual, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+    gy = cv2.Sobel(residual, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    sharp = cv2.magnitude(gx, gy) > _GLARE_EDGE
+    light, dark = _tails(np.where(sharp, residual, np.float32(0.0)), cut, cv2)
+    return dark > _GLARE * light
 
 
 def _tails(residual: np.ndarray, cut: float, cv2) -> tuple[float, float]:

@@ -393,3 +393,58 @@ def test_the_cheap_uneven_light_check_changes_no_photo(sample, monkeypatch):
     now = [preprocess_image(photo) for photo in photos]
     monkeypatch.setattr(preprocess, "_surface_range", lambda coef, h, w: (-np.inf, np.inf))
     assert all(np.array_equal(a, preprocess_image(photo)) for a, photo in zip(now, photos))
+
+
+def _under_glare(image: np.ndarray, rng, *, invert: bool = True) -> np.ndarray:
+    """A grey 240x320 photo of one digit (dark on light paper, or light on a dark board) with glare: a smooth bright
+    patch (a whiteboard's or glossy paper's reflection, 20-30% of the frame across) that lifts paper and ink alike
+    toward white."""
+    photo = make_photo(image, rng, invert=invert, jpeg=False, rgb=False, gradient=False, scale=3.0).astype(np.float32) / 255.0
+    h, w = photo.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cy, cx = rng.uniform(0.25, 0.75) * h, rng.uniform(0.25, 0.75) * w
+    ry, rx = rng.uniform(0.2, 0.3) * h, rng.uniform(0.2, 0.3) * w
+    glare = rng.uniform(0.6, 0.9) * np.exp(-(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2))
+    return (np.clip(photo + glare * (1.02 - photo), 0, 1) * 255).astype(np.uint8)
+
+
+def _read_right(clf, photos, labels) -> int:
+    """How many photos the photo path and ``clf`` read as their label (a refusal or an InputError is not right)."""
+    right = 0
+    for photo, label in zip(photos, labels):
+        try:
+            right += int(clf.classify(preprocess_image(photo)[None]).labels[0] == label)
+        except InputError:
+            pass
+    return right
+
+
+def test_glare_is_not_taken_for_light_ink(clf, sample, monkeypatch):
+    # The polarity vote sums the residuals around the smooth background: a glare patch, larger than the strokes,
+    # outweighed a dark digit and became the "ink" (an ellipse: "not a digit"). At sharp edges only, the strokes win.
+    import edgedigits_runtime.preprocess as preprocess
+
+    images, labels = sample
+    rng = np.random.default_rng(16)
+    photos = [_under_glare(image, rng) for image in images[:40]]
+    assert sum(preprocess.find_ink(photo).inverted for photo in photos) >= 37  # 39 of 40 when written
+    right = _read_right(clf, photos, labels[:40])
+    monkeypatch.setattr(preprocess, "_GLARE", float("inf"))
+    fooled = sum(not preprocess.find_ink(photo).inverted for photo in photos)
+    right_off = _read_right(clf, photos, labels[:40])
+    assert right >= 35 and fooled >= 10 and right_off <= right - 8  # 38, 14 and 25 of 40 when written
+
+
+def test_light_ink_keeps_its_polarity_and_fields_with_the_glare_check(sample, monkeypatch):
+    # The check only overrules a vote for light ink when sharp edges say dark: light ink on a dark board, with or
+    # without a bright patch, keeps exactly its fields.
+    import edgedigits_runtime.preprocess as preprocess
+
+    images, _ = sample
+    rng = np.random.default_rng(17)
+    photos = [make_photo(image, rng, invert=False, jpeg=False, rgb=False) for image in images[:20]]
+    photos += [_under_glare(image, rng, invert=False) for image in images[20:40]]
+    now = [preprocess_image(photo) for photo in photos]
+    assert not any(preprocess.find_ink(photo).inverted for photo in photos)
+    monkeypatch.setattr(preprocess, "_GLARE", float("inf"))
+    assert all(np.array_equal(a, preprocess_image(photo)) for a, photo in zip(now, photos))
