@@ -275,8 +275,8 @@ def _threshold_ink(ink: np.ndarray, sigma: float, inverted: bool, label: str, cv
     hist = cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel()
     peak = float(np.searchsorted(np.cumsum(hist), 0.999 * sample.size)) / 255.0
     if peak < max(_MIN_CONTRAST, _MIN_SNR * sigma / (2 * k + 1)):
-        raise InputError(f"{label}: no ink found (the image looks blank: contrast {peak:.3f}, noise {sigma:.3f}); "
-                         "photograph the digits closer, with more contrast")
+        raise InputError(f"{label}: no ink found (the image looks blank, or the digits are too small in it: contrast "
+                         f"{peak:.3f}, noise {sigma:.3f}); photograph the digits closer, with more contrast")
     threshold = max(_otsu(hist) / 255.0, 3.0 * sigma / (2 * k + 1), 0.5 * _MIN_CONTRAST)
     mask = (smooth > threshold).view(np.uint8)
     n, labels, stats = _components(mask, cv2)

@@ -475,3 +475,13 @@ def test_dust_on_blank_paper_is_never_a_digit(clf, reader):
         except InputError:
             pass
     assert classified >= 3  # not all refused as blank: 5 of 30 reached the classifier when written
+
+
+def test_a_digit_too_small_in_a_large_frame_is_refused_saying_so(sample):
+    # A digit 42 px tall in a 1280x960 photo (10 px in the working image, under 0.1% of its pixels) is refused, not
+    # misread; the message says it may be too small and to photograph it closer (RESULTS.md, "Runtime", sixteenth
+    # session: counting fewer pixels as enough let a short stroke on a no-digit photo through as a "1").
+    images, _ = sample
+    photo = make_photo(images[0], np.random.default_rng(21), size=(960, 1280), scale=1.5, jpeg=False, rgb=False)
+    with pytest.raises(InputError, match="too small in it.*photograph the digits closer"):
+        preprocess_image(photo)
