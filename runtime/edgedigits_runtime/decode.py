@@ -30,15 +30,15 @@ import numpy as np
 from edgedigits_runtime.errors import BackendUnavailableError, InputError
 from edgedigits_runtime.fileio import read_at_most
 
-__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "WORK_MIN", "WORK_SIZE", "grey_image", "load_image", "load_image_scaled",
-           "require_image_libs"]
+__all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "WORK_MIN", "WORK_SIZE", "decode_memory", "grey_image", "load_image",
+           "load_image_scaled", "require_image_libs"]
 
 MAX_PIXELS = 50_000_000  # larger images are refused (decompression bombs); a 48 MP phone photo fits
 MAX_FILE_BYTES = 256 << 20  # larger files are refused unread (a 50 MP uncompressed RGBA image is 200 MB): /dev/zero
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
 WORK_MIN = 320  # ... and, when the photo is larger, at least this many (JPEGs decode at 1/2, 1/4, 1/8 scale)
 _FLATTEN_ROWS = 256  # a transparent image is flattened this many rows at a time (memory: _flatten_four)
-_PILLOW_RGBA_PIXELS = 4_000_000  # 8-bit RGBA PNGs this large are decoded by Pillow (memory: _rgba_png_grey)
+_PILLOW_RGBA_PIXELS = 4_000_000  # transparent PNGs this large are decoded by Pillow (memory: _rgba_png_grey)
 _MIN_SIDE = 8  # fewer pixels than this either way cannot hold a digit (and breaks the 4x4 background grid)
 _INSTALL = 'pip install "edgedigits-runtime[image]"'
 _cv2_module = None
@@ -205,7 +205,7 @@ def _decode(source, name, roi):
     x0, y0, x1, y1 = (0, 0, width, height) if roi is None else _clip_roi(roi, width, height, label)
     factor = _reduction(x1 - x0, y1 - y0)
     buf = np.frombuffer(data, np.uint8)
-    if alpha and pixels >= _PILLOW_RGBA_PIXELS and kind == "PNG" and data[24:26] == b"\x08\x06":  # 8-bit RGBA
+    if alpha and pixels >= _PILLOW_RGBA_PIXELS and kind == "PNG":  # RGBA, grey + alpha, a palette with transparency
         img = _orient(_rgba_png_grey(head, label, cv2), orientation, cv2)
     elif alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -231,6 +231,70 @@ def _decode(source, name, roi):
         x0, y0 = round(a * decoded), round(b * decoded)  # where the crop starts in the photo (a decoded pixel's edge)
     grey = _to_working(img, cv2, factor if decoded < 1.5 else 1)
     return grey, grey.shape[1] / (img.shape[1] * decoded), (x0, y0)
+
+
+# Memory a decode takes beyond the file's bytes, per pixel of the image, by the path _decode takes (what the server's
+# peak RSS grew by for one 49 MP file through /v1/read, OpenCV 5.0 and Pillow 13 on x86_64, rounded up: RESULTS.md,
+# "Serving over HTTP", sixteenth session). A JPEG decoded at a reduced DCT scale keeps nothing full-size, except a
+# progressive one: libjpeg holds every component's coefficients (2 bytes each) until the last scan.
+_BYTES_PER_PIXEL = {
+    "jpeg-reduced": 0.25, "png-alpha-pillow": 6.0, "png-palette-pillow": 3.5,
+    "png-grey": 3.5, "png-grey16": 4.5, "png-colour": 6.2, "webp": 4.5, "tiff": 2.5, "gif": 6.4,
+    "alpha": 2.2,  # per byte of the 4-channel array OpenCV decodes (8 or 16 bits a sample); PNG's take 3.25 (below)
+    "other": 8.0,
+}
+_MEMORY_FLOOR = 2_000_000  # the working images, the reader's arrays: what a small image costs anyway
+_DECODE_OVERHEAD = 16_000_000  # the decoders' own buffers beside the pixels (12 MP files: up to 10 MB over B/px) ...
+_OVERHEAD_PER_PIXEL = 2.5  # ... reached from 6.4 MP up (a 4 MP grey + alpha PNG: 2 bytes a pixel over 6)
+
+
+def decode_memory(data: bytes) -> int:
+    """Bytes of memory that decoding and preparing these image bytes will take at its peak (an estimate from the
+    header alone, on the high side), beyond the bytes themselves: what a server counts before it decodes.
+
+    Args:
+      data: an image file's bytes.
+
+    Returns:
+      Bytes (at least a small floor). A file whose header cannot be read costs the floor: decoding it fails at once.
+    """
+    Image = _require_pillow()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            head = Image.open(io.BytesIO(data))
+            width, height = head.size
+            mode, kind = head.mode, head.format
+            alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in head.info)
+            progressive = bool(head.info.get("progressive") or head.info.get("progression"))
+            layers = getattr(head, "layer", None) or []
+    except Exception:  # noqa: BLE001 (anything Pillow cannot open: the decode refuses it before any pixel)
+        return _MEMORY_FLOOR
+    pixels = width * height
+    if pixels > MAX_PIXELS or min(width, height) < _MIN_SIDE:
+        return _MEMORY_FLOOR  # refused from the header
+    sixteen = (kind == "PNG" and data[24:25] == b"\x10") or mode.startswith("I;16")
+    if kind == "TIFF":
+        bits = head.tag_v2.get(258, (8,)) if hasattr(head, "tag_v2") else (8,)
+        sixteen = max(bits if isinstance(bits, tuple) else (bits,)) > 8
+    if alpha and pixels >= _PILLOW_RGBA_PIXELS and kind == "PNG":
+        per = _BYTES_PER_PIXEL["png-palette-pillow" if mode == "P" else "png-alpha-pillow"]
+    elif alpha:
+        per = 4 * (2 if sixteen else 1) * (3.25 if kind == "PNG" else _BYTES_PER_PIXEL["alpha"])
+    elif kind in ("JPEG", "MPO") and (progressive or _reduction(width, height) == 1):
+        h, v = max((c[1] for c in layers), default=1), max((c[2] for c in layers), default=1)
+        per = 2 * sum(c[1] * c[2] / (h * v) for c in layers) + 0.25 if layers else 7.0  # the coefficients
+    elif kind in ("JPEG", "MPO"):
+        per = _BYTES_PER_PIXEL["jpeg-reduced"]
+    elif kind == "PNG":
+        per = _BYTES_PER_PIXEL["png-colour" if mode not in ("L", "1", "I;16", "I;16B", "I") else
+                               "png-grey16" if sixteen else "png-grey"]
+    elif kind in ("WEBP", "TIFF", "GIF"):
+        per = _BYTES_PER_PIXEL[kind.lower()] * (2 if sixteen else 1)
+    else:
+        per = _BYTES_PER_PIXEL["other"]
+    overhead = min(_DECODE_OVERHEAD, pixels * _OVERHEAD_PER_PIXEL) if per >= 1 else 0  # (not for a reduced JPEG)
+    return max(_MEMORY_FLOOR, int(pixels * per + overhead))
 
 
 # In a JPEG's entropy-coded data, 0xFF is followed by 0x00 (a stuffed byte), a restart marker (0xD0-0xD7) or more
@@ -378,10 +442,13 @@ def _flatten_four(img: np.ndarray, code: int, cv2) -> np.ndarray:
 
 
 def _rgba_png_grey(image, label: str, cv2) -> np.ndarray:
-    """A large 8-bit RGBA PNG, opened by Pillow (``image``) -> uint8 grey, transparency flattened.
+    """A large transparent PNG (RGBA or grey + alpha, 8 or 16 bits, or a palette with transparency), opened by
+    Pillow (``image``) -> uint8 grey, transparency flattened.
 
-    Pillow decodes it once (4 bytes a pixel; OpenCV's decode of the same file peaks at twice that) and hands it
-    over a band at a time: the same pixels, so the same grey as OpenCV's path (a test).
+    Pillow decodes it once (4 bytes a pixel, 1 for a palette; 16-bit samples kept to their high byte, as OpenCV's
+    path does) and hands it over a band at a time as RGBA: the same pixels, so the same grey as OpenCV's path (a
+    test). OpenCV's decode of the same file peaks at twice to four times that (a 49 MP 16-bit RGBA PNG took the
+    server to 1 GB).
     """
     try:
         image.load()
@@ -389,8 +456,13 @@ def _rgba_png_grey(image, label: str, cv2) -> np.ndarray:
         raise InputError(f"{label} is truncated or corrupted (its PNG data cannot be decoded); "
                          "re-save or re-copy it") from None
     width, height = image.size
-    return _flatten_bands(lambda: (np.asarray(image.crop((0, y, width, min(height, y + _FLATTEN_ROWS))))
-                                   for y in range(0, height, _FLATTEN_ROWS)), (height, width), cv2.COLOR_RGBA2GRAY, cv2)
+
+    def band(y):
+        rows = image.crop((0, y, width, min(height, y + _FLATTEN_ROWS)))
+        return np.asarray(rows if rows.mode == "RGBA" else rows.convert("RGBA"))
+
+    return _flatten_bands(lambda: (band(y) for y in range(0, height, _FLATTEN_ROWS)), (height, width),
+                          cv2.COLOR_RGBA2GRAY, cv2)
 
 
 def _flatten_bands(bands, shape: tuple[int, int], code: int, cv2) -> np.ndarray:

@@ -79,6 +79,116 @@ def test_large_rgba_pngs_decoded_by_pillow_give_opencvs_grey(monkeypatch):
         decode.load_image(files[0][: len(files[0]) // 2])
 
 
+def test_large_transparent_pngs_of_every_kind_decoded_by_pillow_give_opencvs_grey(monkeypatch):
+    """16-bit RGBA, grey + alpha and palette PNGs with transparency go through Pillow's band path too (a 49 MP 16-bit
+    RGBA PNG took the server to 1 GB through OpenCV's decode): the same grey as OpenCV's path, 16-bit samples to
+    their high byte as there."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    files = {}
+    rgba16 = rng.integers(0, 65536, (120, 170, 4), dtype=np.uint16)
+    rgba16[30:90, 70:80, 3] = 65535
+    files["rgba16"] = cv2.imencode(".png", rgba16)[1].tobytes()
+    la = rng.integers(0, 256, (120, 170, 2), dtype=np.uint8)
+    la[30:90, 70:80] = (20, 255)
+    buf = io.BytesIO()
+    Image.fromarray(la, "LA").save(buf, "PNG")
+    files["la"] = buf.getvalue()
+    grey = rng.integers(0, 256, (120, 170), dtype=np.uint8)
+    palette = Image.fromarray(grey, "L").convert("P", palette=Image.Palette.ADAPTIVE, colors=200)
+    buf = io.BytesIO()
+    palette.save(buf, "PNG", transparency=bytes(rng.integers(0, 256, 200, dtype=np.uint8)))
+    files["palette"] = buf.getvalue()
+    monkeypatch.setattr(decode, "_FLATTEN_ROWS", 32)
+    for name, data in files.items():
+        monkeypatch.setattr(decode, "_PILLOW_RGBA_PIXELS", 10**12)
+        opencv = decode.load_image(data)
+        monkeypatch.setattr(decode, "_PILLOW_RGBA_PIXELS", 0)
+        assert np.array_equal(decode.load_image(data), opencv), name
+
+
+def test_decode_memory_estimates_from_the_header():
+    """What a server counts before decoding: by the path the decode takes, from the header alone; never under a
+    small floor, and the floor for bytes that are not an image (the decode refuses them at once)."""
+    import cv2
+
+    from edgedigits_runtime.decode import decode_memory
+
+    floor = decode_memory(b"not an image")
+    assert floor > 0 and decode_memory(b"") == floor
+    white = np.full((3000, 4000), 255, np.uint8)
+    grey_png = cv2.imencode(".png", white)[1].tobytes()
+    rgba_png = cv2.imencode(".png", np.dstack([white] * 4))[1].tobytes()
+    jpeg = cv2.imencode(".jpg", white)[1].tobytes()
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([white] * 3)).save(buf, "JPEG", progressive=True, subsampling=0)  # 4:4:4
+    progressive = buf.getvalue()
+    pixels = 12_000_000
+    assert decode_memory(jpeg) < pixels < decode_memory(grey_png) < decode_memory(rgba_png)  # decoded at 1/8
+    assert decode_memory(progressive) >= 6 * pixels  # libjpeg keeps 2 bytes a coefficient of 3 full components
+    tiny = cv2.imencode(".png", np.zeros((4, 4), np.uint8))[1].tobytes()  # refused from its header: too small
+    assert decode_memory(tiny) == floor
+    digit = cv2.imencode(".png", np.zeros((28, 28), np.uint8))[1].tobytes()  # what /v1/predict mostly gets
+    assert decode_memory(digit) == floor
+
+
+_MEASURE = """
+import sys
+from edgedigits_runtime.decode import decode_memory, load_image
+def peak():  # VmHWM: this process's own (ru_maxrss keeps the parent's across exec)
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+data = open(sys.argv[1], "rb").read()
+load_image(open(sys.argv[2], "rb").read())  # the libraries loaded, their buffers made
+before = peak()
+load_image(data)
+print(decode_memory(data), peak() - before)
+"""
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads its peak memory from /proc")
+@pytest.mark.parametrize("kind", ["grey-png", "rgb-png", "rgba-png", "rgba16-png", "la-png", "palette-png",
+                                  "progressive-jpeg", "rgba-webp", "rgba-tiff"])
+def test_decode_memory_is_at_least_what_decoding_takes(kind, tmp_path):
+    """The estimate is on the high side of what decoding the file really takes (the peak memory of a fresh process
+    that decodes it, 12 MP): the server's budget counts on it."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    side = np.full((3000, 4000), 250, np.uint8)
+    side[1000:2000, 1800:2200] = 10
+    alpha = np.full_like(side, 255)
+    alpha[:300, :300] = 0
+    if kind == "grey-png":
+        data = cv2.imencode(".png", side)[1].tobytes()
+    elif kind == "rgb-png":
+        data = cv2.imencode(".png", np.dstack([side] * 3))[1].tobytes()
+    elif kind == "rgba-png":
+        data = cv2.imencode(".png", np.dstack([side] * 3 + [alpha]))[1].tobytes()
+    elif kind == "rgba16-png":
+        data = cv2.imencode(".png", np.dstack([side] * 3 + [alpha]).astype(np.uint16) * 257)[1].tobytes()
+    elif kind in ("la-png", "palette-png"):
+        image = Image.fromarray(np.dstack([side, alpha]), "LA") if kind == "la-png" else Image.fromarray(side).convert("P")
+        buf = io.BytesIO()
+        image.save(buf, "PNG", **({} if kind == "la-png" else {"transparency": 0}))
+        data = buf.getvalue()
+    elif kind == "progressive-jpeg":
+        data = cv2.imencode(".jpg", np.dstack([side] * 3), [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    elif kind == "rgba-webp":
+        data = cv2.imencode(".webp", np.dstack([side] * 3 + [alpha]), [cv2.IMWRITE_WEBP_QUALITY, 101])[1].tobytes()
+    else:
+        data = cv2.imencode(".tiff", np.dstack([side] * 3 + [alpha]))[1].tobytes()
+    path, small = tmp_path / "big", tmp_path / "small.png"
+    path.write_bytes(data)
+    small.write_bytes(cv2.imencode(".png", np.dstack([side[:300, :400]] * 3 + [alpha[:300, :400]]))[1].tobytes())
+    out = subprocess.run([sys.executable, "-c", _MEASURE, str(path), str(small)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "OPENCV_LOG_LEVEL": "ERROR"})
+    estimate, grew = map(int, out.stdout.split())
+    assert estimate >= grew > 0, (kind, estimate, grew)
+
+
 def test_transparency_is_flattened_band_by_band_with_the_same_bytes(monkeypatch):
     """A 4-channel image is flattened a band of rows at a time (a 49 MP RGBA PNG took the server to 845 MB at full
     size): the same bytes as in one band, and the light/dark decision is the whole image's, not each band's."""
