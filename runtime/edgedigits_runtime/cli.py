@@ -221,6 +221,10 @@ def serve_command(
     max_body_mb: float = typer.Option(10.0, "--max-body-mb", min=0.001, max=1024.0, help="Largest request body, MB."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, max=3600.0, help="Seconds one request may take, "
                                   "upload included."),
+    memory_mb: float = typer.Option(384.0, "--memory-mb", min=1.0, max=1_000_000.0, help="Memory the images in "
+                                    "progress may take at once, MB: uploads (twice their size; past it 503) and "
+                                    "decodes (from each image's header; a large one waits its turn, one needing more "
+                                    "than this alone gets 413). The default suits MemoryMax=512M."),
     allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Serve a model no manifest verifies."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request on stderr."),
 ) -> None:
@@ -230,7 +234,8 @@ def serve_command(
     require_serve()
     from edgedigits_runtime.serve import Limits, run
 
-    limits = Limits(max_body=int(max_body_mb * 1_000_000), timeout=timeout, max_pending=max_pending, workers=workers)
+    limits = Limits(max_body=int(max_body_mb * 1_000_000), timeout=timeout, max_pending=max_pending, workers=workers,
+                    memory=int(memory_mb * 1_000_000))
     run(model=model, host=host, port=port, token=token or None, limits=limits, allow_unverified=allow_unverified,
         access_log=access_log)
 

@@ -14,7 +14,9 @@ is JSON: ``{"error": "<what was wrong and what to do>", "status": <code>}``.
 
 Guards, outermost first (:class:`_Guard`, then the endpoint): bearer token on ``/v1/`` (401);
 body limit from ``Content-Length`` and while reading (413); at most ``max_pending`` POSTs in
-progress, the next gets 503 with ``Retry-After`` (nothing queues beyond the bound); a time limit
+progress, the next gets 503 with ``Retry-After`` (nothing queues beyond the bound); a memory budget
+(:class:`~edgedigits_runtime.serve.memory.Memory`, ``Limits.memory``): an upload counts from its headers (503 past it), a decode what its
+image's header says it will take (a large one waits its turn; one past the budget gets 413); a time limit
 per request (408 while the body arrives, 504 after); inference in a thread pool of ``workers``
 threads sharing one classifier (its lock serialises the interpreter; decoding and preprocessing
 run in parallel).
@@ -22,10 +24,12 @@ run in parallel).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hmac
 import math
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -39,6 +43,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from edgedigits_runtime.errors import EdgeDigitsError, InputError, UsageError
+from edgedigits_runtime.serve.memory import TRIM_BYTES, Memory, trim
 
 __all__ = ["create_app", "Limits", "API_PREFIX", "IMAGE_TYPES"]
 
@@ -66,21 +71,31 @@ class Limits:
       timeout: seconds one request may take, upload included (408 while uploading, 504 after).
       max_pending: image requests (POST) in progress at once; the next gets 503 + ``Retry-After``.
       workers: threads that decode, preprocess and classify (the thread pool's bound).
+      memory: bytes the images in progress may take at once, beside the server's own (about 100 MB): each upload
+        counts twice its size from its headers on (past nine tenths of the budget: 503 + ``Retry-After``), each
+        decode what its header says it will take (:func:`~edgedigits_runtime.preprocess.decode_memory`): a large one
+        waits its turn, within ``timeout``, while small ones go on in the last tenth; one that needs more than nine
+        tenths alone gets 413. 384 MB kept the server under 450 MB, whatever was sent at once, within the systemd
+        unit's ``MemoryMax=512M`` (416 MB did not: RESULTS.md, "Serving over HTTP", sixteenth session).
     """
 
     max_body: int = 10_000_000
     timeout: float = 10.0
     max_pending: int = 32
     workers: int = 2
+    memory: int = 384_000_000
 
     def __post_init__(self):
-        for name in ("max_body", "max_pending", "workers"):
+        for name in ("max_body", "max_pending", "workers", "memory"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UsageError(f"{name} must be a positive whole number; got {value!r}")
         if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not (
                 math.isfinite(self.timeout) and self.timeout > 0):
             raise UsageError(f"timeout must be a positive number of seconds; got {self.timeout!r}")
+        if self.memory < 2 * self.max_body:
+            raise UsageError(f"memory ({self.memory / 1e6:g} MB) must hold at least one upload of the largest body "
+                             f"twice ({2 * self.max_body / 1e6:g} MB): raise --memory-mb or lower --max-body-mb")
 
 
 class ApiError(Exception):
@@ -106,8 +121,9 @@ class _Guard:
     false ``Content-Length``), by raising :class:`ApiError` from ``receive``.
     """
 
-    def __init__(self, app, *, token: str | None, limits: Limits, state: dict):
+    def __init__(self, app, *, token: str | None, limits: Limits, state: dict, memory: Memory):
         self.app = app
+        self.memory = memory
         self.token = token.encode() if token else None
         self.limits = limits
         self.state = state
@@ -121,6 +137,7 @@ class _Guard:
                                 "(the token the server was started with, --token or EDGEDIGITS_TOKEN)",
                                 {"WWW-Authenticate": 'Bearer realm="edgedigits"'})(scope, receive, send)
         length = headers.get(b"content-length")
+        declared = None
         if length is not None:
             try:
                 declared = int(length)
@@ -134,6 +151,12 @@ class _Guard:
             self.state["refused_busy"] += 1
             return await _error(503, f"busy: {self.limits.max_pending} requests are in progress; retry in a moment",
                                 {"Retry-After": "1"})(scope, receive, send)
+        held = 2 * (self.limits.max_body if declared is None else declared)  # the chunks, then the joined bytes
+        if not self.memory.admit(held):
+            self.state["refused_busy"] += 1
+            return await _error(503, f"busy: the images in progress take the server's memory ({self.limits.memory / 1e6:g} "
+                                "MB, --memory-mb); retry in a moment", {"Retry-After": "1"})(scope, receive, send)
+        scope["edgedigits.held"] = held  # the endpoint hands it to the worker that keeps the bytes (released there)
         self.state["pending"] += 1
         received = 0
         limit = self.limits.max_body
@@ -151,6 +174,7 @@ class _Guard:
             await self.app(scope, limited_receive, send)
         finally:
             self.state["pending"] -= 1
+            self.memory.release(scope.pop("edgedigits.held", 0))
 
     def _authorized(self, header: bytes) -> bool:
         scheme, _, value = header.partition(b" ")
@@ -319,24 +343,62 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
 
     state = {"pending": 0, "served": 0, "refused_busy": 0, "started": time.time()}
     limiter = anyio.CapacityLimiter(limits.workers)
+    memory = Memory(limits.memory)
 
-    async def _infer(fn, *args, **kwargs):
+    async def _infer(fn, held: int, *args, **kwargs):
         # abandon_on_cancel: at the time limit the client gets its 504 at once; the thread finishes its image
-        # (a thread cannot be stopped) and frees its worker, so at most `workers` images are ever in work.
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=limiter, abandon_on_cancel=True)
+        # (a thread cannot be stopped) and frees its worker, so at most `workers` images are ever in work. The memory
+        # its bytes and decode hold (``held``) is given back when the thread ends, not when the client gets its answer.
+        loop, lock, turn = asyncio.get_running_loop(), threading.Lock(), {"started": False, "dropped": False}
+
+        def run():
+            with lock:
+                if turn["dropped"]:  # its client had its 504 while it waited for a worker: nothing to do
+                    return None
+                turn["started"] = True
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if held >= TRIM_BYTES:
+                    trim()  # before the budget says the memory is free, give the decode's freed pages back
+                memory.release_soon(loop, held)
+
+        try:
+            return await anyio.to_thread.run_sync(run, limiter=limiter, abandon_on_cancel=True)
+        except BaseException:
+            with lock:
+                if not turn["started"]:  # cancelled before a worker took it: the thread will not give it back
+                    turn["dropped"] = True
+                    memory.release(held)
+            raise
 
     async def _image_endpoint(request: Request, work):
-        """Read the image, run ``work(data, name)`` in the pool, all within the time limit."""
+        """Read the image, wait for the memory its decode takes, run ``work(data, name)`` in the pool, all within
+        the time limit."""
+        from edgedigits_runtime.decode import decode_memory
+
         stage = "upload"
         try:
             with anyio.fail_after(limits.timeout):
                 data, name = await _read_image(request)
+                held = request.scope.get("edgedigits.held", 0)
+                cost = decode_memory(data)
+                if cost > memory.reserve and held + cost > memory.largest():
+                    raise ApiError(413, f"{name}: decoding this image needs about {cost / 1e6:.0f} MB, more than the "
+                                   f"server gives one image ({memory.largest() / 1e6:g} MB of --memory-mb "
+                                   f"{limits.memory / 1e6:g}): send fewer pixels, or a JPEG")
+                stage = "memory"
+                await memory.acquire(cost)
+                request.scope["edgedigits.held"] = 0  # from here on the worker gives it all back
                 stage = "work"
-                answer = await _infer(work, data, name)
+                answer = await _infer(work, held + cost, data, name)
         except TimeoutError:
             if stage == "upload":
                 raise ApiError(408, f"the request body did not arrive within {limits.timeout:g} s: "
                                "send it faster or start the server with a larger --timeout", {"Connection": "close"}) from None
+            if stage == "memory":
+                raise ApiError(504, f"the image waited longer than {limits.timeout:g} s for memory to decode it (other "
+                               "large images were being decoded): retry, or send a smaller image") from None
             raise ApiError(504, f"the image took longer than {limits.timeout:g} s to process: send a smaller image") from None
         state["served"] += 1
         return JSONResponse(answer)
@@ -379,6 +441,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
             "sha256": classifier.info["sha256"], "verified": classifier.info["verified"],
             "backend": classifier.info["backend"], "uptime_s": round(time.time() - state["started"], 1),
             "in_progress": state["pending"], "served": state["served"], "refused_busy": state["refused_busy"],
+            "memory_in_use": memory.used, "memory_waiting": memory.waiting,
             "limits": {**dataclasses.asdict(limits), "max_pixels": MAX_PIXELS},
             "reader": reader_facts(),
         })
@@ -440,7 +503,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
     app.state.classifier = classifier
     app.state.limits = limits
     app.state.counters = state
-    app.add_middleware(_Guard, token=token, limits=limits, state=state)
+    app.add_middleware(_Guard, token=token, limits=limits, state=state, memory=memory)
     return app
 
 

@@ -35,12 +35,14 @@ _IMAGE_ERRORS = {
                             "bytes that are not HTTP/1.1."),
     "401": _error_response("Missing or wrong bearer token (only when the server has a token)."),
     "408": _error_response("The headers or the body did not arrive within the time limit."),
-    "413": _error_response("Body larger than the server's limit."),
+    "413": _error_response("Body larger than the server's limit, or an image whose decoding needs more memory than "
+                           "the server takes for images at once."),
     "415": _error_response("Content-Type is not an image, application/octet-stream or multipart/form-data, or the body "
                             "has a Content-Encoding (gzip)."),
     "422": _error_response("Not an image, truncated, over the pixel limit (decompression bomb), or no digit found."),
     "431": _error_response("Request line or headers over 16 KB."),
-    "503": _error_response("Too many requests in progress or connections open; retry after the Retry-After header's seconds."),
+    "503": _error_response("Too many requests in progress, connections open, or uploads for the memory budget; retry "
+                           "after the Retry-After header's seconds."),
     "504": _error_response("Processing took longer than the time limit."),
 }
 
