@@ -3,6 +3,8 @@
 Usage:
   python benchmarks/figures/serve_load.py [--requests 20000] [--clients 16] [--workers 2] [--max-pending 32]
                                           [--timeout 5] [--data-dir DIR] [--json FILE] [--no-faults] [--no-write]
+  python benchmarks/figures/serve_load.py --continuous 600 [--continuous-clients 4] [--photos 200] [--seed 11]
+                                          [--data-dir DIR] [--json FILE]
 
 1. Expected answers: the 10,000 MNIST test digits as PNG files through the real CLI,
    ``edgedigits-rt predict DIR --json --top-k 3`` (the offline path).
@@ -16,6 +18,14 @@ Usage:
    time limit: must succeed); 5 uploads slower than ``--timeout`` (must get 408); a burst of
    ``max_pending + 32`` slow uploads at once (the excess must get 503 with Retry-After at once, the rest
    200). Then the server must be idle again and answer a last 2,000 requests without error.
+
+Continuous use (``--continuous SECONDS``), as a camera client would use the server: ``--photos`` generated
+1280x720 JPEG photos of numbers (tests/runtime/photos.py, seed ``--seed``) read offline first with
+``edgedigits-rt read DIR --json``; then a real server with its defaults (``edgedigits-rt serve``) gets
+``POST /v1/read`` of them one after another from 1 client for SECONDS, then from ``--continuous-clients`` clients
+for SECONDS on a fresh server, every answer compared field by field with the offline one (a photo the CLI cannot
+read must get 422 with the same message); the server's RSS is sampled every 10 s (start = after one pass over the
+photos). Prints its own subsection; never writes RESULTS.md.
 
 The client is asyncio with h11 (the HTTP/1.1 library uvicorn itself uses), one connection per
 client: about 0.2 ms of CPU per request here, against about 1.5 ms for httpx's AsyncClient, which
@@ -137,7 +147,7 @@ class Connection:
 class Server:
     def __init__(self, args: list[str]):
         cmd = [sys.executable, "-m", "edgedigits_runtime.cli", "serve", "--port", "0", *args]
-        self.command = "edgedigits-rt serve " + " ".join(args)
+        self.command = " ".join(["edgedigits-rt serve", *args])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         line = self.proc.stdout.readline()
@@ -311,11 +321,162 @@ async def _faults(server: Server, pngs, expected, max_pending: int, timeout: flo
     return out
 
 
+# --------------------------------------------------------------------------- continuous use
+
+
+def _number_photos(count: int, seed: int, data_dir) -> list[bytes]:
+    """``count`` 1280x720 JPEG photos of 3-6 digit numbers (MNIST test digits; tests/runtime/photos.py)."""
+    from edgedigits_runtime.mnist import load_mnist
+
+    sys.path.insert(0, str(ROOT / "tests" / "runtime"))
+    from photos import number_photos
+
+    images, labels = load_mnist("test", data_dir)
+    return [photo for photo, _, _ in number_photos(images, labels, count, seed, size=(720, 1280))]
+
+
+def _offline_readings(photos: list[bytes]) -> list[dict]:
+    """The CLI's answers for the same files (edgedigits-rt read DIR --json), path dropped; an unreadable photo's
+    answer is the 422 JSON the server must give for it."""
+    with tempfile.TemporaryDirectory(prefix="serve-read-") as folder:
+        for i, data in enumerate(photos):
+            Path(folder, f"{i:05d}.jpg").write_bytes(data)
+        out = subprocess.run([sys.executable, "-m", "edgedigits_runtime.cli", "read", folder, "--json"],
+                             capture_output=True, text=True)
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(rows) == len(photos), (len(rows), out.stderr[-500:])
+    expected = []
+    for i, row in enumerate(rows):
+        if "error" in row:  # the server names the upload "upload" where the CLI names the file
+            expected.append({"error": row["error"].replace(str(Path(folder, f"{i:05d}.jpg")), "upload"), "status": 422})
+        else:
+            expected.append({k: v for k, v in row.items() if k != "path"})
+    return expected
+
+
+async def _continuous(server: Server, photos, expected, seconds: float, clients: int) -> dict:
+    """``clients`` keep-alive clients posting the photos to /v1/read one after another for ``seconds``; RSS every 10 s."""
+    tally, samples, stop = Tally(), [], asyncio.Event()
+    t0 = time.perf_counter()
+
+    async def client(k: int):
+        conn = Connection(server.host, server.port)
+        i = k
+        try:
+            while not stop.is_set():
+                j = i % len(photos)
+                start = time.perf_counter()
+                status, _, body = await conn.request("POST", "/v1/read", photos[j], content_type="image/jpeg")
+                seconds_taken = time.perf_counter() - start
+                if status == 422 and expected[j].get("status") == 422:  # the CLI could not read it either: same error?
+                    status = 200 if json.loads(body) == expected[j] else -1
+                    tally.add(status, b"{}", None, seconds_taken)
+                else:
+                    tally.add(status, body, expected[j], seconds_taken)
+                i += clients
+        finally:
+            await conn.close()
+
+    async def sampler():
+        while not stop.is_set():
+            samples.append((round(time.perf_counter() - t0, 1), round(server.rss_mb(), 1)))
+            try:
+                await asyncio.wait_for(stop.wait(), 10.0)
+            except asyncio.TimeoutError:
+                pass
+
+    async def timer():
+        await asyncio.sleep(seconds)
+        stop.set()
+
+    cpu = server.cpu_s()
+    await asyncio.gather(timer(), sampler(), *(client(k) for k in range(clients)))
+    out = tally.summary(time.perf_counter() - t0)
+    out["server_cpu_ms_per_request"] = round((server.cpu_s() - cpu) / max(1, out["requests"]) * 1e3, 2)
+    out["rss_mb"] = {"start": samples[0][1], "end": round(server.rss_mb(), 1), "max": max(r for _, r in samples),
+                     "min": min(r for _, r in samples)}
+    out["rss_samples"] = samples
+    out["clients"] = clients
+    return out
+
+
+def continuous(args) -> dict:
+    """Continuous use (see the module's docstring): 1 client, then ``--continuous-clients``, each on a fresh server."""
+    started = time.time()
+    photos = _number_photos(args.photos, args.seed, args.data_dir)
+    print(f"{len(photos)} photos 1280x720; offline answers through `edgedigits-rt read --json` ...", flush=True)
+    expected = _offline_readings(photos)
+    report = {"photos": len(photos), "seed": args.seed, "unreadable_offline": sum("error" in e for e in expected),
+              "mean_kb": round(sum(map(len, photos)) / len(photos) / 1e3, 1), "runs": []}
+    for clients in (1, args.continuous_clients):
+        server = Server([])
+        try:
+            rss0 = round(server.rss_mb(), 1)
+            warm = asyncio.run(_read_each_once(server, photos, expected))
+            print(f"{clients} client(s) for {args.continuous:g} s ...", flush=True)
+            load_before = os.getloadavg()[0]
+            run = asyncio.run(_continuous(server, photos, expected, args.continuous, clients))
+            run["rss_mb"]["at_launch"] = rss0
+            run["warmup_errors"] = warm
+            run["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+            run["alive_at_end"] = server.proc.poll() is None
+        finally:
+            code = server.stop()
+        run["exit_code_on_sigterm"], run["server"] = code, server.command
+        report["runs"].append(run)
+        print(json.dumps({k: v for k, v in run.items() if k != "rss_samples"}), flush=True)
+    report["elapsed_s"] = round(time.time() - started)
+    return report
+
+
+async def _read_each_once(server: Server, photos, expected) -> int:
+    """Every photo once (the models loaded, each answer checked): how many answers were not the CLI's."""
+    conn, errors = Connection(server.host, server.port), 0
+    try:
+        for j, photo in enumerate(photos):
+            status, _, body = await conn.request("POST", "/v1/read", photo, content_type="image/jpeg")
+            answer = json.loads(body) if body else None
+            if status == 200 and answer is not None:
+                answer.pop("path", None)
+            errors += answer != expected[j]
+    finally:
+        await conn.close()
+    return errors
+
+
+def _render_continuous(report: dict, args) -> str:
+    from machine import describe
+
+    command = "python benchmarks/figures/serve_load.py " + shlex.join(args.argv)
+    lines = [f"Machine: {describe()}. **Shared machine** (2 cores with other jobs; the client runs there too).",
+             f"Command: `{command}` ({report['elapsed_s']} s). Photos: {report['photos']} generated 1280x720 JPEGs of "
+             f"3-6 digit numbers (tests/runtime/photos.py, seed {report['seed']}, {report['mean_kb']} KB on average; "
+             f"{report['unreadable_offline']} of them the CLI cannot read either), each answer compared field by field "
+             "with `edgedigits-rt read --json` on the same file.", "",
+             "| clients | server | seconds | requests | errors | requests/s | p50 ms | p99 ms | max ms | server CPU ms/request "
+             "| RSS MB at start / end (min-max) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for run in report["runs"]:
+        r = run["rss_mb"]
+        lines.append(f"| {run['clients']} | `{run['server']}` | {run['seconds']:.0f} | {run['requests']:,} | "
+                     f"**{run['errors'] + run['warmup_errors']}** | {run['requests_per_s']:.1f} | {run['p50_ms']} | "
+                     f"{run['p99_ms']} | {run['max_ms']} | {run['server_cpu_ms_per_request']} | {r['start']} / {r['end']} "
+                     f"({r['min']}-{r['max']}) |")
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------- main
 
 
 def main(argv=None) -> int:
     args = _parse(argv)
+    if args.continuous:
+        report = continuous(args)
+        print(_render_continuous(report, args))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+        failed = any(run["errors"] or run["warmup_errors"] or not run["alive_at_end"] for run in report["runs"])
+        return 1 if failed else 0
     from edgedigits_runtime.mnist import load_mnist
 
     started = time.time()
@@ -421,9 +582,14 @@ def _parse(argv):
     p.add_argument("--json", default=None, help="also write the figures as JSON here")
     p.add_argument("--no-faults", action="store_true")
     p.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
+    p.add_argument("--continuous", type=float, default=0.0, metavar="SECONDS",
+                   help="continuous use instead: /v1/read of 1280x720 photos for SECONDS, 1 client then several")
+    p.add_argument("--continuous-clients", type=int, default=4)
+    p.add_argument("--photos", type=int, default=200)
+    p.add_argument("--seed", type=int, default=11)
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    for name in ("requests", "clients", "workers", "max_pending"):
+    for name in ("requests", "clients", "workers", "max_pending", "continuous_clients", "photos"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
