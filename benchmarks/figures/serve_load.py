@@ -1,4 +1,4 @@
-"""Load and faults on `edgedigits-rt serve` over loopback, for RESULTS.md ("Serving over HTTP").
+"""Load and faults on `edgedigits-rt serve` over loopback, for RESULTS.md (its own section, after "Serving over HTTP").
 
 Usage:
   python benchmarks/figures/serve_load.py [--requests 20000] [--clients 16] [--workers 2] [--max-pending 32]
@@ -57,7 +57,7 @@ from results_md import replace_section
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-SECTION = "## Serving over HTTP"
+SECTION = "## Serving over HTTP: load and faults (`benchmarks/figures/serve_load.py`)"  # its own: never the sessions'
 _URL = re.compile(r"on http://([\d.]+):(\d+)/")
 
 
@@ -529,6 +529,8 @@ def _render(report: dict, args) -> str:
     load, rss = report["load"], report["rss_mb"]
     command = "python benchmarks/figures/serve_load.py" + (" " + shlex.join(args.argv) if args.argv else "")
     lines = [SECTION, "",
+             "Written by the script (its default mode replaces this section only; the hand-written sessions are under",
+             "\"Serving over HTTP\" above).", "",
              f"Machine: {describe()}; " + ", ".join(f"{k} {v}" for k, v in tools.items()) +
              " (uvicorn on asyncio + h11). **Shared machine**: other jobs ran on the same 2 cores, "
              f"and the load client runs there too (load average at the end: {os.getloadavg()[0]:.1f}).",

@@ -18,3 +18,20 @@ def test_continuous_use_checks_every_answer_against_the_cli(monkeypatch, mnist_d
         assert run["rss_mb"]["start"] > 0 and run["rss_mb"]["end"] > 0 and run["rss_samples"]
     text = script._render_continuous(report, args)
     assert "| clients | server |" in text and "**0**" in text
+
+
+def test_the_load_figures_have_their_own_section_so_rewriting_them_keeps_the_sessions(monkeypatch, tmp_path):
+    """The default mode rewrites its section of RESULTS.md (replace_section: heading to the next "## "): its own, after
+    "Serving over HTTP", never the hand-written sessions under that heading."""
+    script = figure_script("serve_load", monkeypatch)
+    from results_md import replace_section
+
+    text = script.RESULTS.read_text(encoding="utf-8")
+    assert script.SECTION.startswith("## ") and text.count(f"\n{script.SECTION}\n") == 1
+    copy = tmp_path / "RESULTS.md"
+    copy.write_text(text, encoding="utf-8")
+    replace_section(copy, f"{script.SECTION}\n\nnew figures\n")
+    after = copy.read_text(encoding="utf-8")
+    sessions = [line for line in text.splitlines() if line.startswith("### ")]
+    assert "new figures" in after and [line for line in after.splitlines() if line.startswith("### ")] == sessions
+    assert after.index("## Serving over HTTP\n") < after.index(script.SECTION)
