@@ -150,6 +150,18 @@ def _clip_roi(roi, width: int, height: int, label: str) -> tuple[int, int, int, 
     return x0, y0, x1, y1
 
 
+def _transparent(head) -> bool:
+    """Whether an image opened by Pillow (its header read) has transparency: an alpha band, or a palette with a
+    transparent entry."""
+    return head.mode in ("RGBA", "LA", "PA") or (head.mode == "P" and "transparency" in head.info)
+
+
+def _pillow_flattens(alpha: bool, kind: str | None, pixels: int) -> bool:
+    """Whether :func:`_decode` hands the image to Pillow's band path (:func:`_rgba_png_grey`): a transparent PNG of
+    :data:`_PILLOW_RGBA_PIXELS` or more; :func:`decode_memory` counts that path by the same rule."""
+    return alpha and kind == "PNG" and pixels >= _PILLOW_RGBA_PIXELS
+
+
 def _decode(source, name, roi):
     Image = _require_pillow()
     cv2 = require_image_libs()
@@ -178,7 +190,7 @@ def _decode(source, name, roi):
             head = Image.open(io.BytesIO(data))  # reads the header only
             width, height = head.size
             mode, kind = head.mode, head.format
-            alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in head.info)
+            alpha = _transparent(head)
             orientation = head.getexif().get(0x0112, 1)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise InputError(f"{label} is too large to decode safely: over the {MAX_PIXELS / 1e6:.0f} MP limit (a "
@@ -205,7 +217,7 @@ def _decode(source, name, roi):
     x0, y0, x1, y1 = (0, 0, width, height) if roi is None else _clip_roi(roi, width, height, label)
     factor = _reduction(x1 - x0, y1 - y0)
     buf = np.frombuffer(data, np.uint8)
-    if alpha and pixels >= _PILLOW_RGBA_PIXELS and kind == "PNG":  # RGBA, grey + alpha, a palette with transparency
+    if _pillow_flattens(alpha, kind, pixels):  # RGBA, grey + alpha, a palette with transparency
         img = _orient(_rgba_png_grey(head, label, cv2), orientation, cv2)
     elif alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -265,7 +277,7 @@ def decode_memory(data: bytes) -> int:
             head = Image.open(io.BytesIO(data))
             width, height = head.size
             mode, kind = head.mode, head.format
-            alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in head.info)
+            alpha = _transparent(head)
             progressive = bool(head.info.get("progressive") or head.info.get("progression"))
             layers = getattr(head, "layer", None) or []
     except Exception:  # noqa: BLE001 (anything Pillow cannot open: the decode refuses it before any pixel)
@@ -277,7 +289,7 @@ def decode_memory(data: bytes) -> int:
     if kind == "TIFF":
         bits = head.tag_v2.get(258, (8,)) if hasattr(head, "tag_v2") else (8,)
         sixteen = max(bits if isinstance(bits, tuple) else (bits,)) > 8
-    if alpha and pixels >= _PILLOW_RGBA_PIXELS and kind == "PNG":
+    if _pillow_flattens(alpha, kind, pixels):
         per = _BYTES_PER_PIXEL["png-palette-pillow" if mode == "P" else "png-alpha-pillow"]
     elif alpha:
         per = 4 * (2 if sixteen else 1) * (3.25 if kind == "PNG" else _BYTES_PER_PIXEL["alpha"])
