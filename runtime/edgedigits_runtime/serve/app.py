@@ -383,7 +383,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
                 data, name = await _read_image(request)
                 held = request.scope.get("edgedigits.held", 0)
                 cost = decode_memory(data)
-                if cost > memory.reserve and held + cost > memory.largest():
+                if not memory.ever_fits(cost, held):
                     raise ApiError(413, f"{name}: decoding this image needs about {cost / 1e6:.0f} MB, more than the "
                                    f"server gives one image ({memory.largest() / 1e6:g} MB of --memory-mb "
                                    f"{limits.memory / 1e6:g}): send fewer pixels, or a JPEG")

@@ -65,8 +65,17 @@ class Memory:
         """The largest decode that can ever be taken (one past it is refused: 413)."""
         return self.total - self.reserve
 
+    def _room(self, cost: int) -> int:
+        """What a decode of ``cost`` may fill up to: the whole budget when it is small, else all but the reserve."""
+        return self.total if cost <= self.reserve else self.largest()
+
     def _fits(self, cost: int) -> bool:
-        return self.used + cost <= (self.total if cost <= self.reserve else self.largest())
+        return self.used + cost <= self._room(cost)
+
+    def ever_fits(self, cost: int, held: int = 0) -> bool:
+        """Whether a decode of ``cost`` can ever be granted beside the ``held`` bytes its own request keeps (its
+        upload): when not, waiting would last until the time limit (the server answers 413 at once)."""
+        return held + cost <= self._room(cost)
 
     @property
     def waiting(self) -> int:
