@@ -132,7 +132,7 @@ def load_image_scaled(source, name: str | None = None, roi=None) -> tuple[np.nda
         x = _as_array(source)
         origin = (0, 0)
         if roi is not None and x.ndim >= 2:
-            x0, y0, x1, y1 = _clip_roi(roi, x.shape[1], x.shape[0], name or "image")
+            x0, y0, x1, y1 = clip_roi(roi, x.shape[1], x.shape[0], name or "image")
             x, origin = x[y0:y1, x0:x1], (x0, y0)
         grey = _as_grey(x)
         scale = grey.shape[1] / x.shape[1]
@@ -140,8 +140,12 @@ def load_image_scaled(source, name: str | None = None, roi=None) -> tuple[np.nda
     return grey, scale, origin
 
 
-def _clip_roi(roi, width: int, height: int, label: str) -> tuple[int, int, int, int]:
-    """``roi`` (x, y, w, h) clipped to a ``width`` x ``height`` photo: (x0, y0, x1, y1)."""
+def clip_roi(roi, width: int, height: int, label: str) -> tuple[int, int, int, int]:
+    """``roi`` (x, y, w, h) clipped to a ``width`` x ``height`` photo: (x0, y0, x1, y1).
+
+    Raises:
+      InputError: the region keeps less than 8 pixels of the photo either way (named ``label`` in the message).
+    """
     x, y, w, h = roi
     x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
     if x1 - x0 < _MIN_SIDE or y1 - y0 < _MIN_SIDE:
@@ -214,7 +218,7 @@ def _decode(source, name, roi):
     if kind in ("JPEG", "MPO") and _jpeg_cut_short(data):  # OpenCV 4.6 and 4.8 decode the missing part as grey
         raise InputError(f"{label} is truncated or corrupted (its JPEG data ends before the image does); "
                          "re-save or re-copy it")
-    x0, y0, x1, y1 = (0, 0, width, height) if roi is None else _clip_roi(roi, width, height, label)
+    x0, y0, x1, y1 = (0, 0, width, height) if roi is None else clip_roi(roi, width, height, label)
     factor = _reduction(x1 - x0, y1 - y0)
     buf = np.frombuffer(data, np.uint8)
     if _pillow_flattens(alpha, kind, pixels):  # RGBA, grey + alpha, a palette with transparency

@@ -208,7 +208,7 @@ def read_number(image, classifier=None, *, digits: int | None = None, roi=None, 
     from edgedigits_runtime.decode import load_image_scaled
     from edgedigits_runtime.preprocess import find_ink
 
-    roi = _check_options(digits, roi, threshold, classifier)
+    roi = check_read_options(digits, roi, threshold, classifier)
     reader = classifier if isinstance(classifier, NumberReader) else _default_reader()
     label = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
     grey, scale, origin = load_image_scaled(image, name, roi)
@@ -516,7 +516,7 @@ def read_files(items, classifier, *, digits: int | None = None, roi=None, thresh
     from edgedigits_runtime.predict import check_inputs, iter_sources
 
     items = check_inputs(items)
-    roi = _check_options(digits, roi, threshold, classifier)
+    roi = check_read_options(digits, roi, threshold, classifier)
     require_image_libs()  # one clear error up front rather than the same one per file
     results = []
     for path, error, source, name in iter_sources(items, stdin):
@@ -536,8 +536,18 @@ def read_files(items, classifier, *, digits: int | None = None, roi=None, thresh
 # --------------------------------------------------------------------------- options
 
 
-def _check_options(digits, roi, threshold, classifier=None):
-    """Check ``digits``, ``roi``, ``threshold`` and ``classifier`` up front; returns the checked ``roi``."""
+def check_read_options(digits, roi, threshold, classifier=None):
+    """Check :func:`read_number`'s options up front (``read_files`` and ``watch`` check them the same way).
+
+    Args:
+      digits, roi, threshold, classifier: as :func:`read_number` takes them.
+
+    Returns:
+      the checked ``roi`` (a tuple of four ints, or None).
+
+    Raises:
+      UsageError: one of them is not valid (the message names it and what it takes).
+    """
     from edgedigits_runtime.classifier import DigitClassifier
     from edgedigits_runtime.reject import check_threshold
 
