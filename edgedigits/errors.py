@@ -9,6 +9,7 @@ from edgedigits_runtime.errors import (
     InputError,
     ModelError,
     ModelIntegrityError,
+    SourceError,
     UsageError,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "ModelIntegrityError",
     "InputError",
     "BackendUnavailableError",
+    "SourceError",
     "RunError",
     "TrainError",
     "ExportError",

@@ -21,6 +21,7 @@ from edgedigits_runtime.errors import (
                                        InputError,
                                        ModelError,
                                        ModelIntegrityError,
+                                       SourceError,
                                        UsageError,
 )
 from edgedigits_runtime.manifest import ManifestWarning
@@ -33,4 +34,4 @@ __version__ = "0.1.0"
 __all__ = ["DigitClassifier", "load_default", "NOT_A_DIGIT", "Classification", "DEFAULT_MODEL", "preprocess_image",
            "read_number", "NumberReading", "DigitReading", "SignReading", "ManifestWarning", "EdgeDigitsError", "UsageError",
            "DataError", "ModelError", "ModelIntegrityError", "InputError", "BackendUnavailableError",
-           "__version__"]
+           "SourceError", "__version__"]

@@ -1,4 +1,4 @@
-"""`edgedigits-rt`: the runtime's own light command (no TensorFlow): predict, read, info, evaluate, serve, doctor.
+"""`edgedigits-rt`: the runtime's own light command (no TensorFlow): predict, read, watch, info, evaluate, serve, doctor.
 
 Each command validates, calls one library function and renders the result. Library
 errors print ``error: <message>`` on stderr and exit 1. ``predict`` goes on past bad
@@ -149,6 +149,92 @@ def read_command(
 
 
 app.command("read")(read_command)
+
+
+@app.command("watch")
+@_friendly
+def watch_command(
+    source: str = typer.Argument(..., help="A camera (0, /dev/video0), a video file, or a stream URL (rtsp://..., "
+                                 "http://... MJPEG).", show_default=False),
+    digits: Optional[int] = typer.Option(None, "--digits", "-n", min=1, help="The number's length, when known."),
+    roi: Optional[str] = typer.Option(None, "--roi", help="Read only this region: x,y,w,h in the frame's pixels."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
+                                              help="'not a digit' (shown as ?) below this digit probability "
+                                                   "(default: the reader's own level)."),
+    every: float = typer.Option(0.25, "--every", min=0.0, max=86400.0, help="Seconds at least between two readings "
+                                "(0: as often as the reader goes; a video file: every frame). A video file counts "
+                                "its own time."),
+    stable: int = typer.Option(3, "--stable", min=1, max=1000, help="Report a reading once seen in this many "
+                               "consecutive frames read (no number included)."),
+    all_readings: bool = typer.Option(False, "--all", help="Print every reading, not only the changes."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop after this many frames read."),
+    seconds: Optional[float] = typer.Option(None, "--seconds", min=0.001, help="Stop after this many seconds (a video "
+                                            "file: of video)."),
+    reconnect: float = typer.Option(10.0, "--reconnect", min=0.0, max=86400.0, help="Seconds to keep reopening a "
+                                    "camera or stream whose frames stopped (0: exit at once)."),
+    json_out: bool = typer.Option(False, "--json", help="JSON lines: event (change, reading, end), frame, time, at, "
+                                  "number (\"\": no number), confidence, digits, signs (as read --json), note; "
+                                  "last the end's summary."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Number reader model file (manifest.json beside "
+                                         "it is checked). Default: the shipped reader_int8.tflite."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, max=MAX_THREADS,
+                                          help="Interpreter threads (default: backend's)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Force litert, tflite-runtime, tensorflow-lite or onnxruntime."),
+) -> None:
+    """Read the number a camera, a video or a stream shows, continuously: a line each time the stable reading changes.
+
+    Frames that arrive while one is read are dropped (a live source: the newest is read). Ends at the end of a
+    video, after --frames/--seconds, or on Ctrl-C (exit 0), with a summary; exit 1 when the source cannot be opened
+    or its frames stop for longer than --reconnect.
+    """
+    import signal
+
+    from edgedigits_runtime.errors import SourceError
+    from edgedigits_runtime.read import NumberReader, load_reader
+    from edgedigits_runtime.watch import watch
+
+    chosen = _parse_roi(roi)
+    reader = load_reader(threads, backend) if model is None else NumberReader(model, num_threads=threads, backend=backend)
+    events = watch(source, reader, digits=digits, roi=chosen, threshold=threshold, every=every, stable=stable,
+                   all_readings=all_readings, frames=frames, seconds=seconds, reconnect=reconnect)
+    if _main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # a service stopped (systemctl stop): as Ctrl-C
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C even when started with SIGINT ignored (&)
+    failed = None
+    try:
+        with events:
+            for event in events:
+                typer.echo(json.dumps(event.to_dict()) if json_out else _watch_line(event, all_readings))
+    except KeyboardInterrupt:
+        pass
+    except SourceError as exc:
+        failed = exc
+    summary = events.summary
+    if json_out:
+        typer.echo(json.dumps(summary.to_dict()))
+    else:
+        last = "none" if summary.number is None else (summary.number or "no number")
+        typer.echo(f"{summary.reason}: {summary.frames} frames, {summary.read} read, {summary.changes} changes, "
+                   f"last stable reading {last} ({summary.seconds:.1f} s)")
+    if failed is not None:
+        raise failed
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _watch_line(event, all_readings: bool) -> str:
+    reading = event.reading
+    text = f"{reading.number} ({reading.confidence:.2f})" if reading.number else "no number"
+    mark = "  [stable]" if all_readings and event.changed else ""
+    return f"{event.time:.2f}s frame {event.frame}: {text}{mark}"
 
 
 @app.command("info")

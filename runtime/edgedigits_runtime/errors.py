@@ -15,6 +15,7 @@ __all__ = [
     "ModelIntegrityError",
     "InputError",
     "BackendUnavailableError",
+    "SourceError",
     "first_line",
 ]
 
@@ -45,6 +46,10 @@ class InputError(EdgeDigitsError, ValueError):
 
 class BackendUnavailableError(EdgeDigitsError, ImportError):
     """No installed package can run this model format; the message names what to install."""
+
+
+class SourceError(EdgeDigitsError):
+    """A camera, video file or stream cannot be opened, or stopped sending frames (``edgedigits-rt watch``)."""
 
 
 def first_line(exc: BaseException, *, with_type: bool | None = None, limit: int = 300) -> str:

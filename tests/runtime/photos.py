@@ -281,3 +281,26 @@ def natural_crops(count: int, rng: np.random.Generator) -> list | None:
         y, x = int(rng.integers(0, img.shape[0] - side)), int(rng.integers(0, img.shape[1] - side))
         crops.append(np.ascontiguousarray(img[y : y + side, x : x + side]))
     return crops
+
+
+def number_frame(images: np.ndarray, labels: np.ndarray, text: str, rng: np.random.Generator, *,
+                 size=(240, 320)) -> np.ndarray:
+    """A camera frame (BGR uint8, ``size`` = (height, width)) of the number ``text`` written with MNIST digits
+    (the k-th digit of ``text`` is the k-th image of that label), dark on light paper, as :func:`make_number_photo`."""
+    picks = [int(np.flatnonzero(labels == int(c))[k]) for k, c in enumerate(text)]
+    rgb, _ = make_number_photo(images[picks], rng, spacing="apart", invert=True, noise=0.02, blur=0.0, wave=1.0,
+                               size=size, jpeg=None)
+    return np.ascontiguousarray(rgb[..., ::-1])
+
+
+def write_video(path, frames, fps: float) -> None:
+    """Frames (BGR uint8, all one size) as an MJPG .avi at ``fps`` (MJPG in .avi: every OpenCV build writes it)."""
+    import cv2
+
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), float(fps), (width, height))
+    if not writer.isOpened():
+        raise RuntimeError("this OpenCV cannot write MJPG .avi")
+    for frame in frames:
+        writer.write(frame)
+    writer.release()

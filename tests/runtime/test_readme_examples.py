@@ -41,7 +41,7 @@ def test_runtime_readme_examples_run(mnist_test, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     for block in blocks:
-        if "read_number" in block:  # the number-reading example has its own test below
+        if "read_number" in block or "watch(" in block:  # the number-reading and watch examples: own tests below
             continue
         for name in set(re.findall(r'"([\w./-]+\.(?:jpg|png))"', block)):
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -83,3 +83,20 @@ def test_runtime_readme_read_number_example(mnist_test, tmp_path, monkeypatch):
     exec(compile(block, "runtime/README.md", "exec"), namespace)
     assert namespace["reading"].number == truth and namespace["meter"].number == truth
     assert len(namespace["boxes"]) == 4 and namespace["row"]["number"] == truth
+
+
+def test_runtime_readme_watch_example(mnist_test, tmp_path, monkeypatch, capsys):
+    """The watch block on meter.avi: 2048 for 1.2 s, then a blank scene for 1 s (10 frames a second)."""
+    from photos import number_frame, write_video
+
+    images, labels = mnist_test
+    (block,) = [b for b in _python_blocks(ROOT / "runtime" / "README.md") if "watch(" in b]
+    frame = number_frame(images, labels, "2048", np.random.default_rng(5))
+    blank = np.full_like(frame, 200)
+    write_video(tmp_path / "meter.avi", [frame] * 12 + [blank] * 10, fps=10)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "runtime/README.md", "exec"), namespace)
+    assert capsys.readouterr().out.splitlines() == ["0.5s 2048", "1.8s no number"]  # frames at 0, 0.3, 0.5, 0.8, ...: 3 alike
+    assert namespace["summary"]["reason"] == "end of video" and namespace["summary"]["number"] == ""
+    assert namespace["row"]["event"] == "change" and namespace["row"]["number"] == ""

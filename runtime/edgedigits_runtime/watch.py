@@ -1,0 +1,563 @@
+"""Read numbers continuously from a camera, a video file or a network stream: :func:`watch`.
+
+A device that watches a meter, a scoreboard or a form on a desk answers continuously: this is the capture loop
+around :func:`~edgedigits_runtime.read_number` an embedded engineer would otherwise write by hand, and the library
+behind ``edgedigits-rt watch SOURCE``.
+
+- **Sources** (OpenCV's ``VideoCapture``, the ``image`` extra): a camera (``0``, ``"/dev/video0"``: V4L2 on a Pi),
+  a video file, or a stream URL (``rtsp://...``, an ``http://`` MJPEG stream: FFmpeg); an already opened
+  ``cv2.VideoCapture`` too (set its resolution yourself).
+- **One reading path**: each frame read (turned grey by OpenCV from its BGR) goes to
+  :func:`~edgedigits_runtime.read_number` with ``digits``, ``roi`` and ``threshold`` as ``read`` takes them.
+  A frame with no number (blank, or nothing that reads as a digit) is a reading with ``number == ""``.
+- **Live sources drop, never queue**: a thread grabs frames as they arrive (keeping a camera's buffers drained);
+  when the reader is ready, only the newest grabbed frame is decoded and read; frames that arrived while one was
+  read are skipped. ``every`` seconds at least between the starts of two readings (default :data:`EVERY`) keeps a
+  Pi from being pegged. A video file is read in its own time instead: a frame every ``every`` seconds of video,
+  whatever the machine's speed (the same readings on any machine).
+- **Stable readings**: a reading is reported when it has been seen in ``stable`` consecutive frames read and
+  differs from the last reported one (``all_readings=True``: every reading, those that change it marked).
+- **Frames stop** on a camera or stream (unplugged, network gone): the source is reopened once a second for up to
+  ``reconnect`` seconds (a :class:`SourceWarning` when it is back); then :class:`~edgedigits_runtime.SourceError`.
+  A video file ends at its end.
+
+Example:
+
+>>> from edgedigits_runtime.watch import watch
+>>> with watch("meter.avi", stable=3) as events:                       # doctest: +SKIP
+...     for event in events:
+...         print(f"{event.time:.1f}s", event.number or "no number")
+0.0s 2048
+4.0s no number
+>>> events.summary.to_dict()["reason"]                                 # doctest: +SKIP
+'end of video'
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime
+import os
+import re
+import threading
+import time
+import warnings
+from pathlib import Path
+
+from edgedigits_runtime.errors import InputError, SourceError, UsageError, first_line
+
+__all__ = ["EVERY", "RECONNECT", "STABLE", "SourceWarning", "Watch", "WatchEvent", "WatchSummary", "watch"]
+
+EVERY = 0.25  # default seconds between the starts of two readings: at most 4 a second
+STABLE = 3  # default: a reading is reported once seen in this many consecutive frames read
+RECONNECT = 10.0  # default seconds a camera or stream that stopped sending frames is tried again
+_RETRY = 1.0  # seconds between two attempts to reopen it
+_OPEN_TIMEOUT_MS = 10_000  # a stream that has not answered in 10 s cannot be opened; ...
+_READ_TIMEOUT_MS = 10_000  # ... one that sends no frame for 10 s has stopped (FFmpeg's own default is 30 s)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class SourceWarning(UserWarning):
+    """A camera or stream stopped sending frames and was opened again (the watch goes on)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchEvent:
+    """One frame read.
+
+    Attributes:
+      frame: the frame's index in the source, from 0 (a live source counts every frame it delivered, read or not).
+      time: seconds: a video file's frame position; a live source's seconds since the watch started.
+      at: UTC time the frame was grabbed (ISO 8601), None for a video file.
+      reading: the frame's :class:`~edgedigits_runtime.NumberReading` (``number == ""``: no number).
+      note: why nothing was read, when the reader refused the frame (a blank frame: "no digits found"), else None.
+      changed: this reading made the stable reading change (seen in ``stable`` consecutive frames read).
+    """
+
+    frame: int
+    time: float
+    at: str | None
+    reading: object
+    note: str | None
+    changed: bool
+
+    @property
+    def number(self) -> str:
+        """The number read (``""``: no number)."""
+        return self.reading.number
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{"event": "change"|"reading", "frame", "time", "at", "number", "confidence", "digits",
+        "signs", "note"}`` (the reading's fields as ``edgedigits-rt read --json`` gives them)."""
+        return {"event": "change" if self.changed else "reading", "frame": self.frame, "time": round(self.time, 3),
+                "at": self.at, **self.reading.to_dict(), "note": self.note}
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchSummary:
+    """How a watch went.
+
+    Attributes:
+      reason: why it ended: "end of video", "frames" (``frames`` read), "seconds" (``seconds`` passed),
+        "interrupted" (Ctrl-C), "closed" (closed before its end), or "" while it runs.
+      frames: frames the source delivered.
+      read: frames read.
+      changes: times the stable reading changed (the first stable reading included).
+      seconds: wall-clock seconds since the watch started.
+      number: the stable reading at the end (``""``: no number), None when no reading was ever stable.
+      reconnects: times a camera or stream was opened again after its frames stopped.
+    """
+
+    reason: str
+    frames: int
+    read: int
+    changes: int
+    seconds: float
+    number: str | None
+    reconnects: int
+
+    @property
+    def skipped(self) -> int:
+        """Frames not read (a live source's frames that arrived while one was read; a file's between readings)."""
+        return self.frames - self.read
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{"event": "end", "reason", "frames", "read", "skipped", "changes", "seconds", "number",
+        "reconnects"}``."""
+        return {"event": "end", "reason": self.reason, "frames": self.frames, "read": self.read, "skipped": self.skipped,
+                "changes": self.changes, "seconds": round(self.seconds, 3), "number": self.number,
+                "reconnects": self.reconnects}
+
+
+def watch(source, reader=None, *, digits: int | None = None, roi=None, threshold: float | None = None,
+          every: float = EVERY, stable: int = STABLE, all_readings: bool = False, frames: int | None = None,
+          seconds: float | None = None, reconnect: float = RECONNECT, live: bool | None = None) -> Watch:
+    """Watch a camera, a video file or a stream and read the number it shows, frame after frame.
+
+    Example:
+
+    >>> with watch(0, digits=4, roi=(100, 50, 400, 120), every=1.0) as events:   # doctest: +SKIP
+    ...     for event in events:
+    ...         print(event.to_dict())                      # a line each time the stable reading changes
+
+    Args:
+      source: a camera (its index ``0`` or ``"0"``, or ``"/dev/video0"``), a video file's path, a stream URL
+        (``"rtsp://..."``, ``"http://.../stream.mjpg"``), or an opened ``cv2.VideoCapture`` (any object with
+        ``grab``, ``retrieve``, ``isOpened`` and ``release``; it is released at the end).
+      reader: the :class:`~edgedigits_runtime.reader.NumberReader` (None: the shipped one), as :func:`read_number`.
+      digits, roi, threshold: as :func:`~edgedigits_runtime.read_number` (checked the same way, before the source
+        is opened; ``roi`` is also checked against the first frame's size).
+      every: seconds at least between the starts of two readings (0: as often as the reader goes; for a video
+        file, every frame). A video file counts them in its own time.
+      stable: a reading is reported once seen in this many consecutive frames read (1: every change).
+      all_readings: yield every frame read (:attr:`WatchEvent.changed` marks the changes), not only the changes.
+      frames: stop after this many frames read (None: no limit).
+      seconds: stop after this many seconds (a video file: of video; a live source: of wall clock).
+      reconnect: seconds to keep reopening a camera or stream whose frames stopped (0: stop at once).
+      live: drop frames that arrive while one is read (True), or read a file's frames in its own time (False).
+        None: True for a camera, a stream or an opened capture, False for a video file.
+
+    Returns:
+      a :class:`Watch`: a context manager (it releases the source) and an iterator of :class:`WatchEvent`;
+      its :attr:`Watch.summary` tells how it went.
+
+    Raises:
+      UsageError: a bad option (as :func:`read_number`, or ``every``, ``stable``, ``frames``, ``seconds``,
+        ``reconnect`` out of range; ``roi`` outside the frames).
+      SourceError: the source cannot be opened, or its frames stopped and it could not be reopened in time
+        (raised while iterating).
+      BackendUnavailableError: OpenCV is not installed.
+    """
+    from edgedigits_runtime.read import check_read_options
+
+    roi = check_read_options(digits, roi, threshold, reader)
+    _check_number("every", every, 0.0)
+    _check_number("reconnect", reconnect, 0.0)
+    if seconds is not None:
+        _check_number("seconds", seconds, 0.0, strict=True)
+    for name, value in (("stable", stable), ("frames", frames)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise UsageError(f"{name} must be a whole number of at least 1; got {value!r}")
+    options = dict(digits=digits, roi=roi, threshold=threshold)
+    return Watch(_Source(source), reader, options, every=float(every), stable=stable, all_readings=bool(all_readings),
+                 frames=frames, seconds=seconds, reconnect=float(reconnect), live=live)
+
+
+def _check_number(name: str, value, low: float, strict: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and value < float("inf")
+    if not ok or value < low or (strict and value <= low):
+        raise UsageError(f"{name} must be a number of seconds {'over' if strict else 'at least'} {low:g}; got {value!r}")
+
+
+class _Source:
+    """What to open and how to name it: a camera, a stream, a video file or a capture given opened."""
+
+    def __init__(self, source):
+        self.given = None
+        if hasattr(source, "grab") and hasattr(source, "retrieve"):
+            self.kind, self.target, self.label, self.given = "capture", None, "the capture", source
+        elif isinstance(source, int) and not isinstance(source, bool):
+            self.kind, self.target, self.label = "camera", source, f"camera {source}"
+        elif isinstance(source, (str, os.PathLike)):
+            text = os.fspath(source)
+            stripped = text.strip() if isinstance(text, str) else text
+            if isinstance(stripped, str) and stripped.isdigit():
+                self.kind, self.target, self.label = "camera", int(stripped), f"camera {int(stripped)}"
+            elif isinstance(stripped, str) and _URL.match(stripped):
+                self.kind, self.target, self.label = "stream", stripped, _redact(stripped)
+            elif isinstance(stripped, str) and stripped.startswith("/dev/"):
+                self.kind, self.target, self.label = "camera", stripped, stripped
+            else:
+                self.kind, self.target, self.label = "file", text, str(text)
+        else:
+            raise UsageError(f"source must be a camera index (0), a device (/dev/video0), a video file, a stream URL "
+                             f"(rtsp://..., http://...) or an opened cv2.VideoCapture; got {type(source).__name__}")
+
+    @property
+    def live(self) -> bool:
+        return self.kind != "file"
+
+    def open(self):
+        """The opened capture; SourceError (with what to do) when it cannot be opened."""
+        if self.given is not None:
+            if not self.given.isOpened():
+                raise SourceError("the capture given is not open: check what opened it (cv2.VideoCapture(...).isOpened())")
+            return self.given
+        from edgedigits_runtime.decode import require_image_libs
+
+        cv2 = require_image_libs()
+        if self.kind == "file":
+            path = Path(self.target)
+            if not path.is_file():
+                raise SourceError(f"{self.label}: no such video file (give a video file, a camera index such as 0, "
+                                  "/dev/video0, or a stream URL such as rtsp://host/path)")
+        if self.kind == "camera" and isinstance(self.target, str) and not os.path.exists(self.target):
+            raise SourceError(f"{self.label}: no such camera device (is the camera plugged in? `ls /dev/video*` "
+                              "lists the cameras there are)")
+        if os.environ.get("EDGEDIGITS_VERBOSE") != "1":  # FFmpeg's own log ("Stream ends prematurely"): we raise ours
+            os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read once, at FFmpeg's first use
+        ffmpeg = _has_ffmpeg(cv2)
+        if self.kind == "stream":
+            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG if ffmpeg else cv2.CAP_ANY, [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, _OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, _READ_TIMEOUT_MS])
+        elif self.kind == "camera" and isinstance(self.target, str):
+            capture = cv2.VideoCapture(self.target, cv2.CAP_V4L2)
+        elif self.kind == "file" and ffmpeg:  # not OpenCV's own AVI reader: it prints to stderr on a damaged file
+            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG)
+        else:
+            capture = cv2.VideoCapture(self.target)
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(self._cannot_open())
+        return capture
+
+    def _cannot_open(self) -> str:
+        if self.kind == "camera":
+            return (f"cannot open {self.label}: no such camera, it is in use by another program, or this user may "
+                    "not use it (`ls /dev/video*` lists the cameras; add the user to the video group: "
+                    "sudo usermod -aG video $USER, then log in again)")
+        if self.kind == "stream":
+            return (f"cannot open the stream {self.label}: no answer within {_OPEN_TIMEOUT_MS // 1000} s, or not a "
+                    "video stream OpenCV's FFmpeg reads (check the URL, the network, and that the stream plays "
+                    "elsewhere, e.g. ffplay URL)")
+        return (f"cannot open {self.label} as a video: not a video, or a codec this OpenCV's FFmpeg does not read "
+                "(MJPEG, H.264 and MPEG-4 in .avi/.mp4/.mkv are read everywhere)")
+
+
+def _has_ffmpeg(cv2) -> bool:
+    """Whether this OpenCV reads video through FFmpeg (opencv-python-headless and Debian's python3-opencv do)."""
+    registry = getattr(cv2, "videoio_registry", None)
+    try:
+        return bool(registry.hasBackend(cv2.CAP_FFMPEG))
+    except AttributeError:
+        return True  # no registry to ask (older builds): try FFmpeg, as OpenCV itself would first
+
+
+def _redact(url: str) -> str:
+    """A stream URL without its password (rtsp://user:secret@host -> rtsp://user:***@host), for messages."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/:@]*):[^/@]*@", r"\1:***@", url)
+
+
+class _Grabber:
+    """A thread that grabs a live capture's frames as they come (``grab``: no decoding) and decodes (``retrieve``)
+    only the frame a reading asks for: the first one grabbed after :meth:`take` is called, the newest there is.
+    Frames grabbed while no reading waits are dropped, never queued. Every call into the capture is made by this
+    one thread (OpenCV's captures are not thread-safe)."""
+
+    def __init__(self, capture, first_index: int, start: float):
+        self.capture = capture
+        self.count = first_index  # frames grabbed so far (the next frame's index)
+        self.start = start
+        self.failed = False
+        self._stop = False
+        self._want = False
+        self._frame = None  # (index, seconds since start, wall-clock time, frame) delivered to take()
+        self._cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="edgedigits-watch-grab", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                ok = bool(self.capture.grab())
+            except Exception:  # noqa: BLE001 - a backend's own error: the source stopped
+                ok = False
+            now = time.monotonic()
+            with self._cond:
+                if ok:
+                    self.count += 1
+                if ok and self._want:
+                    try:
+                        ok, frame = self.capture.retrieve()
+                    except Exception:  # noqa: BLE001
+                        ok, frame = False, None
+                    if ok and frame is not None:
+                        self._frame = (self.count - 1, now - self.start, _utc(now), frame)
+                        self._want = False
+                    ok = ok and frame is not None
+                if not ok:
+                    self.failed = True
+                self._cond.notify_all()
+            if not ok:
+                return
+
+    def take(self, closed: threading.Event):
+        """(index, seconds since the start, UTC time, frame) of the next frame grabbed; None when the source stopped
+        or ``closed`` is set."""
+        with self._cond:
+            self._frame, self._want = None, True
+            while self._frame is None and not self.failed and not closed.is_set():
+                self._cond.wait(0.2)
+            taken, self._frame, self._want = self._frame, None, False
+            return taken
+
+    def stop(self) -> None:
+        self._stop = True  # the thread ends after its grab in progress (a camera's next frame, a stream's timeout)
+
+
+def _utc(monotonic: float) -> str:
+    """The UTC wall-clock time (ISO 8601, milliseconds) of a ``time.monotonic()`` instant."""
+    at = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=time.monotonic() - monotonic)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Watch:
+    """A watch in progress (made by :func:`watch`): iterate over it for :class:`WatchEvent`; close it (or use it as
+    a context manager) to release the source. :attr:`summary` tells how it went, also while it runs."""
+
+    def __init__(self, source: _Source, reader, options: dict, *, every: float, stable: int, all_readings: bool,
+                 frames: int | None, seconds: float | None, reconnect: float, live: bool | None):
+        self._source = source
+        self._reader = reader
+        self._options = options
+        self._every = every
+        self._stable = stable
+        self._all = all_readings
+        self._frames = frames
+        self._seconds = seconds
+        self._reconnect = reconnect
+        self._live = source.live if live is None else bool(live)
+        self._capture = source.open()
+        self._grabber = None
+        self._closed = threading.Event()
+        self._start = time.monotonic()
+        self._reason = ""
+        self._seen = 0
+        self._read = 0
+        self._changes = 0
+        self._reconnects = 0
+        self._current: str | None = None
+        self._recent: collections.deque = collections.deque(maxlen=stable)
+        self._started = False
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.close("interrupted" if kind is KeyboardInterrupt else "closed")
+
+    def __iter__(self):
+        if self._started:
+            raise UsageError("a watch can be iterated once; call watch(...) again for another")
+        self._started = True
+        return self._events()
+
+    @property
+    def live(self) -> bool:
+        """True when frames that arrive while one is read are dropped (a camera, a stream)."""
+        return self._live
+
+    @property
+    def summary(self) -> WatchSummary:
+        """How the watch went so far (its ``reason`` is set once it ended)."""
+        return WatchSummary(self._reason, self._seen, self._read, self._changes, time.monotonic() - self._start,
+                            self._current, self._reconnects)
+
+    def close(self, reason: str = "closed") -> None:
+        """Stop watching and release the source (the reason is kept when it had already ended).
+
+        A live source's grab in progress is waited for first (a camera's next frame; a stream's next frame, or its
+        read timeout of 10 s at most): OpenCV's captures must not be released while another thread uses them.
+        """
+        if not self._reason:
+            self._reason = reason
+        self._closed.set()
+        grabber, self._grabber = self._grabber, None
+        if grabber is not None:
+            grabber.stop()
+            grabber.thread.join(_READ_TIMEOUT_MS / 1000.0 + 5.0)
+        capture, self._capture = self._capture, None
+        if capture is not None and (grabber is None or not grabber.thread.is_alive()):
+            capture.release()
+
+    # ------------------------------------------------------------------ frames
+
+    def _frames_of(self):
+        """(index, time, at, BGR or grey frame) per frame to read, paced by ``every``."""
+        return self._live_frames() if self._live else self._file_frames()
+
+    def _file_frames(self):
+        cv2 = _cv2()
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        due = 0.0
+        index = -1
+        while not self._closed.is_set():
+            index += 1
+            at = (index / fps) if fps > 0 else self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if self._seconds is not None and at >= self._seconds:
+                self._end("seconds")
+                return
+            if at + 1e-9 < due:  # not due: grabbed past without decoding
+                if not self._capture.grab():
+                    break
+                self._seen += 1
+                continue
+            ok, frame = self._capture.read()
+            if not ok or frame is None:
+                break
+            self._seen += 1
+            due = due + self._every if due + self._every > at + 1e-9 else at + self._every
+            yield index, at, None, frame
+        self._end("end of video")
+
+    def _live_frames(self):
+        last_start = None
+        while not self._closed.is_set():
+            if self._grabber is None:
+                self._grabber = _Grabber(self._capture, self._seen, self._start)
+            if last_start is not None and self._every > 0:
+                if self._closed.wait(max(0.0, last_start + self._every - time.monotonic())):
+                    return
+            if self._seconds is not None and time.monotonic() - self._start >= self._seconds:
+                self._end("seconds")
+                return
+            taken = self._grabber.take(self._closed)
+            self._seen = self._grabber.count
+            if taken is None:
+                if self._closed.is_set():
+                    return
+                if self._source.kind == "file":  # a video file read live (live=True): its end is the end
+                    self._end("end of video")
+                    return
+                self._reopen()
+                continue
+            last_start = time.monotonic()
+            yield taken
+
+    def _reopen(self) -> None:
+        """The frames stopped: reopen the source once a second for ``reconnect`` seconds, else SourceError."""
+        self._grabber = None
+        give_up = time.monotonic() + self._reconnect
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.release()
+        what = self._source.label
+        stopped = f"{what} stopped sending frames (unplugged, switched off, or the network is gone)"
+        if self._source.given is not None:
+            self._end("stopped")
+            raise SourceError(f"{stopped}; check it and open it again")
+        if self._reconnect <= 0:
+            self._end("stopped")
+            raise SourceError(f"{stopped}; check it and run again (--reconnect S waits S seconds for it to come back)")
+        while not self._closed.is_set():
+            try:
+                self._capture = self._source.open()
+            except SourceError:
+                if time.monotonic() + _RETRY > give_up:
+                    self._end("stopped")
+                    raise SourceError(f"{stopped} and could not be opened again within {self._reconnect:g} s; check "
+                                      "it and run again (--reconnect S waits longer)") from None
+                self._closed.wait(_RETRY)
+                continue
+            self._reconnects += 1
+            warnings.warn(f"{what} stopped sending frames and was opened again (frames from "
+                          f"{self._seen} on are new ones)", SourceWarning, stacklevel=2)
+            return
+
+    # ------------------------------------------------------------------ readings
+
+    def _events(self):
+        from edgedigits_runtime.read import read_number
+
+        reader = self._reader
+        cv2 = _cv2()
+        checked = False
+        try:
+            for index, at_time, at, frame in self._frames_of():
+                grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3
+                                                                  else cv2.COLOR_BGRA2GRAY)
+                if not checked:
+                    self._check_roi(grey)
+                    checked = True
+                event = self._event(read_number, reader, grey, index, at_time, at)
+                if event.changed or self._all:
+                    yield event
+                if self._frames is not None and self._read >= self._frames:
+                    self._end("frames")
+                    return
+        except KeyboardInterrupt:
+            self.close("interrupted")
+            raise
+        finally:
+            if self._reason:
+                self.close(self._reason)
+
+    def _event(self, read_number, reader, grey, index: int, at_time: float, at) -> WatchEvent:
+        from edgedigits_runtime.read import NumberReading
+
+        note = None
+        try:
+            reading = read_number(grey, reader, name=f"frame {index}", **self._options)
+        except InputError as exc:  # a blank frame ("no digits found"), a page of marks, ...: no number in this frame
+            reading, note = NumberReading("", 0.0), first_line(exc).replace(f"frame {index}: ", "", 1)
+        self._read += 1
+        self._recent.append(reading.number)
+        changed = (len(self._recent) == self._stable and len(set(self._recent)) == 1
+                   and reading.number != self._current)
+        if changed:
+            self._current = reading.number
+            self._changes += 1
+        return WatchEvent(index, float(at_time), at, reading, note, changed)
+
+    def _check_roi(self, grey) -> None:
+        roi = self._options["roi"]
+        if roi is None:
+            return
+        from edgedigits_runtime.decode import clip_roi
+
+        try:
+            clip_roi(roi, grey.shape[1], grey.shape[0], "roi")
+        except InputError as exc:
+            raise UsageError(f"{exc} (the frames are {grey.shape[1]}x{grey.shape[0]})") from None
+
+    def _end(self, reason: str) -> None:
+        if not self._reason:
+            self._reason = reason
+
+
+def _cv2():
+    from edgedigits_runtime.decode import require_image_libs
+
+    return require_image_libs()
+

@@ -1,0 +1,385 @@
+"""`edgedigits-rt watch` and `edgedigits_runtime.watch.watch`: numbers read continuously from a video file, an HTTP
+MJPEG stream (a real one, served here) and a fake camera.
+
+Videos are made here (MJPG in .avi, which every OpenCV build writes) from numbers drawn with MNIST test digits as
+the project's number photos are (``photos.make_number_photo``), with a blank stretch between two numbers. No
+verdict depends on the machine's speed: a video file is read in its own time; the live tests assert order and
+which frame was read, never how long anything took (the fake camera's slow reader waits for frames to be grabbed).
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import signal
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgedigits_runtime.cli import app
+from edgedigits_runtime.errors import SourceError, UsageError
+
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("PIL")
+runner = CliRunner()
+FPS = 10.0
+SCRIPT = [("2048", 12), ("", 10), ("317", 12)]  # (number, frames): a number, a blank scene, another number
+BLANK = 200  # the blank scene's grey
+
+
+def _out(result):
+    return result.stdout if hasattr(result, "stdout") else result.output
+
+
+@pytest.fixture(scope="module")
+def scenes(mnist_test):
+    """The BGR frames of SCRIPT's scenes: {number: frame} ("" the blank scene)."""
+    from photos import number_frame
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(5)
+    out = {text: number_frame(images, labels, text, rng) for text, _ in SCRIPT if text}
+    out[""] = np.full((240, 320, 3), BLANK, np.uint8)
+    return out
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, scenes):
+    """An MJPG .avi at 10 fps playing SCRIPT: 12 frames of 2048, 10 blank, 12 of 317."""
+    from photos import write_video
+
+    path = tmp_path_factory.mktemp("video") / "meter.avi"
+    write_video(path, fps=FPS, frames=[scenes[text] for text, count in SCRIPT for _ in range(count)])
+    return path
+
+
+def _truth(index: int) -> str:
+    for text, count in SCRIPT:
+        if index < count:
+            return text
+        index -= count
+    raise IndexError(index)
+
+
+def _run(*args, timeout: float = 120.0) -> subprocess.CompletedProcess:
+    """``edgedigits-rt ARGS`` as a user runs it: its own process."""
+    return subprocess.run([sys.executable, "-m", "edgedigits_runtime.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+# --------------------------------------------------------------------------- a video file, the CLI as a process
+
+
+def test_cli_watch_video_json_reports_each_stable_change(video):
+    """Every frame read (--every 0): 2048, then "no number", then 317, each once stable (3 frames); then the end."""
+    done = _run("watch", video, "--json", "--every", "0")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    *changes, end = rows
+    assert [r["event"] for r in changes] == ["change"] * 3
+    assert [r["number"] for r in changes] == ["2048", "", "317"]
+    starts = [0, 12, 22]  # each scene's first frame: stable on its third
+    assert [r["frame"] for r in changes] == [s + 2 for s in starts]
+    assert [r["time"] for r in changes] == pytest.approx([(s + 2) / FPS for s in starts])
+    for r in changes:
+        assert r["at"] is None  # a file: no wall-clock time
+        assert set(r) == {"event", "frame", "time", "at", "number", "confidence", "digits", "signs", "note"}
+    assert len(changes[0]["digits"]) == 4 and changes[0]["confidence"] > 0.5 and changes[0]["note"] is None
+    assert [d["label"] for d in changes[2]["digits"]] == [3, 1, 7]
+    assert changes[1]["digits"] == [] and changes[1]["confidence"] == 0.0 and "no digits found" in changes[1]["note"]
+    assert end["event"] == "end" and end["reason"] == "end of video"
+    frames = sum(count for _, count in SCRIPT)
+    assert (end["frames"], end["read"], end["skipped"], end["changes"], end["number"]) == (frames, frames, 0, 3, "317")
+    assert done.stderr == ""
+
+
+def test_watch_reads_frames_as_read_number_does(video, reader):
+    """One reading path: an event's reading is read_number's on the same frame (turned grey) with the same options."""
+    from edgedigits_runtime import read_number
+    from edgedigits_runtime.watch import watch
+
+    capture = cv2.VideoCapture(str(video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 3)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    with watch(video, reader, every=0, all_readings=True, frames=4, digits=4) as events:
+        got = list(events)
+    assert [e.frame for e in got] == [0, 1, 2, 3]
+    expected = read_number(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), reader, digits=4)
+    assert got[3].reading == expected and expected.number == "2048"
+
+
+def test_cli_watch_text_every_all_and_limits(video):
+    """Text lines; --every counts the video's time; --all with [stable] marks; --frames and --seconds end it."""
+    result = runner.invoke(app, ["watch", str(video), "--every", "0.5", "--stable", "1", "--all"])
+    assert result.exit_code == 0, result.output
+    *lines, summary = _out(result).strip().splitlines()
+    frames = [int(line.split("frame ")[1].split(":")[0]) for line in lines]
+    assert frames == list(range(0, 34, 5))  # a frame every 0.5 s of video at 10 fps, none dropped
+    for line, frame in zip(lines, frames):
+        assert line.startswith(f"{frame / FPS:.2f}s frame {frame}: ")
+        assert (_truth(frame) or "no number") in line
+    assert [line.endswith("[stable]") for line in lines] == [True, False, False, True, False, True, False]
+    assert summary.startswith("end of video: 34 frames, 7 read, 3 changes, last stable reading 317 (")
+
+    result = runner.invoke(app, ["watch", str(video), "--every", "0", "--frames", "5", "--json", "--all"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in _out(result).splitlines()]
+    assert [r["frame"] for r in rows[:-1]] == [0, 1, 2, 3, 4]
+    assert rows[-1]["reason"] == "frames" and rows[-1]["read"] == 5
+
+    result = runner.invoke(app, ["watch", str(video), "--every", "0", "--seconds", "1.25", "--json"])
+    assert result.exit_code == 0, result.output
+    *changes, end = [json.loads(line) for line in _out(result).splitlines()]
+    assert [r["number"] for r in changes] == ["2048"]
+    assert end["reason"] == "seconds" and end["read"] == 13 and end["number"] == "2048"  # frames 0-12: under 1.25 s
+
+
+def test_cli_watch_refuses_bad_sources_and_options(video, tmp_path):
+    """One line each, naming what to do; exit 1 (bad usage that typer sees itself: 2)."""
+    junk, cut = tmp_path / "junk.avi", tmp_path / "cut.avi"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, np.uint8).tobytes())
+    cut.write_bytes(video.read_bytes()[:3000])  # its header cut short
+    for args, words in [
+        ([tmp_path / "missing.avi"], "no such video file"),
+        ([junk], "cannot open"),
+        ([cut], "cannot open"),
+        (["/dev/video99"], "no such camera device"),
+        ([video, "--roi", "400,300,50,50"], "outside"),
+        ([video, "--roi", "1,2,3"], "roi must be four whole numbers"),
+        ([video, "--roi", "1,2,x,4"], "--roi takes x,y,w,h"),
+    ]:
+        result = runner.invoke(app, ["watch", *map(str, args)])
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], (args, result.output)
+    for args in (["--stable", "0"], ["--every", "-1"], ["--digits", "0"], ["--frames", "0"]):
+        assert runner.invoke(app, ["watch", str(video), *args]).exit_code == 2, args
+
+
+def test_watch_checks_options_before_opening(tmp_path):
+    from edgedigits_runtime.watch import watch
+
+    missing = tmp_path / "missing.avi"
+    for options in ({"digits": 0}, {"roi": (0, 0, 4, 4)}, {"threshold": 2.0}, {"every": -1}, {"stable": 0},
+                    {"frames": 1.5}, {"seconds": 0}, {"reconnect": float("nan")}):
+        with pytest.raises(UsageError):
+            watch(missing, **options)
+    with pytest.raises(UsageError, match="source must be"):
+        watch(None)
+    with pytest.raises(SourceError, match="no such video file"):
+        watch(missing)
+
+
+def test_source_kinds_and_password_kept_out_of_messages():
+    from edgedigits_runtime.watch import _Source
+
+    assert (_Source(0).kind, _Source("0").target, _Source(" 2 ").label) == ("camera", 0, "camera 2")
+    assert (_Source("/dev/video0").kind, _Source("clip.mp4").kind) == ("camera", "file")
+    stream = _Source("rtsp://admin:s3cret@10.0.0.5:554/live")
+    assert stream.kind == "stream" and stream.live and "s3cret" not in stream.label
+    assert stream.label == "rtsp://admin:***@10.0.0.5:554/live"
+    assert _Source("http://10.0.0.6:8080/video.mjpg").kind == "stream" and not _Source("clip.mp4").live
+
+
+# --------------------------------------------------------------------------- a live source: drop, never queue
+
+
+class FakeCamera:
+    """A capture whose frames come as fast as it is grabbed (each carries its index in its first two pixels);
+    ``stop_after`` frames, then it stops (unplugged). Records which frames were decoded (``retrieve``)."""
+
+    def __init__(self, stop_after: int | None = None):
+        self.grabbed = 0
+        self.decoded: list[int] = []
+        self.released = False
+        self.stop_after = stop_after
+        self.cond = threading.Condition()
+
+    def isOpened(self):
+        return not self.released
+
+    def grab(self):
+        time.sleep(0.001)  # not to spin; nothing below depends on how fast frames come
+        with self.cond:
+            if self.stop_after is not None and self.grabbed >= self.stop_after:
+                return False
+            self.grabbed += 1
+            self.cond.notify_all()
+        return True
+
+    def retrieve(self):
+        index = self.grabbed - 1
+        self.decoded.append(index)
+        frame = np.full((32, 32), BLANK, np.uint8)
+        frame[0, 0], frame[0, 1] = index // 256, index % 256
+        return True, frame
+
+    def release(self):
+        self.released = True
+
+    def wait_for(self, count: int) -> None:
+        with self.cond:
+            assert self.cond.wait_for(lambda: self.grabbed >= count, timeout=60), "the grabber stopped grabbing"
+
+
+def test_live_frames_that_arrive_while_reading_are_dropped_not_queued(monkeypatch):
+    """A slow reader: each reading returns only once 6 more frames were grabbed. The next frame read is then the
+    newest (grabbed after the reader was ready), never the next one in line; only frames read are decoded."""
+    import edgedigits_runtime.read as read_module
+    from edgedigits_runtime.read import NumberReading
+    from edgedigits_runtime.watch import watch
+
+    camera = FakeCamera()
+    read, grabbed_when_done = [], []
+
+    def slow_read(grey, reader=None, **options):
+        index = int(grey[0, 0]) * 256 + int(grey[0, 1])
+        read.append(index)
+        camera.wait_for(index + 7)  # frames index+1 .. index+6 arrive while this one is read
+        with camera.cond:
+            grabbed_when_done.append(camera.grabbed)
+        return NumberReading(str(index % 2), 1.0)
+
+    monkeypatch.setattr(read_module, "read_number", slow_read)
+    with watch(camera, every=0, stable=1, all_readings=True, frames=5) as events:
+        assert events.live
+        got = [e.frame for e in events]
+    assert got == read and len(read) == 5
+    for k in range(4):
+        assert read[k + 1] >= grabbed_when_done[k] - 1 >= read[k] + 6  # the newest frame, 6 or more skipped
+    assert camera.decoded == read  # frames grabbed meanwhile were dropped undecoded
+    summary = events.summary
+    assert summary.reason == "frames" and summary.read == 5 and summary.frames >= read[-1] + 1
+    assert summary.skipped == summary.frames - 5 >= 4 * 6
+    assert camera.released
+
+
+def test_a_given_capture_that_stops_is_a_source_error(monkeypatch):
+    import edgedigits_runtime.read as read_module
+    from edgedigits_runtime.read import NumberReading
+    from edgedigits_runtime.watch import watch
+
+    monkeypatch.setattr(read_module, "read_number", lambda grey, reader=None, **o: NumberReading("7", 1.0))
+    camera = FakeCamera(stop_after=20)
+    events = watch(camera, every=0, stable=2)
+    with pytest.raises(SourceError, match="stopped sending frames"):
+        with events:
+            assert [e.number for e in events] == ["7"]
+    assert events.summary.reason == "stopped" and events.summary.number == "7" and camera.released
+
+
+# --------------------------------------------------------------------------- a real HTTP MJPEG stream
+
+
+class MJPEGServer:
+    """An HTTP MJPEG stream (multipart/x-mixed-replace, as IP cameras and mjpg-streamer serve) of some BGR frames,
+    looped; each connection is cut after ``cut_after`` frames when given (the camera's network drops)."""
+
+    def __init__(self, frames, cut_after: int | None = None):
+        jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
+        self.connections = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                owner.connections += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    for i in range(cut_after or 10**9):
+                        jpeg = jpegs[i % len(jpegs)]
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(jpeg) + jpeg + b"\r\n")
+                        time.sleep(0.02)
+                except OSError:  # the client went away
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stream(scenes):
+    server = MJPEGServer([scenes["2048"]])
+    yield server
+    server.close()
+
+
+def test_cli_watch_http_mjpeg_stream(stream):
+    done = _run("watch", stream.url, "--every", "0", "--all", "--frames", "4", "--json")
+    assert done.returncode == 0, done.stderr
+    *rows, end = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["number"] for r in rows] == ["2048"] * 4
+    assert [r["event"] for r in rows] == ["reading", "reading", "change", "reading"]
+    frames = [r["frame"] for r in rows]
+    assert frames == sorted(set(frames)) and all(r["at"].endswith("Z") for r in rows)
+    assert end["reason"] == "frames" and end["read"] == 4 and end["frames"] >= frames[-1] + 1
+
+
+def test_cli_watch_stream_ends_cleanly_on_ctrl_c_and_sigterm(stream):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        process = subprocess.Popen([sys.executable, "-m", "edgedigits_runtime.cli", "watch", stream.url, "--every", "0",
+                                    "--stable", "1", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = json.loads(process.stdout.readline())  # a reading came: the watch is under way
+            process.send_signal(sig)
+            out, err = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        assert first["number"] == "2048"
+        end = json.loads(out.splitlines()[-1])
+        assert process.returncode == 0, err
+        assert end["event"] == "end" and end["reason"] == "interrupted" and end["number"] == "2048"
+        assert "Traceback" not in err
+
+
+def test_cli_watch_stream_reconnects_then_gives_up(scenes):
+    """Connections cut after 5 frames: with --reconnect the stream is opened again (a warning, the count goes on);
+    with --reconnect 0 the watch ends with the summary and a one-line error, exit 1."""
+    server = MJPEGServer([scenes["317"]], cut_after=5)
+    try:
+        done = _run("watch", server.url, "--every", "0", "--all", "--frames", "8", "--json", "--reconnect", "30")
+        assert done.returncode == 0, done.stderr
+        *rows, end = [json.loads(line) for line in done.stdout.splitlines()]
+        assert [r["number"] for r in rows] == ["317"] * 8 and end["reconnects"] >= 1 and server.connections >= 2
+        frames = [r["frame"] for r in rows]
+        assert frames == sorted(set(frames))
+        assert "warning: " in done.stderr and "opened again" in done.stderr
+
+        done = _run("watch", server.url, "--every", "0", "--json", "--reconnect", "0")
+        assert done.returncode == 1
+        end = json.loads(done.stdout.splitlines()[-1])
+        assert end["event"] == "end" and end["reason"] == "stopped" and end["reconnects"] == 0
+        error = done.stderr.strip().splitlines()
+        assert len(error) == 1 and error[0].startswith("error: ") and "stopped sending frames" in error[0]
+    finally:
+        server.close()
+
+
+def test_watch_stream_that_cannot_be_opened(tmp_path):
+    from edgedigits_runtime.watch import watch
+
+    with socketserver.TCPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler) as closed:
+        port = closed.server_address[1]  # a port nothing listens on once closed
+    with pytest.raises(SourceError, match="cannot open the stream http://127.0.0.1"):
+        watch(f"http://127.0.0.1:{port}/stream.mjpg")
