@@ -11,10 +11,11 @@ behind ``edgedigits-rt watch SOURCE``.
   :func:`~edgedigits_runtime.read_number` with ``digits``, ``roi`` and ``threshold`` as ``read`` takes them.
   A frame with no number (blank, or nothing that reads as a digit) is a reading with ``number == ""``.
 - **Live sources drop, never queue**: a thread grabs frames as they arrive (keeping a camera's buffers drained);
-  when the reader is ready, only the newest grabbed frame is decoded and read; frames that arrived while one was
-  read are skipped. ``every`` seconds at least between the starts of two readings (default :data:`EVERY`) keeps a
-  Pi from being pegged. A video file is read in its own time instead: a frame every ``every`` seconds of video,
-  whatever the machine's speed (the same readings on any machine).
+  when the reader is ready, the next frame grabbed (the newest there is) is retrieved and read; frames that arrived
+  while one was read are never retrieved (a V4L2 camera's MJPEG frames are not even decoded; OpenCV's FFmpeg decodes
+  each frame as it grabs it). ``every`` seconds at least between the starts of two readings (default :data:`EVERY`)
+  keeps a Pi from being pegged. A video file is read in its own time instead: a frame every ``every`` seconds of
+  video, whatever the machine's speed (the same readings on any machine).
 - **Stable readings**: a reading is reported when it has been seen in ``stable`` consecutive frames read and
   differs from the last reported one (``all_readings=True``: every reading, those that change it marked).
 - **Frames stop** on a camera or stream (unplugged, network gone): the source is reopened once a second for up to
@@ -391,7 +392,9 @@ class Watch:
     @property
     def summary(self) -> WatchSummary:
         """How the watch went so far (its ``reason`` is set once it ended)."""
-        return WatchSummary(self._reason, self._seen, self._read, self._changes, time.monotonic() - self._start,
+        grabber = self._grabber
+        frames = self._seen if grabber is None else max(self._seen, grabber.count)
+        return WatchSummary(self._reason, frames, self._read, self._changes, time.monotonic() - self._start,
                             self._current, self._reconnects)
 
     def close(self, reason: str = "closed") -> None:
@@ -407,6 +410,7 @@ class Watch:
         if grabber is not None:
             grabber.stop()
             grabber.thread.join(_READ_TIMEOUT_MS / 1000.0 + 5.0)
+            self._seen = max(self._seen, grabber.count)
         capture, self._capture = self._capture, None
         if capture is not None and (grabber is None or not grabber.thread.is_alive()):
             capture.release()
