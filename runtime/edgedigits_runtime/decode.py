@@ -3,11 +3,14 @@
 The first step of the photo path (:mod:`edgedigits_runtime.preprocess`, :mod:`edgedigits_runtime.read`): Pillow reads
 only the header (what it is, its size: the decompression-bomb and tiny-image checks happen before any pixel is
 decoded, whether it has transparency, its EXIF orientation); OpenCV decodes the pixels as grey (Pillow the formats
-OpenCV cannot: TGA, PCX, QOI, ...; and large 8-bit RGBA PNGs, with less memory), EXIF orientation applied, to a
+OpenCV cannot: TGA, PCX, QOI, ..., GIF before OpenCV 4.11; TIFFs with alpha and grey PNGs with a transparent level,
+which OpenCV reads wrong; large transparent PNGs, with less memory), EXIF orientation applied, to a
 working image of :data:`WORK_MIN` to :data:`WORK_SIZE` pixels on the long side (the photo, or the region asked for,
 reduced by 1, 2, 4 or 8: JPEGs decoded at that scale in the DCT domain, other formats and arrays decoded whole and
-area-averaged by the same factor, so they all give the same working image); transparency is flattened (light or
-dark ink decided once, :func:`_is_light`). A JPEG cut short is refused on every OpenCV version (4.6 and 4.8 fill
+area-averaged by the same factor, so they all give the same working image); transparency of every kind (an alpha band,
+straight or premultiplied; a palette, grey level or colour marked transparent) is flattened: luma over alpha on white,
+or on black when the opaque part is light on average (decided once, :func:`_is_light`); each kind is held to a
+reference flatten in tests/runtime/transparent.py. A JPEG cut short is refused on every OpenCV version (4.6 and 4.8 fill
 the rest with grey). Files are read to at most :data:`MAX_FILE_BYTES`.
 
 Example:
@@ -38,7 +41,7 @@ MAX_FILE_BYTES = 256 << 20  # larger files are refused unread (a 50 MP uncompres
 WORK_SIZE = 512  # at most this many pixels on the long side of the working image ...
 WORK_MIN = 320  # ... and, when the photo is larger, at least this many (JPEGs decode at 1/2, 1/4, 1/8 scale)
 _FLATTEN_ROWS = 256  # a transparent image is flattened this many rows at a time (memory: _flatten_four)
-_PILLOW_RGBA_PIXELS = 4_000_000  # transparent PNGs this large are decoded by Pillow (memory: _rgba_png_grey)
+_PILLOW_RGBA_PIXELS = 4_000_000  # transparent PNGs this large are decoded by Pillow (memory: _pillow_alpha_grey)
 _MIN_SIDE = 8  # fewer pixels than this either way cannot hold a digit (and breaks the 4x4 background grid)
 _INSTALL = 'pip install "edgedigits-runtime[image]"'
 _cv2_module = None
@@ -155,15 +158,30 @@ def clip_roi(roi, width: int, height: int, label: str) -> tuple[int, int, int, i
 
 
 def _transparent(head) -> bool:
-    """Whether an image opened by Pillow (its header read) has transparency: an alpha band, or a palette with a
-    transparent entry."""
-    return head.mode in ("RGBA", "LA", "PA") or (head.mode == "P" and "transparency" in head.info)
+    """Whether an image opened by Pillow (its header read) has transparency: an alpha band (straight, or premultiplied:
+    Pillow's ``RGBa``, ``La``), a palette with a transparent entry, or one transparent grey level or colour (a grey or
+    RGB PNG's tRNS chunk)."""
+    return head.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in head.info
 
 
-def _pillow_flattens(alpha: bool, kind: str | None, pixels: int) -> bool:
-    """Whether :func:`_decode` hands the image to Pillow's band path (:func:`_rgba_png_grey`): a transparent PNG of
-    :data:`_PILLOW_RGBA_PIXELS` or more; :func:`decode_memory` counts that path by the same rule."""
-    return alpha and kind == "PNG" and pixels >= _PILLOW_RGBA_PIXELS
+# Pillow's modes of a grey image whose one level is transparent (a PNG's tRNS): OpenCV drops the tRNS of a grey PNG,
+# and Pillow's own conversion misses it at 2, 4 and 16 bits (its key is not scaled as the samples are); see _rgba.
+_GREY_KEYED = ("1", "L", "I", "I;16", "I;16B")
+
+
+def _pillow_flattens(alpha: bool, kind: str | None, mode: str, pixels: int) -> bool:
+    """Whether :func:`_decode` hands a transparent image to Pillow's band path (:func:`_pillow_alpha_grey`); :func:`decode_memory`
+    counts that path by the same rule.
+
+    TIFFs with transparency always: OpenCV decodes an 8-bit RGBA TIFF through libtiff's RGBA interface, which
+    premultiplies the colour of unassociated alpha (ExtraSamples 2, as Pillow writes it), and gives 16-bit ones as
+    stored, so the colour's meaning depends on the bit depth; it drops a grey + alpha TIFF's alpha. Pillow's mode says
+    which alpha it is (associated alpha is un-premultiplied). Grey PNGs with a transparent level always (OpenCV drops
+    the level). Other transparent PNGs from :data:`_PILLOW_RGBA_PIXELS` up: less memory than OpenCV's decode.
+    """
+    if not alpha:
+        return False
+    return kind == "TIFF" or (kind == "PNG" and (mode in _GREY_KEYED or pixels >= _PILLOW_RGBA_PIXELS))
 
 
 def _decode(source, name, roi):
@@ -221,8 +239,8 @@ def _decode(source, name, roi):
     x0, y0, x1, y1 = (0, 0, width, height) if roi is None else clip_roi(roi, width, height, label)
     factor = _reduction(x1 - x0, y1 - y0)
     buf = np.frombuffer(data, np.uint8)
-    if _pillow_flattens(alpha, kind, pixels):  # RGBA, grey + alpha, a palette with transparency
-        img = _orient(_rgba_png_grey(head, label, cv2), orientation, cv2)
+    if _pillow_flattens(alpha, kind, mode, pixels):  # RGBA, grey + alpha, palette or grey with transparency, TIFF
+        img = _orient(_pillow_alpha_grey(head, label, cv2, _png_depth(data) if kind == "PNG" else 8), orientation, cv2)
     elif alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         if img is not None:
@@ -235,8 +253,8 @@ def _decode(source, name, roi):
             img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
             if img is not None:
                 img = _grey_from_array(_orient(_samples_to_uint8(img, label), orientation, cv2), cv2)
-    if img is None and kind not in _OPENCV_FORMATS:  # a format OpenCV does not decode at all (TGA, PCX, QOI, ...)
-        img = _pillow_grey(data, label, kind, cv2)
+    if img is None and not _opencv_decodes(kind):  # a format OpenCV does not decode (TGA, PCX, QOI, ...)
+        img = _orient(_pillow_grey(data, label, kind, cv2), orientation, cv2)
     if img is None:
         raise InputError(f"{label} is truncated or corrupted (its {kind or 'image'} data cannot be decoded); "
                          "re-save or re-copy it")
@@ -254,9 +272,10 @@ def _decode(source, name, roi):
 # "Serving over HTTP", sixteenth session). A JPEG decoded at a reduced DCT scale keeps nothing full-size, except a
 # progressive one: libjpeg holds every component's coefficients (2 bytes each) until the last scan.
 _BYTES_PER_PIXEL = {
-    "jpeg-reduced": 0.25, "png-alpha-pillow": 6.0, "png-palette-pillow": 3.5,
+    "jpeg-reduced": 0.25, "pillow-alpha": 6.0, "pillow-palette": 3.5,
     "png-grey": 3.5, "png-grey16": 4.5, "png-colour": 6.2, "webp": 4.5, "tiff": 2.5, "gif": 6.4,
-    "alpha": 2.2,  # per byte of the 4-channel array OpenCV decodes (8 or 16 bits a sample); PNG's take 3.25 (below)
+    "alpha": 2.2,  # per byte of the 4-channel array OpenCV decodes (8 or 16 bits a sample); PNG's take 3.25 ...
+    "alpha-gif": 2.5,  # ... and GIF's (OpenCV 5's decoder keeps its frame buffers) 2.5: 9.2 bytes a pixel at 49 MP
     "other": 8.0,
 }
 _MEMORY_FLOOR = 2_000_000  # the working images, the reader's arrays: what a small image costs anyway
@@ -289,14 +308,16 @@ def decode_memory(data: bytes) -> int:
     pixels = width * height
     if pixels > MAX_PIXELS or min(width, height) < _MIN_SIDE:
         return _MEMORY_FLOOR  # refused from the header
-    sixteen = (kind == "PNG" and data[24:25] == b"\x10") or mode.startswith("I;16")
+    sixteen = (kind == "PNG" and _png_depth(data) == 16) or mode.startswith("I;16")
     if kind == "TIFF":
         bits = head.tag_v2.get(258, (8,)) if hasattr(head, "tag_v2") else (8,)
         sixteen = max(bits if isinstance(bits, tuple) else (bits,)) > 8
-    if _pillow_flattens(alpha, kind, pixels):
-        per = _BYTES_PER_PIXEL["png-palette-pillow" if mode == "P" else "png-alpha-pillow"]
+    if _pillow_flattens(alpha, kind, mode, pixels):
+        per = _BYTES_PER_PIXEL["pillow-palette" if mode in ("P", "1", "L") else "pillow-alpha"]
+    elif not _opencv_decodes(kind):  # Pillow's decode (GIF where OpenCV has no GIF decoder)
+        per = _BYTES_PER_PIXEL["other"]
     elif alpha:
-        per = 4 * (2 if sixteen else 1) * (3.25 if kind == "PNG" else _BYTES_PER_PIXEL["alpha"])
+        per = 4 * (2 if sixteen else 1) * (3.25 if kind == "PNG" else _BYTES_PER_PIXEL["alpha-gif" if kind == "GIF" else "alpha"])
     elif kind in ("JPEG", "MPO") and (progressive or _reduction(width, height) == 1):
         h, v = max((c[1] for c in layers), default=1), max((c[2] for c in layers), default=1)
         per = 2 * sum(c[1] * c[2] / (h * v) for c in layers) + 0.25 if layers else 7.0  # the coefficients
@@ -363,8 +384,30 @@ def _jpeg_cut_short(data: bytes) -> bool:
 
 # Pillow's names of the formats every OpenCV build decodes: their data OpenCV refuses is truncated or corrupted
 # (Pillow may still make something of a cut file; it is refused all the same, on every OpenCV). Others (TGA, PCX, QOI,
-# and AVIF or JPEG 2000 where OpenCV was built without them) are decoded by Pillow when OpenCV cannot.
-_OPENCV_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF", "WEBP", "GIF", "PPM", "SUN")
+# and AVIF or JPEG 2000 where OpenCV was built without them) are decoded by Pillow when OpenCV cannot; GIF too where
+# OpenCV has no GIF decoder (before 4.11: OpenCV 4.6 of Debian bookworm, 32-bit Raspberry Pi OS's).
+_OPENCV_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF", "WEBP", "PPM", "SUN")
+_GIF_1X1 = (b"GIF87a\x01\x00\x01\x00\x81\x00\x00" + b"\x00" * 12
+            + b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x08\x04\x00\x01\x04\x04\x00;")  # one black pixel
+_opencv_gif = None
+
+
+def _opencv_decodes(kind: str | None) -> bool:
+    """Whether this OpenCV decodes images of Pillow's format ``kind`` (for GIF: tried once, on a 1x1 GIF)."""
+    global _opencv_gif
+    if kind != "GIF":
+        return kind in _OPENCV_FORMATS
+    if _opencv_gif is None:
+        cv2 = require_image_libs()
+        _opencv_gif = cv2.imdecode(np.frombuffer(_GIF_1X1, np.uint8), cv2.IMREAD_GRAYSCALE) is not None
+    return _opencv_gif
+
+
+def _png_depth(data: bytes) -> int:
+    """A PNG's bits per sample (1, 2, 4, 8 or 16), from its header (IHDR, the first chunk)."""
+    return data[24] if len(data) > 24 else 8
+
+
 # Pillow decodes EPS by running Ghostscript (an external interpreter with a history of exploits) on the file:
 # never for a file that may come from anyone (`edgedigits-rt serve`), so never at all.
 _NEVER_DECODED = ("EPS",)
@@ -372,24 +415,35 @@ _NEVER_DECODED = ("EPS",)
 
 def _pillow_grey(data: bytes, label: str, kind: str | None, cv2) -> np.ndarray:
     """What OpenCV could not decode, decoded by Pillow (its size already checked) as OpenCV would give it: uint8
-    grey, EXIF orientation applied, transparency flattened. Formats such as TGA, PCX, QOI, SGI, DDS, XBM.
+    grey, transparency flattened (:func:`_pillow_alpha_grey`), EXIF orientation not applied (the caller applies it).
+    Formats such as TGA, PCX, QOI, SGI, DDS, XBM; GIF where OpenCV has no GIF decoder.
+
+    Pillow decodes the image once; it is made grey a band of :data:`_FLATTEN_ROWS` rows at a time (the whole image's
+    arrays at once took 14-16 bytes a pixel: RESULTS.md, "Runtime", seventeenth session).
 
     Raises:
-      InputError: Pillow cannot decode it either (truncated or corrupted; its reason in the message).
+      InputError: Pillow cannot decode it either (truncated or corrupted; its reason in the message); 32-bit samples
+        out of range.
     """
     Image = _require_pillow()
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            rgb = _pil_array(image)
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        if _transparent(image):
+            return _pillow_alpha_grey(image, label, cv2)
+        width, height = image.size
+        out = np.empty((height, width), np.uint8)
+        for y in range(0, height, _FLATTEN_ROWS):
+            band = _mode_array(image.crop((0, y, width, min(height, y + _FLATTEN_ROWS))))
+            if band.dtype == bool:
+                band = band.astype(np.uint8) * np.uint8(255)  # (Pillow's 1-bit arrays may hold 255 for True: no .view)
+            out[y : y + len(band)] = band if band.ndim == 2 else cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)
+        return out
+    except InputError:
+        raise
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"{label} is truncated or corrupted (its {kind or 'image'} data cannot be decoded: "
                          f"{exc}); re-save or re-copy it") from None
-    if rgb.dtype == bool:
-        rgb = rgb.astype(np.uint8) * np.uint8(255)  # (Pillow's 1-bit arrays may hold 255 for True: no .view)
-    if rgb.ndim == 3:  # RGB(A) -> BGR(A), OpenCV's order
-        rgb = rgb[..., [2, 1, 0, 3]] if rgb.shape[2] == 4 else rgb[..., ::-1]
-    return _grey_from_array(np.ascontiguousarray(rgb), cv2)
 
 
 def _reduction(w: int, h: int) -> int:
@@ -457,28 +511,57 @@ def _flatten_four(img: np.ndarray, code: int, cv2) -> np.ndarray:
                           img.shape[:2], code, cv2)
 
 
-def _rgba_png_grey(image, label: str, cv2) -> np.ndarray:
-    """A large transparent PNG (RGBA or grey + alpha, 8 or 16 bits, or a palette with transparency), opened by
-    Pillow (``image``) -> uint8 grey, transparency flattened.
+def _pillow_alpha_grey(image, label: str, cv2, depth: int = 8) -> np.ndarray:
+    """A transparent image opened by Pillow (``image``: a large PNG, a grey PNG with a transparent level, a TIFF with
+    alpha; ``depth`` a PNG's bits per sample) -> uint8 grey, transparency flattened.
 
-    Pillow decodes it once (4 bytes a pixel, 1 for a palette; 16-bit samples kept to their high byte, as OpenCV's
-    path does) and hands it over a band at a time as RGBA: the same pixels, so the same grey as OpenCV's path (a
-    test). OpenCV's decode of the same file peaks at twice to four times that (a 49 MP 16-bit RGBA PNG took the
-    server to 1 GB).
+    Pillow decodes it once (4 bytes a pixel, 1 or 2 for a palette or grey; 16-bit samples kept to their high byte, as
+    OpenCV's path does) and hands it over a band at a time as straight RGBA (:func:`_rgba`): for a PNG the same pixels
+    as OpenCV's path, so the same grey (a test). OpenCV's decode of the same file peaks at twice to four times that (a
+    49 MP 16-bit RGBA PNG took the server to 1 GB).
     """
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError):
-        raise InputError(f"{label} is truncated or corrupted (its PNG data cannot be decoded); "
+        raise InputError(f"{label} is truncated or corrupted (its {image.format or 'image'} data cannot be decoded); "
                          "re-save or re-copy it") from None
     width, height = image.size
+    key = _grey_key(image, depth)
 
-    def band(y):
-        rows = image.crop((0, y, width, min(height, y + _FLATTEN_ROWS)))
-        return np.asarray(rows if rows.mode == "RGBA" else rows.convert("RGBA"))
+    def bands():
+        for y in range(0, height, _FLATTEN_ROWS):
+            yield _rgba(image.crop((0, y, width, min(height, y + _FLATTEN_ROWS))), key)
 
-    return _flatten_bands(lambda: (band(y) for y in range(0, height, _FLATTEN_ROWS)), (height, width),
-                          cv2.COLOR_RGBA2GRAY, cv2)
+    return _flatten_bands(bands, (height, width), cv2.COLOR_RGBA2GRAY, cv2)
+
+
+def _grey_key(image, depth: int = 8):
+    """The transparent level of a grey image (``depth`` bits a sample in its file) as the samples of ``np.asarray(image)``
+    hold it, or None (not a grey image with a transparent level). Pillow scales 2- and 4-bit samples to 0-255 but
+    keeps their tRNS level as written."""
+    if image.mode not in _GREY_KEYED or "transparency" not in image.info:
+        return None
+    key = image.info["transparency"]
+    if image.mode == "1":
+        return bool(key)
+    top = (1 << depth) - 1
+    return key * (255 // top) if depth < 8 and key <= top else key
+
+
+def _rgba(image, key=None) -> np.ndarray:
+    """A transparent Pillow image (or a band of one) -> uint8 RGBA, straight colour: premultiplied modes divided out,
+    a grey image's transparent level ``key`` (:func:`_grey_key`) made alpha 0, 16-bit grey to its high byte."""
+    if key is not None:
+        x = np.asarray(image)
+        if x.dtype == bool:  # 1-bit
+            grey = x.astype(np.uint8) * np.uint8(255)
+        else:  # 8-bit, or 16-bit (I;16, or I in Pillow before 10) to its high byte
+            grey = (x >> 8 if image.mode.startswith("I") else x).astype(np.uint8)
+        alpha = np.where(x == key, np.uint8(0), np.uint8(255))
+        return np.dstack((grey, grey, grey, alpha))
+    if image.mode == "La":  # (Pillow converts La only to LA)
+        image = image.convert("LA")
+    return np.asarray(image if image.mode == "RGBA" else image.convert("RGBA"))
 
 
 def _flatten_bands(bands, shape: tuple[int, int], code: int, cv2) -> np.ndarray:
@@ -545,20 +628,26 @@ def _as_array(source) -> np.ndarray:
 
 def _pil_array(image) -> np.ndarray:
     """A Pillow image as the array its file would decode to: EXIF orientation applied, palette and other colour
-    modes as RGB(A) (``np.asarray`` of a palette image gives palette indices), 16 bits as their high byte, 32-bit
-    samples by the arrays' rule (floats 0.0-1.0, whole numbers 0-255)."""
+    modes as RGB(A) (``np.asarray`` of a palette image gives palette indices), any transparency as straight RGBA
+    (:func:`_rgba`), 16 bits as their high byte, 32-bit samples by the arrays' rule (floats 0.0-1.0, whole numbers
+    0-255)."""
     from PIL import ImageOps
 
-    image = ImageOps.exif_transpose(image)
+    return _mode_array(ImageOps.exif_transpose(image))
+
+
+def _mode_array(image) -> np.ndarray:
+    """:func:`_pil_array` of an image already turned upright."""
     mode = image.mode
-    if mode in ("1", "L", "RGB", "RGBA"):
+    if _transparent(image):  # alpha, premultiplied alpha, a transparent palette entry, level or colour: as RGBA
+        return _rgba(image, _grey_key(image))
+    if mode in ("1", "L", "RGB"):
         return np.asarray(image)
     if mode.startswith("I;16"):
         return (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
     if mode in ("I", "F"):
         return _samples_to_uint8(np.asarray(image), "image")
-    has_alpha = "A" in mode or "transparency" in image.info
-    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    return np.asarray(image.convert("RGB"))
 
 
 def _as_grey(array) -> np.ndarray:

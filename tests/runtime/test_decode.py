@@ -67,8 +67,8 @@ def test_large_rgba_pngs_decoded_by_pillow_give_opencvs_grey(monkeypatch):
         files.append(buf.getvalue())
     monkeypatch.setattr(decode, "_FLATTEN_ROWS", 64)
     pillow_calls = []
-    monkeypatch.setattr(decode, "_rgba_png_grey",
-                        lambda *a, f=decode._rgba_png_grey: pillow_calls.append(1) or f(*a))
+    monkeypatch.setattr(decode, "_pillow_alpha_grey",
+                        lambda *a, f=decode._pillow_alpha_grey: pillow_calls.append(1) or f(*a))
     for data in files:
         monkeypatch.setattr(decode, "_PILLOW_RGBA_PIXELS", 10**12)
         opencv = decode.load_image(data)
@@ -148,7 +148,8 @@ print(decode_memory(data), peak() - before)
 
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads its peak memory from /proc")
 @pytest.mark.parametrize("kind", ["grey-png", "rgb-png", "rgba-png", "rgba16-png", "la-png", "palette-png",
-                                  "progressive-jpeg", "rgba-webp", "rgba-tiff"])
+                                  "progressive-jpeg", "rgba-webp", "rgba-tiff", "rgba-tiff-pillow", "gif-transparent",
+                                  "rgba-tga"])
 def test_decode_memory_is_at_least_what_decoding_takes(kind, tmp_path):
     """The estimate is on the high side of what decoding the file really takes (the peak memory of a fresh process
     that decodes it, 12 MP): the server's budget counts on it."""
@@ -176,6 +177,14 @@ def test_decode_memory_is_at_least_what_decoding_takes(kind, tmp_path):
         data = buf.getvalue()
     elif kind == "progressive-jpeg":
         data = cv2.imencode(".jpg", np.dstack([side] * 3), [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    elif kind in ("rgba-tiff-pillow", "rgba-tga"):  # Pillow's band path (TGA: OpenCV cannot decode it)
+        buf = io.BytesIO()
+        Image.fromarray(np.dstack([side] * 3 + [alpha]), "RGBA").save(buf, "TIFF" if kind == "rgba-tiff-pillow" else "TGA")
+        data = buf.getvalue()
+    elif kind == "gif-transparent":
+        buf = io.BytesIO()
+        Image.fromarray(side).convert("P").save(buf, "GIF", transparency=0)
+        data = buf.getvalue()
     elif kind == "rgba-webp":
         data = cv2.imencode(".webp", np.dstack([side] * 3 + [alpha]), [cv2.IMWRITE_WEBP_QUALITY, 101])[1].tobytes()
     else:
@@ -210,6 +219,104 @@ def test_transparency_is_flattened_band_by_band_with_the_same_bytes(monkeypatch)
             light = decode._is_light(*decode._opaque_sums(luma, alpha, cv2))
             reference = decode._flatten_alpha(luma, alpha, cv2, light)
             assert np.array_equal(whole, reference)
+
+
+def _made(kind, light):
+    """``transparent.KINDS[kind]`` made with ``light`` ink, or a skip where this Pillow cannot write the kind."""
+    from transparent import KINDS
+
+    try:
+        return KINDS[kind][0](light)
+    except KeyError as exc:  # a writer this Pillow lacks (QOI before 11.3, AVIF before 11.2)
+        pytest.skip(f"this Pillow cannot write {exc}")
+
+
+def _readable(source) -> bool:
+    """Whether Pillow can open the file at all (else the runtime refuses it from the header: 'not an image')."""
+    if not isinstance(source, bytes):
+        return True
+    try:
+        Image.open(io.BytesIO(source))
+    except Exception:  # noqa: BLE001 (any refusal: Pillow cannot identify it)
+        return False
+    return True
+
+
+_KINDS = sorted(__import__("transparent").KINDS)
+
+
+@pytest.mark.parametrize("kind, band", [(kind, False) for kind in _KINDS] + [
+    pytest.param(kind, True, id=f"{kind}-band") for kind in _KINDS if kind.startswith(("png", "tiff"))])
+def test_transparency_is_flattened_right_in_every_kind(kind, band, monkeypatch):
+    """Every kind of image with transparency a user or a client may send (PNG RGBA/LA 8 and 16 bits, palette and grey
+    and RGB with tRNS, GIF, WebP, TIFF with unassociated and associated alpha, BMP V4/V5, ICO, TGA, ..., Pillow images
+    and arrays; tests/runtime/transparent.py) gives the grey a right flatten of its known colour and alpha gives,
+    within the rounding of its samples: what a file Pillow cannot read at all is refused, never read wrong. Also with
+    the band path forced (large PNGs). Before the seventeenth session, 8-bit RGBA TIFFs written by Pillow were off by up
+    to 61 grey levels (OpenCV premultiplied them again), LA TIFFs by 252, grey and RGB PNGs with tRNS by 178."""
+    from transparent import KINDS, reference
+
+    if band:  # as a large PNG (a TIFF always) is read
+        monkeypatch.setattr(decode, "_PILLOW_RGBA_PIXELS", 0)
+        monkeypatch.setattr(decode, "_FLATTEN_ROWS", 16)
+    tolerance = KINDS[kind][1]
+    for light in (False, True):
+        source, rgb, alpha = _made(kind, light)
+        if not _readable(source):
+            with pytest.raises(InputError, match="is not an image"):
+                decode.grey_image(source)
+            continue
+        grey = decode.grey_image(source)
+        expected = reference(rgb, alpha)
+        assert grey.shape == expected.shape
+        assert np.abs(grey - expected).max() <= tolerance, (kind, light)
+
+
+def test_transparent_tiffs_and_grey_keyed_pngs_take_pillows_path_whatever_their_size(monkeypatch):
+    """OpenCV's decode of a TIFF with alpha means something else by bit depth (libtiff premultiplies 8-bit colour), and
+    it drops a grey PNG's transparent level: both go to Pillow's band path at any size, and the memory estimate counts
+    that path (the same rule); an opaque TIFF and an RGB PNG with tRNS under the size stay with OpenCV."""
+    from transparent import KINDS
+
+    calls = []
+    monkeypatch.setattr(decode, "_pillow_alpha_grey", lambda *a, f=decode._pillow_alpha_grey: calls.append(1) or f(*a))
+    for kind, pillow in (("tiff-rgba8-pillow", True), ("tiff-rgba16-opencv", True), ("tiff-la8-pillow", True),
+                         ("png-grey-trns8", True), ("png-grey4-trns", True), ("png-rgb-trns8", False),
+                         ("png-rgba8", False), ("webp-lossless-pillow", False)):
+        data = KINDS[kind][0](False)[0]
+        calls.clear()
+        decode.load_image(data)
+        assert bool(calls) == pillow, kind
+        head = Image.open(io.BytesIO(data))
+        alpha = decode._transparent(head)
+        assert alpha and decode._pillow_flattens(alpha, head.format, head.mode, 96 * 128) == pillow, kind
+    opaque = io.BytesIO()
+    Image.fromarray(np.full((40, 50, 3), 200, np.uint8)).save(opaque, "TIFF")
+    calls.clear()
+    assert (decode.load_image(opaque.getvalue()) == 200).all() and not calls
+
+
+def test_gifs_are_read_by_pillow_where_opencv_has_no_gif_decoder(monkeypatch):
+    """OpenCV before 4.11 (4.6: Debian bookworm's, 32-bit Raspberry Pi OS's) has no GIF decoder, and every GIF was
+    refused as "truncated or corrupted": there Pillow decodes them, to the same grey as OpenCV's GIF decoder where it
+    has one; a cut GIF is still refused."""
+    from transparent import KINDS
+
+    rng = np.random.default_rng(4)
+    plain = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (60, 90), dtype=np.uint8)).save(plain, "GIF")
+    files = [plain.getvalue(), KINDS["gif-transparent"][0](False)[0], KINDS["gif-transparent"][0](True)[0]]
+    native = decode._opencv_decodes("GIF")
+    opencv = [decode.load_image(data) for data in files] if native else None
+    monkeypatch.setattr(decode, "_opencv_gif", False)
+    assert not decode._opencv_decodes("GIF")
+    pillow = [decode.load_image(data) for data in files]
+    if native:
+        for a, b in zip(opencv, pillow):
+            assert np.abs(a.astype(int) - b).max() <= 1
+    with pytest.raises(InputError, match="truncated or corrupted"):
+        decode.load_image(files[0][: len(files[0]) // 2])
+    assert decode.decode_memory(files[1]) > 0
 
 
 @pytest.mark.parametrize("fmt, mode", [("TGA", "RGB"), ("PCX", "RGB"), ("QOI", "RGB"), ("SGI", "RGB"), ("XBM", "1"),
