@@ -313,6 +313,13 @@ def serve_command(
                                     "than this alone gets 413). The default suits MemoryMax=512M."),
     allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Serve a model no manifest verifies."),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request on stderr."),
+    watch_source: Optional[str] = typer.Option(None, "--watch", help="Also watch a camera (0, /dev/video0), a video "
+                                               "file or a stream URL, as `edgedigits-rt watch` does: GET /v1/watch "
+                                               "gives the number it shows."),
+    watch_every: float = typer.Option(0.25, "--watch-every", min=0.0, max=86400.0, help="With --watch: seconds at "
+                                      "least between two readings."),
+    watch_digits: Optional[int] = typer.Option(None, "--watch-digits", min=1, help="With --watch: the number's length."),
+    watch_roi: Optional[str] = typer.Option(None, "--watch-roi", help="With --watch: read only this region, x,y,w,h."),
 ) -> None:
     """Serve the model over HTTP: a JSON API under /v1/ and a page at / to draw or photograph a digit."""
     from edgedigits_runtime.serve import require_serve
@@ -322,8 +329,15 @@ def serve_command(
 
     limits = Limits(max_body=int(max_body_mb * 1_000_000), timeout=timeout, max_pending=max_pending, workers=workers,
                     memory=int(memory_mb * 1_000_000))
+    watch = None
+    if watch_source is not None:
+        watch = dict(source=watch_source, digits=watch_digits, roi=_parse_roi(watch_roi), every=watch_every)
+    elif watch_digits is not None or watch_roi is not None:
+        from edgedigits_runtime.errors import UsageError
+
+        raise UsageError("--watch-digits and --watch-roi go with --watch SOURCE")
     run(model=model, host=host, port=port, token=token or None, limits=limits, allow_unverified=allow_unverified,
-        access_log=access_log)
+        access_log=access_log, watch=watch)
 
 
 @app.command("doctor")

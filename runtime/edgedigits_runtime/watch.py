@@ -48,7 +48,8 @@ from pathlib import Path
 
 from edgedigits_runtime.errors import InputError, SourceError, UsageError, first_line
 
-__all__ = ["EVERY", "RECONNECT", "STABLE", "SourceWarning", "Watch", "WatchEvent", "WatchSummary", "watch"]
+__all__ = ["EVERY", "RECONNECT", "STABLE", "BackgroundWatch", "SourceWarning", "Watch", "WatchEvent", "WatchSummary",
+           "watch", "watch_in_background"]
 
 EVERY = 0.25  # default seconds between the starts of two readings: at most 4 a second
 STABLE = 3  # default: a reading is reported once seen in this many consecutive frames read
@@ -363,6 +364,7 @@ class Watch:
         self._grabber = None
         self._closed = threading.Event()
         self._start = time.monotonic()
+        self._stopped: float | None = None  # when it was closed (the summary's seconds stop there)
         self._reason = ""
         self._seen = 0
         self._read = 0
@@ -394,8 +396,15 @@ class Watch:
         """How the watch went so far (its ``reason`` is set once it ended)."""
         grabber = self._grabber
         frames = self._seen if grabber is None else max(self._seen, grabber.count)
-        return WatchSummary(self._reason, frames, self._read, self._changes, time.monotonic() - self._start,
-                            self._current, self._reconnects)
+        end = time.monotonic() if self._stopped is None else self._stopped
+        return WatchSummary(self._reason, frames, self._read, self._changes, end - self._start, self._current,
+                            self._reconnects)
+
+    def stop(self) -> None:
+        """Ask the watch to end, from another thread: its iteration ends after the frame in progress (reason
+        "closed") and releases the source itself."""
+        self._end("closed")
+        self._closed.set()
 
     def close(self, reason: str = "closed") -> None:
         """Stop watching and release the source (the reason is kept when it had already ended).
@@ -405,6 +414,8 @@ class Watch:
         """
         if not self._reason:
             self._reason = reason
+        if self._stopped is None:
+            self._stopped = time.monotonic()
         self._closed.set()
         grabber, self._grabber = self._grabber, None
         if grabber is not None:
@@ -565,3 +576,93 @@ def _cv2():
 
     return require_image_libs()
 
+
+class BackgroundWatch:
+    """A watch running in a thread of its own, keeping its latest reading and its stable one (made by
+    :func:`watch_in_background`): what a server or an application polls (``edgedigits-rt serve --watch``).
+
+    Attributes:
+      label: the source as messages name it (a stream's password hidden).
+    """
+
+    def __init__(self, started: Watch, label: str):
+        self.label = label
+        self._watch = started
+        self._latest: WatchEvent | None = None
+        self._stable: WatchEvent | None = None
+        self._error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="edgedigits-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from edgedigits_runtime.errors import EdgeDigitsError
+
+        try:
+            with self._watch as events:
+                for event in events:
+                    self._latest = event
+                    if event.changed:
+                        self._stable = event
+        except EdgeDigitsError as exc:  # the source stopped and did not come back
+            self._error = first_line(exc)
+        except Exception as exc:  # noqa: BLE001 - kept for the poller to see, not lost in a thread
+            self._error = first_line(exc, with_type=True)
+
+    @property
+    def running(self) -> bool:
+        """True while the watch goes on (False once it ended: end of a video, an error, :meth:`close`)."""
+        return self._thread.is_alive()
+
+    @property
+    def latest(self) -> WatchEvent | None:
+        """The last frame read (None before the first)."""
+        return self._latest
+
+    @property
+    def stable(self) -> WatchEvent | None:
+        """The event that made the current stable reading (None until a reading was seen ``stable`` times)."""
+        return self._stable
+
+    @property
+    def error(self) -> str | None:
+        """Why the watch ended early (a source that stopped sending frames), else None."""
+        return self._error
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{"source", "running", "stable", "latest", "summary", "error"}`` (``stable`` and ``latest``
+        as :meth:`WatchEvent.to_dict`, or None; ``summary`` as :meth:`WatchSummary.to_dict`)."""
+        stable, latest = self._stable, self._latest
+        return {"source": self.label, "running": self.running, "stable": None if stable is None else stable.to_dict(),
+                "latest": None if latest is None else latest.to_dict(), "summary": self._watch.summary.to_dict(),
+                "error": self._error}
+
+    def close(self, timeout: float = _READ_TIMEOUT_MS / 1000.0 + 10.0) -> None:
+        """Stop the watch and wait (at most ``timeout`` seconds) until its thread has released the source."""
+        self._watch.stop()
+        self._thread.join(timeout)
+
+
+def watch_in_background(source, reader=None, **options) -> BackgroundWatch:
+    """:func:`watch` in a thread of its own, every reading kept: poll :attr:`BackgroundWatch.stable` (the current stable
+    reading) and :attr:`BackgroundWatch.latest` (the last frame read) whenever you like.
+
+    Example:
+
+    >>> background = watch_in_background("/dev/video0", digits=4, every=1.0)    # doctest: +SKIP
+    >>> background.stable.number if background.stable else "not yet"           # doctest: +SKIP
+    '2048'
+    >>> background.close()                                                     # doctest: +SKIP
+
+    Args:
+      source, reader: as :func:`watch`.
+      **options: :func:`watch`'s keyword options (``all_readings`` is always on here).
+
+    Returns:
+      the running :class:`BackgroundWatch`; the source is opened before this returns.
+
+    Raises:
+      as :func:`watch` (options, a source that cannot be opened); later errors are :attr:`BackgroundWatch.error`.
+    """
+    options["all_readings"] = True
+    started = watch(source, reader, **options)
+    return BackgroundWatch(started, started._source.label)

@@ -5,6 +5,8 @@ Routes:
 - ``GET /`` the page (draw a digit, or take/upload a photo); ``/static/...`` its files.
 - ``POST /v1/predict`` one digit image -> the fields of ``edgedigits-rt predict --json``.
 - ``POST /v1/read`` a photo of a number -> the fields of ``edgedigits-rt read --json``.
+- ``GET /v1/watch`` with ``edgedigits-rt serve --watch SOURCE``: the number the watched camera, video or stream shows
+  (:meth:`~edgedigits_runtime.watch.BackgroundWatch.to_dict`: the stable reading, the latest, the summary).
 - ``GET /v1/health``, ``GET /v1/model`` (the classifier, and under ``reader`` the number reader ``/v1/read``
   uses: name, sha256, size, verified), ``GET /v1/openapi.json``.
 
@@ -295,7 +297,7 @@ def _top_k(params: dict) -> int:
 
 
 def create_app(classifier=None, *, model: str | Path | None = None, token: str | None = None,
-               limits: Limits | None = None, allow_unverified: bool = False) -> Starlette:
+               limits: Limits | None = None, allow_unverified: bool = False, watcher=None) -> Starlette:
     """Build the ASGI app around one classifier (loaded here, once).
 
     Example:
@@ -309,6 +311,8 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
       token: when set, every ``/v1/`` request needs ``Authorization: Bearer <token>``.
       limits: body size, time limit, requests in progress, worker threads (:class:`Limits`).
       allow_unverified: serve a model that no manifest verifies (refused by default).
+      watcher: a :class:`~edgedigits_runtime.watch.BackgroundWatch` whose readings ``GET /v1/watch`` gives (None:
+        that route answers 404, saying how to start a server that watches).
 
     Returns:
       A Starlette application.
@@ -453,6 +457,12 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
             info["manifest"] = Path(info["manifest"]).name
         return JSONResponse({**info, "manifest_contents": classifier.manifest, "reader": reader_facts()})
 
+    async def watched(request: Request):
+        if watcher is None:
+            raise ApiError(404, "this server watches no camera, video or stream: start it with --watch SOURCE "
+                                "(edgedigits-rt serve --watch 0)")
+        return JSONResponse(watcher.to_dict())
+
     async def openapi(request: Request):
         from edgedigits_runtime.serve.openapi import spec
 
@@ -466,7 +476,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
 
     async def http_error(request: Request, exc: HTTPException):
         if exc.status_code == 404:
-            message = (f"no such page: {request.url.path} (the API is under /v1/: predict, read, health, model, "
+            message = (f"no such page: {request.url.path} (the API is under /v1/: predict, read, watch, health, model, "
                        "openapi.json)")
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
@@ -493,6 +503,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
         Route("/v1/read", read, methods=["POST"]),
         Route("/v1/health", health, methods=["GET"]),
         Route("/v1/model", model_info, methods=["GET"]),
+        Route("/v1/watch", watched, methods=["GET"]),
         Route("/v1/openapi.json", openapi, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

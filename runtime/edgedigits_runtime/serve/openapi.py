@@ -142,6 +142,17 @@ def spec(version: str, limits=None) -> dict:
                 "responses": {"200": {"description": "The number.", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Reading"}}}}, **_IMAGE_ERRORS},
             }},
+            "/v1/watch": {"get": {
+                "summary": "With `edgedigits-rt serve --watch SOURCE`: the number the watched camera, video or stream "
+                           "shows: `stable` (the event that made the current stable reading), `latest` (the last frame "
+                           "read), each with the fields of `edgedigits-rt watch --json` (event, frame, time, at, number, "
+                           "confidence, digits, signs, note) or null; `summary` (its end line's fields); `running`; "
+                           "`error` (why it ended early) or null; `source`.",
+                "responses": {"200": {"description": "The watch.", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["source", "running", "stable", "latest", "summary", "error"]}}}},
+                              "401": _IMAGE_ERRORS["401"],
+                              "404": _error_response("The server was started without --watch.")},
+            }},
             "/v1/health": {"get": {
                 "summary": "Liveness, the model's SHA-256, requests in progress and served, the limits, and the number "
                            "reader's facts (`reader`: model, sha256, size, verified).",

@@ -176,7 +176,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-        limits=None, allow_unverified: bool = False, access_log: bool = False, out=None) -> None:
+        limits=None, allow_unverified: bool = False, access_log: bool = False, out=None, watch=None) -> None:
     """Serve the API and the page until SIGTERM or Ctrl-C.
 
     Example:
@@ -192,22 +192,40 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
       allow_unverified: serve a model that no manifest verifies.
       access_log: log every request (uvicorn's access log) on stderr.
       out: where the "listening on" line goes (default stdout).
+      watch: None, or a dict of :func:`~edgedigits_runtime.watch.watch_in_background`'s arguments (``source``, and
+        its options): the source is opened before anything listens, watched while the server runs
+        (``GET /v1/watch``) and released when it stops.
 
     Raises:
       UsageError: bad host, port in use, bad limits or token.
       ModelError / BackendUnavailableError: the model cannot be loaded (before anything listens).
+      SourceError: ``watch``'s source cannot be opened (before anything listens).
 
     Warns:
       ServeWarning: listening on a non-loopback address without a token.
     """
-    import uvicorn
-
     from edgedigits_runtime.serve.app import Limits, create_app
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise UsageError(f"port must be a whole number from 0 to 65535; got {port!r}")
     limits = limits or Limits()
-    app = create_app(model=model, token=token, limits=limits, allow_unverified=allow_unverified)
+    watcher = None
+    if watch is not None:
+        from edgedigits_runtime.watch import watch_in_background
+
+        watcher = watch_in_background(**watch)  # a source that cannot be opened: an error before anything listens
+    try:
+        app = create_app(model=model, token=token, limits=limits, allow_unverified=allow_unverified, watcher=watcher)
+        _serve_app(app, host, port, token, limits, access_log, out, watcher)
+    finally:
+        if watcher is not None:
+            watcher.close()
+
+
+def _serve_app(app, host, port, token, limits, access_log, out, watcher) -> None:
+    """Bind, print the line that says where, serve until SIGTERM or Ctrl-C."""
+    import uvicorn
+
     sock = _bind(host, port)
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
@@ -216,9 +234,10 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
                       "start it with --token (or EDGEDIGITS_TOKEN) to require one", ServeWarning, stacklevel=2)
     clf = app.state.classifier
     out = out or sys.stdout
+    watching = "" if watcher is None else f"; watching {watcher.label} (GET /v1/watch: the number it shows)"
     print(f"serving {Path(clf.info['path']).name} ({clf.info['backend']}, "
           f"{'verified' if clf.info['verified'] else 'UNVERIFIED'}) on http://{shown}:{bound[1]}/ "
-          f"(API under /v1/, {'token required' if token else 'no token'}); Ctrl-C or SIGTERM stops it",
+          f"(API under /v1/, {'token required' if token else 'no token'}); Ctrl-C or SIGTERM stops it{watching}",
           file=out, flush=True)
     config = uvicorn.Config(
         app, loop="asyncio", http=_protocol(limits, app.state.counters), lifespan="off", ws="none",

@@ -1,0 +1,83 @@
+"""`edgedigits-rt serve --watch SOURCE`: GET /v1/watch gives the number a watched video or stream shows.
+
+The watch's end is waited for by polling its state (never by a time the machine must keep): a video file ends by
+itself; a stream is watched until its stable reading is there.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # test_watch.py's stream server
+
+cv2 = pytest.importorskip("cv2")
+
+
+def _poll(client, url: str, done, limit: float = 120.0) -> dict:
+    """GET url until ``done(answer)``; fails after ``limit`` seconds (a broken watch, not a slow machine)."""
+    deadline = time.monotonic() + limit
+    while True:
+        answer = client.get(url).json()
+        if done(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, mnist_test):
+    """A 10 fps MJPG .avi: 2048 for 1.2 s, a blank scene for 1 s, 317 for 1.2 s."""
+    from photos import number_frame, write_video
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(5)
+    first, second = number_frame(images, labels, "2048", rng), number_frame(images, labels, "317", rng)
+    path = tmp_path_factory.mktemp("clip") / "clip.avi"
+    write_video(path, [first] * 12 + [np.full_like(first, 200)] * 10 + [second] * 12, fps=10)
+    return path, first
+
+
+def test_serve_watch_video_gives_its_stable_reading(start_server, client, clip):
+    path, _ = clip
+    server = start_server("--watch", str(path), "--watch-every", "0")
+    assert f"; watching {path} (GET /v1/watch" in server.stdout  # on the line with the server's address
+    answer = _poll(client, f"{server.url}/v1/watch", lambda a: not a["running"])
+    assert answer["running"] is False and answer["error"] is None and answer["source"] == str(path)
+    assert answer["stable"]["number"] == "317" and answer["stable"]["event"] == "change"
+    assert answer["latest"]["frame"] == 33 and answer["latest"]["number"] == "317"
+    summary = answer["summary"]
+    assert (summary["reason"], summary["frames"], summary["read"], summary["changes"]) == ("end of video", 34, 34, 3)
+    assert server.alive()  # the video's end does not end the server
+    assert server.stop() == 0, server.stderr
+
+
+def test_serve_watch_stream_live_and_404_without_watch(start_server, server, client, clip):
+    from test_watch import MJPEGServer
+
+    _, frame = clip
+    stream = MJPEGServer([frame])
+    try:
+        watching = start_server("--watch", stream.url, "--watch-every", "0")
+        answer = _poll(client, f"{watching.url}/v1/watch", lambda a: a["stable"] is not None)
+        assert answer["running"] is True and answer["stable"]["number"] == "2048"
+        assert answer["latest"]["at"].endswith("Z") and answer["summary"]["reason"] == ""
+        assert watching.stop() == 0, watching.stderr  # SIGTERM: the server stops, the stream is released
+    finally:
+        stream.close()
+    plain = client.get(f"{server.url}/v1/watch")
+    assert plain.status_code == 404 and "--watch SOURCE" in plain.json()["error"]
+
+
+def test_serve_watch_refuses_a_source_it_cannot_open(tmp_path):
+    from typer.testing import CliRunner
+
+    from edgedigits_runtime.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--port", "0", "--watch", str(tmp_path / "missing.avi")])
+    assert result.exit_code == 1 and "no such video file" in result.output
+    result = CliRunner().invoke(app, ["serve", "--port", "0", "--watch-digits", "4"])
+    assert result.exit_code == 1 and "go with --watch SOURCE" in result.output
