@@ -383,3 +383,49 @@ def test_watch_stream_that_cannot_be_opened(tmp_path):
         port = closed.server_address[1]  # a port nothing listens on once closed
     with pytest.raises(SourceError, match="cannot open the stream http://127.0.0.1"):
         watch(f"http://127.0.0.1:{port}/stream.mjpg")
+
+
+# --------------------------------------------------------------------------- a real RTSP server (where Debian's is)
+
+_GST_PYTHON = "/usr/bin/python3"  # gst-rtsp-server's Python bindings come from Debian's packages, for its own Python
+_GST_CHECK = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def rtsp(tmp_path, scenes):
+    """rtsp://127.0.0.1:PORT/meter: 30 s of 2048 (10 fps) from GStreamer's RTSP server; skipped without it."""
+    import os
+    from pathlib import Path
+
+    from photos import write_video
+
+    if not os.path.exists(_GST_PYTHON) or subprocess.run([_GST_PYTHON, "-c", _GST_CHECK], capture_output=True).returncode:
+        pytest.skip("no RTSP server here: apt install gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good")
+    video = tmp_path / "meter.avi"
+    write_video(video, [scenes["2048"]] * 300, fps=FPS)
+    script = Path(__file__).resolve().parent / "rtsp_server.py"
+    server = subprocess.Popen([_GST_PYTHON, str(script), str(video), str(_free_port())], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip()
+        assert url.startswith("rtsp://"), server.stderr.read()
+        yield url
+    finally:
+        server.kill()
+        server.communicate()
+
+
+def test_cli_watch_rtsp_stream(rtsp):
+    """A real RTSP server (RTP/JPEG over UDP, as IP cameras send): frames come, are read, the watch ends."""
+    done = _run("watch", rtsp, "--every", "0", "--all", "--frames", "5", "--json")
+    assert done.returncode == 0, done.stderr
+    *rows, end = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["number"] for r in rows] == ["2048"] * 5 and end["reason"] == "frames" and end["read"] == 5
