@@ -197,9 +197,10 @@ def watch_command(
     reader = load_reader(threads, backend) if model is None else NumberReader(model, num_threads=threads, backend=backend)
     events = watch(source, reader, digits=digits, roi=chosen, threshold=threshold, every=every, stable=stable,
                    all_readings=all_readings, frames=frames, seconds=seconds, reconnect=reconnect)
-    if _main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)  # a service stopped (systemctl stop): as Ctrl-C
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C even when started with SIGINT ignored (&)
+    previous = {}
+    if _main_thread():  # a service stopped (systemctl stop) ends as Ctrl-C does; Ctrl-C even when SIGINT was ignored (&)
+        handlers = {signal.SIGTERM: _interrupt, signal.SIGINT: signal.default_int_handler}
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     failed = None
     try:
         with events:
@@ -209,6 +210,9 @@ def watch_command(
         pass
     except SourceError as exc:
         failed = exc
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     summary = events.summary
     if json_out:
         typer.echo(json.dumps(summary.to_dict()))

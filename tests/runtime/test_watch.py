@@ -142,6 +142,13 @@ def test_cli_watch_text_every_all_and_limits(video):
     assert end["reason"] == "seconds" and end["read"] == 13 and end["number"] == "2048"  # frames 0-12: under 1.25 s
 
 
+def test_cli_watch_leaves_the_signal_handlers_as_it_found_them(video):
+    """In-process use (CliRunner, a caller's own Typer app): SIGTERM and SIGINT handlers restored after the watch."""
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    assert runner.invoke(app, ["watch", str(video), "--frames", "1"]).exit_code == 0
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
 def test_cli_watch_refuses_bad_sources_and_options(video, tmp_path):
     """One line each, naming what to do; exit 1 (bad usage that typer sees itself: 2)."""
     junk, cut = tmp_path / "junk.avi", tmp_path / "cut.avi"
