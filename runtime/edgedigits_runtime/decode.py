@@ -11,7 +11,9 @@ area-averaged by the same factor, so they all give the same working image); tran
 straight or premultiplied; a palette, grey level or colour marked transparent) is flattened: luma over alpha on white,
 or on black when the opaque part is light on average (decided once, :func:`_is_light`); each kind is held to a
 reference flatten in tests/runtime/transparent.py. A JPEG cut short is refused on every OpenCV version (4.6 and 4.8 fill
-the rest with grey). Files are read to at most :data:`MAX_FILE_BYTES`.
+the rest with grey). A file of several frames or pages (animated GIF, WebP or PNG, multi-page TIFF) is read by its
+first (an animated WebP by Pillow where OpenCV cannot decode it: before 4.11). Files are read to at most
+:data:`MAX_FILE_BYTES`.
 
 Example:
 
@@ -214,6 +216,7 @@ def _decode(source, name, roi):
             mode, kind = head.mode, head.format
             alpha = _transparent(head)
             orientation = head.getexif().get(0x0112, 1)
+            animated = kind == "WEBP" and bool(getattr(head, "is_animated", False))  # OpenCV before 4.11 cannot decode it
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise InputError(f"{label} is too large to decode safely: over the {MAX_PIXELS / 1e6:.0f} MP limit (a "
                              "decompression bomb?); use a smaller image") from None  # (Pillow's message: its own limit)
@@ -253,7 +256,7 @@ def _decode(source, name, roi):
             img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
             if img is not None:
                 img = _grey_from_array(_orient(_samples_to_uint8(img, label), orientation, cv2), cv2)
-    if img is None and not _opencv_decodes(kind):  # a format OpenCV does not decode (TGA, PCX, QOI, ...)
+    if img is None and (animated or not _opencv_decodes(kind)):  # a format OpenCV does not decode (TGA, PCX, QOI, ...)
         img = _orient(_pillow_grey(data, label, kind, cv2), orientation, cv2)
     if img is None:
         raise InputError(f"{label} is truncated or corrupted (its {kind or 'image'} data cannot be decoded); "
@@ -276,6 +279,7 @@ _BYTES_PER_PIXEL = {
     "png-grey": 3.5, "png-grey16": 4.5, "png-colour": 6.2, "webp": 4.5, "tiff": 2.5, "gif": 6.4,
     "alpha": 2.2,  # per byte of the 4-channel array OpenCV decodes (8 or 16 bits a sample); PNG's take 3.25 ...
     "alpha-gif": 2.5,  # ... and GIF's (OpenCV 5's decoder keeps its frame buffers) 2.5: 9.2 bytes a pixel at 49 MP
+    "webp-animated": 17.0,  # its first frame: OpenCV 5's animation decoder 9.2, Pillow 9.4's (OpenCV 4.6) 16.5 at 12 MP
     "other": 8.0,
 }
 _MEMORY_FLOOR = 2_000_000  # the working images, the reader's arrays: what a small image costs anyway
@@ -303,6 +307,7 @@ def decode_memory(data: bytes) -> int:
             alpha = _transparent(head)
             progressive = bool(head.info.get("progressive") or head.info.get("progression"))
             layers = getattr(head, "layer", None) or []
+            animated = kind == "WEBP" and bool(getattr(head, "is_animated", False))
     except Exception:  # noqa: BLE001 (anything Pillow cannot open: the decode refuses it before any pixel)
         return _MEMORY_FLOOR
     pixels = width * height
@@ -316,6 +321,8 @@ def decode_memory(data: bytes) -> int:
         per = _BYTES_PER_PIXEL["pillow-palette" if mode in ("P", "1", "L") else "pillow-alpha"]
     elif not _opencv_decodes(kind):  # Pillow's decode (GIF where OpenCV has no GIF decoder)
         per = _BYTES_PER_PIXEL["other"]
+    elif animated:  # the first frame of an animated WebP: OpenCV's or (before 4.11) Pillow's animation decoder
+        per = _BYTES_PER_PIXEL["webp-animated"]
     elif alpha:
         per = 4 * (2 if sixteen else 1) * (3.25 if kind == "PNG" else _BYTES_PER_PIXEL["alpha-gif" if kind == "GIF" else "alpha"])
     elif kind in ("JPEG", "MPO") and (progressive or _reduction(width, height) == 1):

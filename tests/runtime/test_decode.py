@@ -149,7 +149,7 @@ print(decode_memory(data), peak() - before)
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads its peak memory from /proc")
 @pytest.mark.parametrize("kind", ["grey-png", "rgb-png", "rgba-png", "rgba16-png", "la-png", "palette-png",
                                   "progressive-jpeg", "rgba-webp", "rgba-tiff", "rgba-tiff-pillow", "gif-transparent",
-                                  "rgba-tga"])
+                                  "rgba-tga", "animated-webp"])
 def test_decode_memory_is_at_least_what_decoding_takes(kind, tmp_path):
     """The estimate is on the high side of what decoding the file really takes (the peak memory of a fresh process
     that decodes it, 12 MP): the server's budget counts on it."""
@@ -180,6 +180,11 @@ def test_decode_memory_is_at_least_what_decoding_takes(kind, tmp_path):
     elif kind in ("rgba-tiff-pillow", "rgba-tga"):  # Pillow's band path (TGA: OpenCV cannot decode it)
         buf = io.BytesIO()
         Image.fromarray(np.dstack([side] * 3 + [alpha]), "RGBA").save(buf, "TIFF" if kind == "rgba-tiff-pillow" else "TGA")
+        data = buf.getvalue()
+    elif kind == "animated-webp":  # its first frame (Pillow's animation decoder where OpenCV cannot: 4.6)
+        buf = io.BytesIO()
+        frames = [Image.fromarray(np.dstack([x] * 3)) for x in (side, 255 - side)]
+        frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=100, lossless=True)
         data = buf.getvalue()
     elif kind == "gif-transparent":
         buf = io.BytesIO()
@@ -294,6 +299,26 @@ def test_transparent_tiffs_and_grey_keyed_pngs_take_pillows_path_whatever_their_
     Image.fromarray(np.full((40, 50, 3), 200, np.uint8)).save(opaque, "TIFF")
     calls.clear()
     assert (decode.load_image(opaque.getvalue()) == 200).all() and not calls
+
+
+@pytest.mark.parametrize("fmt, mode, options", [
+    ("GIF", "L", {"duration": 100, "loop": 0}), ("GIF", "RGB", {"duration": 100}),
+    ("WEBP", "RGB", {"duration": 100, "lossless": True}), ("WEBP", "RGBA", {"duration": 100, "lossless": True}),
+    ("PNG", "L", {"duration": 100}), ("PNG", "RGBA", {"duration": 100}), ("TIFF", "L", {}), ("TIFF", "RGBA", {})],
+    ids=["gif", "gif-rgb", "webp", "webp-rgba", "apng", "apng-rgba", "tiff-pages", "tiff-pages-rgba"])
+def test_multi_frame_files_are_read_by_their_first_frame(fmt, mode, options):
+    """Animated GIF, WebP and PNG, multi-page TIFF: the first frame (page) is read, on every OpenCV (4.6 cannot
+    decode an animated WebP: Pillow reads it there, where it was refused as "truncated or corrupted")."""
+    frames = [np.full((80, 120), 240, np.uint8) for _ in range(3)]
+    for i, frame in enumerate(frames):
+        frame[10:70, 10 + 35 * i : 25 + 35 * i] = 20  # a bar further right in each frame
+    images = [Image.fromarray(frame).convert(mode) for frame in frames]
+    buf = io.BytesIO()
+    images[0].save(buf, fmt, save_all=True, append_images=images[1:], **options)
+    assert getattr(Image.open(io.BytesIO(buf.getvalue())), "n_frames", 1) == 3
+    grey = decode.grey_image(buf.getvalue())
+    assert np.abs(grey.astype(int) - frames[0]).max() <= 2
+    assert decode.decode_memory(buf.getvalue()) > 0
 
 
 def test_gifs_are_read_by_pillow_where_opencv_has_no_gif_decoder(monkeypatch):
