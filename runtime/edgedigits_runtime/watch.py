@@ -417,13 +417,15 @@ class Watch:
         if self._stopped is None:
             self._stopped = time.monotonic()
         self._closed.set()
-        grabber, self._grabber = self._grabber, None
+        grabber = self._grabber  # forgotten only once joined: a close interrupted (Ctrl-C twice) joins again
         if grabber is not None:
             grabber.stop()
             grabber.thread.join(_READ_TIMEOUT_MS / 1000.0 + 5.0)
             self._seen = max(self._seen, grabber.count)
-        capture, self._capture = self._capture, None
+            self._grabber = None
+        capture = self._capture
         if capture is not None and (grabber is None or not grabber.thread.is_alive()):
+            self._capture = None
             capture.release()
 
     # ------------------------------------------------------------------ frames
