@@ -319,7 +319,8 @@ def serve_command(
     access_log: bool = typer.Option(False, "--access-log", help="Log every request on stderr."),
     watch_source: Optional[str] = typer.Option(None, "--watch", help="Also watch a camera (0, /dev/video0), a video "
                                                "file or a stream URL, as `edgedigits-rt watch` does: GET /v1/watch "
-                                               "gives the number it shows."),
+                                               "gives the number it shows (a camera or stream that stops is opened "
+                                               "again for as long as the server runs)."),
     watch_every: float = typer.Option(0.25, "--watch-every", min=0.0, max=86400.0, help="With --watch: seconds at "
                                       "least between two readings."),
     watch_digits: Optional[int] = typer.Option(None, "--watch-digits", min=1, help="With --watch: the number's length."),
@@ -335,7 +336,8 @@ def serve_command(
                     memory=int(memory_mb * 1_000_000))
     watch = None
     if watch_source is not None:
-        watch = dict(source=watch_source, digits=watch_digits, roi=_parse_roi(watch_roi), every=watch_every)
+        watch = dict(source=watch_source, digits=watch_digits, roi=_parse_roi(watch_roi), every=watch_every,
+                     reconnect=float("inf"))  # a server keeps reopening a camera or stream that stopped
     elif watch_digits is not None or watch_roi is not None:
         from edgedigits_runtime.errors import UsageError
 

@@ -156,7 +156,8 @@ def watch(source, reader=None, *, digits: int | None = None, roi=None, threshold
       all_readings: yield every frame read (:attr:`WatchEvent.changed` marks the changes), not only the changes.
       frames: stop after this many frames read (None: no limit).
       seconds: stop after this many seconds (a video file: of video; a live source: of wall clock).
-      reconnect: seconds to keep reopening a camera or stream whose frames stopped (0: stop at once).
+      reconnect: seconds to keep reopening a camera or stream whose frames stopped (0: stop at once;
+        ``float("inf")``: for as long as the watch runs, as ``edgedigits-rt serve --watch`` does).
       live: drop frames that arrive while one is read (True), or read a file's frames in its own time (False).
         None: True for a camera, a stream or an opened capture, False for a video file.
 
@@ -175,7 +176,7 @@ def watch(source, reader=None, *, digits: int | None = None, roi=None, threshold
 
     roi = check_read_options(digits, roi, threshold, reader)
     _check_number("every", every, 0.0)
-    _check_number("reconnect", reconnect, 0.0)
+    _check_number("reconnect", reconnect, 0.0, endless=True)
     if seconds is not None:
         _check_number("seconds", seconds, 0.0, strict=True)
     for name, value in (("stable", stable), ("frames", frames)):
@@ -186,8 +187,9 @@ def watch(source, reader=None, *, digits: int | None = None, roi=None, threshold
                  frames=frames, seconds=seconds, reconnect=float(reconnect), live=live)
 
 
-def _check_number(name: str, value, low: float, strict: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and value < float("inf")
+def _check_number(name: str, value, low: float, strict: bool = False, endless: bool = False) -> None:
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+          and (endless or value < float("inf")))
     if not ok or value < low or (strict and value <= low):
         raise UsageError(f"{name} must be a number of seconds {'over' if strict else 'at least'} {low:g}; got {value!r}")
 

@@ -176,13 +176,13 @@ def test_watch_checks_options_before_opening(tmp_path):
 
     missing = tmp_path / "missing.avi"
     for options in ({"digits": 0}, {"roi": (0, 0, 4, 4)}, {"threshold": 2.0}, {"every": -1}, {"stable": 0},
-                    {"frames": 1.5}, {"seconds": 0}, {"reconnect": float("nan")}):
+                    {"frames": 1.5}, {"seconds": 0}, {"reconnect": float("nan")}, {"every": float("inf")}):
         with pytest.raises(UsageError):
             watch(missing, **options)
     with pytest.raises(UsageError, match="source must be"):
         watch(None)
     with pytest.raises(SourceError, match="no such video file"):
-        watch(missing)
+        watch(missing, reconnect=float("inf"))  # reopening for ever is a valid choice (serve --watch makes it)
 
 
 def test_source_kinds_and_password_kept_out_of_messages():

@@ -81,3 +81,20 @@ def test_serve_watch_refuses_a_source_it_cannot_open(tmp_path):
     assert result.exit_code == 1 and "no such video file" in result.output
     result = CliRunner().invoke(app, ["serve", "--port", "0", "--watch-digits", "4"])
     assert result.exit_code == 1 and "go with --watch SOURCE" in result.output
+
+
+def test_serve_watch_reopens_a_stream_that_stops_for_as_long_as_it_runs(start_server, client, clip):
+    """Every connection of the stream is cut after 5 frames: the server's watch opens it again each time."""
+    from test_watch import MJPEGServer
+
+    _, frame = clip
+    stream = MJPEGServer([frame], cut_after=5)
+    try:
+        watching = start_server("--watch", stream.url, "--watch-every", "0")
+        answer = _poll(client, f"{watching.url}/v1/watch", lambda a: a["summary"]["reconnects"] >= 3 or not a["running"])
+        assert answer["running"] is True and answer["error"] is None and answer["summary"]["reconnects"] >= 3
+        assert answer["stable"]["number"] == "2048" and stream.connections >= 4
+        assert watching.stop() == 0, watching.stderr
+        assert "opened again" in watching.stderr
+    finally:
+        stream.close()
