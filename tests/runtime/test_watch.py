@@ -200,8 +200,8 @@ def test_source_kinds_and_password_kept_out_of_messages():
 
 
 class FakeCamera:
-    """A capture whose frames come as fast as it is grabbed (each carries its index in its first two pixels);
-    ``stop_after`` frames, then it stops (unplugged). Records which frames were decoded (``retrieve``)."""
+    """A capture whose frames come as fast as it is grabbed (each carries its index in its first two pixels); once
+    ``stop_after`` frames were decoded it stops (unplugged). Records which frames were decoded (``retrieve``)."""
 
     def __init__(self, stop_after: int | None = None):
         self.grabbed = 0
@@ -216,7 +216,7 @@ class FakeCamera:
     def grab(self):
         time.sleep(0.001)  # not to spin; nothing below depends on how fast frames come
         with self.cond:
-            if self.stop_after is not None and self.grabbed >= self.stop_after:
+            if self.stop_after is not None and len(self.decoded) >= self.stop_after:
                 return False
             self.grabbed += 1
             self.cond.notify_all()
@@ -275,12 +275,15 @@ def test_a_given_capture_that_stops_is_a_source_error(monkeypatch):
     from edgedigits_runtime.watch import watch
 
     monkeypatch.setattr(read_module, "read_number", lambda grey, reader=None, **o: NumberReading("7", 1.0))
-    camera = FakeCamera(stop_after=20)
+    camera = FakeCamera(stop_after=3)  # stops once 3 frames were read: whatever the machine's speed
     events = watch(camera, every=0, stable=2)
+    seen = []
     with pytest.raises(SourceError, match="stopped sending frames"):
         with events:
-            assert [e.number for e in events] == ["7"]
-    assert events.summary.reason == "stopped" and events.summary.number == "7" and camera.released
+            seen.extend(e.number for e in events)
+    assert seen == ["7"]  # stable at the second frame read
+    summary = events.summary
+    assert (summary.reason, summary.read, summary.number) == ("stopped", 3, "7") and camera.released
 
 
 # --------------------------------------------------------------------------- a real HTTP MJPEG stream
