@@ -144,6 +144,9 @@ class DeviceFacts:
       extras: the runtime's extras -> ``{"installed": bool, "missing": [requirement names]}``.
       image_packages: the image-library pip packages the ``image`` extra names (``opencv-python-headless``, ``pillow``).
       image_modules: image library module -> version, None when it does not import.
+      video: what ``edgedigits-rt watch`` can open: ``{"ffmpeg": bool, "v4l2": bool}`` (OpenCV's video backends for
+        files and streams, and for cameras; None when OpenCV does not import) and ``"cameras"``: the ``/dev/video*``
+        devices there are.
       executable: the Python running this (for commands that must use it).
     """
 
@@ -164,6 +167,7 @@ class DeviceFacts:
     extras: dict = dataclasses.field(default_factory=dict)
     image_packages: tuple = ("opencv-python-headless", "pillow")
     image_modules: dict = dataclasses.field(default_factory=dict)
+    video: dict = dataclasses.field(default_factory=dict)
     executable: str = "python3"
 
     @property
@@ -289,6 +293,8 @@ class Report:
             rows.append((f"  [{name}]", "installed" if state["installed"] else "missing " + ", ".join(state["missing"])))
         for module, version in f.image_modules.items():
             rows.append((f"  {module}", version or "does not import"))
+        if f.video:
+            rows.append(("video", _video_row(f.video)))
         m = self.model
         if m is None:
             rows.append(("shipped model", "not run (no working TFLite interpreter)"))
@@ -390,6 +396,34 @@ def _image_modules(packages) -> dict:
     return out
 
 
+def _video() -> dict:
+    """OpenCV's video backends (FFmpeg: files and streams; V4L2: cameras) and the ``/dev/video*`` devices there are."""
+    import glob
+
+    cameras = sorted(glob.glob("/dev/video*"), key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p)])
+    out = {"ffmpeg": None, "v4l2": None, "cameras": cameras}
+    try:
+        import cv2
+
+        registry = cv2.videoio_registry
+        out["ffmpeg"] = bool(registry.hasBackend(cv2.CAP_FFMPEG))
+        out["v4l2"] = bool(registry.hasBackend(cv2.CAP_V4L2))
+    except Exception:  # noqa: BLE001 - no OpenCV, or a build without the registry
+        pass
+    return out
+
+
+def _video_row(video: dict) -> str:
+    """``doctor``'s line for :attr:`DeviceFacts.video`."""
+    def yes(value):
+        return "?" if value is None else ("yes" if value else "no")
+
+    cameras = ", ".join(video.get("cameras") or ()) or "none found (plug one in; `edgedigits-rt watch` also reads files and streams)"
+    if video.get("ffmpeg") is None and video.get("v4l2") is None:
+        return f"OpenCV not available (the image extra); cameras: {cameras}"
+    return f"FFmpeg (files, streams) {yes(video.get('ffmpeg'))}, V4L2 (cameras) {yes(video.get('v4l2'))}; cameras: {cameras}"
+
+
 def _venv_state() -> tuple[bool, bool]:
     in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
     if not in_venv:
@@ -430,7 +464,7 @@ def gather_facts(probe: bool = True) -> DeviceFacts:
         os_name=release.get("PRETTY_NAME"), os_id=release.get("ID"), os_codename=release.get("VERSION_CODENAME"),
         in_venv=in_venv, system_site_packages=system_site, numpy=numpy_version, numpy_error=numpy_error,
         interpreters=tuple(probe_interpreter(name) for name in _backend_names()) if probe else (),
-        extras=extras, image_packages=image_packages, image_modules=_image_modules(image_packages),
+        extras=extras, image_packages=image_packages, image_modules=_image_modules(image_packages), video=_video(),
         executable=sys.executable)
 
 

@@ -224,3 +224,16 @@ def test_device_classes_name_real_extras():
         pytest.skip("edgedigits-runtime is not installed as a distribution here")
     for cls in DEVICE_CLASSES:
         assert set(cls.extras) <= extras, (cls.name, cls.extras, extras)
+
+
+def test_doctor_says_what_watch_can_open(report):
+    """OpenCV's video backends and the cameras there are: a fact row (`edgedigits-rt watch`), never a verdict."""
+    from edgedigits_runtime.doctor import _video_row
+
+    video = report.facts.video
+    assert set(video) == {"ffmpeg", "v4l2", "cameras"} and all(c.startswith("/dev/video") for c in video["cameras"])
+    assert ("video", _video_row(video)) in report.rows()
+    assert _video_row({"ffmpeg": True, "v4l2": True, "cameras": ["/dev/video0", "/dev/video2"]}) == (
+        "FFmpeg (files, streams) yes, V4L2 (cameras) yes; cameras: /dev/video0, /dev/video2")
+    assert _video_row({"ffmpeg": None, "v4l2": None, "cameras": []}).startswith("OpenCV not available")
+    assert "none found" in _video_row({"ffmpeg": True, "v4l2": False, "cameras": []})
