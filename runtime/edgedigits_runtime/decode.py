@@ -243,7 +243,7 @@ def _decode(source, name, roi):
     factor = _reduction(x1 - x0, y1 - y0)
     buf = np.frombuffer(data, np.uint8)
     if _pillow_flattens(alpha, kind, mode, pixels):  # RGBA, grey + alpha, palette or grey with transparency, TIFF
-        img = _orient(_pillow_alpha_grey(head, label, cv2, _png_depth(data) if kind == "PNG" else 8), orientation, cv2)
+        img = _pillow_alpha_grey(head, label, cv2, _png_depth(data) if kind == "PNG" else 8)
     elif alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         if img is not None:
@@ -257,7 +257,7 @@ def _decode(source, name, roi):
             if img is not None:
                 img = _grey_from_array(_orient(_samples_to_uint8(img, label), orientation, cv2), cv2)
     if img is None and (animated or not _opencv_decodes(kind)):  # a format OpenCV does not decode (TGA, PCX, QOI, ...)
-        img = _orient(_pillow_grey(data, label, kind, cv2), orientation, cv2)
+        img = _pillow_grey(data, label, kind, cv2)
     if img is None:
         raise InputError(f"{label} is truncated or corrupted (its {kind or 'image'} data cannot be decoded); "
                          "re-save or re-copy it")
@@ -422,7 +422,7 @@ _NEVER_DECODED = ("EPS",)
 
 def _pillow_grey(data: bytes, label: str, kind: str | None, cv2) -> np.ndarray:
     """What OpenCV could not decode, decoded by Pillow (its size already checked) as OpenCV would give it: uint8
-    grey, transparency flattened (:func:`_pillow_alpha_grey`), EXIF orientation not applied (the caller applies it).
+    grey, transparency flattened (:func:`_pillow_alpha_grey`), EXIF orientation applied (:func:`_orientation_left`).
     Formats such as TGA, PCX, QOI, SGI, DDS, XBM; GIF where OpenCV has no GIF decoder.
 
     Pillow decodes the image once; it is made grey a band of :data:`_FLATTEN_ROWS` rows at a time (the whole image's
@@ -445,7 +445,7 @@ def _pillow_grey(data: bytes, label: str, kind: str | None, cv2) -> np.ndarray:
             if band.dtype == bool:
                 band = band.astype(np.uint8) * np.uint8(255)  # (Pillow's 1-bit arrays may hold 255 for True: no .view)
             out[y : y + len(band)] = band if band.ndim == 2 else cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)
-        return out
+        return _orient(out, _orientation_left(image), cv2)
     except InputError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -520,7 +520,8 @@ def _flatten_four(img: np.ndarray, code: int, cv2) -> np.ndarray:
 
 def _pillow_alpha_grey(image, label: str, cv2, depth: int = 8) -> np.ndarray:
     """A transparent image opened by Pillow (``image``: a large PNG, a grey PNG with a transparent level, a TIFF with
-    alpha; ``depth`` a PNG's bits per sample) -> uint8 grey, transparency flattened.
+    alpha; ``depth`` a PNG's bits per sample) -> uint8 grey, transparency flattened, EXIF orientation applied
+    (:func:`_orientation_left`).
 
     Pillow decodes it once (4 bytes a pixel, 1 or 2 for a palette or grey; 16-bit samples kept to their high byte, as
     OpenCV's path does) and hands it over a band at a time as straight RGBA (:func:`_rgba`): for a PNG the same pixels
@@ -539,7 +540,14 @@ def _pillow_alpha_grey(image, label: str, cv2, depth: int = 8) -> np.ndarray:
         for y in range(0, height, _FLATTEN_ROWS):
             yield _rgba(image.crop((0, y, width, min(height, y + _FLATTEN_ROWS))), key)
 
-    return _flatten_bands(bands, (height, width), cv2.COLOR_RGBA2GRAY, cv2)
+    return _orient(_flatten_bands(bands, (height, width), cv2.COLOR_RGBA2GRAY, cv2), _orientation_left(image), cv2)
+
+
+def _orientation_left(image) -> int:
+    """The EXIF orientation a Pillow image still needs once loaded: Pillow's TIFF loader turns the image itself (Pillow
+    9.4 keeps the tag all the same: it must not be applied twice); other formats keep it to be applied (a loader that
+    applies it drops it)."""
+    return 1 if image.format == "TIFF" else image.getexif().get(0x0112, 1)
 
 
 def _grey_key(image, depth: int = 8):

@@ -301,6 +301,37 @@ def test_transparent_tiffs_and_grey_keyed_pngs_take_pillows_path_whatever_their_
     assert (decode.load_image(opaque.getvalue()) == 200).all() and not calls
 
 
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+@pytest.mark.parametrize("fmt, mode", [("TIFF", "RGBA"), ("TIFF", "LA"), ("TIFF-lzw", "RGBA"), ("PNG", "L"),
+                                       ("PNG", "RGBA"), ("WEBP", "RGBA"), ("TGA", "RGBA")])
+def test_exif_orientation_of_transparent_images_read_by_pillow(fmt, mode, orientation, monkeypatch):
+    """Pillow's band path (TIFFs with alpha, grey PNGs with a transparent level, large PNGs) turns the flattened grey
+    by the EXIF orientation as OpenCV's path does, once (Pillow's TIFF loader turns the image itself): the same grey
+    as the upright file's. (TGA holds no EXIF: read as stored, the same as upright.)"""
+    from transparent import scene
+
+    monkeypatch.setattr(decode, "_PILLOW_RGBA_PIXELS", 0)
+    rgb, alpha = scene(False)
+    grey = np.asarray(Image.fromarray(rgb).convert("L"))
+    upright = {"RGBA": Image.fromarray(np.dstack((rgb, alpha)), "RGBA"),
+               "LA": Image.fromarray(np.dstack((grey, alpha)), "LA"),
+               "L": Image.fromarray(np.where(alpha < 128, 77, grey | 1).astype(np.uint8), "L")}[mode]
+    turn = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}[orientation]
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    files = []
+    options = {"transparency": 77} if mode == "L" else {"lossless": True} if fmt == "WEBP" else {}
+    if fmt == "TIFF-lzw":
+        fmt, options = "TIFF", {"compression": "tiff_lzw"}
+    for image, extra in ((upright, {}), (upright if fmt == "TGA" else upright.transpose(turn), {"exif": exif})):
+        buf = io.BytesIO()
+        image.save(buf, fmt, **extra, **options)
+        files.append(buf.getvalue())
+    want, got = decode.grey_image(files[0]), decode.grey_image(files[1])
+    assert want.shape == got.shape and np.array_equal(want, got)
+    assert want.min() < 100 and want.max() == 255  # dark ink, and transparent paper flattened to white
+
+
 @pytest.mark.parametrize("fmt, mode, options", [
     ("GIF", "L", {"duration": 100, "loop": 0}), ("GIF", "RGB", {"duration": 100}),
     ("WEBP", "RGB", {"duration": 100, "lossless": True}), ("WEBP", "RGBA", {"duration": 100, "lossless": True}),
