@@ -27,9 +27,9 @@ Example:
 >>> from edgedigits_runtime.watch import watch
 >>> with watch("meter.avi", stable=3) as events:                       # doctest: +SKIP
 ...     for event in events:
-...         print(f"{event.time:.1f}s", event.number or "no number")
-0.0s 2048
-4.0s no number
+...         print(f"{event.time:.1f}s", event.number or "no number")   # read every 0.25 s of video, 3 alike
+0.5s 2048
+2.5s no number
 >>> events.summary.to_dict()["reason"]                                 # doctest: +SKIP
 'end of video'
 """
