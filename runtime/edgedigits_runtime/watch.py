@@ -266,7 +266,7 @@ class _Source:
                     "video stream OpenCV's FFmpeg reads (check the URL, the network, and that the stream plays "
                     "elsewhere, e.g. ffplay URL)")
         return (f"cannot open {self.label} as a video: not a video, or a codec this OpenCV's FFmpeg does not read "
-                "(MJPEG, H.264 and MPEG-4 in .avi/.mp4/.mkv are read everywhere)")
+                "(MJPEG or MPEG-4 in .avi, .mp4 or .mkv: tested on OpenCV 4.6 and 5.0)")
 
 
 def _has_ffmpeg(cv2) -> bool:

@@ -99,6 +99,24 @@ def test_cli_watch_video_json_reports_each_stable_change(video):
     assert done.stderr == ""
 
 
+@pytest.mark.parametrize(("name", "codec"), [("meter.mp4", "mp4v"), ("meter.mkv", "XVID")])
+def test_watch_reads_other_containers_and_codecs(tmp_path, scenes, reader, name, codec):
+    """MPEG-4 in .mp4 and .mkv (OpenCV's FFmpeg writes them here and on 32-bit Pi OS's OpenCV 4.6): the same changes."""
+    from edgedigits_runtime.watch import watch
+
+    path = tmp_path / name
+    frames = [scenes[text] for text, count in SCRIPT for _ in range(count)]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), FPS, (320, 240))
+    if not writer.isOpened():
+        pytest.skip(f"this OpenCV cannot write {codec} in {path.suffix}")
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    with watch(path, reader, every=0) as events:
+        assert [(e.frame, e.number) for e in events] == [(2, "2048"), (14, ""), (24, "317")]
+    assert events.summary.frames == len(frames) and events.summary.reason == "end of video"
+
+
 def test_watch_reads_frames_as_read_number_does(video, reader):
     """One reading path: an event's reading is read_number's on the same frame (turned grey) with the same options."""
     from edgedigits_runtime import read_number
