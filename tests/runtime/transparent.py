@@ -409,6 +409,8 @@ KINDS = {
     "tiff-rgba8-pillow": (lambda light: _tiff_pillow(light, "RGBA"), 1, "Pillow: ExtraSamples 2"),
     "tiff-rgba8-pillow-deflate": (lambda light: _tiff_pillow(light, "RGBA", "tiff_adobe_deflate"), 1, "Pillow"),
     "tiff-la8-pillow": (lambda light: _tiff_pillow(light, "LA"), 1, "Pillow: ExtraSamples 2"),
+    "tiff-rgba8-jpeg": (lambda light: _pillow_format(light, "TIFF", decoded=True, compression="jpeg"), 1,
+                        "Pillow, JPEG-compressed: truth decoded"),
     "tiff-rgba8-unassoc": (lambda light: _tiff_rgba(light, 8, 2), 1, "ExtraSamples 2"),
     "tiff-rgba8-assoc": (lambda light: _tiff_rgba(light, 8, 1), 2, "ExtraSamples 1"),
     "tiff-rgba16-unassoc": (lambda light: _tiff_rgba(light, 16, 2), 2.5, "ExtraSamples 2"),
