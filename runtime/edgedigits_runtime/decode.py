@@ -4,7 +4,7 @@ The first step of the photo path (:mod:`edgedigits_runtime.preprocess`, :mod:`ed
 only the header (what it is, its size: the decompression-bomb and tiny-image checks happen before any pixel is
 decoded, whether it has transparency, its EXIF orientation); OpenCV decodes the pixels as grey (Pillow the formats
 OpenCV cannot: TGA, PCX, QOI, ..., GIF before OpenCV 4.11; TIFFs with alpha and grey PNGs with a transparent level,
-which OpenCV reads wrong; large transparent PNGs, with less memory), EXIF orientation applied, to a
+which OpenCV reads wrong; transparent GIFs and large transparent PNGs, with less memory), EXIF orientation applied, to a
 working image of :data:`WORK_MIN` to :data:`WORK_SIZE` pixels on the long side (the photo, or the region asked for,
 reduced by 1, 2, 4 or 8: JPEGs decoded at that scale in the DCT domain, other formats and arrays decoded whole and
 area-averaged by the same factor, so they all give the same working image); transparency of every kind (an alpha band,
@@ -178,12 +178,14 @@ def _pillow_flattens(alpha: bool, kind: str | None, mode: str, pixels: int) -> b
     TIFFs with transparency always: OpenCV decodes an 8-bit RGBA TIFF through libtiff's RGBA interface, which
     premultiplies the colour of unassociated alpha (ExtraSamples 2, as Pillow writes it), and gives 16-bit ones as
     stored, so the colour's meaning depends on the bit depth; it drops a grey + alpha TIFF's alpha. Pillow's mode says
-    which alpha it is (associated alpha is un-premultiplied). Grey PNGs with a transparent level always (OpenCV drops
-    the level). Other transparent PNGs from :data:`_PILLOW_RGBA_PIXELS` up: less memory than OpenCV's decode.
+    which alpha it is (associated alpha is un-premultiplied). GIFs with a transparent colour always: Pillow holds one
+    byte a pixel, OpenCV 5's 4-channel decode took 9.2 (and OpenCV before 4.11 has no GIF decoder). Grey PNGs with a
+    transparent level always (OpenCV drops the level). Other transparent PNGs from :data:`_PILLOW_RGBA_PIXELS` up:
+    less memory than OpenCV's decode.
     """
     if not alpha:
         return False
-    return kind == "TIFF" or (kind == "PNG" and (mode in _GREY_KEYED or pixels >= _PILLOW_RGBA_PIXELS))
+    return kind in ("TIFF", "GIF") or (kind == "PNG" and (mode in _GREY_KEYED or pixels >= _PILLOW_RGBA_PIXELS))
 
 
 def _decode(source, name, roi):
@@ -242,7 +244,7 @@ def _decode(source, name, roi):
     x0, y0, x1, y1 = (0, 0, width, height) if roi is None else clip_roi(roi, width, height, label)
     factor = _reduction(x1 - x0, y1 - y0)
     buf = np.frombuffer(data, np.uint8)
-    if _pillow_flattens(alpha, kind, mode, pixels):  # RGBA, grey + alpha, palette or grey with transparency, TIFF
+    if _pillow_flattens(alpha, kind, mode, pixels):  # TIFF, GIF, grey PNG with a transparent level, large PNG
         img = _pillow_alpha_grey(head, label, cv2, _png_depth(data) if kind == "PNG" else 8)
     elif alpha:  # OpenCV applies no EXIF orientation when it keeps alpha: do it here
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -277,8 +279,7 @@ def _decode(source, name, roi):
 _BYTES_PER_PIXEL = {
     "jpeg-reduced": 0.25, "pillow-alpha": 6.0, "pillow-palette": 3.5,
     "png-grey": 3.5, "png-grey16": 4.5, "png-colour": 6.2, "webp": 4.5, "tiff": 2.5, "gif": 6.4,
-    "alpha": 2.2,  # per byte of the 4-channel array OpenCV decodes (8 or 16 bits a sample); PNG's take 3.25 ...
-    "alpha-gif": 2.5,  # ... and GIF's (OpenCV 5's decoder keeps its frame buffers) 2.5: 9.2 bytes a pixel at 49 MP
+    "alpha": 2.2,  # per byte of the 4-channel array OpenCV decodes (8 or 16 bits a sample); PNG's take 3.25 (below)
     "webp-animated": 17.0,  # its first frame: OpenCV 5's animation decoder 9.2, Pillow 9.4's (OpenCV 4.6) 16.5 at 12 MP
     "other": 8.0,
 }
@@ -324,7 +325,7 @@ def decode_memory(data: bytes) -> int:
     elif animated:  # the first frame of an animated WebP: OpenCV's or (before 4.11) Pillow's animation decoder
         per = _BYTES_PER_PIXEL["webp-animated"]
     elif alpha:
-        per = 4 * (2 if sixteen else 1) * (3.25 if kind == "PNG" else _BYTES_PER_PIXEL["alpha-gif" if kind == "GIF" else "alpha"])
+        per = 4 * (2 if sixteen else 1) * (3.25 if kind == "PNG" else _BYTES_PER_PIXEL["alpha"])
     elif kind in ("JPEG", "MPO") and (progressive or _reduction(width, height) == 1):
         h, v = max((c[1] for c in layers), default=1), max((c[2] for c in layers), default=1)
         per = 2 * sum(c[1] * c[2] / (h * v) for c in layers) + 0.25 if layers else 7.0  # the coefficients
@@ -520,8 +521,8 @@ def _flatten_four(img: np.ndarray, code: int, cv2) -> np.ndarray:
 
 def _pillow_alpha_grey(image, label: str, cv2, depth: int = 8) -> np.ndarray:
     """A transparent image opened by Pillow (``image``: a large PNG, a grey PNG with a transparent level, a TIFF with
-    alpha; ``depth`` a PNG's bits per sample) -> uint8 grey, transparency flattened, EXIF orientation applied
-    (:func:`_orientation_left`).
+    alpha, a GIF with a transparent colour; ``depth`` a PNG's bits per sample) -> uint8 grey, transparency flattened,
+    EXIF orientation applied (:func:`_orientation_left`).
 
     Pillow decodes it once (4 bytes a pixel, 1 or 2 for a palette or grey; 16-bit samples kept to their high byte, as
     OpenCV's path does) and hands it over a band at a time as straight RGBA (:func:`_rgba`): for a PNG the same pixels

@@ -277,16 +277,18 @@ def test_transparency_is_flattened_right_in_every_kind(kind, band, monkeypatch):
         assert np.abs(grey - expected).max() <= tolerance, (kind, light)
 
 
-def test_transparent_tiffs_and_grey_keyed_pngs_take_pillows_path_whatever_their_size(monkeypatch):
-    """OpenCV's decode of a TIFF with alpha means something else by bit depth (libtiff premultiplies 8-bit colour), and
-    it drops a grey PNG's transparent level: both go to Pillow's band path at any size, and the memory estimate counts
-    that path (the same rule); an opaque TIFF and an RGB PNG with tRNS under the size stay with OpenCV."""
+def test_transparent_tiffs_gifs_and_grey_keyed_pngs_take_pillows_path_whatever_their_size(monkeypatch):
+    """OpenCV's decode of a TIFF with alpha means something else by bit depth (libtiff premultiplies 8-bit colour), it
+    drops a grey PNG's transparent level, and its 4-channel GIF takes 9 bytes a pixel (Pillow's 3): all go to
+    Pillow's band path at any size, and the memory estimate counts that path (the same rule); an opaque TIFF and an
+    RGB PNG with tRNS under the size stay with OpenCV."""
     from transparent import KINDS
 
     calls = []
     monkeypatch.setattr(decode, "_pillow_alpha_grey", lambda *a, f=decode._pillow_alpha_grey: calls.append(1) or f(*a))
     for kind, pillow in (("tiff-rgba8-pillow", True), ("tiff-rgba16-opencv", True), ("tiff-la8-pillow", True),
                          ("png-grey-trns8", True), ("png-grey4-trns", True), ("png-rgb-trns8", False),
+                         ("gif-transparent", True), ("gif-grey-transparent", True),
                          ("png-rgba8", False), ("webp-lossless-pillow", False)):
         data = KINDS[kind][0](False)[0]
         calls.clear()
