@@ -203,10 +203,156 @@ def test_export_micro_writes_a_verified_pack(exported):
     folder = Path(row.path)
     assert folder.is_dir() and sorted(p.name for p in folder.iterdir()) == sorted(
         ["README.md", "edgedigits_example_digit.h", "edgedigits_model.cc", "edgedigits_model.h", "edgedigits_ops.h",
-         "edgedigits_quantize.h", "main.cc"])
+         "edgedigits_quantize.h", "main.cc", "Makefile"])
     entry = json.loads(exported.manifest_path.read_text())["artifacts"][folder.name]
     figures = entry["micro"]
     assert figures["images"] == 10_000 and figures["agreement"] == 1.0
     assert figures["arena_min"] <= figures["arena_size"] and figures["sha256"] == entry["sha256"]
     assert f'EDGEDIGITS_MODEL_SHA256 "{entry["sha256"]}"' in (folder / "edgedigits_model.h").read_text()
     assert "Board fit" in (folder / "README.md").read_text()
+
+
+# ---------------------------------------------------------------------------- building the pack (its Makefile, main.cc)
+
+_needs_make = pytest.mark.skipif(shutil.which("make") is None or shutil.which("g++") is None or shutil.which("ar") is None,
+                                 reason="needs GNU make, g++ and ar")
+
+
+def _build(folder: Path, tflm: Path, *extra: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", "-C", str(folder), f"TFLM_DIR={tflm}", *extra], capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def stub_build(pack, tmp_path_factory):
+    """The pack built with its own Makefile against the stand-in TFLM tree (tests/export/tflm_stub.py)."""
+    from tflm_stub import write_stub_tflm
+
+    root = tmp_path_factory.mktemp("stub_build")
+    tflm = write_stub_tflm(root / "tflm", pack.operators)
+    folder = write_micro_pack(pack, root / "pack")
+    done = _build(folder, tflm)
+    return folder, tflm, done
+
+
+def _run(program: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([str(program), *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+
+
+@_needs_make
+def test_pack_makefile_builds_main_with_the_tflm_trees_compiler_and_flags(stub_build):
+    """`make TFLM_DIR=...` asks TFLM's Makefile for its compiler, flags and library (relative include paths made
+    absolute), builds the library with `microlite`, and links build/host/main; main.cc compiles cleanly under strict
+    flags (-Wdouble-promotion, -pedantic, -Werror), the ones TFLM's own build adds included."""
+    folder, tflm, done = stub_build
+    assert done.returncode == 0, done.stdout + done.stderr
+    flags = (folder / "build" / "host" / "tflm.mk").read_text()
+    assert f"-I{tflm}/." in flags and f"-I{tflm}/tensorflow/lite/micro/tools/make/downloads" in flags
+    assert "TFLM_CXXFLAGS := -std=c++17" in flags and "TFLM_GENDIR := gen/stub_host/" in flags
+    assert (tflm / "gen/stub_host/lib/libtensorflow-microlite.a").is_file()
+    assert (folder / "build" / "host" / "main").is_file()
+
+
+@_needs_make
+def test_main_initializes_the_target_prints_through_microprintf_and_exits_by_the_label(stub_build, pack):
+    """main.cc calls tflite::InitializeTarget() first (the stand-in's GetModel answers a wrong schema otherwise),
+    prints its three lines through MicroPrintf, and exits 0 only when the answer is the embedded digit's label."""
+    import sys
+
+    folder, _, _ = stub_build
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "figures"))
+    try:
+        from micro_build import parse_main_output
+    finally:
+        sys.path.pop(0)
+    label = int(re.search(r"kEdgeDigitsExampleLabel = (\d+)", (folder / "edgedigits_example_digit.h").read_text())[1])
+    right = _run(folder / "build" / "host" / "main", STUB_DIGIT=str(label), STUB_ARENA="1234")
+    assert right.returncode == 0, right.stdout
+    shown = parse_main_output(right.stdout)
+    assert shown == {"digit": label, "p_per_mille": round((127 - pack.output["zero_point"]) * pack.output["scale"] * 1000),
+                     "label": label, "arena_used": 1234, "arena_size": pack.arena_size,
+                     "arena_measured_at_export": pack.arena_min, "passed": True}
+    wrong = _run(folder / "build" / "host" / "main", STUB_DIGIT=str((label + 1) % 10))
+    assert wrong.returncode == 4 and parse_main_output(wrong.stdout)["passed"] is False
+    small = _run(folder / "build" / "host" / "main", STUB_ARENA=str(pack.arena_size + 1))
+    assert small.returncode == 2 and f"the {pack.arena_size}-byte arena is too small" in small.stdout
+    source = (folder / "main.cc").read_text()
+    assert "printf(" not in source.replace("MicroPrintf(", "")  # a board's printf may go nowhere; DebugLog does not
+
+
+@_needs_make
+def test_pack_makefile_links_a_given_library_and_builds_another_program(stub_build, tmp_path, test_images):
+    """TFLM_LIB= links a library built before (TFLM's make is not asked to build one); MAIN= builds another program of
+    the folder: here micro_build.py's batch program, whose int8 inputs are the header table's for every image."""
+    import sys
+
+    folder, tflm, _ = stub_build
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "figures"))
+    try:
+        from micro_build import BATCH_SOURCE, parse_batch_output
+    finally:
+        sys.path.pop(0)
+    library = tmp_path / "libprebuilt.a"
+    shutil.copyfile(tflm / "gen/stub_host/lib/libtensorflow-microlite.a", library)
+    (folder / "edgedigits_batch.cc").write_text(BATCH_SOURCE)
+    done = _build(folder, tflm / "missing", "MAIN=edgedigits_batch.cc", f"TFLM_LIB={library}")
+    assert done.returncode != 0  # TFLM_DIR must still be a TFLM tree (its flags)
+    done = _build(folder, tflm, "MAIN=edgedigits_batch.cc", f"TFLM_LIB={library}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    images = test_images[0][:7]
+    (tmp_path / "in.u8").write_bytes(images.tobytes())
+    ran = _run(folder / "build" / "host" / "edgedigits_batch", str(tmp_path / "in.u8"), str(tmp_path / "out.i8"),
+               STUB_COPY="1")
+    assert ran.returncode == 0, ran.stdout
+    summary = parse_batch_output(ran.stdout)
+    assert summary["images"] == 7 and summary["arena_given"] == pack_arena(folder)
+    table = input_table(*_scale_zero(folder))
+    fed = np.frombuffer((tmp_path / "out.i8").read_bytes(), np.int8).reshape(7, 10)
+    np.testing.assert_array_equal(fed, table[images.reshape(7, -1)[:, :10]])
+    too_small = _run(folder / "build" / "host" / "edgedigits_batch", str(tmp_path / "in.u8"), str(tmp_path / "o.i8"), "999")
+    assert too_small.returncode == 2
+
+
+def pack_arena(folder: Path) -> int:
+    return int(re.search(r"#define EDGEDIGITS_ARENA_SIZE (\d+)", (folder / "edgedigits_model.h").read_text())[1])
+
+
+def _scale_zero(folder: Path) -> tuple[float, int]:
+    header = (folder / "edgedigits_model.h").read_text()
+    return (float(re.search(r"#define EDGEDIGITS_INPUT_SCALE ([0-9.e+-]+)f", header)[1]),
+            int(re.search(r"#define EDGEDIGITS_INPUT_ZERO_POINT \((-?\d+)\)", header)[1]))
+
+
+def test_pack_makefile_needs_tflm_dir(pack, tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("needs GNU make")
+    folder = write_micro_pack(pack, tmp_path / "pack")
+    done = subprocess.run(["make", "-C", str(folder)], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "set TFLM_DIR to a tflite-micro source tree" in done.stderr
+    assert "make TFLM_DIR=" in pack.files["README.md"] and "OPTIMIZED_KERNEL_DIR=cmsis_nn" in pack.files["README.md"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").environ.get("EDGEDIGITS_TFLM_DIR"),
+                    reason="needs a tflite-micro source tree with its downloads: set EDGEDIGITS_TFLM_DIR")
+def test_pack_builds_and_runs_against_real_tflm(pack, tmp_path):
+    """With TFLM's own sources (EDGEDIGITS_TFLM_DIR): the pack's Makefile builds TFLM's library and main for the host,
+    main exits 0 with the embedded digit's label and an arena TFLM used within EDGEDIGITS_ARENA_SIZE."""
+    import os
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "figures"))
+    try:
+        from micro_build import parse_main_output
+    finally:
+        sys.path.pop(0)
+    folder = write_micro_pack(pack, tmp_path / "pack")
+    tflm = Path(os.environ["EDGEDIGITS_TFLM_DIR"])
+    done = subprocess.run(["make", "-C", str(folder), f"TFLM_DIR={tflm}", "-j2"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ran = _run(folder / "build" / "host" / "main")
+    shown = parse_main_output(ran.stdout + ran.stderr)
+    assert ran.returncode == 0 and shown["passed"] and shown["digit"] == shown["label"]
+    assert 0 < shown["arena_used"] <= pack.arena_size
