@@ -459,6 +459,7 @@ $(OUT)/%.o: %.cc $(wildcard *.h) $(OUT)/tflm.mk
 \t$(TFLM_CXX) $(TFLM_CXXFLAGS) $(TFLM_CORE_OPTIMIZATION_LEVEL) $(TFLM_INCLUDES) -I. -c $< -o $@
 
 $(BIN): $(OBJS) FORCE
+\t@$(if $(TFLM_LIB),true,echo "TFLM's library (its first build compiles about 200 files: make -j helps)")
 \t$(if $(TFLM_LIB),,$(TFLM_MAKE) microlite)
 \t$(TFLM_CXX) $(TFLM_CXXFLAGS) $(OBJS) $(or $(TFLM_LIB),$(TFLM_DIR)/$(TFLM_GENDIR)lib/libtensorflow-microlite.a) \\
 \t  $(TFLM_LDFLAGS) $(LDEXTRA) $(TFLM_MICROLITE_LIBS) -o $@
