@@ -353,9 +353,8 @@ def map_breakdown(text: str) -> dict:
     output = None
     pending = None  # an input section name alone on its line (the address, size and file on the next)
     for line in lines:
-        head = re.match(r"^(\.[\w.]+|COMMON)\s*(0x[0-9a-f]+\s+0x[0-9a-f]+)?", line)
-        if head and not line.startswith(" "):
-            output = head.group(1)
+        if line and not line[0].isspace():  # an output section (or /DISCARD/, LOAD lines, ...): what follows belongs to it
+            output = line.split()[0]
             pending = None
             continue
         entry = re.match(r"^ (\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$", line)
