@@ -735,7 +735,7 @@ so edgedigits' own check (`benchmarks/figures/micro_build.py` in its repository)
 TFLM's `MicroPrintf`, so its output goes wherever the port's `DebugLog` sends it.
 
 The arena was measured with the Python `tflite-micro` interpreter on x86-64 (64-bit pointers). Built
-against TFLM's sources, edgedigits' `edge` model used less on the host and on a Cortex-M4 (32-bit pointers),
+against TFLM's sources, edgedigits' `edge` and `tiny` models used less on a Cortex-M4 (32-bit pointers; `edge` on the host too),
 with TFLM's reference kernels and with CMSIS-NN, whose scratch buffers the margin is there for (figures:
 benchmarks/RESULTS.md in the edgedigits repository); other optimized kernels (ESP-NN, ...) were not built.
 `main.cc` prints `interpreter.arena_used_bytes()`: check it on your board.
