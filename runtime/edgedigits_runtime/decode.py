@@ -166,9 +166,10 @@ def _transparent(head) -> bool:
     return head.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in head.info
 
 
-# Pillow's modes of a grey image whose one level is transparent (a PNG's tRNS): OpenCV drops the tRNS of a grey PNG,
-# and Pillow's own conversion misses it at 2, 4 and 16 bits (its key is not scaled as the samples are); see _rgba.
-_GREY_KEYED = ("1", "L", "I", "I;16", "I;16B")
+# Pillow's modes of a grey image (1, 2, 4, 8 or 16 bits a sample). Transparent, its one transparent level (a PNG's tRNS)
+# is lost by OpenCV, and by Pillow's own conversion at 2, 4 and 16 bits (its key is not scaled as the samples are);
+# see _rgba.
+_GREY_MODES = ("1", "L", "I", "I;16", "I;16B")
 
 
 def _pillow_flattens(alpha: bool, kind: str | None, mode: str, pixels: int) -> bool:
@@ -185,7 +186,7 @@ def _pillow_flattens(alpha: bool, kind: str | None, mode: str, pixels: int) -> b
     """
     if not alpha:
         return False
-    return kind in ("TIFF", "GIF") or (kind == "PNG" and (mode in _GREY_KEYED or pixels >= _PILLOW_RGBA_PIXELS))
+    return kind in ("TIFF", "GIF") or (kind == "PNG" and (mode in _GREY_MODES or pixels >= _PILLOW_RGBA_PIXELS))
 
 
 def _decode(source, name, roi):
@@ -332,7 +333,7 @@ def decode_memory(data: bytes) -> int:
     elif kind in ("JPEG", "MPO"):
         per = _BYTES_PER_PIXEL["jpeg-reduced"]
     elif kind == "PNG":
-        per = _BYTES_PER_PIXEL["png-colour" if mode not in ("L", "1", "I;16", "I;16B", "I") else
+        per = _BYTES_PER_PIXEL["png-colour" if mode not in _GREY_MODES else
                                "png-grey16" if sixteen else "png-grey"]
     elif kind in ("WEBP", "TIFF", "GIF"):
         per = _BYTES_PER_PIXEL[kind.lower()] * (2 if sixteen else 1)
@@ -555,7 +556,7 @@ def _grey_key(image, depth: int = 8):
     """The transparent level of a grey image (``depth`` bits a sample in its file) as the samples of ``np.asarray(image)``
     hold it, or None (not a grey image with a transparent level). Pillow scales 2- and 4-bit samples to 0-255 but
     keeps their tRNS level as written."""
-    if image.mode not in _GREY_KEYED or "transparency" not in image.info:
+    if image.mode not in _GREY_MODES or "transparency" not in image.info:
         return None
     key = image.info["transparency"]
     if image.mode == "1":
