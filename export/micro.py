@@ -49,7 +49,7 @@ from edgedigits_runtime.record import read_record
 from edgedigits_runtime.reject import score_description
 
 __all__ = ["BOARDS", "ARENA_MARGIN", "Board", "MicroPack", "build_micro_pack", "write_micro_pack", "model_operators",
-           "resolver_method", "board_fit", "input_table"]
+           "resolver_method", "board_fit", "input_table", "tflm_outputs"]
 
 # Spare arena on top of what TFLM's reference kernels needed here: optimized kernels (CMSIS-NN
 # on Cortex-M, ESP-NN on ESP32) ask for scratch buffers the reference ones do not.
@@ -247,11 +247,7 @@ def build_micro_pack(model: bytes, *, images: np.ndarray, example: tuple[np.ndar
 
     inputs = table[np.asarray(images, dtype=np.uint8)][..., None]
     start = time.perf_counter()
-    tflm = np.empty((len(images), 10), np.int8)
-    for i in range(len(images)):
-        interpreter.set_input(inputs[i : i + 1], 0)
-        interpreter.invoke()
-        tflm[i] = interpreter.get_output(0)[0]
+    tflm = tflm_outputs(interpreter, inputs)
     seconds = time.perf_counter() - start
     with _captured_stderr() as report:
         interpreter.print_allocations()
@@ -349,6 +345,17 @@ def _smallest_arena(runtime, model: bytes, x: np.ndarray) -> int:
             if _runs(runtime, model, size, x):
                 return size
     return high  # pragma: no cover - high always runs
+
+
+def tflm_outputs(interpreter, inputs: np.ndarray) -> np.ndarray:
+    """The int8 outputs (N, 10) of a TFLM interpreter (``tflite_micro``'s Python runtime) on the model's int8 inputs
+    (N, 28, 28, 1), one image a call, as a device runs them."""
+    outputs = np.empty((len(inputs), 10), np.int8)
+    for i in range(len(inputs)):
+        interpreter.set_input(inputs[i : i + 1], 0)
+        interpreter.invoke()
+        outputs[i] = interpreter.get_output(0)[0]
+    return outputs
 
 
 def _tflm_label(interpreter, x: np.ndarray) -> int:

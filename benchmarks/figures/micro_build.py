@@ -408,13 +408,9 @@ def compare_outputs(built: np.ndarray, reference: np.ndarray) -> dict:
 def _python_tflm_outputs(model: bytes, inputs: np.ndarray, arena: int) -> np.ndarray:
     from tflite_micro.python.tflite_micro import runtime
 
-    interpreter = runtime.Interpreter.from_bytes(model, arena_size=arena)
-    outputs = np.empty((len(inputs), 10), np.int8)
-    for i in range(len(inputs)):
-        interpreter.set_input(inputs[i : i + 1], 0)
-        interpreter.invoke()
-        outputs[i] = interpreter.get_output(0)[0]
-    return outputs
+    from edgedigits.export.micro import tflm_outputs
+
+    return tflm_outputs(runtime.Interpreter.from_bytes(model, arena_size=arena), inputs)
 
 
 def _make(pack: Path, tflm: Path, args: list[str], *extra: str, log: Path) -> subprocess.CompletedProcess:
