@@ -11,6 +11,13 @@ from pathlib import Path
 
 import pytest
 
+try:  # before any test module imports TensorFlow (pytest.importorskip): the toolkit's settings, oneDNN among them
+    from edgedigits._tf import set_tf_environment
+except ImportError:  # the runtime-only environment: no toolkit, no TensorFlow
+    pass
+else:
+    set_tf_environment()
+
 _BESIDE_CHECKOUT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
