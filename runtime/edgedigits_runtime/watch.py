@@ -372,6 +372,7 @@ class Watch:
         self._read = 0
         self._changes = 0
         self._reconnects = 0
+        self._give_up: float | None = None  # while a live source's frames are stopped: when to stop reopening it
         self._current: str | None = None
         self._recent: collections.deque = collections.deque(maxlen=stable)
         self._started = False
@@ -481,38 +482,49 @@ class Watch:
                     return
                 self._reopen()
                 continue
+            if self._give_up is not None:  # back: opened again, and a frame came
+                self._give_up = None
+                self._reconnects += 1
+                warnings.warn(f"{self._source.label} stopped sending frames and was opened again (frames from "
+                              f"{taken[0]} on are new ones)", SourceWarning, stacklevel=2)
             last_start = time.monotonic()
             yield taken
 
     def _reopen(self) -> None:
-        """The frames stopped: reopen the source once a second for ``reconnect`` seconds, else SourceError."""
+        """The frames stopped: reopen the source once a second until a frame comes, for ``reconnect`` seconds at
+        most from when they stopped (a source that opens but sends no frame counts as stopped), else SourceError."""
         self._grabber = None
-        give_up = time.monotonic() + self._reconnect
         capture, self._capture = self._capture, None
         if capture is not None:
             capture.release()
         what = self._source.label
-        stopped = f"{what} stopped sending frames (unplugged, switched off, or the network is gone)"
+        if self._seen:
+            stopped = f"{what} stopped sending frames (unplugged, switched off, or the network is gone)"
+        else:
+            stopped = (f"{what} opened but sent no frame OpenCV can decode (is it the video stream itself? check "
+                       "that it plays elsewhere, e.g. ffplay URL)")
         if self._source.given is not None:
             self._end("stopped")
             raise SourceError(f"{stopped}; check it and open it again")
         if self._reconnect <= 0:
             self._end("stopped")
             raise SourceError(f"{stopped}; check it and run again (--reconnect S waits S seconds for it to come back)")
-        while not self._closed.is_set():
-            try:
-                self._capture = self._source.open()
-            except SourceError:
-                if time.monotonic() + _RETRY > give_up:
-                    self._end("stopped")
-                    raise SourceError(f"{stopped} and could not be opened again within {self._reconnect:g} s; check "
-                                      "it and run again (--reconnect S waits longer)") from None
-                self._closed.wait(_RETRY)
-                continue
-            self._reconnects += 1
-            warnings.warn(f"{what} stopped sending frames and was opened again (frames from "
-                          f"{self._seen} on are new ones)", SourceWarning, stacklevel=2)
+        if self._give_up is None:  # they just stopped
+            self._give_up = time.monotonic() + self._reconnect
+        elif self._closed.wait(_RETRY):  # it opened again, yet no frame came: a second between attempts
             return
+        while not self._closed.is_set():
+            if time.monotonic() <= self._give_up:
+                try:
+                    self._capture = self._source.open()
+                    return  # back once a frame comes (_live_frames)
+                except SourceError:
+                    pass
+            if time.monotonic() + _RETRY > self._give_up:
+                self._end("stopped")
+                raise SourceError(f"{stopped} and did not come back within {self._reconnect:g} s; check it and run "
+                                  "again (--reconnect S waits longer)")
+            self._closed.wait(_RETRY)
 
     # ------------------------------------------------------------------ readings
 

@@ -309,10 +309,11 @@ def test_a_given_capture_that_stops_is_a_source_error(monkeypatch):
 
 class MJPEGServer:
     """An HTTP MJPEG stream (multipart/x-mixed-replace, as IP cameras and mjpg-streamer serve) of some BGR frames,
-    looped; each connection is cut after ``cut_after`` frames when given (the camera's network drops)."""
+    looped; each connection is cut after ``cut_after`` frames when given (the camera's network drops). ``parts``:
+    the bytes sent as the frames instead (JPEG or not)."""
 
-    def __init__(self, frames, cut_after: int | None = None):
-        jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
+    def __init__(self, frames, cut_after: int | None = None, parts: list[bytes] | None = None):
+        jpegs = parts or [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
         self.connections = 0
         owner = self
 
@@ -402,6 +403,25 @@ def test_cli_watch_stream_reconnects_then_gives_up(scenes):
         assert len(error) == 1 and error[0].startswith("error: ") and "stopped sending frames" in error[0]
     finally:
         server.close()
+
+
+def test_cli_watch_stream_that_opens_but_sends_no_frame_gives_up():
+    """A URL that answers as an MJPEG stream whose parts no decoder reads (a broken encoder, the wrong path on some
+    cameras): FFmpeg opens it, yet no frame ever comes. --reconnect bounds the attempts as for frames that stop (it
+    was tried again for ever, one connection after another): the summary, a one-line error saying no frame came,
+    exit 1; the source counts as back only once a frame came (no warning, no reconnect counted)."""
+    junk = np.random.default_rng(0).integers(0, 256, 2000, np.uint8).tobytes()
+    server = MJPEGServer([], cut_after=3, parts=[junk])
+    try:
+        done = _run("watch", server.url, "--json", "--reconnect", "1", timeout=90)
+    finally:
+        server.close()
+    assert done.returncode == 1, done.stderr
+    end = json.loads(done.stdout.splitlines()[-1])
+    assert (end["event"], end["reason"], end["frames"], end["reconnects"]) == ("end", "stopped", 0, 0)
+    error = done.stderr.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("error: ") and "sent no frame" in error[0], done.stderr
+    assert server.connections >= 2  # it was tried again
 
 
 def test_watch_stream_that_cannot_be_opened(tmp_path):
