@@ -49,7 +49,7 @@ from pathlib import Path
 from edgedigits_runtime.errors import InputError, SourceError, UsageError, first_line
 
 __all__ = ["EVERY", "RECONNECT", "STABLE", "BackgroundWatch", "SourceWarning", "Watch", "WatchEvent", "WatchSummary",
-           "watch", "watch_in_background"]
+           "WatchWarning", "watch", "watch_in_background"]
 
 EVERY = 0.25  # default seconds between the starts of two readings: at most 4 a second
 STABLE = 3  # default: a reading is reported once seen in this many consecutive frames read
@@ -60,7 +60,11 @@ _READ_TIMEOUT_MS = 10_000  # ... one that sends no frame for 10 s has stopped (F
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-class SourceWarning(UserWarning):
+class WatchWarning(UserWarning):
+    """Something about a watch its user should know (it goes on, or it ended normally)."""
+
+
+class SourceWarning(WatchWarning):
     """A camera or stream stopped sending frames and was opened again (the watch goes on)."""
 
 
@@ -546,7 +550,11 @@ class Watch:
                     yield event
                 if self._frames is not None and self._read >= self._frames:
                     self._end("frames")
-                    return
+                    break
+            if self._read and self._current is None and self._reason in ("end of video", "frames", "seconds"):
+                warnings.warn(f"no reading became stable: none came in {self._stable} consecutive frames read "
+                              f"({self._read} read; a video this short or read this seldom: lower --every or "
+                              "--stable; a photo: edgedigits-rt read PHOTO)", WatchWarning, stacklevel=2)
         except KeyboardInterrupt:
             self.close("interrupted")
             raise

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -158,6 +159,32 @@ def test_cli_watch_text_every_all_and_limits(video):
     *changes, end = [json.loads(line) for line in _out(result).splitlines()]
     assert [r["number"] for r in changes] == ["2048"]
     assert end["reason"] == "seconds" and end["read"] == 13 and end["number"] == "2048"  # frames 0-12: under 1.25 s
+
+
+def test_watch_says_why_nothing_became_stable(tmp_path, scenes, video, reader):
+    """A photo given as a video (FFmpeg opens a JPEG as one frame), a video too short for --stable, or one read too
+    seldom (--every past its scenes, or its header's frame rate wrong): nothing is reported. The end says why in a
+    warning (it ended with a bare "last stable reading none"); a video that had a stable reading has no warning."""
+    photo = tmp_path / "meter.jpg"
+    cv2.imwrite(str(photo), scenes["2048"])
+    done = _run("watch", photo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("end of video: 1 frames, 1 read, 0 changes, last stable reading none")
+    warning = done.stderr.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("warning: no reading became stable"), done.stderr
+    assert "edgedigits-rt read" in warning[0] and "--every" in warning[0] and "--stable" in warning[0]
+    from edgedigits_runtime.watch import WatchWarning, watch
+
+    with pytest.warns(WatchWarning, match=r"none came in 3 consecutive frames read \(2 read;"):
+        with watch(video, reader, every=0, frames=2) as events:
+            assert list(events) == []
+    with pytest.warns(WatchWarning, match="no reading became stable"):
+        with watch(video, reader, every=1.0) as events:  # 2048, 2048, blank, 317: never 3 alike
+            assert list(events) == [] and events.summary.read == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with watch(video, reader, every=0, frames=3) as events:
+            assert [e.number for e in events] == ["2048"]
 
 
 def test_cli_watch_leaves_the_signal_handlers_as_it_found_them(video):
