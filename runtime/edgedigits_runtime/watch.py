@@ -266,6 +266,9 @@ class _Source:
                     "not use it (`ls /dev/video*` lists the cameras; add the user to the video group: "
                     "sudo usermod -aG video $USER, then log in again)")
         if self.kind == "stream":
+            answer = _http_answer(self.target) if self.target.lower().startswith(("http://", "https://")) else None
+            if answer:
+                return f"cannot open the stream {self.label}: {answer}"
             return (f"cannot open the stream {self.label}: no answer within {_OPEN_TIMEOUT_MS // 1000} s, or not a "
                     "video stream OpenCV's FFmpeg reads (check the URL, the network, and that the stream plays "
                     "elsewhere, e.g. ffplay URL)")
@@ -280,6 +283,57 @@ def _has_ffmpeg(cv2) -> bool:
         return bool(registry.hasBackend(cv2.CAP_FFMPEG))
     except AttributeError:
         return True  # no registry to ask (older builds): try FFmpeg, as OpenCV itself would first
+
+
+def _http_answer(url: str) -> str | None:
+    """What an HTTP(S) URL FFmpeg could not open as a stream answers, said for a message (the commonest mistakes with
+    an IP camera's URL: a wrong path, a wrong password, its web page, nothing listening); None when nothing useful
+    was learnt. One GET (the URL's user and password sent as basic authentication), headers only, 5 s at most."""
+    import http.client
+    import ssl
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    secure = parts.scheme.lower() == "https"
+    where = f"{host}:{port or (443 if secure else 80)}"
+    headers = {"User-Agent": "edgedigits-runtime"}
+    if parts.username is not None:
+        import base64
+
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if secure:  # a diagnosis only: FFmpeg does not check a camera's certificate either
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        connection = http.client.HTTPSConnection(host, port, timeout=5, context=context)
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        status, reason, kind = response.status, response.reason, response.getheader("Content-Type", "") or ""
+    except ConnectionRefusedError:
+        return f"nothing listens at {where} (connection refused: check the address and the port)"
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    finally:
+        connection.close()
+    if status in (401, 403):
+        return (f"the camera answered {status} {reason}: check the user name and password "
+                "(http://user:password@host/...)")
+    if status == 404:
+        return f"the camera answered {status} {reason}: check the path (the camera's manual gives its stream's URL)"
+    if status >= 400:
+        return f"the camera answered {status} {reason}"
+    if kind.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+        return (f"it answers a web page ({kind.split(';')[0].strip()}), not a video stream: give the stream's own "
+                "URL (the camera's manual gives it, e.g. .../video.mjpg)")
+    return None
 
 
 def _redact(url: str) -> str:

@@ -460,6 +460,52 @@ def test_watch_stream_that_cannot_be_opened(tmp_path):
         watch(f"http://127.0.0.1:{port}/stream.mjpg")
 
 
+def test_watch_http_url_that_is_no_stream_says_what_the_server_answered():
+    """The commonest mistakes with an IP camera's URL, against a real HTTP server: a wrong path (404), a wrong
+    password (401), the camera's web page instead of its stream (text/html), nothing listening at that port. The
+    message says which, the password kept out of it (each was "no answer within 10 s, or not a video stream")."""
+    from edgedigits_runtime.watch import watch
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.startswith("/private"):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="camera"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif self.path.startswith("/page"):
+                body = b"<html><body>camera settings</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    with socketserver.TCPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler) as closed:
+        free = closed.server_address[1]  # a port nothing listens on once closed
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://admin:s3cret@127.0.0.1:{server.server_address[1]}"
+    try:
+        for url, words in [(f"{base}/video.mjpg", "404 Not Found: check the path"),
+                           (f"{base}/private/video.mjpg", "401 Unauthorized: check the user name and password"),
+                           (f"{base}/page", "a web page (text/html), not a video stream"),
+                           (f"http://127.0.0.1:{free}/video.mjpg", "nothing listens at 127.0.0.1:")]:
+            with pytest.raises(SourceError) as caught:
+                watch(url)
+            message = str(caught.value)
+            assert words in message and "s3cret" not in message and "\n" not in message, message
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # --------------------------------------------------------------------------- a real RTSP server (where Debian's is)
 
 _GST_PYTHON = "/usr/bin/python3"  # gst-rtsp-server's Python bindings come from Debian's packages, for its own Python
