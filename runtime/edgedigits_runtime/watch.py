@@ -272,8 +272,9 @@ class _Source:
             return (f"cannot open the stream {self.label}: no answer within {_OPEN_TIMEOUT_MS // 1000} s, or not a "
                     "video stream OpenCV's FFmpeg reads (check the URL, the network, and that the stream plays "
                     "elsewhere, e.g. ffplay URL)")
-        return (f"cannot open {self.label} as a video: not a video, or a codec this OpenCV's FFmpeg does not read "
-                "(MJPEG or MPEG-4 in .avi, .mp4 or .mkv: tested on OpenCV 4.6 and 5.0)")
+        return (f"cannot open {self.label} as a video: not a video, a file cut short (an .mp4 whose recording was cut "
+                "off has no index), or a codec this OpenCV's FFmpeg does not read (MJPEG or MPEG-4 in .avi, .mp4 or "
+                ".mkv: tested on OpenCV 4.6 and 5.0)")
 
 
 def _has_ffmpeg(cv2) -> bool:
@@ -517,6 +518,12 @@ class Watch:
             self._seen += 1
             due = due + self._every if due + self._every > at + 1e-9 else at + self._every
             yield index, at, None, frame
+        if not self._closed.is_set():
+            announced = self._capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            if 0 < announced < float("inf") and self._seen < int(announced) - 1:  # -1: a count estimated from duration
+                warnings.warn(f"{self._source.label} ended after {self._seen} frames; its header announces "
+                              f"{int(announced)}: the file is cut short or damaged (copied while it was recorded, or "
+                              "the recording was cut off)", WatchWarning, stacklevel=2)
         self._end("end of video")
 
     def _live_frames(self):

@@ -187,6 +187,22 @@ def test_watch_says_why_nothing_became_stable(tmp_path, scenes, video, reader):
             assert [e.number for e in events] == ["2048"]
 
 
+def test_watch_says_when_a_video_file_is_cut_short(tmp_path, video, reader):
+    """A recording copied while it was written, or cut off by a power loss: the .avi's frames end before the count its
+    header announces. The watch reads what is there and warns (it ended as "end of video" with no word of it); a
+    whole file gives no warning (test_cli_watch_video_json_reports_each_stable_change: nothing on stderr)."""
+    from edgedigits_runtime.watch import WatchWarning, watch
+
+    cut = tmp_path / "cut.avi"
+    data = video.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.warns(WatchWarning, match=r"cut\.avi ended after (\d+) frames; its header announces 34: the file is "
+                                          r"cut short or damaged"):
+        with watch(cut, reader, every=0) as events:
+            assert [e.number for e in events][:1] == ["2048"]
+    assert 3 <= events.summary.frames < 34 and events.summary.reason == "end of video"
+
+
 def test_cli_watch_leaves_the_signal_handlers_as_it_found_them(video):
     """In-process use (CliRunner, a caller's own Typer app): SIGTERM and SIGINT handlers restored after the watch."""
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
