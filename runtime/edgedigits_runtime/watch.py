@@ -58,6 +58,7 @@ _RETRY = 1.0  # seconds between two attempts to reopen it
 _OPEN_TIMEOUT_MS = 10_000  # a stream that has not answered in 10 s cannot be opened; ...
 _READ_TIMEOUT_MS = 10_000  # ... one that sends no frame for 10 s has stopped (FFmpeg's own default is 30 s)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SECRET_QUERY = re.compile(r"(^|[&;])([^=&;#]*(?:pass|pwd|token|key|auth|secret|sig)[^=&;#]*)=[^&;#]*", re.IGNORECASE)
 
 
 class WatchWarning(UserWarning):
@@ -338,8 +339,14 @@ def _http_answer(url: str) -> str | None:
 
 
 def _redact(url: str) -> str:
-    """A stream URL without its password (rtsp://user:secret@host -> rtsp://user:***@host), for messages."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/:@]*):[^/@]*@", r"\1:***@", url)
+    """A stream URL without its password, for messages: the user's password (rtsp://user:secret@host -> user:***@host;
+    up to the last "@" before the path, as FFmpeg reads it) and query values named like one (?pwd=..., password,
+    token, key, auth, secret, sig)."""
+    url = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#:@]*):[^/?#]*@", r"\1:***@", url)
+    base, mark, query = url.partition("?")
+    if mark:
+        query = _SECRET_QUERY.sub(r"\1\2=***", query)
+    return base + mark + query
 
 
 class _Grabber:

@@ -257,6 +257,27 @@ def test_source_kinds_and_password_kept_out_of_messages():
     assert _Source("http://10.0.0.6:8080/video.mjpg").kind == "stream" and not _Source("clip.mp4").live
 
 
+def test_passwords_with_at_signs_or_in_the_query_kept_out_of_messages():
+    """FFmpeg takes a URL's user and password up to its last "@" (a password with "@" in it works), and many IP cameras
+    take them in the query (video.cgi?user=admin&pwd=...): neither reaches a message, the server's start line or
+    GET /v1/watch's "source" (the first kept "ss@" of "p@ss", the second all of it)."""
+    from edgedigits_runtime.watch import _Source, watch
+
+    for url, shown in [
+        ("rtsp://admin:p@ss@10.0.0.5:554/live", "rtsp://admin:***@10.0.0.5:554/live"),
+        ("http://10.0.0.6/video.cgi?user=admin&pwd=p@ss&res=640", "http://10.0.0.6/video.cgi?user=admin&pwd=***&res=640"),
+        ("http://10.0.0.6/mjpg?Password=p@ss", "http://10.0.0.6/mjpg?Password=***"),
+        ("rtsp://10.0.0.5/live?token=p@ss&channel=1", "rtsp://10.0.0.5/live?token=***&channel=1"),
+        ("http://10.0.0.6/snap@2x/video.mjpg?api_key=p@ss", "http://10.0.0.6/snap@2x/video.mjpg?api_key=***"),
+    ]:
+        assert _Source(url).label == shown
+    with socketserver.TCPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler) as closed:
+        port = closed.server_address[1]  # a port nothing listens on once closed
+    with pytest.raises(SourceError) as caught:
+        watch(f"http://admin:p@ss@127.0.0.1:{port}/video.cgi?pwd=p@ss")
+    assert "p@ss" not in str(caught.value) and "@ss" not in str(caught.value), caught.value
+
+
 # --------------------------------------------------------------------------- a live source: drop, never queue
 
 
