@@ -438,6 +438,7 @@ class Watch:
         self._read = 0
         self._changes = 0
         self._reconnects = 0
+        self._roi_checked = False  # roi against the first frame's size
         self._give_up: float | None = None  # while a live source's frames are stopped: when to stop reopening it
         self._current: str | None = None
         self._recent: collections.deque = collections.deque(maxlen=stable)
@@ -604,16 +605,9 @@ class Watch:
         from edgedigits_runtime.read import read_number
 
         reader = self._reader
-        cv2 = _cv2()
-        checked = False
         try:
             for index, at_time, at, frame in self._frames_of():
-                grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3
-                                                                  else cv2.COLOR_BGRA2GRAY)
-                if not checked:
-                    self._check_roi(grey)
-                    checked = True
-                event = self._event(read_number, reader, grey, index, at_time, at)
+                event = self._event(read_number, reader, frame, index, at_time, at)
                 if event.changed or self._all:
                     yield event
                 if self._frames is not None and self._read >= self._frames:
@@ -630,11 +624,15 @@ class Watch:
             if self._reason:
                 self.close(self._reason)
 
-    def _event(self, read_number, reader, grey, index: int, at_time: float, at) -> WatchEvent:
+    def _event(self, read_number, reader, frame, index: int, at_time: float, at) -> WatchEvent:
         from edgedigits_runtime.read import NumberReading
 
         note = None
         try:
+            grey = _grey(frame)
+            if not self._roi_checked:
+                self._check_roi(grey)
+                self._roi_checked = True
             reading = read_number(grey, reader, name=f"frame {index}", **self._options)
         except InputError as exc:  # a blank frame ("no digits found"), a page of marks, ...: no number in this frame
             reading, note = NumberReading("", 0.0), first_line(exc).replace(f"frame {index}: ", "", 1)
@@ -667,6 +665,24 @@ def _cv2():
     from edgedigits_runtime.decode import require_image_libs
 
     return require_image_libs()
+
+
+def _grey(frame):
+    """A frame as grey, as :func:`read_number` takes it: BGR or BGRA by OpenCV's luma, one channel (H, W[, 1]) as it
+    is, 16 bits by the high byte (as 16-bit image files are read); InputError for an empty one."""
+    import numpy as np
+
+    frame = np.asarray(frame)
+    if frame.size == 0:
+        raise InputError("an empty frame (the capture gave no pixels)")
+    if frame.dtype == np.uint16:
+        frame = (frame >> 8).astype(np.uint8)
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[..., 0]
+    if frame.ndim == 3 and frame.shape[2] in (3, 4):
+        cv2 = _cv2()
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+    return frame
 
 
 class BackgroundWatch:

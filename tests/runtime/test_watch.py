@@ -351,6 +351,42 @@ def test_live_frames_that_arrive_while_reading_are_dropped_not_queued(monkeypatc
     assert camera.released
 
 
+class OneFrameCamera:
+    """A capture that gives the same frame, as it is, for ever (an opened cv2.VideoCapture set up by its user)."""
+
+    def __init__(self, frame):
+        self.frame = frame
+
+    def isOpened(self):
+        return True
+
+    def grab(self):
+        time.sleep(0.001)  # not to spin
+        return True
+
+    def retrieve(self):
+        return True, self.frame
+
+    def release(self):
+        pass
+
+
+def test_frames_of_any_layout_a_capture_gives_are_read(scenes, reader):
+    """What a capture set up by its user can give: one channel as (H, W, 1), 16 bits (a Y16 camera with
+    CAP_PROP_CONVERT_RGB off: read by the high byte, as read_number reads 16-bit files), an empty frame (a driver's
+    glitch: a frame with a note, the watch goes on). The first was an OpenCV traceback, the second "no number" on every
+    frame (only --json's note said why), the third a traceback."""
+    from edgedigits_runtime.watch import watch
+
+    grey = cv2.cvtColor(scenes["2048"], cv2.COLOR_BGR2GRAY)
+    for frame in (grey[..., None], grey.astype(np.uint16) * 257, scenes["2048"].astype(np.uint16) * 257):
+        with watch(OneFrameCamera(frame), reader, every=0, frames=3) as events:
+            assert [e.number for e in events] == ["2048"], (frame.shape, frame.dtype)
+    with watch(OneFrameCamera(np.zeros((0, 0, 3), np.uint8)), reader, every=0, frames=3) as events:
+        (event,) = list(events)
+    assert event.number == "" and "empty" in event.note and events.summary.read == 3
+
+
 def test_a_given_capture_that_stops_is_a_source_error(monkeypatch):
     import edgedigits_runtime.read as read_module
     from edgedigits_runtime.read import NumberReading
@@ -582,7 +618,8 @@ def rtsp(tmp_path, scenes):
 
 
 def test_cli_watch_rtsp_stream(rtsp):
-    """A real RTSP server (RTP/JPEG over UDP, as IP cameras send): frames come, are read, the watch ends."""
+    """A real RTSP server (RTP/JPEG, interleaved over the RTSP connection: OpenCV asks FFmpeg for TCP unless
+    OPENCV_FFMPEG_CAPTURE_OPTIONS says otherwise): frames come, are read, the watch ends."""
     done = _run("watch", rtsp, "--every", "0", "--all", "--frames", "5", "--json")
     assert done.returncode == 0, done.stderr
     *rows, end = [json.loads(line) for line in done.stdout.splitlines()]
