@@ -107,7 +107,8 @@ class WatchSummary:
 
     Attributes:
       reason: why it ended: "end of video", "frames" (``frames`` read), "seconds" (``seconds`` passed),
-        "interrupted" (Ctrl-C), "closed" (closed before its end), or "" while it runs.
+        "interrupted" (Ctrl-C), "closed" (closed before its end), "stopped" (the source's frames stopped), "error"
+        (another error ended it, e.g. ``roi`` outside the frames), or "" while it runs.
       frames: frames the source delivered.
       read: frames read.
       changes: times the stable reading changed (the first stable reading included).
@@ -392,13 +393,16 @@ class _Grabber:
             if not ok:
                 return
 
-    def take(self, closed: threading.Event):
-        """(index, seconds since the start, UTC time, frame) of the next frame grabbed; None when the source stopped
-        or ``closed`` is set."""
+    def take(self, closed: threading.Event, until: float = float("inf")):
+        """(index, seconds since the start, UTC time, frame) of the next frame grabbed; None when the source stopped,
+        ``closed`` is set or ``time.monotonic()`` reached ``until``."""
         with self._cond:
             self._frame, self._want = None, True
             while self._frame is None and not self.failed and not closed.is_set():
-                self._cond.wait(0.2)
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(0.2, left))
             taken, self._frame, self._want = self._frame, None, False
             return taken
 
@@ -432,6 +436,7 @@ class Watch:
         self._grabber = None
         self._closed = threading.Event()
         self._start = time.monotonic()
+        self._until = float("inf") if seconds is None else self._start + seconds  # a live source's end, wall clock
         self._stopped: float | None = None  # when it was closed (the summary's seconds stop there)
         self._reason = ""
         self._seen = 0
@@ -536,19 +541,26 @@ class Watch:
 
     def _live_frames(self):
         last_start = None
+        until = self._until
         while not self._closed.is_set():
+            if self._capture is None:  # a reopening that --seconds cut short
+                self._end("seconds")
+                return
             if self._grabber is None:
                 self._grabber = _Grabber(self._capture, self._seen, self._start)
             if last_start is not None and self._every > 0:
-                if self._closed.wait(max(0.0, last_start + self._every - time.monotonic())):
+                if self._closed.wait(max(0.0, min(last_start + self._every, until) - time.monotonic())):
                     return
-            if self._seconds is not None and time.monotonic() - self._start >= self._seconds:
+            if time.monotonic() >= until:
                 self._end("seconds")
                 return
-            taken = self._grabber.take(self._closed)
+            taken = self._grabber.take(self._closed, until)
             self._seen = self._grabber.count
             if taken is None:
                 if self._closed.is_set():
+                    return
+                if time.monotonic() >= until:
+                    self._end("seconds")
                     return
                 if self._source.kind == "file":  # a video file read live (live=True): its end is the end
                     self._end("end of video")
@@ -586,7 +598,7 @@ class Watch:
             self._give_up = time.monotonic() + self._reconnect
         elif self._closed.wait(_RETRY):  # it opened again, yet no frame came: a second between attempts
             return
-        while not self._closed.is_set():
+        while not self._closed.is_set() and time.monotonic() < self._until:  # past --seconds: the watch's end
             if time.monotonic() <= self._give_up:
                 try:
                     self._capture = self._source.open()
@@ -619,6 +631,9 @@ class Watch:
                               "--stable; a photo: edgedigits-rt read PHOTO)", WatchWarning, stacklevel=2)
         except KeyboardInterrupt:
             self.close("interrupted")
+            raise
+        except Exception:
+            self._end("error")  # kept when the source's own ("stopped") came first
             raise
         finally:
             if self._reason:
@@ -711,10 +726,12 @@ class BackgroundWatch:
                     self._latest = event
                     if event.changed:
                         self._stable = event
-        except EdgeDigitsError as exc:  # the source stopped and did not come back
+        except EdgeDigitsError as exc:  # the source stopped and did not come back, roi outside the frames, ...
             self._error = first_line(exc)
         except Exception as exc:  # noqa: BLE001 - kept for the poller to see, not lost in a thread
             self._error = first_line(exc, with_type=True)
+        if self._error is not None:  # and in the log: a service's journal says why its watch stopped
+            warnings.warn(f"the watch of {self.label} stopped: {self._error}", WatchWarning, stacklevel=1)
 
     @property
     def running(self) -> bool:

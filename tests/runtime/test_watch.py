@@ -410,9 +410,9 @@ def test_a_given_capture_that_stops_is_a_source_error(monkeypatch):
 class MJPEGServer:
     """An HTTP MJPEG stream (multipart/x-mixed-replace, as IP cameras and mjpg-streamer serve) of some BGR frames,
     looped; each connection is cut after ``cut_after`` frames when given (the camera's network drops). ``parts``:
-    the bytes sent as the frames instead (JPEG or not)."""
+    the bytes sent as the frames instead (JPEG or not); ``interval``: seconds between two frames."""
 
-    def __init__(self, frames, cut_after: int | None = None, parts: list[bytes] | None = None):
+    def __init__(self, frames, cut_after: int | None = None, parts: list[bytes] | None = None, interval: float = 0.02):
         jpegs = parts or [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
         self.connections = 0
         owner = self
@@ -428,7 +428,7 @@ class MJPEGServer:
                         jpeg = jpegs[i % len(jpegs)]
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
                                          % len(jpeg) + jpeg + b"\r\n")
-                        time.sleep(0.02)
+                        time.sleep(interval)
                 except OSError:  # the client went away
                     pass
 
@@ -480,6 +480,23 @@ def test_cli_watch_stream_ends_cleanly_on_ctrl_c_and_sigterm(stream):
         assert process.returncode == 0, err
         assert end["event"] == "end" and end["reason"] == "interrupted" and end["number"] == "2048"
         assert "Traceback" not in err
+
+
+def test_cli_watch_seconds_ends_on_time_whatever_the_stream_or_every(scenes):
+    """--seconds bounds a live watch also when the next frame is slow to come (a camera sending one frame, then
+    nothing: it waited for the frames to stop, and reopened the stream) and when --every is longer (it waited for
+    --every: an hour here). Checked by what happened, not by a time: one connection each, the end."""
+    server = MJPEGServer([scenes["2048"]], cut_after=1, interval=4)  # a frame, nothing for 4 s, the connection closed
+    try:
+        for runs, every in enumerate(("0", "3600"), 1):
+            done = _run("watch", server.url, "--every", every, "--seconds", "1", "--json", timeout=60)
+            assert done.returncode == 0, done.stderr
+            end = json.loads(done.stdout.splitlines()[-1])
+            assert (end["reason"], end["reconnects"]) == ("seconds", 0) and end["read"] <= 1, (every, end)
+            assert server.connections == runs, every  # not opened again (its one frame may come before the first
+            # reading asks for one: dropped, as live frames are)
+    finally:
+        server.close()
 
 
 def test_cli_watch_stream_reconnects_then_gives_up(scenes):

@@ -72,6 +72,20 @@ def test_serve_watch_stream_live_and_404_without_watch(start_server, server, cli
     assert plain.status_code == 404 and "--watch SOURCE" in plain.json()["error"]
 
 
+def test_serve_watch_that_ends_with_an_error_says_so_in_the_log(start_server, client, clip):
+    """A watch that ends with an error while the server goes on (here --watch-roi outside the frames, known once a
+    frame came): GET /v1/watch has it, with the summary's reason "error", and so has the server's log, in one
+    warning line (it was only in the API, the reason "closed": nothing in journalctl said the watch had stopped)."""
+    path, _ = clip
+    server = start_server("--watch", str(path), "--watch-roi", "400,300,50,50")
+    answer = _poll(client, f"{server.url}/v1/watch", lambda a: not a["running"])
+    assert "outside" in answer["error"] and answer["summary"]["reason"] == "error"
+    assert server.alive()
+    assert server.stop() == 0, server.stderr
+    lines = [line for line in server.stderr.splitlines() if "outside" in line]
+    assert len(lines) == 1 and lines[0].startswith(f"warning: the watch of {path} stopped: roi: "), server.stderr
+
+
 def test_serve_watch_refuses_a_source_it_cannot_open(tmp_path):
     from typer.testing import CliRunner
 
