@@ -66,7 +66,7 @@ class WatchWarning(UserWarning):
 
 
 class SourceWarning(WatchWarning):
-    """A camera or stream stopped sending frames and was opened again (the watch goes on)."""
+    """A camera or stream stopped sending frames (it is opened again), or was opened again (the watch goes on)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -596,6 +596,8 @@ class Watch:
             raise SourceError(f"{stopped}; check it and run again (--reconnect S waits S seconds for it to come back)")
         if self._give_up is None:  # they just stopped
             self._give_up = time.monotonic() + self._reconnect
+            how_long = "for as long as the watch runs" if self._reconnect == float("inf") else f"for {self._reconnect:g} s"
+            warnings.warn(f"{stopped}; opening it again once a second {how_long}", SourceWarning, stacklevel=2)
         elif self._closed.wait(_RETRY):  # it opened again, yet no frame came: a second between attempts
             return
         while not self._closed.is_set() and time.monotonic() < self._until:  # past --seconds: the watch's end
