@@ -291,51 +291,49 @@ def _has_ffmpeg(cv2) -> bool:
 def _http_answer(url: str) -> str | None:
     """What an HTTP(S) URL FFmpeg could not open as a stream answers, said for a message (the commonest mistakes with
     an IP camera's URL: a wrong path, a wrong password, its web page, nothing listening); None when nothing useful
-    was learnt. One GET (the URL's user and password sent as basic authentication), headers only, 5 s at most."""
+    was learnt. One GET through urllib (a proxy in ``http_proxy`` as FFmpeg takes it, redirects followed; the URL's
+    user and password sent as basic authentication), headers only, 5 s at most."""
+    import base64
     import http.client
     import ssl
+    import urllib.error
+    import urllib.request
     from urllib.parse import unquote, urlsplit
 
     try:
         parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port
+        where = f"{parts.hostname}:{parts.port or (443 if parts.scheme.lower() == 'https' else 80)}"
+        plain = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
     except ValueError:
         return None
-    secure = parts.scheme.lower() == "https"
-    where = f"{host}:{port or (443 if secure else 80)}"
     headers = {"User-Agent": "edgedigits-runtime"}
     if parts.username is not None:
-        import base64
-
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if secure:  # a diagnosis only: FFmpeg does not check a camera's certificate either
-        context = ssl.create_default_context()
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        connection = http.client.HTTPSConnection(host, port, timeout=5, context=context)
-    else:
-        connection = http.client.HTTPConnection(host, port, timeout=5)
+    context = ssl.create_default_context()  # a diagnosis only: FFmpeg does not check a camera's certificate either
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        status, reason, kind = response.status, response.reason, response.getheader("Content-Type", "") or ""
-    except ConnectionRefusedError:
-        return f"nothing listens at {where} (connection refused: check the address and the port)"
+        with urllib.request.urlopen(urllib.request.Request(plain, headers=headers), timeout=5, context=context) as answer:
+            status, reason, kind = answer.status, answer.reason, answer.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        status, reason, kind = exc.code, exc.reason, ""
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError):
+            return f"nothing listens at {where} (connection refused: check the address and the port)"
+        return None
     except (OSError, http.client.HTTPException, ValueError):
         return None
-    finally:
-        connection.close()
     if status in (401, 403):
-        return (f"the camera answered {status} {reason}: check the user name and password "
+        return (f"the server answered {status} {reason}: check the user name and password "
                 "(http://user:password@host/...)")
     if status == 404:
-        return f"the camera answered {status} {reason}: check the path (the camera's manual gives its stream's URL)"
+        return f"the server answered {status} {reason}: check the path (the camera's manual gives its stream's URL)"
     if status >= 400:
-        return f"the camera answered {status} {reason}"
-    if kind.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
-        return (f"it answers a web page ({kind.split(';')[0].strip()}), not a video stream: give the stream's own "
-                "URL (the camera's manual gives it, e.g. .../video.mjpg)")
+        return f"the server answered {status} {reason}"
+    media = (kind or "").split(";")[0].strip().lower()
+    if media in ("text/html", "application/xhtml+xml"):
+        return (f"it answers a web page ({media}), not a video stream: give the stream's own URL (the camera's "
+                "manual gives it, e.g. .../video.mjpg)")
     return None
 
 

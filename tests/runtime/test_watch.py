@@ -552,7 +552,7 @@ def test_watch_stream_that_cannot_be_opened(tmp_path):
         watch(f"http://127.0.0.1:{port}/stream.mjpg")
 
 
-def test_watch_http_url_that_is_no_stream_says_what_the_server_answered():
+def test_watch_http_url_that_is_no_stream_says_what_the_server_answered(monkeypatch):
     """The commonest mistakes with an IP camera's URL, against a real HTTP server: a wrong path (404), a wrong
     password (401), the camera's web page instead of its stream (text/html), nothing listening at that port. The
     message says which, the password kept out of it (each was "no answer within 10 s, or not a video stream")."""
@@ -593,6 +593,10 @@ def test_watch_http_url_that_is_no_stream_says_what_the_server_answered():
                 watch(url)
             message = str(caught.value)
             assert words in message and "s3cret" not in message and "\n" not in message, message
+        # through a proxy (http_proxy, which FFmpeg takes too): what the proxy answered, not the address behind it
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(SourceError, match="the server answered 404 Not Found"):
+            watch(f"http://127.0.0.1:{free}/video.mjpg")
     finally:
         server.shutdown()
         server.server_close()
