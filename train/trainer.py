@@ -90,16 +90,18 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
       TrainError: saving failed (for example a full disk); the last checkpoint stays usable.
     """
     config.validate()
+    run_dir = None
+    if config.resume:  # from here on the run's own options (its --limit, --seed, split), not this call's defaults
+        run_dir = choose_run_dir(config.out, config.arch, resume=True, overwrite=False)
+        config = _resumed_config(run_dir, config)
+        _refuse_finished(run_dir, config)
     init_model = check_init(config)  # the warm start's model file (None: random weights, or a resumed run)
     tf, keras = _seeded_tf(config.seed)
     splits = load_splits(config.data_dir, val_fraction=config.val_fraction, limit=config.limit)
     if config.batch_size > len(splits.x_train):
         raise UsageError(f"--batch-size {config.batch_size} is larger than the {len(splits.x_train)} "
                          "training images; choose a smaller batch size")
-    run_dir = choose_run_dir(config.out, config.arch, resume=config.resume, overwrite=config.overwrite)
-    if config.resume:
-        config = _resumed_config(run_dir, config)
-        _refuse_finished(run_dir, config)
+    run_dir = run_dir or choose_run_dir(config.out, config.arch, resume=False, overwrite=config.overwrite)
     _check_teachers(config)
     x_train, labels = with_negatives(splits, config, log, cache=run_dir / EXTRAS_FILE)
     started = time.perf_counter()

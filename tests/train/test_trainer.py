@@ -110,7 +110,10 @@ def test_same_seed_same_result(full_edge_run, tmp_path, mnist_dir, monkeypatch):
 
 
 def test_resume_after_interruption_loses_at_most_one_epoch(full_edge_run, tmp_path, mnist_dir):
+    first_lines, resumed_lines = [], []
+
     def interrupt_in_epoch_3(line):
+        first_lines.append(line)
         if line.startswith("epoch 3/3"):
             raise KeyboardInterrupt
 
@@ -120,8 +123,14 @@ def test_resume_after_interruption_loses_at_most_one_epoch(full_edge_run, tmp_pa
     assert state["epoch"] == 2  # only the epoch in progress was lost
     assert not (tmp_path / "cut" / "model.keras").exists()  # an unfinished run has no model
 
-    resumed = train(TrainConfig(out=str(tmp_path / "cut"), resume=True, data_dir=str(mnist_dir)), log=lambda line: None)
+    resumed = train(TrainConfig(out=str(tmp_path / "cut"), resume=True, data_dir=str(mnist_dir)), log=resumed_lines.append)
     assert resumed.metrics["epochs_run"] == 3
+    # the run's own --limit and generated images, not the full training set this call's defaults would load
+    def what(lines):  # "training edge on N images + ... (M held out for validation)", without the epochs and folder
+        return [ln.split(", epochs")[0] for ln in lines if ln.startswith("training ")]
+
+    assert what(resumed_lines) == what(first_lines) and len(what(first_lines)) == 1
+    assert any(ln.startswith("reusing ") for ln in resumed_lines)
     full, cut = _history(full_edge_run.run_dir), _history(resumed.run_dir)
     assert cut["loss"][:2] == full["loss"][:2]  # the checkpointed epochs are kept as they were
     assert cut["lr"][:2] == full["lr"][:2]
