@@ -31,6 +31,7 @@ def train(
     elastic: float = typer.Option(_D.elastic, "--elastic", help="Add elastic distortion of this strength (pixels) to the augmentation (0: off)."),
     ema: float = typer.Option(_D.ema, "--ema", help="Finish with an exponential moving average of the weights, this momentum (e.g. 0.999; 0: off)."),
     label_smoothing: float = typer.Option(_D.label_smoothing, "--label-smoothing", help="Spread this share of each one-hot target over the classes (0: off)."),
+    weight_decay: float = typer.Option(_D.weight_decay, "--weight-decay", help="Decoupled weight decay of the conv and dense kernels, times the learning rate (AdamW; e.g. 0.02; 0: off)."),
     sam: float = typer.Option(_D.sam, "--sam", help="Sharpness-aware minimisation with this radius rho (e.g. 0.05) in the "
                               "last --sam-epochs epochs: two passes per step there (0: off)."),
     sam_epochs: int = typer.Option(_D.sam_epochs, "--sam-epochs", help="With --sam: how many of the last epochs use it."),
@@ -74,7 +75,7 @@ def train(
         arch = _init_arch(init, arch)
     config = TrainConfig(
         arch=arch, epochs=epochs, epoch_basis=epoch_basis, batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
-        augment=augment, elastic=elastic, ema=ema, label_smoothing=label_smoothing, sam=sam, sam_epochs=sam_epochs,
+        augment=augment, elastic=elastic, ema=ema, label_smoothing=label_smoothing, weight_decay=weight_decay, sam=sam, sam_epochs=sam_epochs,
         teacher=[str(t) for t in teacher or []], teacher_targets=teacher_targets, distill_weight=distill_weight, temperature=temperature, seed=seed, early_stopping=early_stopping, limit=limit,
         negatives=negatives, photo_digits=photo_digits, photo_negatives=photo_negatives, negative_target=negative_target, negative_weight=negative_weight, negative_variant=negative_variant, holdout_kind=None if holdout_kind == "none" else holdout_kind,
         data_dir=None if data_dir is None else str(data_dir), out=None if out is None else str(out),
@@ -89,7 +90,7 @@ def train(
 # A resumed run keeps the options it was started with (its schedule and data order depend on them).
 _RESUME_KEEPS = {"arch": "--arch", "epochs": "--epochs", "epoch_basis": "--epoch-basis", "batch_size": "--batch-size", "lr": "--lr",
                  "lr_schedule": "--lr-schedule", "augment": "--augment", "seed": "--seed", "elastic": "--elastic",
-                 "ema": "--ema", "label_smoothing": "--label-smoothing", "sam": "--sam", "sam_epochs": "--sam-epochs", "teacher": "--teacher", "teacher_targets": "--teacher-targets",
+                 "ema": "--ema", "label_smoothing": "--label-smoothing", "weight_decay": "--weight-decay", "sam": "--sam", "sam_epochs": "--sam-epochs", "teacher": "--teacher", "teacher_targets": "--teacher-targets",
                  "distill_weight": "--distill-weight", "temperature": "--temperature",
                  "early_stopping": "--early-stopping", "limit": "--limit", "negatives": "--negatives", "photo_digits": "--photo-digits", "photo_negatives": "--photo-negatives",
                  "negative_target": "--negative-target",

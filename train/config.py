@@ -40,6 +40,9 @@ class TrainConfig:
       ema: keep an exponential moving average of the weights with this momentum (e.g. 0.999)
         and finish with it (0: off).
       label_smoothing: share of each one-hot target spread over the 10 classes (0: off).
+      weight_decay: decoupled weight decay (AdamW, Loshchilov & Hutter 2019): each step shrinks the conv and dense
+        kernels by ``learning rate x weight_decay`` of themselves, following the schedule; BatchNorm's scales and
+        offsets and the biases are left alone (0: off).
       sam: radius ``rho`` of sharpness-aware minimisation (:mod:`edgedigits.train.sam`; e.g. 0.05): each step of the
         last ``sam_epochs`` epochs takes its gradient at weights moved uphill by ``rho`` (two passes per step). 0: off.
       sam_epochs: with ``sam``, how many of the last epochs use it (all of them if ``epochs`` or more).
@@ -95,6 +98,7 @@ class TrainConfig:
     elastic: float = 0.0
     ema: float = 0.0
     label_smoothing: float = 0.0
+    weight_decay: float = 0.0
     sam: float = 0.0
     sam_epochs: int = 5
     teacher: list[str] = dataclasses.field(default_factory=list)
@@ -141,6 +145,8 @@ class TrainConfig:
             raise UsageError(f"--ema must be 0 (off) or a momentum in [0.5, 1), e.g. 0.999, got {self.ema!r}")
         if not 0 <= self.label_smoothing < 0.5:
             raise UsageError(f"--label-smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        if not 0 <= self.weight_decay <= 1:
+            raise UsageError(f"--weight-decay must be in [0, 1] (0 turns it off), e.g. 0.02, got {self.weight_decay!r}")
         if not 0 <= self.sam <= 1:
             raise UsageError(f"--sam must be a radius in [0, 1] (0 turns it off), e.g. 0.05, got {self.sam!r}")
         if not isinstance(self.sam_epochs, int) or self.sam_epochs < 1:

@@ -285,11 +285,19 @@ def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_ep
         if reject_method(config) == "digit_mass":
             model = with_not_a_digit_class(keras, model)
     _fit_batchnorm_momentum(keras, model, steps_per_epoch * config.epochs)
-    optimizer = keras.optimizers.Adam(_schedule(keras, config, steps_per_epoch), use_ema=config.ema > 0,
-                                      ema_momentum=ema_momentum(config.ema, steps_per_epoch * config.epochs) or 0.99)
-    model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+    model.compile(optimizer=make_optimizer(keras, config, steps_per_epoch), loss=loss, metrics=[metric])
     _use_sam(tf, keras, model, config, steps_per_epoch)
     return model, {"epoch": 0, "history": {}, "seconds": 0.0}
+
+
+def make_optimizer(keras, config: TrainConfig, steps_per_epoch: int):
+    """The run's Adam: its learning-rate schedule, ``--ema`` and ``--weight-decay`` (decoupled, on kernels only)."""
+    optimizer = keras.optimizers.Adam(_schedule(keras, config, steps_per_epoch), weight_decay=config.weight_decay or None,
+                                      use_ema=config.ema > 0,
+                                      ema_momentum=ema_momentum(config.ema, steps_per_epoch * config.epochs) or 0.99)
+    if config.weight_decay:
+        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return optimizer
 
 
 def _use_sam(tf, keras, model, config: TrainConfig, steps_per_epoch: int) -> None:

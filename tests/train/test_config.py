@@ -27,6 +27,8 @@ from edgedigits.train import TrainConfig  # noqa: E402
         ({"ema": 0.2}, "--ema must be 0"),
         ({"ema": 1.0}, "--ema must be 0"),
         ({"label_smoothing": 0.5}, "--label-smoothing"),
+        ({"weight_decay": -0.01}, "--weight-decay must be in"),
+        ({"weight_decay": 2.0}, "--weight-decay must be in"),
         ({"sam": -0.05}, "--sam must be a radius in"),
         ({"sam": 2.0}, "--sam must be a radius in"),
         ({"sam": 0.05, "sam_epochs": 0}, "--sam-epochs must be a whole number >= 1"),
