@@ -12,8 +12,8 @@ They are captured while TensorFlow loads and shown only if loading fails, or whe
 
 On x86-64, TensorFlow's oneDNN kernels are asked for (``TF_ENABLE_ONEDNN_OPTS=1``, unless the variable is set
 already): TensorFlow turns them on by itself only on CPUs with Intel's neural-network instructions (AVX-512 VNNI,
-BF16, AMX), and without them a training epoch took twice
-as long on an AVX2 AMD EPYC (benchmarks/RESULTS.md, "The README's main command"). Runs stay reproducible with the
+BF16, AMX), and without them a training epoch took 1.5 to 2 times as long on an AVX2 AMD EPYC (benchmarks/RESULTS.md,
+"The README's main command"). Runs stay reproducible with the
 same seed on the same machine; a different kernel library gives different round-off, so a seed's model differs
 between machines either way.
 """
