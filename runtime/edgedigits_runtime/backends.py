@@ -73,17 +73,74 @@ class TensorSpec:
 
 
 class Session:
-    """An opened model: ``input``/``output`` :class:`TensorSpec` and ``run(x) -> y``.
+    """An opened model: ``input``/``output`` :class:`TensorSpec` (the first of ``inputs``/``outputs``) and ``run(x) -> y``.
 
-    ``run`` is not thread-safe; :class:`~edgedigits_runtime.DigitClassifier` serialises calls.
+    ``batch`` is the number of images the model's input declares it takes per call (a PyTorch export's
+    ``(1, 1, 28, 28)``, a TFLite file converted with a fixed batch), or None when it takes any number:
+    :meth:`run` then calls the model once per batch of that size. ``run`` is not thread-safe;
+    :class:`~edgedigits_runtime.DigitClassifier` serialises calls.
     """
 
     backend: str
     input: TensorSpec
     output: TensorSpec
+    inputs: tuple = ()
+    outputs: tuple = ()
+    batch: int | None = None
 
-    def run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+    def check_one_each(self, what: str, expected: str) -> None:
+        """Refuse a model that does not take one input and give one output (``what``/``expected`` name the kind).
+
+        Raises:
+          ModelError: "has 2 inputs (a, b) and 1 output (c); <what> takes one ... : <expected>".
+        """
+        if len(self.inputs) == 1 and len(self.outputs) == 1 and self.input.dtype.kind != "O" and self.output.dtype.kind != "O":
+            return
+        raise ModelError(f"has {len(self.inputs)} input(s) ({_names(self.inputs)}) and {len(self.outputs)} output(s) "
+                         f"({_names(self.outputs)}): {what} takes one tensor in and gives one tensor out, {expected}")
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The model's output for ``x`` (N, ...): one call, or one per ``batch`` images (the last one padded).
+
+        A model that declares any batch size but fails at N > 1 or answers with another number of rows (a
+        Reshape to ``[1, ...]`` inside it) is run one image per call from then on.
+
+        Raises:
+          ModelError: the model fails to run (the backend's first line).
+        """
+        n = len(x)
+        if self.batch is None:
+            try:
+                y = self._call(x)
+                if n == 1 or (y.ndim and y.shape[0] == n):
+                    return y
+            except Exception as exc:  # noqa: BLE001 - backends raise ValueError, RuntimeError, their own types
+                if n == 1:
+                    raise ModelError(f"fails to run ({first_line(exc)})") from None
+            self.batch = 1  # its graph fixes the batch: image by image, as its first call showed it works
+        return self._in_batches(x)
+
+    def _in_batches(self, x: np.ndarray) -> np.ndarray:
+        size, n, rows = self.batch, len(x), []
+        for start in range(0, n, size):
+            part = x[start:start + size]
+            if len(part) < size:  # the last one: padded with blank inputs, their rows dropped
+                part = np.concatenate([part, np.zeros((size - len(part),) + part.shape[1:], part.dtype)])
+            try:
+                y = self._call(part)
+            except Exception as exc:  # noqa: BLE001 - backends raise ValueError, RuntimeError, their own types
+                raise ModelError(f"fails to run ({first_line(exc)})") from None
+            if not y.ndim or y.shape[0] != size:  # an output without the batch axis: (10,) for one image
+                y = y.reshape(size, -1)
+            rows.append(y[: n - start])
+        return np.concatenate(rows)
+
+    def _call(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+def _names(specs) -> str:
+    return ", ".join(f"{s.name} " + ("(not a tensor)" if s.dtype.kind == "O" else str(list(s.shape))) for s in specs) or "none"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,27 +272,36 @@ def _unavailable(message: str, reason: str) -> BackendUnavailableError:
 
 
 class _TFLiteSession(Session):
-    """A TFLite interpreter with one input and one output; resizes only when the batch size changes."""
+    """A TFLite interpreter; resizes its input only when the shape of a call changes."""
 
     def __init__(self, interpreter, backend: str):
         self.backend = backend
         self._it = interpreter
         inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs; a digit classifier has one of each")
-        self.input, self.output = _tflite_spec(inputs[0]), _tflite_spec(outputs[0])
-        self._in_index, self._out_index = inputs[0]["index"], outputs[0]["index"]
-        self._batch = int(inputs[0]["shape"][0]) if len(inputs[0]["shape"]) else None
+        self.inputs, self.outputs = tuple(map(_tflite_spec, inputs)), tuple(map(_tflite_spec, outputs))
+        self.input, self.output = (self.inputs or (None,))[0], (self.outputs or (None,))[0]
+        self._in_index = inputs[0]["index"] if inputs else None
+        self._out_index = outputs[0]["index"] if outputs else None
+        self._shape = tuple(int(d) for d in inputs[0]["shape"]) if inputs else None
+        self.batch = _declared_batch(inputs[0].get("shape_signature")) if inputs else None
         self._set, self._invoke, self._get = interpreter.set_tensor, interpreter.invoke, interpreter.get_tensor
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        if x.shape[0] != self._batch:
+    def _call(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self._shape:
+            self._shape = None  # until the new shape is allocated: a failed resize is redone on the next call
             self._it.resize_tensor_input(self._in_index, list(x.shape), strict=False)
             self._it.allocate_tensors()
-            self._batch = x.shape[0]
+            self._shape = x.shape
         self._set(self._in_index, x)
         self._invoke()
         return self._get(self._out_index)
+
+
+def _declared_batch(signature) -> int | None:
+    """The batch size a TFLite input's shape signature fixes (None: any, or no signature: older files)."""
+    if signature is None or not len(signature) or int(signature[0]) < 1:
+        return None
+    return int(signature[0])
 
 
 def _tflite_spec(detail: dict) -> TensorSpec:
@@ -282,22 +348,25 @@ class _OnnxSession(Session):
     def __init__(self, session):
         self._session = session
         inputs, outputs = session.get_inputs(), session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs; a digit classifier has one of each")
-        self.input, self.output = _onnx_spec(inputs[0]), _onnx_spec(outputs[0])
-        self._in_name, self._out_names = inputs[0].name, [outputs[0].name]
+        self.inputs, self.outputs = tuple(map(_onnx_spec, inputs)), tuple(map(_onnx_spec, outputs))
+        self.input, self.output = (self.inputs or (None,))[0], (self.outputs or (None,))[0]
+        self._in_name = inputs[0].name if inputs else None
+        self._out_names = [outputs[0].name] if outputs else []
+        first = inputs[0].shape[0] if inputs and inputs[0].shape else None
+        self.batch = first if isinstance(first, int) and first > 0 else None  # a name or None: any batch
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def _call(self, x: np.ndarray) -> np.ndarray:
         return self._session.run(self._out_names, {self._in_name: x})[0]
 
 
 def _onnx_spec(arg) -> TensorSpec:
-    if arg.type not in _ONNX_DTYPES:
-        raise ModelError(f"tensor {arg.name!r} has type {arg.type}; expected a float or integer tensor")
-    shape = tuple(d if isinstance(d, int) and d > 0 else -1 for d in arg.shape)
+    """A TensorSpec; a value that is no tensor of numbers (a sequence of maps: scikit-learn's probabilities) has
+    dtype ``object`` and no shape, and the classifier refuses it by name."""
+    dtype = np.dtype(_ONNX_DTYPES.get(arg.type, object))
+    shape = tuple(d if isinstance(d, int) and d > 0 else -1 for d in (arg.shape or ())) if dtype.kind != "O" else ()
     if shape:
         shape = (-1,) + shape[1:]
-    return TensorSpec(name=arg.name, shape=shape, dtype=np.dtype(_ONNX_DTYPES[arg.type]), scale=None, zero_point=None)
+    return TensorSpec(name=arg.name, shape=shape, dtype=dtype, scale=None, zero_point=None)
 
 
 def _open_onnxruntime(module, model_bytes, num_threads):

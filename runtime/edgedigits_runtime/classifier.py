@@ -19,24 +19,30 @@ array([7, 2, 1])
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from edgedigits_runtime.backends import TensorSpec, check_threads, open_model
 from edgedigits_runtime.errors import InputError, ModelError, UsageError
-from edgedigits_runtime.manifest import ManifestCheck, check_alone, check_entry, check_model
+from edgedigits_runtime.manifest import ManifestCheck, ManifestWarning, check_alone, check_entry, check_model
 from edgedigits_runtime.modelfile import model_path, read_model, sniff
 from edgedigits_runtime.reject import Classification, check_rule, check_threshold, classification_from_probs
+from edgedigits_runtime.scaling import DEFAULT_SCALING, SCALINGS, Scaling, judge_scaling, parse_scaling, reference_digits
 
 __all__ = ["DigitClassifier", "load_default", "DEFAULT_MODEL", "NUM_CLASSES"]
 
 NUM_CLASSES = 10
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default_int8.tflite"
 _IMAGE = (28, 28)
-_INPUT_TAILS = ((28, 28, 1), (28, 28), (784,))  # model input shapes (after the batch axis) we can feed
+# Model input shapes (after the batch axis) we can feed: NHWC, NCHW (for one channel the same memory: PyTorch's
+# layout), no channel axis, flat. A dynamic (-1) height, width or length is fed 28x28.
+_INPUT_TAILS = ((28, 28, 1), (1, 28, 28), (28, 28), (784,))
+_DIGIT_MODEL = "a digit classifier takes one grey 28x28 image per row, (N, 28, 28, 1), (N, 1, 28, 28), (N, 28, 28) or (N, 784)"
 
 
 class DigitClassifier:
@@ -57,17 +63,26 @@ class DigitClassifier:
         ``"onnxruntime"``); None picks the first installed one for the model's kind.
       strict: refuse a model that nothing verifies (no integrity record inside it, no manifest
         entry for it), e.g. a third-party file; by default it runs with a ``ManifestWarning``.
+      normalize: how the model wants its input scaled (:mod:`edgedigits_runtime.scaling`): ``"unit"``
+        (x / 255 in [0, 1], edgedigits' models), ``"raw"`` (0-255), ``"mnist"`` ((x / 255 - 0.1307) / 0.3081,
+        PyTorch's MNIST example), ``"symmetric"`` ([-1, 1]), or ``(mean, std)`` / ``"MEAN,STD"`` (the model is fed
+        ``(x / 255 - mean) / std``). None: what the manifest entry records, else ``"unit"``.
 
     Raises:
       ModelError: the file is missing, empty, truncated, corrupted, of another kind, or not a
-        28x28 -> 10 classes model.
+        28x28 -> 10 classes model; a model without manifest that answers the reference digits clearly
+        better under another named scaling than the default one (``normalize`` not given: the message
+        names the scaling to give).
       ModelIntegrityError: the file's bytes differ from the SHA-256 recorded inside it or in its
         manifest, its integrity record is damaged, or ``strict`` and nothing verifies it.
       BackendUnavailableError: no installed package runs this kind of model (says what to install).
-      UsageError: ``path`` (not a path), ``num_threads`` (1 to 64), ``backend`` or ``manifest`` is not valid.
+      UsageError: ``path`` (not a path), ``num_threads`` (1 to 64), ``backend``, ``manifest`` or ``normalize`` is
+        not valid, or ``normalize`` contradicts the manifest entry.
 
     Warns:
-      ManifestWarning: no integrity record inside and no manifest entry: the model runs unverified.
+      ManifestWarning: no integrity record inside and no manifest entry: the model runs unverified; and for such
+        a model, when it answers the reference digits poorly (fewer than half right), or clearly better under
+        another scaling than the ``normalize`` given.
 
     Attributes:
       reject: the model's calibrated "not a digit" rule (its manifest entry's ``"reject"`` dict,
@@ -77,21 +92,23 @@ class DigitClassifier:
       manifest: the whole manifest, or None.
 
     Inputs (every method): a numpy array (or nested list) of uint8 0-255 or float in [0, 1]
-    (white ink on black, as MNIST), shaped (28, 28), (28, 28, 1), (N, 28, 28) or (N, 28, 28, 1).
-    A batch of N = 0 images gives empty results. Anything else raises
-    :class:`~edgedigits_runtime.errors.InputError`.
+    (white ink on black, as MNIST), shaped (28, 28), (28, 28, 1), (N, 28, 28) or (N, 28, 28, 1),
+    whatever the model's own layout and scaling. A batch of N = 0 images gives empty results.
+    Anything else raises :class:`~edgedigits_runtime.errors.InputError`.
     """
 
     def __init__(self, path: str | os.PathLike, manifest=None, num_threads: int | None = None, backend: str | None = None,
-                 strict: bool = False):
+                 strict: bool = False, normalize=None):
         _check_options(num_threads, backend, strict)
+        normalize = parse_scaling(normalize)
         path = model_path(path)
         data, family = read_model(path)
-        self._open(path, data, family, check_model(path, data, manifest, strict=strict), num_threads, backend)
+        self._open(path, data, family, check_model(path, data, manifest, strict=strict), num_threads, backend, normalize)
 
     @classmethod
     def from_bytes(cls, data: bytes, manifest_entry: dict | None = None, *, name: str = "<bytes>",
-                   num_threads: int | None = None, backend: str | None = None, strict: bool = False) -> "DigitClassifier":
+                   num_threads: int | None = None, backend: str | None = None, strict: bool = False,
+                   normalize=None) -> "DigitClassifier":
         """A classifier from a model's bytes, e.g. straight out of a converter.
 
         Export verifies every artifact this way before writing it, so what export gates is
@@ -113,6 +130,7 @@ class DigitClassifier:
           num_threads: interpreter threads (None: the backend's default).
           backend: force a backend by name (None: the first installed one for the model's kind).
           strict: refuse bytes that nothing verifies (no entry, no integrity record inside).
+          normalize: how the model wants its input scaled (see the class docstring).
 
         Raises:
           ModelError: not a model, or not a 28x28 -> 10 classes model; a malformed entry.
@@ -122,6 +140,7 @@ class DigitClassifier:
           UsageError: ``data``, ``num_threads`` or ``backend`` is not valid.
         """
         _check_options(num_threads, backend, strict)
+        normalize = parse_scaling(normalize)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise UsageError(f"data must be the model's bytes; got {type(data).__name__}")
         data = bytes(data)
@@ -135,10 +154,11 @@ class DigitClassifier:
         else:
             check = check_entry(data, manifest_entry, name)
         self = cls.__new__(cls)
-        self._open(Path(name), data, family, check, num_threads, backend)
+        self._open(Path(name), data, family, check, num_threads, backend, normalize)
         return self
 
-    def _open(self, path: Path, data: bytes, family: str, check: ManifestCheck, num_threads, backend) -> None:
+    def _open(self, path: Path, data: bytes, family: str, check: ManifestCheck, num_threads, backend,
+              normalize: Scaling | None = None) -> None:
         self.path = path
         entry = check.entry or {}
         if entry.get("runtime") not in (None, family):
@@ -151,8 +171,15 @@ class DigitClassifier:
             raise ModelError(f"{self.path} is not a valid {family} model ({exc}): it may be truncated or corrupted; "
                              "re-copy or re-export it") from None
         self._lock = threading.Lock()
-        self._setup_input()
-        self._setup_output(entry.get("output_kind"))
+        try:
+            self._session.check_one_each("a digit classifier", "(N, 28, 28, 1) images in, (N, 10) scores out")
+        except ModelError as exc:
+            raise ModelError(f"{self.path} {exc}") from None
+        recorded = parse_scaling(entry.get("normalize"), f"the manifest entry of {self.path.name}: normalize")
+        self._setup_input(_chosen_scaling(self.path, check.verified, recorded, normalize))
+        self._setup_output()
+        self._reference = None if check.verified else self._check_scaling(stated=normalize is not None)
+        self._output_kind = entry.get("output_kind") or self._probe_output_kind()
         spec_in, spec_out = self._session.input, self._session.output
         self.info = {
             "path": str(self.path), "format": entry.get("format", family), "runtime": family,
@@ -162,6 +189,8 @@ class DigitClassifier:
             "output_dtype": spec_out.dtype.name, "output_scale": spec_out.scale, "output_zero_point": spec_out.zero_point,
             "output_kind": self._output_kind, "sha256": check.sha256, "verified": check.verified,
             "manifest": check.source, "record": check.record, "size": len(data),
+            "input_layout": _LAYOUTS[self._in_tail], "batch": self._session.batch,
+            "normalize": self._scaling.as_dict(), "reference_digits": self._reference,
         }
         self.manifest = check.manifest
         self.reject = check_rule(entry.get("reject"), f"manifest entry of {self.path.name}")
@@ -185,56 +214,109 @@ class DigitClassifier:
 
     # ------------------------------------------------------------------ set-up
 
-    def _setup_input(self) -> None:
+    def _setup_input(self, scaling: Scaling) -> None:
         spec = self._session.input
-        tail = tuple(spec.shape[1:])
-        if tail not in _INPUT_TAILS:
-            raise ModelError(f"{self.path} takes input of shape {list(spec.shape)}; a digit classifier takes "
-                             "(N, 28, 28, 1) images")
+        tail = _feedable_tail(tuple(spec.shape[1:]))
+        if tail is None:
+            raise ModelError(f"{self.path} takes input of shape {list(spec.shape)}{_input_hint(spec.shape)}; {_DIGIT_MODEL}")
         self._in_tail = tail
         self._in_dtype = spec.dtype
-        levels = np.arange(256, dtype=np.float32) / np.float32(255.0)  # the project's convention: x / 255
-        if spec.dtype.kind in "iu":
-            if spec.scale is None:
-                raise ModelError(f"{self.path} has an unquantized {spec.dtype.name} input; expected float or int8 with a scale")
-            self._lut = self._quantize(levels)
-        elif spec.dtype.kind == "f":
-            self._lut = levels.astype(spec.dtype)
-        else:
+        self._raw_pixels = spec.dtype == np.uint8 and spec.scale is None  # uint8 0-255 as they are: it scales them itself
+        if self._raw_pixels:
+            if scaling not in (DEFAULT_SCALING, SCALINGS["raw"]):
+                raise UsageError(f"{self.path} takes uint8 pixels (0-255) as they are and scales them itself: "
+                                 f"normalize {scaling.name!r} does not apply to it; leave it out")
+            scaling = SCALINGS["raw"]
+        elif spec.dtype.kind in "iu" and spec.scale is None:
+            raise ModelError(f"{self.path} has an unquantized {spec.dtype.name} input; expected float, uint8 pixels, "
+                             "or int8/uint8 with a quantization scale")
+        elif spec.dtype.kind not in "iuf":
             raise ModelError(f"{self.path} has a {spec.dtype.name} input; expected float or int8")
+        self._scaling = scaling
+        self._lut = self._lut_for(scaling)
 
-    def _quantize(self, x: np.ndarray) -> np.ndarray:
-        """float32 in [0, 1] -> the model's integer input: round(x / scale) + zero_point, clipped to the dtype."""
+    def _lut_for(self, scaling: Scaling) -> np.ndarray:
+        """The model's input value for each pixel level 0-255 under ``scaling``."""
+        if self._raw_pixels:
+            return np.arange(256, dtype=np.uint8)
+        levels = scaling.apply(np.arange(256, dtype=np.float32) / np.float32(255.0))  # the project's convention: x / 255
+        if self._in_dtype.kind in "iu":
+            return self._quantize(levels, scaling)
+        return levels.astype(self._in_dtype)
+
+    def _quantize(self, x: np.ndarray, scaling: Scaling | None = None) -> np.ndarray:
+        """The model's float input values -> its integer input: round(x / scale) + zero_point, clipped to the dtype."""
         spec = self._session.input
         info = np.iinfo(spec.dtype)
         q = np.multiply(x, np.float32(1.0 / spec.scale), dtype=np.float32)
         np.rint(q, out=q)
         q += np.float32(spec.zero_point)
-        if spec.zero_point < info.min or spec.zero_point + round(1.0 / spec.scale) > info.max:  # else [0, 1] fits
-            np.minimum(np.maximum(q, info.min, out=q), info.max, out=q)
+        low, high = (scaling or self._scaling).range
+        if spec.zero_point + math.floor(low / spec.scale) < info.min or spec.zero_point + math.ceil(high / spec.scale) > info.max:
+            np.minimum(np.maximum(q, info.min, out=q), info.max, out=q)  # else the scaling's whole range fits
         return q.astype(spec.dtype)
 
-    def _setup_output(self, kind: str | None) -> None:
+    def _setup_output(self) -> None:
+        """Scale and zero point of the output, and that it gives 10 numbers per image (run on a blank image)."""
         spec = self._session.output
-        if tuple(spec.shape[1:]) != (NUM_CLASSES,):
-            raise ModelError(f"{self.path} outputs shape {list(spec.shape)}; a digit classifier outputs (N, 10)")
         self._out_scale = None if spec.scale is None else np.float32(spec.scale)
         self._out_zero = None if spec.zero_point is None else np.float32(spec.zero_point)
-        self._output_kind = kind or self._probe_output_kind()
+        if spec.dtype.kind not in "iuf":
+            raise ModelError(f"{self.path} outputs {spec.dtype.name} values; a digit classifier outputs 10 scores "
+                             "(probabilities or logits) per image")
+        y = self._run(self._lut[np.zeros((1,) + _IMAGE, np.uint8)].reshape((1,) + self._in_tail))
+        if y.size != NUM_CLASSES:
+            raise ModelError(f"{self.path} {_output_problem(y.size, spec)}")
 
     def _probe_output_kind(self) -> str:
-        """Without a manifest: probabilities if the int8 output has a softmax's fixed range (1/256 steps from 0), or
-        if rows of a blank and a grey image are in [0, 1] and sum to at most 1 (a model with a "not a digit" class
-        left out of its outputs gives a non-digit rows summing to far less than 1)."""
+        """Without a manifest: probabilities if the quantized output has a softmax's fixed range (1/256 steps from the
+        dtype's lowest value), or if rows of a blank image, a grey one and the reference digits are all in [0, 1]
+        and sum to at most 1 (a model with a "not a digit" class left out of its outputs gives a non-digit rows
+        summing to far less than 1); else logits (log-softmax too: its softmax gives the probabilities back)."""
         spec = self._session.output
-        if spec.scale is not None and abs(spec.scale - 1 / 256) < 1e-9 and spec.zero_point == -128:
+        if spec.scale is not None and spec.zero_point == np.iinfo(spec.dtype).min \
+                and any(abs(spec.scale - step) < 1e-9 for step in (1 / 256, 1 / 255)):
             return "probabilities"
-        probes = self._lut[np.stack([np.zeros(_IMAGE, np.uint8), np.full(_IMAGE, 128, np.uint8)])]
-        probes = probes.reshape((2,) + self._in_tail)
-        rows = self._dequantize(self._run(probes))
+        images, _ = reference_digits()
+        probes = np.concatenate([np.zeros((1,) + _IMAGE, np.uint8), np.full((1,) + _IMAGE, 128, np.uint8), images])
+        rows = self._dequantize(self._raw(probes))
         if np.all(rows >= -1e-3) and np.all(rows <= 1.0 + 1e-3) and np.all(rows.sum(axis=1) <= 1.05):
             return "probabilities"
         return "logits"
+
+    def _check_scaling(self, stated: bool) -> dict:
+        """A model nothing describes, on the reference digits under each named scaling: raise or warn when another
+        scaling answers clearly more of them right, or none answers half of them (:func:`scaling.judge_scaling`).
+
+        Returns:
+          ``{"right": {scaling name: digits right}, "of": 30}`` for ``info["reference_digits"]``.
+        """
+        images, labels = reference_digits()
+        tried = [self._scaling] if self._raw_pixels else \
+            [self._scaling] + [s for s in SCALINGS.values() if s.name != self._scaling.name]
+        right = {}
+        for scaling in tried:
+            x = self._lut_for(scaling)[images].reshape((len(images),) + self._in_tail)
+            right[scaling.name] = int((np.argmax(self._run(x).reshape(len(images), -1), axis=1) == labels).sum())
+        verdict = judge_scaling(right, self._scaling.name, len(labels))
+        mine, total = verdict.right[self._scaling.name], verdict.total
+        fed = f"fed {self._scaling.label()}, {'as stated' if stated else 'the default'}"
+        if verdict.status == "mismatch":
+            best = SCALINGS[verdict.better[0]]
+            said = (f"{self.path} answers {mine} of {total} reference MNIST digits right {fed}, and "
+                    f"{verdict.right[best.name]} of {total} fed {best.label()}")
+            if not stated:
+                raise ModelError(f"{said}: it looks trained on inputs scaled as {best.name}; say so with --normalize "
+                                 f"{best.name} (normalize={best.name!r}), or state the scaling you know it takes "
+                                 "(--normalize unit for x / 255)")
+            warnings.warn(f"{said}: check its input scaling (--normalize); its answers may be wrong",
+                          ManifestWarning, stacklevel=4)
+        elif verdict.status == "poor":
+            warnings.warn(f"{self.path} answers only {mine} of {total} reference MNIST digits right {fed} (named "
+                          f"scalings: {verdict.counts()}): it may not be an MNIST digit classifier, or it takes its "
+                          "images in another form (MNIST's are white ink on black, 28x28, centred); its answers "
+                          "may be wrong", ManifestWarning, stacklevel=4)
+        return {"right": verdict.right, "of": total}
 
     # ------------------------------------------------------------------ calls
 
@@ -266,14 +348,22 @@ class DigitClassifier:
                 raise InputError("images contain NaN or infinity; pass finite values in [0, 1] (or uint8 0-255)")
             if low < 0.0 or high > 1.0:
                 raise InputError(f"float images must be in [0, 1]; got values in [{low:g}, {high:g}]: "
-                                 "pass uint8 0-255 or divide by 255")
+                                 "pass uint8 0-255 or divide by 255 (the model's own scaling is applied here: "
+                                 "normalize=)")
+        if self._raw_pixels:
+            return np.rint(np.multiply(x, 255.0, dtype=np.float32)).astype(np.uint8)
+        if self._scaling is not DEFAULT_SCALING:
+            x = self._scaling.apply(x)
         if self._in_dtype.kind == "f":
             return np.ascontiguousarray(x, dtype=self._in_dtype)
         return self._quantize(x.astype(np.float32, copy=False))
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         with self._lock:
-            return self._session.run(x)
+            try:
+                return self._session.run(x)
+            except ModelError as exc:
+                raise ModelError(f"{self.path} {exc}: {_DIGIT_MODEL}") from None
 
     def _dequantize(self, y: np.ndarray) -> np.ndarray:
         if self._out_scale is not None:
@@ -284,7 +374,8 @@ class DigitClassifier:
         x = self._prepare(images)
         if x.shape[0] == 0:
             return np.zeros((0, NUM_CLASSES), self._session.output.dtype)
-        return self._run(x)
+        y = self._run(x)
+        return y if y.shape == (len(x), NUM_CLASSES) else y.reshape(len(x), NUM_CLASSES)  # (N, 10, 1, 1), (10,), ...
 
     def predict(self, images) -> np.ndarray:
         """Top-1 digit of each image.
@@ -377,6 +468,56 @@ class DigitClassifier:
         probs = self.predict_proba(images)
         order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         return [[(int(c), float(row[c])) for c in idx] for row, idx in zip(probs, order)]
+
+
+_LAYOUTS = {(28, 28, 1): "NHWC", (1, 28, 28): "NCHW", (28, 28): "NHW", (784,): "flat"}
+
+
+def _feedable_tail(tail: tuple) -> tuple | None:
+    """The one of :data:`_INPUT_TAILS` a model's input shape (after the batch axis) takes; -1 (dynamic) where a
+    28 or 784 stands is fed that. None: not a 28x28 grey image."""
+    for want in _INPUT_TAILS:
+        if len(tail) == len(want) and all(d == w or (d == -1 and w != 1) for d, w in zip(tail, want)):
+            return want
+    return None
+
+
+def _input_hint(shape) -> str:
+    """What a refused input shape looks like: colour, another size."""
+    dims = [int(d) for d in shape[1:]]
+    if len(dims) == 3 and 3 in (dims[0], dims[-1]) or len(dims) == 3 and 4 in (dims[0], dims[-1]):
+        return " (colour images: this runtime feeds one grey channel; give the model a 1-channel input)"
+    sizes = [d for d in dims if d not in (1, 3, 4, -1)]
+    if sizes and sizes != [28, 28]:
+        return f" ({'x'.join(map(str, sizes))} images: MNIST digits here are 28x28; resize inside the model or retrain it)"
+    return ""
+
+
+def _output_problem(size: int, spec) -> str:
+    """Why an output that is not 10 numbers per image cannot be a 0-9 digit classifier's, and what to do."""
+    got = f"outputs {size} value{'s' if size != 1 else ''} per image (shape {list(spec.shape)}, {spec.dtype.name})"
+    if size == 1:
+        return (f"{got}, e.g. a label; the runtime needs the 10 scores (probabilities or logits) of the digits 0-9 "
+                "to give confidences and 'not a digit': export the model without its final argmax")
+    if size == NUM_CLASSES + 1:
+        return (f"{got}; a digit classifier here gives 10, the digits 0-9 in order. If the 11th is a 'not a digit' "
+                "class, give the model's first 10 outputs after its softmax (Keras: Lambda(lambda p: p[:, :10]); "
+                "PyTorch: softmax(x)[:, :10]): 1 minus their sum is then the 'not a digit' score the reject rule "
+                "and --threshold use")
+    return (f"{got}; a digit classifier here gives 10, the digits 0-9 in order: a model of {size} classes "
+            "classifies something else")
+
+
+def _chosen_scaling(path: Path, verified: bool, recorded: Scaling | None, stated: Scaling | None) -> Scaling:
+    """The scaling a model is fed: what its verified manifest entry records (edgedigits' exports: x / 255), what
+    the caller states, else the default; a statement that contradicts a verified record is refused."""
+    if verified:
+        recorded = recorded or DEFAULT_SCALING
+        if stated is not None and (stated.mean, stated.std) != (recorded.mean, recorded.std):
+            raise UsageError(f"{path.name}'s manifest records its input as {recorded.label()}, but normalize says "
+                             f"{stated.label()}: leave normalize out (or correct the manifest)")
+        return recorded
+    return stated or recorded or DEFAULT_SCALING
 
 
 def _check_options(num_threads, backend, strict: bool = False) -> None:

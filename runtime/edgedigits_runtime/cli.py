@@ -19,6 +19,7 @@ import typer
 
 from edgedigits_runtime.backends import MAX_THREADS
 from edgedigits_runtime.errors import EdgeDigitsError
+from edgedigits_runtime.scaling import SCALING_HELP
 
 app = typer.Typer(name="edgedigits-rt", help="Classify handwritten digits on a device (no TensorFlow).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -50,12 +51,17 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
         _default_showwarning(message, category, filename, lineno, file, line)
 
 
-def _open(model: Optional[Path], threads: Optional[int], backend: Optional[str], strict: bool = False):
-    from edgedigits_runtime.classifier import DigitClassifier, load_default
+_NORMALIZE = f"How the model wants its input scaled: {SCALING_HELP}. Default: what its manifest records, else unit."
 
-    if model is None:
+
+def _open(model: Optional[Path], threads: Optional[int], backend: Optional[str], strict: bool = False,
+          normalize: Optional[str] = None):
+    from edgedigits_runtime.classifier import DEFAULT_MODEL, DigitClassifier, load_default
+
+    if model is None and normalize is None:
         return load_default(num_threads=threads, backend=backend)
-    return DigitClassifier(model, num_threads=threads, backend=backend, strict=strict)
+    return DigitClassifier(DEFAULT_MODEL if model is None else model, num_threads=threads, backend=backend, strict=strict,
+                           normalize=normalize)
 
 
 @_friendly
@@ -75,11 +81,12 @@ def predict_command(
                                                    "model's calibrated rule; a model without one rejects nothing)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse a model that nothing verifies (no integrity record "
                                 "inside it, no manifest entry), e.g. a third-party file."),
+    normalize: Optional[str] = typer.Option(None, "--normalize", help=_NORMALIZE),
 ) -> None:
     """Classify digit images (photos or scans): prints `path: label (confidence)` or `path: not a digit` per file."""
     from edgedigits_runtime.predict import predict_files
 
-    results = predict_files(images, _open(model, threads, backend, strict), top_k=top_k, threshold=threshold)
+    results = predict_files(images, _open(model, threads, backend, strict, normalize), top_k=top_k, threshold=threshold)
 
     def line(r) -> str:
         extra = "" if top_k == 1 else "  [" + ", ".join(f"{d}: {p:.3f}" for d, p in r.top_k) + "]"
@@ -247,11 +254,12 @@ def info_command(
     model: Optional[Path] = typer.Argument(None, help="Model file (default: the shipped int8 model)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Force a backend."),
+    normalize: Optional[str] = typer.Option(None, "--normalize", help=_NORMALIZE),
 ) -> None:
     """Show a model's details and whether it matches its own integrity record and manifest (SHA-256)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        clf = _open(model, None, backend)
+        clf = _open(model, None, backend, normalize=normalize)
     details = dict(clf.info)
     entry = (clf.manifest or {}).get("artifacts", {}).get(Path(clf.info["path"]).name, {})
     for key in ("accuracy", "agreement", "created"):
@@ -283,11 +291,12 @@ def evaluate_command(
     threads: Optional[int] = typer.Option(None, "--threads", "-t", min=1, max=MAX_THREADS, help="Interpreter threads."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Force a backend."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    normalize: Optional[str] = typer.Option(None, "--normalize", help=_NORMALIZE),
 ) -> None:
     """Accuracy on the MNIST test set, through the runtime."""
     from edgedigits_runtime.evaluate import evaluate
 
-    result = evaluate(_open(model, threads, backend), data_dir=data_dir, limit=limit)
+    result = evaluate(_open(model, threads, backend, normalize=normalize), data_dir=data_dir, limit=limit)
     if json_out:
         typer.echo(json.dumps(result.to_dict()))
     else:
@@ -316,6 +325,7 @@ def serve_command(
                                     "decodes (from each image's header; a large one waits its turn, one needing more "
                                     "than this alone gets 413). The default suits MemoryMax=512M."),
     allow_unverified: bool = typer.Option(False, "--allow-unverified", help="Serve a model no manifest verifies."),
+    normalize: Optional[str] = typer.Option(None, "--normalize", help=_NORMALIZE),
     access_log: bool = typer.Option(False, "--access-log", help="Log every request on stderr."),
     watch_source: Optional[str] = typer.Option(None, "--watch", help="Also watch a camera (0, /dev/video0), a video "
                                                "file or a stream URL, as `edgedigits-rt watch` does: GET /v1/watch "
@@ -343,7 +353,7 @@ def serve_command(
 
         raise UsageError("--watch-digits and --watch-roi go with --watch SOURCE")
     run(model=model, host=host, port=port, token=token or None, limits=limits, allow_unverified=allow_unverified,
-        access_log=access_log, watch=watch)
+        access_log=access_log, watch=watch, normalize=normalize)
 
 
 @app.command("doctor")

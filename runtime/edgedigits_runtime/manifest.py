@@ -124,6 +124,13 @@ def _check_entry(entry, where: str) -> None:
     kind = entry.get("output_kind", "probabilities")
     if kind not in OUTPUT_KINDS:
         raise ModelError(f"{where} has output_kind {kind!r}; expected one of {', '.join(OUTPUT_KINDS)}")
+    if entry.get("normalize") is not None:
+        from edgedigits_runtime.scaling import parse_scaling
+
+        try:
+            parse_scaling(entry["normalize"], f"{where}: normalize")
+        except UsageError as exc:
+            raise ModelError(str(exc)) from None
     for side in ("input", "output"):
         spec = entry.get(side)
         if spec is None:
@@ -252,7 +259,7 @@ def check_entry(data: bytes, entry: dict, name: str = "<bytes>") -> ManifestChec
 
     Args:
       data: the model's bytes.
-      entry: an ``artifacts`` entry: at least ``sha256``; ``runtime``, ``output_kind``,
+      entry: an ``artifacts`` entry: at least ``sha256``; ``runtime``, ``output_kind``, ``normalize``,
         ``input``/``output`` are checked when present.
       name: what to call the model in messages.
 

@@ -105,12 +105,20 @@ class NumberReader:
             self.session = open_model(family, data, num_threads, backend, trusted=check.verified)
         except ModelError as exc:
             raise ModelError(f"{path} is not a valid {family} model ({exc}): re-copy or re-ship it") from None
+        reader = f"a number reader (a (N, {LINE_HEIGHT}, {LINE_WIDTH}, 1) line -> (N, frames, 12) model"
+        try:
+            self.session.check_one_each("a number reader", f"(N, {LINE_HEIGHT}, {LINE_WIDTH}, 1) lines in, (N, frames, 12) out")
+        except ModelError as exc:
+            raise ModelError(f"{path} {exc}") from None
         spec_in, spec_out = self.session.input, self.session.output
         if tuple(spec_in.shape[1:3]) != (LINE_HEIGHT, LINE_WIDTH) or len(spec_out.shape) != 3 \
                 or spec_out.shape[2] not in (11, 12):
-            raise ModelError(f"{path} takes {list(spec_in.shape)} and gives {list(spec_out.shape)}: not a number reader "
-                             f"(a (N, {LINE_HEIGHT}, {LINE_WIDTH}, 1) line -> (N, frames, 12) model); a digit classifier "
-                             "is not one")
+            digits = 784 in spec_in.shape or tuple(spec_in.shape[-2:]) == (28, 28) or tuple(spec_in.shape[1:3]) == (28, 28)
+            raise ModelError(f"{path} takes {list(spec_in.shape)} and gives {list(spec_out.shape)}: not {reader}, made by "
+                             "`edgedigits train-reader`)" + (
+                                 "; it looks like a digit classifier (one 28x28 digit): classify single digits with "
+                                 "`edgedigits-rt predict --model` (or serve --model); read and watch read whole numbers "
+                                 "with the shipped reader: leave out --model" if digits else ""))
         self.reads_marks = spec_out.shape[2] == 12
         self._in_tail = tuple(spec_in.shape[1:])
         levels = np.arange(256, dtype=np.float32) / np.float32(255.0)

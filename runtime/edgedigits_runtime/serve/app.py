@@ -297,7 +297,7 @@ def _top_k(params: dict) -> int:
 
 
 def create_app(classifier=None, *, model: str | Path | None = None, token: str | None = None,
-               limits: Limits | None = None, allow_unverified: bool = False, watcher=None) -> Starlette:
+               limits: Limits | None = None, allow_unverified: bool = False, watcher=None, normalize=None) -> Starlette:
     """Build the ASGI app around one classifier (loaded here, once).
 
     Example:
@@ -313,6 +313,8 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
       allow_unverified: serve a model that no manifest verifies (refused by default).
       watcher: a :class:`~edgedigits_runtime.watch.BackgroundWatch` whose readings ``GET /v1/watch`` gives (None:
         that route answers 404, saying how to start a server that watches).
+      normalize: how ``model`` wants its input scaled (``DigitClassifier``'s ``normalize``: ``"mnist"``, ...; None: its
+        manifest's, else x / 255).
 
     Returns:
       A Starlette application.
@@ -322,7 +324,7 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
       BackendUnavailableError: no interpreter for the model, or Pillow is missing.
       UsageError: a bad token or limit.
     """
-    from edgedigits_runtime.classifier import DigitClassifier, load_default
+    from edgedigits_runtime.classifier import DEFAULT_MODEL, DigitClassifier, load_default
     from edgedigits_runtime.decode import MAX_PIXELS, require_image_libs
     from edgedigits_runtime.errors import ModelError, ModelIntegrityError
 
@@ -336,7 +338,8 @@ def create_app(classifier=None, *, model: str | Path | None = None, token: str |
     require_image_libs()
     if classifier is None:
         try:  # strict: a model that neither its own integrity record nor a manifest verifies is refused
-            classifier = load_default() if model is None else DigitClassifier(model, strict=not allow_unverified)
+            classifier = load_default() if model is None and normalize is None else \
+                DigitClassifier(DEFAULT_MODEL if model is None else model, strict=not allow_unverified, normalize=normalize)
         except ModelIntegrityError as exc:
             raise ModelIntegrityError(str(exc).replace("or run without strict", "or start the server with "
                                                        "--allow-unverified")) from None

@@ -176,7 +176,8 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-        limits=None, allow_unverified: bool = False, access_log: bool = False, out=None, watch=None) -> None:
+        limits=None, allow_unverified: bool = False, access_log: bool = False, out=None, watch=None,
+        normalize=None) -> None:
     """Serve the API and the page until SIGTERM or Ctrl-C.
 
     Example:
@@ -195,6 +196,7 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
       watch: None, or a dict of :func:`~edgedigits_runtime.watch.watch_in_background`'s arguments (``source``, and
         its options): the source is opened before anything listens, watched while the server runs
         (``GET /v1/watch``) and released when it stops.
+      normalize: how ``model`` wants its input scaled (``DigitClassifier``'s ``normalize``).
 
     Raises:
       UsageError: bad host, port in use, bad limits or token.
@@ -215,7 +217,8 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
 
         watcher = watch_in_background(**watch)  # a source that cannot be opened: an error before anything listens
     try:
-        app = create_app(model=model, token=token, limits=limits, allow_unverified=allow_unverified, watcher=watcher)
+        app = create_app(model=model, token=token, limits=limits, allow_unverified=allow_unverified, watcher=watcher,
+                         normalize=normalize)
         _serve_app(app, host, port, token, limits, access_log, out, watcher)
     finally:
         if watcher is not None:
