@@ -228,8 +228,8 @@ import numpy as np
 from {module} import {attr} as Interpreter
 it = Interpreter(model_content=sys.stdin.buffer.read())
 it.allocate_tensors()
-d = it.get_input_details()[0]
-it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+for d in it.get_input_details():
+    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
 it.invoke()
 """
 

@@ -456,6 +456,38 @@ def test_refuses_an_unverified_model(start_server, tiny_float_tflite, tmp_path):
     assert "serving lone.tflite" in s.stdout and "UNVERIFIED" in s.stdout
 
 
+def test_serves_a_model_of_your_own_in_its_own_scaling(start_server, mnist_dir, mnist_test, tmp_path):
+    """An NCHW ONNX model of batch 1 trained on PyTorch's scaling (own_models.knn_onnx): without --normalize the server
+    does not start (one line naming the scaling); with it, it answers as the model does."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from own_models import knn_onnx, knn_reference
+
+    from edgedigits_runtime.mnist import load_mnist
+
+    train = load_mnist("train", mnist_dir)
+    model = tmp_path / "mnist_cnn.onnx"
+    model.write_bytes(knn_onnx(train, "mnist"))
+    out = subprocess.run([sys.executable, "-m", "edgedigits_runtime.cli", "serve", "--port", "0", "--model", str(model),
+                          "--allow-unverified"], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 1
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "--normalize mnist" in errors[0], out.stderr
+    s = start_server("--model", str(model), "--allow-unverified", "--normalize", "mnist")
+    body = httpx.get(f"{s.url}/v1/model").json()
+    assert body["normalize"]["name"] == "mnist" and body["batch"] == 1 and body["verified"] is False
+    images = mnist_test[0][:6]
+    expected = knn_reference(train, "mnist", images)
+    for image, label in zip(images, expected):
+        answer = httpx.post(f"{s.url}/v1/predict", content=_png(image), headers={"Content-Type": "image/png"}).json()
+        assert answer["label"] == label, answer
+
+
 def test_serves_a_model_that_its_manifest_verifies(start_server, model_copy):
     import httpx
 
