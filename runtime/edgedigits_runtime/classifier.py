@@ -174,7 +174,10 @@ class DigitClassifier:
         try:
             self._session.check_one_each("a digit classifier", "(N, 28, 28, 1) images in, (N, 10) scores out")
         except ModelError as exc:
-            raise ModelError(f"{self.path} {exc}") from None
+            scores = [o for o in self._session.outputs if o.dtype.kind == "f" and len(o.shape) > 1
+                      and math.prod(o.shape[1:]) == NUM_CLASSES]
+            hint = f": export it with only its output {scores[0].name!r}" if len(scores) == 1 and len(self._session.inputs) == 1 else ""
+            raise ModelError(f"{self.path} {exc}{hint}") from None
         recorded = parse_scaling(entry.get("normalize"), f"the manifest entry of {self.path.name}: normalize")
         self._setup_input(_chosen_scaling(self.path, check.verified, recorded, normalize))
         self._setup_output()

@@ -225,7 +225,8 @@ def _conv_model(in_shape, channels_first=True):
     (lambda: _classes(26), r"outputs 26 values per image .* a model of 26 classes classifies something else"),
     (lambda: _label_only(), r"outputs 1 value per image .* export the model without its final argmax"),
     (lambda: _two("outputs"), r"has 1 input\(s\) \(input \[-1, 1, 28, 28\]\) and 2 output\(s\) \(scores \[-1, 10\], "
-                              r"features \[-1, 784\]\): a digit classifier takes one tensor in and gives one tensor out"),
+                              r"features \[-1, 784\]\): a digit classifier takes one tensor in and gives one tensor out, "
+                              r".*: export it with only its output 'scores'$"),
     (lambda: _two("inputs"), r"has 2 input\(s\) .* and 1 output\(s\)"),
 ])
 def test_a_model_that_is_not_a_digit_classifier_is_one_clear_error(make, message):
@@ -269,6 +270,31 @@ def _two(which):
              helper.make_node("MatMul", ["f", "w"], ["scores"])]
     return graph_onnx(nodes, [("input", ["N", 1, 28, 28]), ("other", ["N", 1, 28, 28])], [("scores", ["N", 10])],
                       [_const(np.array([-1, 784], np.int64), "s"), _const(w, "w")])
+
+
+def test_a_scikit_learn_style_model_label_and_zipmap_is_one_clear_error():
+    """skl2onnx's classifiers give a label and a ZipMap (a sequence of {class: probability} maps, not a tensor)."""
+    import onnx
+    from onnx import TensorProto
+    from own_models import _const, linear_weights
+
+    w, _ = linear_weights()
+    nodes = [helper.make_node("Reshape", ["input", "s"], ["f"]), helper.make_node("MatMul", ["f", "w"], ["z"]),
+             helper.make_node("Softmax", ["z"], ["p"], axis=1), helper.make_node("ArgMax", ["p"], ["label"], axis=1, keepdims=0),
+             helper.make_node("ZipMap", ["p"], ["probabilities"], domain="ai.onnx.ml", classlabels_int64s=list(range(10)))]
+    zipmap = helper.make_value_info("probabilities", helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, []))))
+    graph = helper.make_graph(nodes, "sklearn_like", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 784])],
+                              [helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]), zipmap],
+                              [_const(np.array([-1, 784], np.int64), "s"), _const(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 1)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ManifestWarning)
+        with pytest.raises(ModelError, match=r"has 1 input\(s\) \(input \[-1, 784\]\) and 2 output\(s\) \(label \[-1\], "
+                                             r"probabilities \(not a tensor\)\)"):
+            DigitClassifier.from_bytes(model.SerializeToString(), name="sklearn.onnx")
 
 
 # ------------------------------------------------------------------ the command line
