@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import re
 from typing import Callable
 
 import numpy as np
@@ -219,7 +220,42 @@ class Backend:
             raise _unavailable(f"backend {self.name!r} cannot be used: {self.package} {reason}; {self.install}",
                                reason) from None
         except Exception as exc:  # noqa: BLE001 - backends raise ValueError, RuntimeError, their own types
-            raise ModelError(first_line(exc, with_type=False)) from None
+            raise self._refusal(_backend_detail(exc)) from None
+
+    def _refusal(self, detail: str) -> ModelError:
+        """The backend refused the model: an operator or version it does not run (``unsupported`` set: the caller
+        must not call the file damaged), or anything else (the caller adds "truncated or corrupted")."""
+        if not any(marker in detail.lower() for marker in _UNSUPPORTED):
+            return ModelError(detail)
+        try:
+            from importlib.metadata import version
+
+            have = f"{self.package} {version(self.package)}"
+        except Exception:  # noqa: BLE001 - any metadata problem: name the package alone
+            have = self.package
+        exc = ModelError(f"it uses an operator or a format version that {have} does not run ({detail}): "
+                         f"{_CONVERT_HINTS[self.family]}, or install a newer {self.package}")
+        exc.unsupported = True
+        return exc
+
+
+_CONVERT_HINTS = {
+    "onnx": "export it with standard operators only, at an opset this onnxruntime knows (e.g. torch.onnx.export(..., "
+            "opset_version=17))",
+    "tflite": "convert it with builtin operators only (no Select TF or custom ops), with the converter of a TensorFlow "
+              "no newer than the interpreter",
+}
+# What backends say when a model is valid but needs what they do not have (lower case).
+_UNSUPPORTED = ("no op registered", "not a registered function/op", "opset", "ir version", "didn't find op",
+                "builtin opcode", "custom op", "unsupported", "not implemented", "could not find an implementation")
+
+
+def _backend_detail(exc: BaseException) -> str:
+    """A backend's message in one line: onnxruntime's error code prefix and C++ source locations left out."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    text = re.sub(r"\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    text = re.sub(r"\S+\.(?:cc|h|cpp):\d+ .*?\) (?=[A-Z])", "", text)  # /onnxruntime_src/...:46 void f(...) Message
+    return text[:300] or type(exc).__name__
 
 
 _PROBE = """
@@ -259,7 +295,7 @@ def _probe_in_child(backend: Backend, model_bytes: bytes) -> None:
     last = lines[-1] if lines else f"exit code {done.returncode}"
     if last.startswith(("SystemError", "ImportError", "ModuleNotFoundError", "AttributeError")):
         return  # the backend is broken, not the model: the in-process open says so
-    raise ModelError(last.split(": ", 1)[-1])
+    raise backend._refusal(last.split(": ", 1)[-1])
 
 
 def _unavailable(message: str, reason: str) -> BackendUnavailableError:

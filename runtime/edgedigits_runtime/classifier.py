@@ -168,6 +168,8 @@ class DigitClassifier:
             self._session = open_model(family, data, None if num_threads is None else int(num_threads), backend,
                                        trusted=check.verified)
         except ModelError as exc:
+            if getattr(exc, "unsupported", False):
+                raise ModelError(f"{self.path} {exc}") from None
             raise ModelError(f"{self.path} is not a valid {family} model ({exc}): it may be truncated or corrupted; "
                              "re-copy or re-export it") from None
         self._lock = threading.Lock()

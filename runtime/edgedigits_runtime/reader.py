@@ -104,6 +104,8 @@ class NumberReader:
         try:
             self.session = open_model(family, data, num_threads, backend, trusted=check.verified)
         except ModelError as exc:
+            if getattr(exc, "unsupported", False):
+                raise ModelError(f"{path} {exc}") from None
             raise ModelError(f"{path} is not a valid {family} model ({exc}): re-copy or re-ship it") from None
         reader = f"a number reader (a (N, {LINE_HEIGHT}, {LINE_WIDTH}, 1) line -> (N, frames, 12) model"
         try:

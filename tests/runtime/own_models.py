@@ -17,14 +17,15 @@ import numpy as np
 RNG_SEED = 0
 
 
-def _model(nodes, inputs, outputs, initializers) -> bytes:
+def _model(nodes, inputs, outputs, initializers, opset: int = 17, ir_version: int = 8, check: bool = True) -> bytes:
     import onnx
     from onnx import helper
 
     model = helper.make_model(helper.make_graph(nodes, "user_model", inputs, outputs, initializers),
-                              opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
+                              opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
+    if check:
+        onnx.checker.check_model(model)
     return model.SerializeToString()
 
 
@@ -116,6 +117,7 @@ def knn_reference(mnist_train, scaling: str, images: np.ndarray, per_class: int 
     return score.reshape(len(images), 10, per_class).max(axis=2).argmax(axis=1)
 
 
-def graph_onnx(nodes, inputs, outputs, initializers=()) -> bytes:
-    """Any small model: ``inputs``/``outputs`` as ``(name, shape[, elem type name])``."""
-    return _model(nodes, [_tensor(*i) for i in inputs], [_tensor(*o) for o in outputs], list(initializers))
+def graph_onnx(nodes, inputs, outputs, initializers=(), **options) -> bytes:
+    """Any small model: ``inputs``/``outputs`` as ``(name, shape[, elem type name])``; ``options``: ``opset``,
+    ``ir_version``, ``check=False`` (no onnx checker: a model onnxruntime must refuse itself)."""
+    return _model(nodes, [_tensor(*i) for i in inputs], [_tensor(*o) for o in outputs], list(initializers), **options)

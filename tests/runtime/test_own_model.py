@@ -272,6 +272,26 @@ def _two(which):
                       [_const(np.array([-1, 784], np.int64), "s"), _const(w, "w")])
 
 
+@pytest.mark.parametrize("options, detail", [
+    ({"op": "FooBar"}, "No Op registered for FooBar"),
+    ({"opset": 40}, "Opset 40 is under development"),
+    ({"ir_version": 99}, "Unsupported model IR version: 99"),
+])
+def test_a_model_that_needs_a_newer_onnxruntime_is_not_called_damaged(options, detail):
+    nodes = [helper.make_node("Reshape", ["input", "s"], ["f"]), helper.make_node(options.pop("op", "Identity"), ["f"], ["y"])]
+    from own_models import _const
+
+    data = graph_onnx(nodes, [("input", ["N", 28, 28, 1])], [("y", ["N", 10])], [_const(np.array([-1, 10], np.int64), "s")],
+                      check=False, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ManifestWarning)
+        with pytest.raises(ModelError) as caught:
+            DigitClassifier.from_bytes(data, name="new.onnx")
+    text = str(caught.value)
+    assert text.startswith("new.onnx it uses an operator or a format version that onnxruntime ") and detail in text, text
+    assert "corrupted" not in text and "onnxruntime_src" not in text and "opset_version=17" in text and "\n" not in text
+
+
 def test_a_scikit_learn_style_model_label_and_zipmap_is_one_clear_error():
     """skl2onnx's classifiers give a label and a ZipMap (a sequence of {class: probability} maps, not a tensor)."""
     import onnx
