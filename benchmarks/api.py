@@ -122,7 +122,7 @@ class _Subject:
         most = max(config.threads)
         import_backend(artifact.runtime)  # the library's import is not the model's load time
         try:
-            clf, load_s = open_classifier(artifact.path, most)
+            clf, load_s = open_classifier(artifact.path, most, normalize=config.normalize)
             t0 = time.perf_counter_ns()
             clf.predict(timing_images[0])
             row.cold_ms = (time.perf_counter_ns() - t0) / 1e6
@@ -141,7 +141,7 @@ class _Subject:
                 row.accuracy_on_accepted, row.holdout_rejected = scored.accuracy_on_accepted, scored.nondigits_rejected
                 row.holdout_kind = rule.get("holdout_kind")
             for t in config.threads:
-                self.classifiers[t] = clf if t == most else open_classifier(artifact.path, t)[0]
+                self.classifiers[t] = clf if t == most else open_classifier(artifact.path, t, normalize=config.normalize)[0]
                 time_calls(self.classifiers[t], timing_images, config.warmup)
             for b in config.batch_sizes:
                 clf.predict(images[:b])  # untimed: the first call at a new batch size resizes
@@ -247,7 +247,7 @@ def _measure_memory(artifacts, rows, config, tick) -> dict:
         tick(f"memory baseline with {runtime}")
     for artifact, row in zip(artifacts, rows):
         if row.ok:
-            got = memory.measure_model(artifact.path, max(config.threads), max(config.batch_sizes))
+            got = memory.measure_model(artifact.path, max(config.threads), max(config.batch_sizes), normalize=config.normalize)
             if "error" in got:
                 row.memory_note = got["error"]
             else:

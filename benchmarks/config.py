@@ -42,6 +42,8 @@ class BenchConfig:
       save: write the default outputs at all.
       json, markdown, plot: extra files to write the report to.
       data_dir: folder with the MNIST files (else ``$EDGEDIGITS_DATA``, cache, download).
+      normalize: how model files of your own want their input scaled (``DigitClassifier``'s ``normalize``: ``mnist``,
+        ``raw``, ..., ``MEAN,STD``); None: each file's manifest, else x / 255.
     """
 
     targets: list[str] = dataclasses.field(default_factory=list)
@@ -61,6 +63,7 @@ class BenchConfig:
     markdown: str | None = None
     plot: str | None = None
     data_dir: str | None = None
+    normalize: str | None = None
 
     def validate(self) -> "BenchConfig":
         """Check every option, fill unset ones from :data:`FULL` or :data:`QUICK`; return self.
@@ -94,6 +97,10 @@ class BenchConfig:
             raise UsageError(f"--test-limit must be a whole number in [1, 10000], got {self.test_limit!r}")
         if not isinstance(self.min_accuracy, (int, float)) or not 0.0 <= self.min_accuracy <= 1.0:
             raise UsageError(f"--min-accuracy is a fraction in [0, 1] (e.g. 0.99), got {self.min_accuracy!r}")
+        if self.normalize is not None:
+            from edgedigits_runtime.scaling import parse_scaling
+
+            parse_scaling(self.normalize, "--normalize")
         return self
 
     def to_dict(self) -> dict:

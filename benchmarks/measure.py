@@ -64,13 +64,14 @@ def import_backend(runtime: str) -> str | None:
     return None
 
 
-def open_classifier(path, threads: int, spec: str | None = None):
+def open_classifier(path, threads: int, spec: str | None = None, normalize: str | None = None):
     """Load one model as the device would and time it.
 
     Args:
       path: model file (its manifest is found beside it by the runtime).
       threads: interpreter threads.
       spec: classifier class, ``"module:attribute"`` (default the runtime's ``DigitClassifier``).
+      normalize: the model's input scaling (``DigitClassifier``'s ``normalize``; None: not given).
 
     Returns:
       ``(classifier, load_seconds)``.
@@ -80,7 +81,7 @@ def open_classifier(path, threads: int, spec: str | None = None):
     """
     cls = load_classifier_class(spec)
     start = time.perf_counter_ns()
-    clf = cls(str(path), num_threads=threads)
+    clf = cls(str(path), num_threads=threads, **({} if normalize is None else {"normalize": normalize}))
     return clf, (time.perf_counter_ns() - start) / 1e9
 
 

@@ -45,7 +45,7 @@ try:
             pass
     if args.get("model"):
         t1 = time.perf_counter()
-        clf = cls(args["model"], num_threads=args["threads"])
+        clf = cls(args["model"], num_threads=args["threads"], **({"normalize": args["normalize"]} if args.get("normalize") else {}))
         t2 = time.perf_counter()
         rng = np.random.default_rng(0)
         clf.predict(rng.integers(0, 256, (28, 28), dtype=np.uint8))
@@ -85,7 +85,7 @@ def _mb(result: dict) -> float | None:
     return None if kb is None else kb / 1024.0  # Linux reports kilobytes
 
 
-def measure_model(path, threads: int, batch: int, classifier: str | None = None) -> dict:
+def measure_model(path, threads: int, batch: int, classifier: str | None = None, normalize: str | None = None) -> dict:
     """Peak RSS (MB) and start-up times of a fresh process that loads and runs ``path``.
 
     Args:
@@ -93,11 +93,13 @@ def measure_model(path, threads: int, batch: int, classifier: str | None = None)
       threads: interpreter threads.
       batch: size of the one larger batch the child also runs.
       classifier: classifier class ``"module:attribute"`` (default the runtime's).
+      normalize: the model's input scaling (``DigitClassifier``'s ``normalize``; None: not given).
 
     Returns:
       ``{"peak_rss_mb", "load_s", "first_s", "start_to_first_s"}``, or ``{"error": message}``.
     """
-    result = _run_child({"classifier": classifier or measure.CLASSIFIER, "model": str(path), "threads": threads, "batch": batch})
+    result = _run_child({"classifier": classifier or measure.CLASSIFIER, "model": str(path), "threads": threads, "batch": batch,
+                         "normalize": normalize})
     if "error" in result:
         return {"error": result["error"]}
     return {"peak_rss_mb": _mb(result), "load_s": result["load_s"], "first_s": result["first_s"],

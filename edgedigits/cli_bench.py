@@ -41,6 +41,7 @@ def bench(
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write the report as Markdown to this file."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also write the accuracy-vs-latency plot (PNG) to this file."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder with the MNIST files (else $EDGEDIGITS_DATA, cache, download)."),
+    normalize: Optional[str] = typer.Option(None, "--normalize", help="How model files of your own want their input scaled: unit (x / 255), raw (0-255), mnist (PyTorch's MNIST example), symmetric ([-1, 1]) or MEAN,STD (runtime/README.md, 'Your own model'). Default: each file's manifest, else unit."),
 ) -> None:
     """Benchmark every artifact of a run (or the given model files) side by side, as the device runs them."""
     from edgedigits.bench import BenchConfig
@@ -53,7 +54,7 @@ def bench(
         targets=[str(t) for t in targets], threads=_ints(threads, "--threads"), batch_sizes=_ints(batch_sizes, "--batch-sizes"),
         rounds=rounds, runs=runs, warmup=warmup, test_limit=test_limit, min_accuracy=min_accuracy, quick=quick,
         memory=memory, out=_str(out), save=save, json=_str(json_file), markdown=_str(markdown), plot=_str(plot),
-        data_dir=_str(data_dir),
+        data_dir=_str(data_dir), normalize=normalize,
     ).validate()
     with _progress_bar() as progress:
         report = run_bench(config, progress=progress)
