@@ -48,7 +48,8 @@ _RUNTIMES = ("tflite", "onnx")
 
 
 class ManifestWarning(UserWarning):
-    """The model runs unverified: no integrity record inside it and no manifest entry for it."""
+    """The model runs unverified: no integrity record inside it and no manifest entry for it; for such a model also
+    what the reference digits say about its input scaling (:mod:`edgedigits_runtime.scaling`)."""
 
 
 @dataclasses.dataclass(frozen=True)
