@@ -507,8 +507,8 @@ def _output_problem(size: int, spec) -> str:
     if size == NUM_CLASSES + 1:
         return (f"{got}; a digit classifier here gives 10, the digits 0-9 in order. If the 11th is a 'not a digit' "
                 "class, give the model's first 10 outputs after its softmax (Keras: Lambda(lambda p: p[:, :10]); "
-                "PyTorch: softmax(x)[:, :10]): 1 minus their sum is then the 'not a digit' score the reject rule "
-                "and --threshold use")
+                "PyTorch: softmax(x)[:, :10]): what it calls 'not a digit' then gets low digit probabilities, which "
+                "--threshold rejects")
     return (f"{got}; a digit classifier here gives 10, the digits 0-9 in order: a model of {size} classes "
             "classifies something else")
 
