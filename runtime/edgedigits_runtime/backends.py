@@ -121,6 +121,28 @@ class Session:
             self.batch = 1  # its graph fixes the batch: image by image, as its first call showed it works
         return self._in_batches(x)
 
+    def try_any_batch(self, x: np.ndarray) -> bool:
+        """For a model whose input declares a fixed batch: run ``x`` as one batch (TFLite resizes an input when asked;
+        onnxruntime refuses) and in the declared batches; when the answers agree, take any batch from now on.
+
+        Returns:
+          True when the model now takes any batch (``batch`` None).
+        """
+        fixed = self.batch
+        if fixed is None or len(x) <= fixed:
+            return False
+        expected = self._in_batches(x)
+        try:
+            y = self._call(x)
+        except Exception:  # noqa: BLE001 - the backend refuses the batch: keep the declared one
+            return False
+        if y.shape == expected.shape:
+            tolerance = {"atol": 1} if y.dtype.kind in "iu" else {"rtol": 1e-4, "atol": 1e-5}
+            if np.allclose(y.astype(np.float64), expected.astype(np.float64), **tolerance):
+                self.batch = None
+                return True
+        return False
+
     def _in_batches(self, x: np.ndarray) -> np.ndarray:
         size, n, rows = self.batch, len(x), []
         for start in range(0, n, size):

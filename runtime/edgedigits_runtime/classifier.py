@@ -183,6 +183,9 @@ class DigitClassifier:
         recorded = parse_scaling(entry.get("normalize"), f"the manifest entry of {self.path.name}: normalize")
         self._setup_input(_chosen_scaling(self.path, check.verified, recorded, normalize))
         self._setup_output()
+        if self._session.batch is not None:  # a batch fixed in the input's shape: kept unless the model ignores it
+            with self._lock:
+                self._session.try_any_batch(self._lut[reference_digits()[0]].reshape((-1,) + self._in_tail))
         self._reference = None if check.verified else self._check_scaling(stated=normalize is not None)
         self._output_kind = entry.get("output_kind") or self._probe_output_kind()
         spec_in, spec_out = self._session.input, self._session.output
