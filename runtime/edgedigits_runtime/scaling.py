@@ -234,8 +234,10 @@ class ScalingVerdict:
 def judge_scaling(right: dict, used: str, total: int) -> ScalingVerdict:
     """Compare the reference digits answered right under each scaling with the one in use.
 
-    A named scaling is clearly better when it answers at least 80% of them right and at least a fifth of them
-    more than the one in use (30 digits: 24 right, 6 more); the one in use is poor under half right.
+    A named scaling is clearly better when it answers at least 80% of them right and at least an eighth of them
+    more than the one in use (30 digits: 24 right, 4 more; a small CNN trained on [-1, 1] and fed PyTorch's MNIST
+    scaling answers 25 of 30 instead of 30, and 82% of MNIST instead of 94%: benchmarks/RESULTS.md, "Runtime",
+    nineteenth session); the one in use is poor under half right.
 
     Args:
       right: scaling name -> reference digits answered right (the one in use included).
@@ -243,7 +245,7 @@ def judge_scaling(right: dict, used: str, total: int) -> ScalingVerdict:
       total: how many reference digits.
     """
     mine = right[used]
-    better = sorted((n for n, k in right.items() if n != used and k >= 0.8 * total and k - mine >= total / 5),
+    better = sorted((n for n, k in right.items() if n != used and k >= 0.8 * total and k - mine >= total / 8),
                     key=lambda n: -right[n])
     ordered = {used: mine, **{n: k for n, k in right.items() if n != used}}
     if better:
