@@ -332,9 +332,10 @@ def _unavailable(message: str, reason: str) -> BackendUnavailableError:
 class _TFLiteSession(Session):
     """A TFLite interpreter; resizes its input only when the shape of a call changes."""
 
-    def __init__(self, interpreter, backend: str):
+    def __init__(self, interpreter, backend: str, reopen: Callable | None = None):
         self.backend = backend
         self._it = interpreter
+        self._reopen = reopen
         inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
         self.inputs, self.outputs = tuple(map(_tflite_spec, inputs)), tuple(map(_tflite_spec, outputs))
         self.input, self.output = (self.inputs or (None,))[0], (self.outputs or (None,))[0]
@@ -346,13 +347,25 @@ class _TFLiteSession(Session):
 
     def _call(self, x: np.ndarray) -> np.ndarray:
         if x.shape != self._shape:
-            self._shape = None  # until the new shape is allocated: a failed resize is redone on the next call
-            self._it.resize_tensor_input(self._in_index, list(x.shape), strict=False)
-            self._it.allocate_tensors()
+            try:
+                self._it.resize_tensor_input(self._in_index, list(x.shape), strict=False)
+                self._it.allocate_tensors()
+            except Exception:
+                self._fresh()  # a failed allocation leaves the interpreter unusable: tflite-runtime 2.14 crashed on the next
+                raise
             self._shape = x.shape
         self._set(self._in_index, x)
         self._invoke()
         return self._get(self._out_index)
+
+
+    def _fresh(self) -> None:
+        """A new interpreter of the same model, as it was opened."""
+        self._shape = None
+        if self._reopen is not None:
+            self._it = self._reopen()
+            self._set, self._invoke, self._get = self._it.set_tensor, self._it.invoke, self._it.get_tensor
+            self._shape = tuple(int(d) for d in self._it.get_input_details()[0]["shape"])
 
 
 def _declared_batch(signature) -> int | None:
@@ -375,10 +388,13 @@ def _tflite_spec(detail: dict) -> TensorSpec:
 
 
 def _open_tflite(interpreter_cls: Callable, backend: str, model_bytes: bytes, num_threads: int | None) -> Session:
-    with quiet_native_stderr(replay_on_error=False):  # "INFO: Created ... XNNPACK delegate" on every load
-        interpreter = interpreter_cls(model_content=model_bytes, num_threads=num_threads)  # model_content: verifier runs
-        interpreter.allocate_tensors()
-    return _TFLiteSession(interpreter, backend)
+    def interpreter():
+        with quiet_native_stderr(replay_on_error=False):  # "INFO: Created ... XNNPACK delegate" on every load
+            opened = interpreter_cls(model_content=model_bytes, num_threads=num_threads)  # model_content: verifier runs
+            opened.allocate_tensors()
+        return opened
+
+    return _TFLiteSession(interpreter(), backend, reopen=interpreter)
 
 
 

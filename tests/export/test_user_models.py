@@ -158,3 +158,17 @@ def test_tflite_files_that_are_no_digit_classifier(kind, message, keras, tf):
         with pytest.raises(ModelError, match=message) as caught:
             DigitClassifier.from_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert(), name="other.tflite")
     assert str(caught.value).startswith("other.tflite ") and "corrupted" not in str(caught.value)
+
+
+def test_a_failed_resize_goes_on_with_a_fresh_interpreter(tiny_model, tf, test_images):
+    """A TFLite interpreter whose resize to a batch failed is not used again (tflite-runtime 2.14 crashed with a
+    segmentation fault at the next allocation, resizing back to 1: RESULTS.md, "Runtime", nineteenth session)."""
+    from edgedigits_runtime.backends import open_model
+
+    data = _convert(tf, lambda x: tiny_model(tf.reshape(x, [1, 28, 28, 1]), training=False), [None, 28, 28, 1])
+    session = open_model("tflite", data, 1)
+    first = session._it
+    images = (test_images[0][:5].astype(np.float32) / 255.0)[..., None]
+    batch = session.run(images)
+    assert session._it is not first and session.batch == 1
+    np.testing.assert_array_equal(batch, np.concatenate([session.run(images[i:i + 1]) for i in range(5)]))
