@@ -255,7 +255,7 @@ class Backend:
             have = f"{self.package} {version(self.package)}"
         except Exception:  # noqa: BLE001 - any metadata problem: name the package alone
             have = self.package
-        exc = ModelError(f"it uses an operator or a format version that {have} does not run ({detail}): "
+        exc = ModelError(f"uses an operator or a format version that {have} does not run ({detail}): "
                          f"{_CONVERT_HINTS[self.family]}, or install a newer {self.package}")
         exc.unsupported = True
         return exc

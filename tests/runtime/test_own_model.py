@@ -289,7 +289,7 @@ def test_a_model_that_needs_a_newer_onnxruntime_is_not_called_damaged(options, d
         with pytest.raises(ModelError) as caught:
             DigitClassifier.from_bytes(data, name="new.onnx")
     text = str(caught.value)
-    assert text.startswith("new.onnx it uses an operator or a format version that onnxruntime ") and detail in text, text
+    assert text.startswith("new.onnx uses an operator or a format version that onnxruntime ") and detail in text, text
     assert "corrupted" not in text and "onnxruntime_src" not in text and "opset_version=17" in text and "\n" not in text
 
 
