@@ -360,14 +360,17 @@ def serve_command(
 @_friendly
 def doctor_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON (facts, model check, advice)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Also load this model of your own (.tflite/.onnx), "
+                                         "as predict --model does, in a child process: does it run here, and how."),
+    normalize: Optional[str] = typer.Option(None, "--normalize", help=_NORMALIZE),
 ) -> None:
     """Check this device: machine, OS, Python, numpy, which interpreters work, the shipped model; say what to install.
 
-    Exits 1 when the shipped model cannot run here yet (the commands to fix it are printed).
+    Exits 1 when the shipped model (or the --model given) cannot run here yet (the commands to fix it are printed).
     """
     from edgedigits_runtime.doctor import diagnose
 
-    report = diagnose()
+    report = diagnose(model=model, normalize=normalize)
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -375,6 +378,8 @@ def doctor_command(
             typer.echo(f"{name:18} {value}")
         for line in report.advice.problems:
             typer.secho(f"problem: {line}", fg=typer.colors.YELLOW)
+        for line in (report.own or {}).get("warnings", []):
+            typer.secho(f"warning: {line}", fg=typer.colors.YELLOW)
         for line in report.advice.notes:
             typer.echo(f"note: {line}")
         if report.advice.commands:

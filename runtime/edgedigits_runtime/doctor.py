@@ -264,17 +264,22 @@ class Report:
     facts: DeviceFacts
     model: ModelCheck | None
     advice: Advice
+    own: dict | None = None  # doctor --model: check_own_model()'s report
 
     @property
     def ok(self) -> bool:
-        return self.advice.status == "ok"
+        return self.advice.status == "ok" and (self.own is None or self.own.get("error") is None)
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``{"facts": {..., "arch"}, "model": {...} | None, "advice": {...}, "ok"}``."""
+        """JSON-ready: ``{"facts": {..., "arch"}, "model": {...} | None, "advice": {...}, "ok"}`` (and ``"own_model"``
+        with ``--model``)."""
         facts = dataclasses.asdict(self.facts)
         facts["arch"] = self.facts.arch
-        return {"facts": facts, "model": dataclasses.asdict(self.model) if self.model else None,
-                "advice": dataclasses.asdict(self.advice), "ok": self.ok}
+        out = {"facts": facts, "model": dataclasses.asdict(self.model) if self.model else None,
+               "advice": dataclasses.asdict(self.advice), "ok": self.ok}
+        if self.own is not None:
+            out["own_model"] = self.own
+        return out
 
     def rows(self) -> list[tuple[str, str]]:
         """(name, value) rows for the table ``doctor`` prints."""
@@ -303,10 +308,16 @@ class Report:
             answer = f"test digit ({TEST_DIGIT_LABEL}) -> {m.label} ({m.confidence:.3f})" if m.label is not None else ""
             rows.append(("shipped model", f"{state}, {m.backend}" + (f", {answer}" if answer else "")
                          + (f", error: {m.error}" if m.error else "")))
+        if self.own is not None:
+            rows.append(("your model", _own_row(self.own)))
         rows.append(("device class", self.advice.device_class or "none known"))
-        rows.append(("verdict", {"ok": "OK: the shipped model runs here",
-                                 "action": "needs the commands below",
-                                 "unsupported": "no interpreter wheel for this device"}[self.advice.status]))
+        verdict = {"ok": "OK: the shipped model runs here", "action": "needs the commands below",
+                   "unsupported": "no interpreter wheel for this device"}[self.advice.status]
+        if self.own is not None and self.own.get("error"):
+            verdict += "; your model does not run here (see 'your model')"
+        elif self.own is not None and self.advice.status == "ok":
+            verdict += ", and so does yours"
+        rows.append(("verdict", verdict))
         return rows
 
 
@@ -481,6 +492,57 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- interpreter probes
 
 _CHILD = "from edgedigits_runtime.doctor import _probe_child; _probe_child()"
+_OWN_CHILD = "from edgedigits_runtime.doctor import _own_model_child; _own_model_child()"
+
+
+def check_own_model(path, normalize: str | None = None) -> dict:
+    """Load a model of your own as ``predict --model`` does, in a child process (a crash is a status, not the end).
+
+    Returns:
+      ``{"path", "backend", "input_layout", "batch", "output_kind", "normalize", "reference_digits", "verified",
+      "warnings", "error"}``: ``error`` None when it loads (the one-line error, or the crash, otherwise).
+    """
+    args = [sys.executable, "-c", _OWN_CHILD, str(path), normalize or ""]
+    try:
+        done = subprocess.run(args, capture_output=True, check=False, timeout=_PROBE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return {"path": str(path), "error": f"no answer in {_PROBE_TIMEOUT:.0f} s"}
+    for line in reversed(done.stdout.decode("utf-8", "replace").splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    if done.returncode < 0:
+        return {"path": str(path), "error": f"it crashed the interpreter ({signal.Signals(-done.returncode).name})"}
+    lines = [ln for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return {"path": str(path), "error": lines[-1] if lines else f"exit status {done.returncode}"}
+
+
+def _own_model_child() -> None:
+    import warnings
+
+    path, normalize = sys.argv[1], sys.argv[2] or None
+    report = {"path": path, "error": None, "warnings": []}
+    try:
+        from edgedigits_runtime.classifier import DigitClassifier
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            clf = DigitClassifier(path, normalize=normalize)
+        report["warnings"] = [str(w.message) for w in caught]
+        report.update({key: clf.info[key] for key in ("backend", "input_layout", "batch", "output_kind", "normalize",
+                                                      "reference_digits", "verified")})
+    except Exception as exc:  # noqa: BLE001 - every failure is the report
+        report["error"] = first_line(exc, limit=1000)
+    print(json.dumps(report), flush=True)
+
+
+def _own_row(own: dict) -> str:
+    if own.get("error"):
+        return f"does not run here: {own['error']}"
+    reference = own.get("reference_digits")
+    checked = (f", {reference['right'][own['normalize']['name']]} of {reference['of']} reference digits right"
+               if reference else "")
+    return (f"runs: {own['backend']}, {'verified' if own['verified'] else 'unverified'}, {own['input_layout']}, "
+            f"batch {own['batch'] or 'any'}, {own['output_kind']}, input scaled {own['normalize']['name']}{checked}")
 
 
 def probe_interpreter(backend: str) -> InterpreterCheck:
@@ -753,7 +815,7 @@ def advise(facts: DeviceFacts) -> Advice:
     return Advice(status, cls.name, tuple(problems), tuple(commands), tuple(notes))
 
 
-def diagnose(probe: bool = True) -> Report:
+def diagnose(probe: bool = True, model=None, normalize: str | None = None) -> Report:
     """Gather the facts, check the shipped model, advise: what ``edgedigits-rt doctor`` prints.
 
     Example:
@@ -764,12 +826,15 @@ def diagnose(probe: bool = True) -> Report:
 
     Args:
       probe: probe the interpreters in child processes (False: facts only, no model check).
+      model: also load this model of your own (``doctor --model``), in a child process: :func:`check_own_model`.
+      normalize: its input scaling (``--normalize``).
 
     Returns:
       :class:`Report`.
     """
     facts = gather_facts(probe=probe)
     order = ("litert", "tflite-runtime")  # the runtime's own order for TFLite models
-    model = next((c.model for name in order for c in facts.interpreters
-                  if c.backend == name and c.works and c.model is not None), None)
-    return Report(facts, model, advise(facts))
+    model_check = next((c.model for name in order for c in facts.interpreters
+                        if c.backend == name and c.works and c.model is not None), None)
+    own = None if model is None else check_own_model(model, normalize)
+    return Report(facts, model_check, advise(facts), own)

@@ -21,6 +21,7 @@ from edgedigits_runtime.doctor import (
     ModelCheck,
     advise,
     builtin_digit,
+    check_own_model,
     diagnose,
     interpret_probe,
     probe_interpreter,
@@ -82,6 +83,39 @@ def test_doctor_command_json_and_table():
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
     assert "shipped model" in result.stdout and "verified" in result.stdout and "OK" in result.stdout
+
+
+def test_doctor_loads_a_model_of_your_own(bare_copy):
+    result = runner.invoke(app, ["doctor", "--model", str(bare_copy)])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("your model"))
+    assert ", unverified, NHWC, batch any, probabilities, input scaled unit, 30 of 30 reference digits right" in row, row
+    assert "and so does yours" in result.stdout and "warning: " in result.output  # the unverified file's warning
+
+
+def test_doctor_says_when_your_model_does_not_run(report, tmp_path):
+    png = tmp_path / "digit.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    own = check_own_model(png)
+    assert own["error"].startswith(f"{png} is not a model: it is a PNG image"), own
+    told = dataclasses.replace(report, own=own)
+    assert told.ok is False and told.to_dict()["own_model"] == own
+    rows = dict(told.rows())
+    assert rows["your model"].startswith("does not run here: ") and "your model does not run here" in rows["verdict"]
+
+
+def test_doctor_tells_the_scaling_of_your_model(mnist_dir, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from own_models import knn_onnx
+
+    from edgedigits_runtime.mnist import load_mnist
+
+    path = tmp_path / "mnist_cnn.onnx"
+    path.write_bytes(knn_onnx(load_mnist("train", mnist_dir), "mnist"))
+    assert "--normalize mnist" in check_own_model(path)["error"]
+    own = check_own_model(path, "mnist")
+    assert own["error"] is None and own["normalize"]["name"] == "mnist" and own["input_layout"] == "NCHW", own
 
 
 # --------------------------------------------------------------------------- the probe's verdicts
