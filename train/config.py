@@ -75,7 +75,8 @@ class TrainConfig:
       negative_variant: the generator variant of the training non-digits (:data:`edgedigits.train.negatives.VARIANTS`):
         ``standard`` (default) or ``near`` (near-digit non-digits too: circled and barred symbols, more plain Latin
         letters, clock faces and discs) or ``wide`` (``near`` plus kinds of its own: pictograms, patterns, pieces of
-        glyphs cut by the frame, brush strokes). The images that measure rejection (held-out kind, reports) are
+        glyphs cut by the frame, brush strokes) or ``marks`` (``near`` plus hand-drawn marks and operators: + x - = < >
+        arrows, ticks). The images that measure rejection (held-out kind, reports) are
         ``standard``.
       holdout_kind: the non-digit kind kept out of training, to measure rejection of a kind never
         seen (the honest estimate); None trains on every kind.

@@ -90,7 +90,7 @@ def test_glyphs_leave_out_anything_with_a_numeric_value():
 
 def test_the_near_variant_changes_only_glyphs_words_and_shapes(fake_digits):
     changed = sorted(name for name in list_kinds() if KINDS[name].has_near)
-    assert changed == ["glyphs", "shapes", "words"] and set(VARIANTS) == {"standard", "near", "wide"}
+    assert changed == ["glyphs", "shapes", "words"] and set(VARIANTS) == {"standard", "near", "wide", "marks"}
     for name in list_kinds():
         standard, _ = generate(8, seed=2, kinds=[name], digits=fake_digits)
         near, _ = generate(8, seed=2, kinds=[name], digits=fake_digits, variant="near")
@@ -101,7 +101,7 @@ def test_the_near_variant_changes_only_glyphs_words_and_shapes(fake_digits):
 
 
 def test_unknown_variant_is_refused_with_the_choices():
-    with pytest.raises(UsageError, match="unknown non-digit variant 'close'; choose from standard, near, wide"):
+    with pytest.raises(UsageError, match="unknown non-digit variant 'close'; choose from standard, near, wide, marks"):
         generate(4, seed=0, variant="close")
 
 
@@ -181,3 +181,32 @@ def test_the_wide_kinds_make_ink_that_is_neither_blank_nor_one_straight_bar():
             assert not bars.any()
         if name == "brush":
             assert bars.mean() <= 0.05
+
+
+def test_marks_are_drawn_by_the_marks_variant_only_and_never_the_held_out_ones(fake_digits):
+    """``marks`` (hand-drawn + x - = < > arrows, ticks ...): the ``marks`` variant's own kind, an equal share beside
+    the kinds drawn as ``near`` draws them; reproducible; MNIST-shaped with ink; its one bar (a minus) lies flat, never
+    a 1; the held-out marks (root, heart, smiley, infinity) are not among the trained ones."""
+    from edgedigits.train.negatives._draw import _elongation
+    from edgedigits.train.negatives.marks import HELD_OUT_MARKS, MARKS, TRAINED_MARKS, draw_marks
+
+    assert KINDS["marks"].only == "marks" and variant_kinds("marks") == list_kinds() + ["marks"]
+    assert set(TRAINED_MARKS) | set(HELD_OUT_MARKS) == set(MARKS) and not set(TRAINED_MARKS) & set(HELD_OUT_MARKS)
+    for variant in ("standard", "near", "wide"):
+        _, kinds = generate(60, seed=4, digits=fake_digits, variant=variant)
+        assert "marks" not in set(kinds.tolist())
+    _, kinds = generate(len(variant_kinds("marks")) * 2, seed=4, digits=fake_digits, variant="marks")
+    names, counts = np.unique(kinds, return_counts=True)
+    assert "marks" in names.tolist() and counts.min() == counts.max() == 2
+    for name in list_kinds():  # the other kinds: as near draws them
+        np.testing.assert_array_equal(generate(6, seed=2, kinds=[name], digits=fake_digits, variant="marks")[0],
+                                      generate(6, seed=2, kinds=[name], digits=fake_digits, variant="near")[0])
+    images, _ = generate(40, seed=3, kinds=["marks"], variant="marks")
+    np.testing.assert_array_equal(images, generate(40, seed=3, kinds=["marks"], variant="marks")[0])
+    assert images.shape == (40, 28, 28) and images.dtype == np.uint8
+    assert (images.max(axis=(1, 2)) > 100).all()
+    held = draw_marks(np.random.default_rng(0), 12, HELD_OUT_MARKS)
+    assert held.shape == (12, 28, 28) and (held.max(axis=(1, 2)) > 100).all()
+    minus = draw_marks(np.random.default_rng(1), 12, ("minus",))
+    assert all(_elongation(im) >= 3.0 and np.ptp(np.nonzero(im > 100)[1]) > 2 * np.ptp(np.nonzero(im > 100)[0])
+               for im in minus)

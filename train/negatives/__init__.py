@@ -57,9 +57,11 @@ from edgedigits.train.negatives import glyphs  # noqa: F401  (registers glyphs, 
 from edgedigits.train.negatives import drawn  # noqa: F401  (textures, scribbles, shapes, blobs, noise)
 from edgedigits.train.negatives import from_digits  # noqa: F401  (digit_parts, digit_pairs, digit_cutoff)
 from edgedigits.train.negatives import wide  # noqa: F401  (the wide variant's own kinds)
+from edgedigits.train.negatives import marks  # noqa: F401  (the marks variant's own kind)
 # isort: on
 from edgedigits.train.negatives.glyphs import font_source
 from edgedigits.train.negatives.registry import (
+    _DRAWN_AS_NEAR,
     _FIELD,
     DIGIT_KINDS,
     HOLDOUT_IMAGES,
@@ -96,8 +98,8 @@ def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | 
       exclude: kind names to leave out (e.g. the held-out kind).
       digits: uint8 (M, 28, 28) MNIST *training* digits, needed by the digit-based kinds
         (when None those kinds are skipped).
-      variant: :data:`VARIANTS` (``near``: near-digit non-digits in ``glyphs``, ``words`` and ``shapes``; ``wide``:
-        the same, plus its own kinds, each an equal share too).
+      variant: :data:`VARIANTS` (``near``: near-digit non-digits in ``glyphs``, ``words`` and ``shapes``; ``wide``
+        and ``marks``: the same, plus their own kinds, each an equal share too).
 
     Returns:
       ``(images uint8 (n, 28, 28), kind names (n,) as a numpy str array)``.
@@ -119,7 +121,7 @@ def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | 
         if count == 0:
             continue
         rng = np.random.default_rng([int(seed), _seed_index(name)])
-        near = {"near": True} if variant in ("near", "wide") and KINDS[name].has_near else {}
+        near = {"near": True} if variant in _DRAWN_AS_NEAR and KINDS[name].has_near else {}
         made = KINDS[name].make(rng, count, digits, **near)
         images.append(np.asarray(made, np.uint8).reshape(count, _FIELD, _FIELD))
         labels.extend([name] * count)
