@@ -335,8 +335,16 @@ def serve_command(
                                       "least between two readings."),
     watch_digits: Optional[int] = typer.Option(None, "--watch-digits", min=1, help="With --watch: the number's length."),
     watch_roi: Optional[str] = typer.Option(None, "--watch-roi", help="With --watch: read only this region, x,y,w,h."),
+    tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", help="Serve HTTPS with this certificate (PEM; any "
+                                            "intermediate certificates after it), with --tls-key."),
+    tls_key: Optional[Path] = typer.Option(None, "--tls-key", help="With --tls-cert: the certificate's private key "
+                                           "(PEM)."),
+    tls_key_password: Optional[str] = typer.Option(None, "--tls-key-password", envvar="EDGEDIGITS_TLS_KEY_PASSWORD",
+                                                   show_envvar=True, help="The password of an encrypted --tls-key "
+                                                   "(prefer the environment variable)."),
 ) -> None:
-    """Serve the model over HTTP: a JSON API under /v1/ and a page at / to draw or photograph a digit."""
+    """Serve the model over HTTP (HTTPS with --tls-cert and --tls-key): a JSON API under /v1/ and a page at / to draw
+    or photograph a digit."""
     from edgedigits_runtime.serve import require_serve
 
     require_serve()
@@ -353,7 +361,8 @@ def serve_command(
 
         raise UsageError("--watch-digits and --watch-roi go with --watch SOURCE")
     run(model=model, host=host, port=port, token=token or None, limits=limits, allow_unverified=allow_unverified,
-        access_log=access_log, watch=watch, normalize=normalize)
+        access_log=access_log, watch=watch, normalize=normalize, tls_cert=tls_cert, tls_key=tls_key,
+        tls_key_password=tls_key_password)
 
 
 @app.command("doctor")

@@ -3,14 +3,17 @@
 A client that trickles its headers (slowloris) or connects and says nothing, more connections than the
 server holds, bytes that are not HTTP, work longer than ``--timeout``, query parameters the endpoint
 does not take: each gets a JSON answer with the right status (or a clean close), and the server keeps
-serving everyone else.
+serving everyone else. The connection guards are checked over plain HTTP and over HTTPS (``serve``): they live
+in the HTTP protocol, which runs inside TLS there.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import socket
+import ssl
 
 import numpy as np
 import pytest
@@ -31,9 +34,19 @@ def png(mnist_test) -> bytes:
     return _png(mnist_test[0][0])  # a 7
 
 
+@pytest.fixture(params=["http", "https"])
+def serve(request, start_server):
+    """``start_server`` over plain HTTP, then over HTTPS (the test certificate)."""
+    tls = request.getfixturevalue("tls_pair") if request.param == "https" else None
+    return functools.partial(start_server, tls=tls)
+
+
 def _connect(server) -> socket.socket:
+    """A connection to the server (TLS, handshake done, when it serves HTTPS)."""
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.settimeout(30)
+    if server.ssl_context is not None:
+        sock = server.ssl_context.wrap_socket(sock, server_hostname="127.0.0.1")
     return sock
 
 
@@ -79,19 +92,19 @@ def _raw_json(answer: bytes, status: int) -> dict:
 def _get_health(server) -> int:
     import httpx
 
-    with httpx.Client(timeout=30) as c:
+    with httpx.Client(timeout=30, verify=server.ssl_context or True) as c:
         return c.get(f"{server.url}/v1/health").status_code
 
 
 # --------------------------------------------------------------------------- slow and silent clients
 
 
-def test_slowloris_and_silent_connections_are_cut_off(start_server):
+def test_slowloris_and_silent_connections_are_cut_off(serve):
     """Headers must arrive within --timeout (at least KEEP_ALIVE s): a trickle gets 408 JSON, a connection that
     sends nothing is closed; after an answer, the next request's headers have the same deadline."""
     from edgedigits_runtime.serve.server import KEEP_ALIVE
 
-    s = start_server("--timeout", "1")
+    s = serve("--timeout", "1")
     trickle, silent, again = _connect(s), _connect(s), _connect(s)
     again.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
     assert _one_answer(again).startswith(b"HTTP/1.1 200 ")
@@ -105,12 +118,12 @@ def test_slowloris_and_silent_connections_are_cut_off(start_server):
         sock.close()
 
 
-def test_a_client_that_never_reads_its_answers_is_dropped(start_server):
+def test_a_client_that_never_reads_its_answers_is_dropped(serve):
     """Pipelined requests and no reading: once the answers fill the buffers, the server waits KEEP_ALIVE s
     more and drops the connection (uvicorn alone held it, and its request, for ever)."""
     import time
 
-    s = start_server("--timeout", "1")
+    s = serve("--timeout", "1")
     sock = _stall(s)
     deadline = time.monotonic() + 60
     while not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):  # ECONNRESET once dropped
@@ -120,9 +133,9 @@ def test_a_client_that_never_reads_its_answers_is_dropped(start_server):
     assert _get_health(s) == 200
 
 
-def test_sigterm_with_a_client_that_never_reads(start_server):
+def test_sigterm_with_a_client_that_never_reads(serve):
     """SIGTERM does not wait for an answer that cannot arrive: exit 0 at once, no traceback in the log."""
-    s = start_server("--timeout", "30")
+    s = serve("--timeout", "30")
     sock = _stall(s)
     assert s.stop() == 0
     assert "Traceback" not in s.stderr and "stopped" in s.stdout, s.stderr
@@ -142,17 +155,17 @@ def _stall(server) -> socket.socket:
         try:
             sock.send(request)
             idle_since = time.monotonic()
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             time.sleep(0.1)
     return sock
 
 
-def test_connections_past_the_bound_get_503_json_the_rest_are_served(start_server):
+def test_connections_past_the_bound_get_503_json_the_rest_are_served(serve):
     """At most max_connections open: the next one gets 503 JSON + Retry-After; those before it are served."""
     from edgedigits_runtime.serve import Limits
     from edgedigits_runtime.serve.server import max_connections
 
-    s = start_server("--max-pending", "1", "--timeout", "60")
+    s = serve("--max-pending", "1", "--timeout", "60")
     bound = max_connections(Limits(max_pending=1))
     held = [_connect(s) for _ in range(bound)]
     try:
@@ -168,7 +181,7 @@ def test_connections_past_the_bound_get_503_json_the_rest_are_served(start_serve
             sock.close()
     import httpx
 
-    with httpx.Client(timeout=30) as c:
+    with httpx.Client(timeout=30, verify=s.ssl_context or True) as c:
         for _ in range(50):  # the server notices the closed connections; then it serves again
             r = c.get(f"{s.url}/v1/health")
             if r.status_code == 200:
@@ -199,14 +212,29 @@ def plain_server():
     assert s.stop() == 0, s.stderr
 
 
+@pytest.fixture(scope="module", params=["http", "https"])
+def any_server(request, plain_server, tmp_path_factory):
+    """``plain_server``, then the same over HTTPS."""
+    if request.param == "http":
+        yield plain_server
+        return
+    from conftest import Server, make_certificate
+
+    tls = make_certificate(tmp_path_factory.mktemp("tls-clients"))
+    s = Server(["--timeout", "5", "--tls-cert", str(tls.cert), "--tls-key", str(tls.key)],
+               ssl_context=tls.client_context())
+    yield s
+    assert s.stop() == 0, s.stderr
+
+
 @pytest.mark.parametrize("name", list(NOT_HTTP))
-def test_bytes_that_are_not_http_get_a_json_error(plain_server, name):
+def test_bytes_that_are_not_http_get_a_json_error(any_server, name):
     data, status = NOT_HTTP[name]
-    with _connect(plain_server) as sock:
+    with _connect(any_server) as sock:
         sock.sendall(data)
         answer = _answer(sock)
     _raw_json(answer, status)  # uvicorn alone: text/plain "Invalid HTTP request received."
-    assert plain_server.alive() and _get_health(plain_server) == 200
+    assert any_server.alive() and _get_health(any_server) == 200
 
 
 # --------------------------------------------------------------------------- the time limit on work
