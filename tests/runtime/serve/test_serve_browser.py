@@ -2,8 +2,9 @@
 
 It loads the page from a real server, draws a digit on the canvas with pointer events (a mouse, then a
 finger), presses Classify and reads the answer and the top-3 shown; uploads a photo through the file
-input; pastes a token. Skips with a message where Chromium, its driver or selenium is missing (CI
-installs them: see .ci/run).
+input; pastes a token; over HTTPS, checks that the page is a secure context (where a browser lets a page use
+the camera, ``getUserMedia``), which plain HTTP at a network name is not. Skips with a message where Chromium,
+its driver or selenium is missing (CI installs them: see .ci/run).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ SEVEN = [[(85, 70), (200, 70), (190, 95), (165, 150), (140, 215)]]
 ONE = [[(140, 50), (140, 230)]]
 
 
-def _chromium(phone: bool = False):
-    """Headless Chromium: a desktop window, or a phone (360x740 CSS pixels, touch, a phone's user agent)."""
+def _chromium(phone: bool = False, flags=()):
+    """Headless Chromium: a desktop window, or a phone (360x740 CSS pixels, touch, a phone's user agent); ``flags``:
+    more command-line flags."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -41,7 +43,7 @@ def _chromium(phone: bool = False):
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=800,1000", f"--user-data-dir={profile}"):
+                 "--disable-dev-shm-usage", "--window-size=800,1000", f"--user-data-dir={profile}", *flags):
         options.add_argument(flag)
     if phone:
         options.add_experimental_option("mobileEmulation", {
@@ -326,3 +328,48 @@ def test_the_page_behind_a_reverse_proxy_at_a_path(server, browser):
         assert _click_and_answer(browser) == "7"
     finally:
         proxy.close()
+
+
+def _spki_sha256(key) -> str:
+    """base64 SHA-256 of a key's public half, as Chromium's --ignore-certificate-errors-spki-list takes it."""
+    import base64
+    import hashlib
+    import subprocess
+
+    der = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "der"], capture_output=True,
+                         check=True, timeout=60).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def test_the_page_over_https_is_a_secure_context_and_works(start_server, tls_pair):
+    """A phone reaches the Pi by a network name (here edgedigits.test, mapped to 127.0.0.1). Over HTTPS the page
+    is a secure context: navigator.mediaDevices.getUserMedia exists (the camera), the token crosses the network
+    inside TLS, and drawing and classifying work. Over plain HTTP at that name it is not a secure context (a
+    browser treats only https and localhost as secure). Chromium trusts the test certificate by its public key
+    (as a phone told to trust it would), not by ignoring every certificate error."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    secure = start_server(tls=tls_pair, env={"EDGEDIGITS_TOKEN": TOKEN})
+    plain = start_server()
+    driver, profile = _chromium(phone=True, flags=(f"--ignore-certificate-errors-spki-list={_spki_sha256(tls_pair.key)}",
+                                                   "--host-resolver-rules=MAP edgedigits.test 127.0.0.1"))
+    try:
+        driver.get(f"https://edgedigits.test:{secure.port}/")
+        assert driver.execute_script("return window.isSecureContext") is True
+        assert driver.execute_script("return typeof (navigator.mediaDevices || {}).getUserMedia") == "function"
+        field = driver.find_element(By.ID, "token")
+        field.send_keys(TOKEN)
+        field.send_keys(Keys.TAB)  # change event: the page keeps it and re-asks the model's details
+        WebDriverWait(driver, 10).until(lambda d: "verified" in d.find_element(By.ID, "model").text)
+        _draw(driver, SEVEN, "touch")
+        assert _click_and_answer(driver, tap=True) == "7"
+
+        driver.get(f"http://edgedigits.test:{plain.port}/")
+        assert "edgedigits" in driver.title
+        assert driver.execute_script("return window.isSecureContext") is False
+        assert driver.execute_script("return typeof navigator.mediaDevices") == "undefined"
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
