@@ -1,5 +1,6 @@
-"""The serving docs stay true: the READMEs' curl examples run against a real server, the systemd unit's
-command line is one the CLI accepts (and systemd-analyze, where present, finds the unit valid)."""
+"""The serving docs stay true: the READMEs' curl examples run against a real server (the https ones against one
+serving HTTPS, with the README's own openssl line's certificate), the systemd unit's command line is one the CLI
+accepts (and systemd-analyze, where present, finds the unit valid)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from conftest import TOKEN
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = ROOT / "runtime" / "deploy" / "edgedigits-rt.service"
 PI_URL = "http://raspberrypi.local:8000"
+PI_HTTPS = "https://raspberrypi.local:8000"
 
 
 def _curl_lines(readme: Path) -> list[str]:
@@ -25,9 +27,35 @@ def _curl_lines(readme: Path) -> list[str]:
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip().startswith("curl ")]
 
 
+def _openssl_line() -> str:
+    """The runtime README's command that makes a self-signed certificate."""
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "runtime" / "README.md").read_text(encoding="utf-8"), flags=re.S)
+    (line,) = [x.strip() for b in blocks for x in b.splitlines() if x.strip().startswith("openssl req ")]
+    return line
+
+
+@pytest.fixture(scope="module")
+def https_token_server(tmp_path_factory):
+    """A server with the token over HTTPS, its certificate made by the README's openssl line (for 127.0.0.1)."""
+    from conftest import Server
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command here: apt-get install openssl")
+    root = tmp_path_factory.mktemp("readme-tls")
+    line = _openssl_line().replace("raspberrypi.local", "localhost").replace("192.168.1.20", "127.0.0.1")
+    out = subprocess.run(["bash", "-c", line], cwd=root, capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, (line, out.stderr)
+    assert (root / "key.pem").stat().st_mode & 0o077 == 0  # chmod 600: the key is its owner's alone
+    s = Server(["--tls-cert", str(root / "cert.pem"), "--tls-key", str(root / "key.pem")],
+               env={"EDGEDIGITS_TOKEN": TOKEN})
+    s.cert = root / "cert.pem"
+    yield s
+    assert s.stop() == 0 and "warning" not in s.stderr, s.stderr
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 @pytest.mark.parametrize("readme", ["runtime/README.md", "README.md"])
-def test_readme_curl_examples_run(readme, token_server, tmp_path, mnist_test):
+def test_readme_curl_examples_run(readme, token_server, request, tmp_path, mnist_test):
     from photos import make_number_photo, make_photo
     from PIL import Image
 
@@ -42,8 +70,13 @@ def test_readme_curl_examples_run(readme, token_server, tmp_path, mnist_test):
     lines = _curl_lines(ROOT / readme)
     assert lines, f"{readme} lost its curl examples"
     for line in lines:
-        assert PI_URL in line, line
-        command = line.replace(PI_URL, token_server.url).replace("s3cret", TOKEN)
+        if PI_HTTPS in line:
+            server = request.getfixturevalue("https_token_server")
+            shutil.copy(server.cert, tmp_path / "cert.pem")
+            command = line.replace(PI_HTTPS, server.url).replace("s3cret", TOKEN)
+        else:
+            assert PI_URL in line, line
+            command = line.replace(PI_URL, token_server.url).replace("s3cret", TOKEN)
         out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                              env={"PATH": "/usr/bin:/bin", "EDGEDIGITS_TOKEN": TOKEN}, check=False)
         assert out.returncode == 0, (line, out.stderr)
