@@ -13,10 +13,12 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 
-__all__ = ["quiet_native_stderr", "VERBOSE_ENV"]
+__all__ = ["held_stderr", "quiet_native_stderr", "VERBOSE_ENV"]
 
 VERBOSE_ENV = "EDGEDIGITS_VERBOSE"
+_FD2 = threading.RLock()  # file descriptor 2 is the process's: one block at a time, and lines wait for it
 
 
 @contextlib.contextmanager
@@ -34,27 +36,47 @@ def quiet_native_stderr(replay_on_error: bool = True):
         own one-line errors pass False.
 
     The redirection is process-wide: another thread's stderr output during the block is
-    captured too. Python-level ``sys.stderr`` writes inside the block are captured as well.
+    captured too (write lines another thread may print inside :func:`held_stderr`: they wait
+    for the block's end). Python-level ``sys.stderr`` writes inside the block are captured as
+    well. Blocks in two threads take turns: overlapping, the second one saved the first one's
+    temporary file as "stderr" and put it back at its end, so that everything the process wrote
+    to stderr afterwards was lost (a server's log, for the rest of its life).
     """
     if os.environ.get(VERBOSE_ENV) == "1":
         yield
         return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to capture
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
+    with _FD2:
         try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to capture
             yield
-        except BaseException:
-            os.dup2(saved, 2)
-            if replay_on_error:
-                sink.seek(0)
-                sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            return
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            except BaseException:
+                os.dup2(saved, 2)
+                if replay_on_error:
+                    sink.seek(0)
+                    sys.stderr.write(sink.read().decode(errors="replace"))
+                raise
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+
+
+@contextlib.contextmanager
+def held_stderr():
+    """Hold stderr for a line written from any thread: it waits while another thread's :func:`quiet_native_stderr`
+    block has file descriptor 2 (the line would go to that block's temporary file, lost), and keeps one from starting
+    meanwhile.
+
+    Example:
+
+    >>> with held_stderr():
+    ...     print("warning: the camera stopped sending frames", file=sys.stderr, flush=True)   # doctest: +SKIP
+    """
+    with _FD2:
+        yield
