@@ -45,10 +45,13 @@ _default_showwarning = warnings.showwarning
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    if category.__module__.startswith("edgedigits_runtime"):
-        typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True)
-    else:
-        _default_showwarning(message, category, filename, lineno, file, line)
+    from edgedigits_runtime.native import held_stderr
+
+    with held_stderr():  # not into another thread's capture of native output (the line would be lost)
+        if category.__module__.startswith("edgedigits_runtime"):
+            typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True)
+        else:
+            _default_showwarning(message, category, filename, lineno, file, line)
 
 
 _NORMALIZE = f"How the model wants its input scaled: {SCALING_HELP}. Default: what its manifest records, else unit."
@@ -195,32 +198,40 @@ def watch_command(
     or its frames stop for longer than --reconnect.
     """
     import signal
+    import time
 
     from edgedigits_runtime.errors import SourceError
     from edgedigits_runtime.read import NumberReader, load_reader
-    from edgedigits_runtime.watch import watch
+    from edgedigits_runtime.watch import WatchSummary, WatchWarning, watch
 
+    warnings.simplefilter("always", WatchWarning)  # each time the frames stop, not only the first (within _friendly)
     chosen = _parse_roi(roi)
     reader = load_reader(threads, backend) if model is None else NumberReader(model, num_threads=threads, backend=backend)
-    events = watch(source, reader, digits=digits, roi=chosen, threshold=threshold, every=every, stable=stable,
-                   all_readings=all_readings, frames=frames, seconds=seconds, reconnect=reconnect)
     previous = {}
     if _main_thread():  # a service stopped (systemctl stop) ends as Ctrl-C does; Ctrl-C even when SIGINT was ignored (&)
         handlers = {signal.SIGTERM: _interrupt, signal.SIGINT: signal.default_int_handler}
         previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
-    failed = None
-    try:
+    failed, events, start = None, None, time.monotonic()
+    try:  # the source is opened under the handlers too: a stop while a stream is being opened ends with the summary
+        events = _opened(lambda: watch(source, reader, digits=digits, roi=chosen, threshold=threshold, every=every,
+                                       stable=stable, all_readings=all_readings, frames=frames, seconds=seconds,
+                                       reconnect=reconnect))
         with events:
             for event in events:
                 typer.echo(json.dumps(event.to_dict()) if json_out else _watch_line(event, all_readings))
     except KeyboardInterrupt:
         pass
     except SourceError as exc:
+        if events is None:
+            raise
         failed = exc
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    summary = events.summary
+    if events is None:  # stopped while the source was being opened
+        summary = WatchSummary("interrupted", 0, 0, 0, time.monotonic() - start, None, 0)
+    else:
+        summary = events.summary
     if json_out:
         typer.echo(json.dumps(summary.to_dict()))
     else:
@@ -229,6 +240,42 @@ def watch_command(
                    f"last stable reading {last} ({summary.seconds:.1f} s)")
     if failed is not None:
         raise failed
+
+
+def _opened(open_watch):
+    """``open_watch()`` (it opens a source) in a thread of its own, waited for here: Ctrl-C and SIGTERM end the wait at
+    once, where Python's own handlers wait for the open in progress (a C call: up to a stream's 10 s). A watch opened
+    after the wait was given up is closed by that thread."""
+    import threading
+
+    box, lock = {}, threading.Lock()
+
+    def run():
+        try:
+            opened = open_watch()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            box["error"] = exc
+            return
+        with lock:
+            box["watch"] = opened
+            abandoned = box.get("abandoned", False)
+        if abandoned:
+            opened.close()
+
+    thread = threading.Thread(target=run, name="edgedigits-watch-open", daemon=True)
+    thread.start()
+    try:
+        thread.join()
+    except BaseException:
+        with lock:
+            box["abandoned"] = True
+            opened = box.pop("watch", None)
+        if opened is not None:
+            opened.close()
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["watch"]
 
 
 def _main_thread() -> bool:

@@ -39,8 +39,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import logging
 import os
 import re
+import sys
 import threading
 import time
 import warnings
@@ -55,9 +57,12 @@ EVERY = 0.25  # default seconds between the starts of two readings: at most 4 a 
 STABLE = 3  # default: a reading is reported once seen in this many consecutive frames read
 RECONNECT = 10.0  # default seconds a camera or stream that stopped sending frames is tried again
 _RETRY = 1.0  # seconds between two attempts to reopen it
+_CLOSE_WAIT = 1.0  # seconds close() waits for a grab in progress before leaving the release to the grabbing thread
 _OPEN_TIMEOUT_MS = 10_000  # a stream that has not answered in 10 s cannot be opened; ...
 _READ_TIMEOUT_MS = 10_000  # ... one that sends no frame for 10 s has stopped (FFmpeg's own default is 30 s)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_MEDIA_TEXT = ("#EXTM3U", "v=0", "ffconcat version")  # text files FFmpeg reads as media (HLS, SDP, concat list)
+_TEXT_CODECS = frozenset({"ansi", "bint", "xbin", "idf"})  # FFmpeg's codecs that draw text or bytes as video frames
 _SECRET_QUERY = re.compile(r"(^|[&;])([^=&;#]*(?:pass|pwd|token|key|auth|secret|sig)[^=&;#]*)=[^&;#]*", re.IGNORECASE)
 
 
@@ -242,6 +247,10 @@ class _Source:
             if not path.is_file():
                 raise SourceError(f"{self.label}: no such video file (give a video file, a camera index such as 0, "
                                   "/dev/video0, or a stream URL such as rtsp://host/path)")
+            text = _text_file(path)
+            if text is not None:
+                raise SourceError(f"{self.label} is a text file, not a video ({text}); give a video file, a camera "
+                                  "(0, /dev/video0) or a stream URL (rtsp://..., http://...)")
         if self.kind == "camera" and isinstance(self.target, str) and not os.path.exists(self.target):
             raise SourceError(f"{self.label}: no such camera device (is the camera plugged in? `ls /dev/video*` "
                               "lists the cameras there are)")
@@ -260,6 +269,13 @@ class _Source:
         if not capture.isOpened():
             capture.release()
             raise SourceError(self._cannot_open())
+        if self.kind in ("file", "stream"):
+            codec = _fourcc(capture.get(cv2.CAP_PROP_FOURCC))
+            if codec in _TEXT_CODECS:  # FFmpeg's tty, bintext, xbin and idf demuxers draw any text or bytes as video
+                capture.release()
+                raise SourceError(f"{self.label} is not a video: FFmpeg reads it as text drawn in frames ({codec!r}: a "
+                                  "text, .nfo, .asc or .bin file?); give a video file, a camera (0, /dev/video0) or "
+                                  "a stream URL (rtsp://..., http://...)")
         return capture
 
     def _cannot_open(self) -> str:
@@ -277,6 +293,43 @@ class _Source:
         return (f"cannot open {self.label} as a video: not a video, a file cut short (an .mp4 whose recording was cut "
                 "off has no index), or a codec this OpenCV's FFmpeg does not read (MJPEG or MPEG-4 in .avi, .mp4 or "
                 ".mkv: tested on OpenCV 4.6 and 5.0)")
+
+
+def _text_file(path: Path) -> str | None:
+    """What to say of a file that holds text, or None when it may be a video: its first 4 KB are
+    UTF-8 text with no control characters but line breaks and tabs (FFmpeg's tty demuxer opens a .txt, .nfo or .asc
+    file as a video of its text drawn in frames, and digits in it are read). Text FFmpeg reads as media is not
+    refused: an HLS playlist (#EXTM3U), an SDP session description (v=0), an ffconcat list."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return None  # FFmpeg's open says what is wrong
+    head = head.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3 or exc.reason != "unexpected end of data":
+            return None  # not UTF-8: a video's bytes (a character cut at the 4 KB's end is still text)
+        text = head[:exc.start].decode("utf-8")
+    if not text.strip() or any(not char.isprintable() and char not in "\t\n\r\f\v" for char in text):
+        return None
+    if text.lstrip().startswith(_MEDIA_TEXT):
+        return None
+    first = text.split()[0]
+    if _URL.match(first):
+        return f"it holds a URL: give the URL itself, {_redact(first)}"
+    return "FFmpeg would draw its text in frames and digits in it would be read"
+
+
+def _fourcc(value) -> str:
+    """The codec OpenCV names for a capture (CAP_PROP_FOURCC: the codec's tag, or FFmpeg's codec name's first four
+    letters when it has none), as text."""
+    try:
+        code = int(value) & 0xFFFFFFFF
+    except (TypeError, ValueError, OverflowError):
+        return ""
+    return bytes((code >> shift) & 0xFF for shift in (0, 8, 16, 24)).decode("latin-1").rstrip("\0 ").lower()
 
 
 def _has_ffmpeg(cv2) -> bool:
@@ -351,8 +404,10 @@ def _redact(url: str) -> str:
 class _Grabber:
     """A thread that grabs a live capture's frames as they come (``grab``: no decoding) and decodes (``retrieve``)
     only the frame a reading asks for: the first one grabbed after :meth:`take` is called, the newest there is.
-    Frames grabbed while no reading waits are dropped, never queued. Every call into the capture is made by this
-    one thread (OpenCV's captures are not thread-safe)."""
+    Frames grabbed while no reading waits are dropped, never queued; until the capture's first reading, though, the
+    newest frame is decoded and kept (a camera or a snapshot URL that sends one frame and then waits is read, even
+    when the frame came before the reading asked). Every call into the capture is made by this one thread (OpenCV's
+    captures are not thread-safe), its release too when :meth:`release` did not wait for its grab in progress."""
 
     def __init__(self, capture, first_index: int, start: float):
         self.capture = capture
@@ -360,13 +415,26 @@ class _Grabber:
         self.start = start
         self.failed = False
         self._stop = False
-        self._want = False
+        self._want = False  # a reading waits for the next frame
+        self._keep = True  # no reading of this capture yet: its newest frame is kept for the first
         self._frame = None  # (index, seconds since start, wall-clock time, frame) delivered to take()
+        self._done = False  # the thread made its last call into the capture
+        self._release = False  # ... and then releases it
         self._cond = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="edgedigits-watch-grab", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
+        try:
+            self._grab_frames()
+        finally:
+            with self._cond:
+                self._done = True
+                release = self._release
+            if release:
+                self.capture.release()
+
+    def _grab_frames(self) -> None:
         while not self._stop:
             try:
                 ok = bool(self.capture.grab())
@@ -376,7 +444,7 @@ class _Grabber:
             with self._cond:
                 if ok:
                     self.count += 1
-                if ok and self._want:
+                if ok and (self._want or self._keep):
                     try:
                         ok, frame = self.capture.retrieve()
                     except Exception:  # noqa: BLE001
@@ -395,17 +463,31 @@ class _Grabber:
         """(index, seconds since the start, UTC time, frame) of the next frame grabbed; None when the source stopped,
         ``closed`` is set or ``time.monotonic()`` reached ``until``."""
         with self._cond:
-            self._frame, self._want = None, True
+            self._want = True  # (a frame there already is the newest, kept before the capture's first reading)
             while self._frame is None and not self.failed and not closed.is_set():
                 left = until - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(min(0.2, left))
             taken, self._frame, self._want = self._frame, None, False
+            if taken is not None:
+                self._keep = False
             return taken
 
     def stop(self) -> None:
         self._stop = True  # the thread ends after its grab in progress (a camera's next frame, a stream's timeout)
+
+    def release(self, wait: float) -> bool:
+        """Stop, and release the capture: here once the thread ended within ``wait`` seconds (True), else by the
+        thread itself once its grab in progress returns (False: a stream that stalled, up to its read timeout)."""
+        self.stop()
+        self.thread.join(wait)
+        with self._cond:
+            if not self._done:
+                self._release = True
+                return False
+        self.capture.release()
+        return True
 
 
 def _utc(monotonic: float) -> str:
@@ -446,6 +528,7 @@ class Watch:
         self._current: str | None = None
         self._recent: collections.deque = collections.deque(maxlen=stable)
         self._started = False
+        self._log = None  # watch_in_background's: where its warnings go (None: Python warnings)
 
     def __enter__(self) -> Watch:
         return self
@@ -465,6 +548,11 @@ class Watch:
         return self._live
 
     @property
+    def reopening(self) -> bool:
+        """True while a camera's or stream's frames have stopped and it is being opened again (until a frame comes)."""
+        return self._give_up is not None and not self._reason
+
+    @property
     def summary(self) -> WatchSummary:
         """How the watch went so far (its ``reason`` is set once it ended)."""
         grabber = self._grabber
@@ -482,23 +570,23 @@ class Watch:
     def close(self, reason: str = "closed") -> None:
         """Stop watching and release the source (the reason is kept when it had already ended).
 
-        A live source's grab in progress is waited for first (a camera's next frame; a stream's next frame, or its
-        read timeout of 10 s at most): OpenCV's captures must not be released while another thread uses them.
+        A live source's grab in progress (a camera's or a stream's next frame) is waited for up to a second: OpenCV's
+        captures must not be released while another thread uses them. A grab that takes longer (a stream that
+        stalled: up to its read timeout of 10 s) is left to end on its own, and its thread releases the source then.
         """
         if not self._reason:
             self._reason = reason
         if self._stopped is None:
             self._stopped = time.monotonic()
         self._closed.set()
-        grabber = self._grabber  # forgotten only once joined: a close interrupted (Ctrl-C twice) joins again
-        if grabber is not None:
-            grabber.stop()
-            grabber.thread.join(_READ_TIMEOUT_MS / 1000.0 + 5.0)
+        grabber = self._grabber
+        if grabber is not None:  # it releases the capture, here or once its grab in progress returns
+            self._capture = None
+            grabber.release(_CLOSE_WAIT)
             self._seen = max(self._seen, grabber.count)
             self._grabber = None
-        capture = self._capture
-        if capture is not None and (grabber is None or not grabber.thread.is_alive()):
-            self._capture = None
+        capture, self._capture = self._capture, None
+        if capture is not None:
             capture.release()
 
     # ------------------------------------------------------------------ frames
@@ -532,9 +620,9 @@ class Watch:
         if not self._closed.is_set():
             announced = self._capture.get(cv2.CAP_PROP_FRAME_COUNT)
             if 0 < announced < float("inf") and self._seen < int(announced) - 1:  # -1: a count estimated from duration
-                warnings.warn(f"{self._source.label} ended after {self._seen} frames; its header announces "
-                              f"{int(announced)}: the file is cut short or damaged (copied while it was recorded, or "
-                              "the recording was cut off)", WatchWarning, stacklevel=2)
+                self._warn(f"{self._source.label} ended after {self._seen} frames; its header announces "
+                           f"{int(announced)}: the file is cut short or damaged (copied while it was recorded, or "
+                           "the recording was cut off)", WatchWarning)
         self._end("end of video")
 
     def _live_frames(self):
@@ -568,8 +656,8 @@ class Watch:
             if self._give_up is not None:  # back: opened again, and a frame came
                 self._give_up = None
                 self._reconnects += 1
-                warnings.warn(f"{self._source.label} stopped sending frames and was opened again (frames from "
-                              f"{taken[0]} on are new ones)", SourceWarning, stacklevel=2)
+                self._warn(f"{self._source.label} stopped sending frames and was opened again (frames from "
+                           f"{taken[0]} on are new ones)", SourceWarning)
             last_start = time.monotonic()
             yield taken
 
@@ -595,7 +683,7 @@ class Watch:
         if self._give_up is None:  # they just stopped
             self._give_up = time.monotonic() + self._reconnect
             how_long = "for as long as the watch runs" if self._reconnect == float("inf") else f"for {self._reconnect:g} s"
-            warnings.warn(f"{stopped}; opening it again once a second {how_long}", SourceWarning, stacklevel=2)
+            self._warn(f"{stopped}; opening it again once a second {how_long}", SourceWarning)
         elif self._closed.wait(_RETRY):  # it opened again, yet no frame came: a second between attempts
             return
         while not self._closed.is_set() and time.monotonic() < self._until:  # past --seconds: the watch's end
@@ -626,9 +714,9 @@ class Watch:
                     self._end("frames")
                     break
             if self._read and self._current is None and self._reason in ("end of video", "frames", "seconds"):
-                warnings.warn(f"no reading became stable: none came in {self._stable} consecutive frames read "
-                              f"({self._read} read; a video this short or read this seldom: lower --every or "
-                              "--stable; a photo: edgedigits-rt read PHOTO)", WatchWarning, stacklevel=2)
+                self._warn(f"no reading became stable: none came in {self._stable} consecutive frames read "
+                           f"({self._read} read; a video this short or read this seldom: lower --every or "
+                           "--stable; a photo: edgedigits-rt read PHOTO)", WatchWarning)
         except KeyboardInterrupt:
             self.close("interrupted")
             raise
@@ -675,6 +763,17 @@ class Watch:
         if not self._reason:
             self._reason = reason
 
+    def _warn(self, message: str, category: type) -> None:
+        """A :class:`WatchWarning` for the watch's user: a Python warning, or a line given to the ``log`` of
+        :func:`watch_in_background` (a thread's warnings reach no one reliably: ``warnings`` is process-wide)."""
+        if self._log is not None:
+            self._log(message)
+            return
+        frame, level = sys._getframe(), 1  # the warning is the caller's: its loop over the events
+        while frame is not None and frame.f_globals.get("__name__") == __name__:
+            frame, level = frame.f_back, level + 1
+        warnings.warn(message, category, stacklevel=level)
+
 
 def _cv2():
     from edgedigits_runtime.decode import require_image_libs
@@ -708,9 +807,11 @@ class BackgroundWatch:
       label: the source as messages name it (a stream's password hidden).
     """
 
-    def __init__(self, started: Watch, label: str):
+    def __init__(self, started: Watch, label: str, log=None):
         self.label = label
         self._watch = started
+        self._log = log if log is not None else logging.getLogger(__name__).warning
+        started._log = self._log
         self._latest: WatchEvent | None = None
         self._stable: WatchEvent | None = None
         self._error: str | None = None
@@ -731,7 +832,7 @@ class BackgroundWatch:
         except Exception as exc:  # noqa: BLE001 - kept for the poller to see, not lost in a thread
             self._error = first_line(exc, with_type=True)
         if self._error is not None:  # and in the log: a service's journal says why its watch stopped
-            warnings.warn(f"the watch of {self.label} stopped: {self._error}", WatchWarning, stacklevel=1)
+            self._log(f"the watch of {self.label} stopped: {self._error}")
 
     @property
     def running(self) -> bool:
@@ -753,11 +854,17 @@ class BackgroundWatch:
         """Why the watch ended early (a source that stopped sending frames), else None."""
         return self._error
 
+    @property
+    def reopening(self) -> bool:
+        """True while the source's frames have stopped and it is being opened again (:attr:`Watch.reopening`)."""
+        return self.running and self._watch.reopening
+
     def to_dict(self) -> dict:
-        """JSON-ready: ``{"source", "running", "stable", "latest", "summary", "error"}`` (``stable`` and ``latest``
-        as :meth:`WatchEvent.to_dict`, or None; ``summary`` as :meth:`WatchSummary.to_dict`)."""
+        """JSON-ready: ``{"source", "running", "reopening", "stable", "latest", "summary", "error"}`` (``stable`` and
+        ``latest`` as :meth:`WatchEvent.to_dict`, or None; ``summary`` as :meth:`WatchSummary.to_dict`)."""
         stable, latest = self._stable, self._latest
-        return {"source": self.label, "running": self.running, "stable": None if stable is None else stable.to_dict(),
+        return {"source": self.label, "running": self.running, "reopening": self.reopening,
+                "stable": None if stable is None else stable.to_dict(),
                 "latest": None if latest is None else latest.to_dict(), "summary": self._watch.summary.to_dict(),
                 "error": self._error}
 
@@ -767,7 +874,7 @@ class BackgroundWatch:
         self._thread.join(timeout)
 
 
-def watch_in_background(source, reader=None, **options) -> BackgroundWatch:
+def watch_in_background(source, reader=None, *, log=None, **options) -> BackgroundWatch:
     """:func:`watch` in a thread of its own, every reading kept: poll :attr:`BackgroundWatch.stable` (the current stable
     reading) and :attr:`BackgroundWatch.latest` (the last frame read) whenever you like.
 
@@ -780,6 +887,10 @@ def watch_in_background(source, reader=None, **options) -> BackgroundWatch:
 
     Args:
       source, reader: as :func:`watch`.
+      log: called from the watch's thread with each of its warnings, one line of text (frames that stopped, a
+        source opened again, the watch's end with an error). None: the ``edgedigits_runtime.watch`` logger's
+        ``warning`` (Python's ``logging``: shown on stderr until the application sets up logging). Not Python
+        warnings: their filters are process-wide, and another thread inside ``warnings.catch_warnings`` hides them.
       **options: :func:`watch`'s keyword options (``all_readings`` is always on here).
 
     Returns:
@@ -790,4 +901,4 @@ def watch_in_background(source, reader=None, **options) -> BackgroundWatch:
     """
     options["all_readings"] = True
     started = watch(source, reader, **options)
-    return BackgroundWatch(started, started._source.label)
+    return BackgroundWatch(started, started._source.label, log)

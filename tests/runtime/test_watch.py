@@ -283,10 +283,12 @@ def test_passwords_with_at_signs_or_in_the_query_kept_out_of_messages():
 
 class FakeCamera:
     """A capture whose frames come as fast as it is grabbed (each carries its index in its first two pixels); once
-    ``stop_after`` frames were decoded it stops (unplugged). Records which frames were decoded (``retrieve``)."""
+    ``stop_after`` frames were read (``readings``, counted by the test's reader) it stops (unplugged). Records which
+    frames were decoded (``retrieve``)."""
 
     def __init__(self, stop_after: int | None = None):
         self.grabbed = 0
+        self.readings = 0
         self.decoded: list[int] = []
         self.released = False
         self.stop_after = stop_after
@@ -298,7 +300,7 @@ class FakeCamera:
     def grab(self):
         time.sleep(0.001)  # not to spin; nothing below depends on how fast frames come
         with self.cond:
-            if self.stop_after is not None and len(self.decoded) >= self.stop_after:
+            if self.stop_after is not None and self.readings >= self.stop_after:
                 return False
             self.grabbed += 1
             self.cond.notify_all()
@@ -321,7 +323,8 @@ class FakeCamera:
 
 def test_live_frames_that_arrive_while_reading_are_dropped_not_queued(monkeypatch):
     """A slow reader: each reading returns only once 6 more frames were grabbed. The next frame read is then the
-    newest (grabbed after the reader was ready), never the next one in line; only frames read are decoded."""
+    newest (grabbed after the reader was ready), never the next one in line; only frames read are decoded (and,
+    before the first reading, the newest frame, kept for it)."""
     import edgedigits_runtime.read as read_module
     from edgedigits_runtime.read import NumberReading
     from edgedigits_runtime.watch import watch
@@ -344,7 +347,9 @@ def test_live_frames_that_arrive_while_reading_are_dropped_not_queued(monkeypatc
     assert got == read and len(read) == 5
     for k in range(4):
         assert read[k + 1] >= grabbed_when_done[k] - 1 >= read[k] + 6  # the newest frame, 6 or more skipped
-    assert camera.decoded == read  # frames grabbed meanwhile were never retrieved
+    first = camera.decoded.index(read[0])
+    assert camera.decoded[first:] == read  # frames grabbed meanwhile were never retrieved
+    assert all(index < read[0] for index in camera.decoded[:first])  # kept for the first reading, then newer came
     summary = events.summary
     assert summary.reason == "frames" and summary.read == 5 and summary.frames == camera.grabbed > read[-1]
     assert summary.skipped == summary.frames - 5 >= 4 * 6
@@ -392,8 +397,13 @@ def test_a_given_capture_that_stops_is_a_source_error(monkeypatch):
     from edgedigits_runtime.read import NumberReading
     from edgedigits_runtime.watch import watch
 
-    monkeypatch.setattr(read_module, "read_number", lambda grey, reader=None, **o: NumberReading("7", 1.0))
     camera = FakeCamera(stop_after=3)  # stops once 3 frames were read: whatever the machine's speed
+
+    def read_seven(grey, reader=None, **options):
+        camera.readings += 1
+        return NumberReading("7", 1.0)
+
+    monkeypatch.setattr(read_module, "read_number", read_seven)
     events = watch(camera, every=0, stable=2)
     seen = []
     with pytest.raises(SourceError, match="stopped sending frames"):
@@ -410,27 +420,39 @@ def test_a_given_capture_that_stops_is_a_source_error(monkeypatch):
 class MJPEGServer:
     """An HTTP MJPEG stream (multipart/x-mixed-replace, as IP cameras and mjpg-streamer serve) of some BGR frames,
     looped; each connection is cut after ``cut_after`` frames when given (the camera's network drops). ``parts``:
-    the bytes sent as the frames instead (JPEG or not); ``interval``: seconds between two frames."""
+    the bytes sent as the frames instead (JPEG or not); ``interval``: seconds between two frames; ``hold``: an event
+    each connection waits for after its first frame (a stream that stalls until the test says); ``down``: while this
+    event is set, connections end and new ones are answered 503 (the camera is off). ``gone`` counts the connections whose client went
+    away (closed them)."""
 
-    def __init__(self, frames, cut_after: int | None = None, parts: list[bytes] | None = None, interval: float = 0.02):
+    def __init__(self, frames, cut_after: int | None = None, parts: list[bytes] | None = None, interval: float = 0.02,
+                 hold: threading.Event | None = None, down: threading.Event | None = None):
         jpegs = parts or [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
         self.connections = 0
+        self.gone = 0
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 owner.connections += 1
+                if down is not None and down.is_set():
+                    self.send_error(503)
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
                 try:
                     for i in range(cut_after or 10**9):
+                        if down is not None and down.is_set():
+                            break  # switched off: the connection ends
                         jpeg = jpegs[i % len(jpegs)]
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
                                          % len(jpeg) + jpeg + b"\r\n")
+                        if i == 0 and hold is not None:
+                            hold.wait(120)
                         time.sleep(interval)
                 except OSError:  # the client went away
-                    pass
+                    owner.gone += 1
 
             def log_message(self, *args):
                 pass
@@ -493,8 +515,7 @@ def test_cli_watch_seconds_ends_on_time_whatever_the_stream_or_every(scenes):
             assert done.returncode == 0, done.stderr
             end = json.loads(done.stdout.splitlines()[-1])
             assert (end["reason"], end["reconnects"]) == ("seconds", 0) and end["read"] <= 1, (every, end)
-            assert server.connections == runs, every  # not opened again (its one frame may come before the first
-            # reading asks for one: dropped, as live frames are)
+            assert server.connections == runs, every  # not opened again
     finally:
         server.close()
 
@@ -504,13 +525,19 @@ def test_cli_watch_stream_reconnects_then_gives_up(scenes):
     with --reconnect 0 the watch ends with the summary and a one-line error, exit 1."""
     server = MJPEGServer([scenes["317"]], cut_after=5)
     try:
-        done = _run("watch", server.url, "--every", "0", "--all", "--frames", "8", "--json", "--reconnect", "30")
+        done = _run("watch", server.url, "--every", "0", "--all", "--frames", "12", "--json", "--reconnect", "30")
         assert done.returncode == 0, done.stderr
         *rows, end = [json.loads(line) for line in done.stdout.splitlines()]
-        assert [r["number"] for r in rows] == ["317"] * 8 and end["reconnects"] >= 1 and server.connections >= 2
+        assert [r["number"] for r in rows] == ["317"] * 12 and end["reconnects"] >= 2 and server.connections >= 3
         frames = [r["frame"] for r in rows]
         assert frames == sorted(set(frames))
-        assert "warning: " in done.stderr and "opened again" in done.stderr
+        lines = done.stderr.splitlines()
+        assert all(line.startswith("warning: ") for line in lines), done.stderr
+        # each stop has its line and each return its own (Python showed a warning's same text only once: the
+        # second stop said nothing)
+        stops = [line for line in lines if "stopped sending frames (unplugged" in line and "opening it again" in line]
+        backs = [line for line in lines if "opened again (frames from" in line]
+        assert len(stops) == len(backs) == end["reconnects"], done.stderr
 
         done = _run("watch", server.url, "--every", "0", "--json", "--reconnect", "0")
         assert done.returncode == 1
@@ -520,6 +547,107 @@ def test_cli_watch_stream_reconnects_then_gives_up(scenes):
         assert len(error) == 1 and error[0].startswith("error: ") and "stopped sending frames" in error[0]
     finally:
         server.close()
+
+
+def test_cli_watch_reads_a_stream_that_sends_one_frame_per_connection(scenes):
+    """A snapshot URL, or a camera that sends a frame and then waits: its one frame came while --every was still
+    waited for (after the stream was opened again) and was dropped, so no frame of a connection after the first was
+    ever read ("stopped sending frames and did not come back", exit 1). The newest frame is now kept until a
+    connection's first reading: each connection's frame is read."""
+    server = MJPEGServer([scenes["2048"]], cut_after=1)  # one frame, then the connection is closed
+    try:
+        done = _run("watch", server.url, "--every", "3", "--stable", "1", "--all", "--frames", "2", "--json",
+                    "--reconnect", "5")
+    finally:
+        server.close()
+    assert done.returncode == 0, done.stderr
+    *rows, end = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["number"] for r in rows] == ["2048", "2048"] and [r["frame"] for r in rows] == [0, 1], rows
+    assert (end["reason"], end["read"], end["reconnects"]) == ("frames", 2, 1) and server.connections == 2
+    assert "opened again" in done.stderr
+
+
+def test_watch_close_leaves_a_stalled_grab_to_release_the_stream(scenes, reader):
+    """The watch ends (here after its one frame) while the stream stalls: close() waited for the grab in progress,
+    i.e. for the stream's 10 s read timeout, before releasing it (after --seconds or Ctrl-C too). Now the grabbing
+    thread is left to end its grab and release the stream itself: close() returned while that grab still waited
+    (the stream sends its next frame only when the test says so), and the stream is released once it ends."""
+    from edgedigits_runtime.watch import watch
+
+    hold = threading.Event()
+    server = MJPEGServer([scenes["2048"]], hold=hold)  # a frame, then nothing until hold is set
+    before = set(threading.enumerate())
+    try:
+        with watch(server.url, reader, every=0, stable=1, frames=1) as events:
+            assert [e.number for e in events] == ["2048"]
+        grabbing = [t for t in set(threading.enumerate()) - before if t.name == "edgedigits-watch-grab"]
+        assert len(grabbing) == 1 and grabbing[0].is_alive()  # close() returned; the grab still waits
+        assert events.summary.reason == "frames" and server.gone == 0
+        hold.set()  # the next frame comes: the grab ends, the thread releases the stream
+        grabbing[0].join(60)
+        assert not grabbing[0].is_alive()
+        deadline = time.monotonic() + 60
+        while server.gone == 0 and time.monotonic() < deadline:  # the server sees the client gone on a later write
+            time.sleep(0.05)
+        assert server.gone == 1
+    finally:
+        hold.set()
+        server.close()
+
+
+def test_cli_watch_stops_cleanly_while_the_stream_is_being_opened():
+    """SIGTERM (systemctl stop) or Ctrl-C while a stream that never answers is being opened: SIGTERM ended the process
+    at once (exit -15, no summary: the handlers were set once the source was open), Ctrl-C only after the open's
+    10 s timeout (exit 130, nothing printed). Now both end the wait: the summary, exit 0. The stream's server only
+    accepts the connection and says nothing; the signal is sent once it has accepted, so the open is in progress."""
+    import socket
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(4)
+            port = listener.getsockname()[1]
+            process = subprocess.Popen([sys.executable, "-m", "edgedigits_runtime.cli", "watch",
+                                        f"http://127.0.0.1:{port}/video.mjpg", "--json"], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+            try:
+                listener.settimeout(60)
+                connection, _ = listener.accept()  # FFmpeg is opening the stream
+                process.send_signal(sig)
+                out, err = process.communicate(timeout=60)
+                connection.close()
+            finally:
+                process.kill()
+        assert process.returncode == 0, (sig, process.returncode, err)
+        end = json.loads(out.splitlines()[-1])
+        assert (end["event"], end["reason"], end["frames"], end["read"], end["number"]) == (
+            "end", "interrupted", 0, 0, None), end
+        assert "Traceback" not in err and err == "", err
+
+
+def test_cli_watch_refuses_a_text_file(tmp_path, video):
+    """A .txt file opened as a video (FFmpeg's tty demuxer draws its text in frames) and the digits in it were read:
+    a text file is refused from its bytes, whatever its name (a URL in it: the message says to give the URL, without
+    its password); a file of ANSI art (escape codes: not plain text) from the codec FFmpeg opens it with. A video
+    whose name ends .txt is still read, and an HLS playlist (text) is not refused as text."""
+    notes, url, art, named = (tmp_path / name for name in ("notes.txt", "camera.txt", "meter.ans", "clip.txt"))
+    notes.write_text("".join(f"Meter reading on day {day}: {2048 + 7 * day}\n" for day in range(30)))  # (it opened)
+    url.write_text("rtsp://admin:s3cret@192.168.1.20/stream\n")
+    art.write_bytes(b"\x1b[1;33m 2048 \x1b[0m\r\n" * 20)
+    named.write_bytes(video.read_bytes())
+    for path, words in [(notes, "is a text file, not a video"), (url, "give the URL itself, rtsp://admin:***@192.168"),
+                        (art, "is not a video: FFmpeg reads it as text")]:
+        result = runner.invoke(app, ["watch", str(path)])
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: "), (path, result.output)
+        assert words in lines[0] and "s3cret" not in lines[0], (path, result.output)
+    playlist = tmp_path / "live.m3u8"  # HLS, as a recorder writes it: text naming the video's segments
+    playlist.write_text("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXTINF:3.4,\nclip.avi\n#EXT-X-ENDLIST\n")
+    (tmp_path / "clip.avi").write_bytes(video.read_bytes())
+    for path in (named, playlist):
+        result = runner.invoke(app, ["watch", str(path), "--every", "0", "--json"])
+        assert result.exit_code == 0 and [json.loads(line)["number"] for line in _out(result).splitlines()[:-1]] == [
+            "2048", "", "317"], (path, result.output)
 
 
 def test_cli_watch_stream_that_opens_but_sends_no_frame_gives_up():

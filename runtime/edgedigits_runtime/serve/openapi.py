@@ -147,9 +147,10 @@ def spec(version: str, limits=None) -> dict:
                            "shows: `stable` (the event that made the current stable reading), `latest` (the last frame "
                            "read), each with the fields of `edgedigits-rt watch --json` (event, frame, time, at, number, "
                            "confidence, digits, signs, note) or null; `summary` (its end line's fields); `running`; "
-                           "`error` (why it ended early) or null; `source`.",
+                           "`reopening` (the source's frames stopped and it is being opened again); `error` (why it "
+                           "ended early) or null; `source`.",
                 "responses": {"200": {"description": "The watch.", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["source", "running", "stable", "latest", "summary", "error"]}}}},
+                    "type": "object", "required": ["source", "running", "reopening", "stable", "latest", "summary", "error"]}}}},
                               "401": _IMAGE_ERRORS["401"],
                               "404": _error_response("The server was started without --watch.")},
             }},

@@ -308,7 +308,8 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
     if watch is not None:
         from edgedigits_runtime.watch import watch_in_background
 
-        watcher = watch_in_background(**watch)  # a source that cannot be opened: an error before anything listens
+        # a source that cannot be opened: an error before anything listens; its warnings: lines in the server's log
+        watcher = watch_in_background(**watch, log=_log_warning)
     try:
         app = create_app(model=model, token=token, limits=limits, allow_unverified=allow_unverified, watcher=watcher,
                          normalize=normalize)
@@ -316,6 +317,14 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
     finally:
         if watcher is not None:
             watcher.close()
+
+
+def _log_warning(text: str) -> None:
+    """A ``warning:`` line in the server's log (stderr: the journal under systemd), from any thread (the watch's)."""
+    from edgedigits_runtime.native import held_stderr
+
+    with held_stderr():
+        print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
 def _serve_app(app, host, port, token, limits, access_log, out, watcher, tls) -> None:
