@@ -775,3 +775,26 @@ def test_cli_watch_rtsp_stream(rtsp):
     assert done.returncode == 0, done.stderr
     *rows, end = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["number"] for r in rows] == ["2048"] * 5 and end["reason"] == "frames" and end["read"] == 5
+
+
+def test_watch_in_background_speaks_through_logging_or_its_log(video, reader, caplog):
+    """A watch in a thread of its own gives its warnings (here its end with an error: the roi outside the frames) to
+    `log`, or to the edgedigits_runtime.watch logger, not to Python's warnings (process-wide: another thread inside
+    warnings.catch_warnings hid them); the thread's state says why it stopped."""
+    import logging
+
+    from edgedigits_runtime.watch import watch_in_background
+
+    lines = []
+    for log in (lines.append, None):
+        with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING, "edgedigits_runtime.watch"):
+            warnings.simplefilter("always")
+            background = watch_in_background(video, reader, roi=(400, 300, 50, 50), log=log)
+            deadline = time.monotonic() + 60
+            while background.running and time.monotonic() < deadline:  # it ends by itself at the first frame
+                time.sleep(0.02)
+            background.close()
+        assert not background.running and "outside" in background.error and background.to_dict()["reopening"] is False
+        assert not [w for w in caught if "watch" in str(w.message)]
+        said = lines if log is not None else [record.getMessage() for record in caplog.records]
+        assert len(said) == 1 and said[0].startswith(f"the watch of {video} stopped: roi: "), said
