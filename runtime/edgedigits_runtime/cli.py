@@ -202,7 +202,7 @@ def watch_command(
 
     from edgedigits_runtime.errors import SourceError
     from edgedigits_runtime.read import NumberReader, load_reader
-    from edgedigits_runtime.watch import WatchSummary, WatchWarning, watch
+    from edgedigits_runtime.watch import WatchSummary, WatchWarning, _opened, watch
 
     warnings.simplefilter("always", WatchWarning)  # each time the frames stop, not only the first (within _friendly)
     chosen = _parse_roi(roi)
@@ -240,42 +240,6 @@ def watch_command(
                    f"last stable reading {last} ({summary.seconds:.1f} s)")
     if failed is not None:
         raise failed
-
-
-def _opened(open_watch):
-    """``open_watch()`` (it opens a source) in a thread of its own, waited for here: Ctrl-C and SIGTERM end the wait at
-    once, where Python's own handlers wait for the open in progress (a C call: up to a stream's 10 s). A watch opened
-    after the wait was given up is closed by that thread."""
-    import threading
-
-    box, lock = {}, threading.Lock()
-
-    def run():
-        try:
-            opened = open_watch()
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            box["error"] = exc
-            return
-        with lock:
-            box["watch"] = opened
-            abandoned = box.get("abandoned", False)
-        if abandoned:
-            opened.close()
-
-    thread = threading.Thread(target=run, name="edgedigits-watch-open", daemon=True)
-    thread.start()
-    try:
-        thread.join()
-    except BaseException:
-        with lock:
-            box["abandoned"] = True
-            opened = box.pop("watch", None)
-        if opened is not None:
-            opened.close()
-        raise
-    if "error" in box:
-        raise box["error"]
-    return box["watch"]
 
 
 def _main_thread() -> bool:

@@ -902,3 +902,38 @@ def watch_in_background(source, reader=None, *, log=None, **options) -> Backgrou
     options["all_readings"] = True
     started = watch(source, reader, **options)
     return BackgroundWatch(started, started._source.label, log)
+
+
+def _opened(open_watch):
+    """``open_watch()`` (it opens a source: :func:`watch`, :func:`watch_in_background`) in a thread of its own, waited
+    for here: a signal handler that raises (Ctrl-C, SIGTERM as ``edgedigits-rt watch`` and ``serve --watch`` set it)
+    ends the wait at once, where it would wait for the open in progress (a C call: up to a stream's 10 s). A watch
+    opened after the wait was given up is closed by that thread."""
+    box, lock = {}, threading.Lock()
+
+    def run():
+        try:
+            opened = open_watch()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            box["error"] = exc
+            return
+        with lock:
+            box["watch"] = opened
+            abandoned = box.get("abandoned", False)
+        if abandoned:
+            opened.close()
+
+    thread = threading.Thread(target=run, name="edgedigits-watch-open", daemon=True)
+    thread.start()
+    try:
+        thread.join()
+    except BaseException:
+        with lock:
+            box["abandoned"] = True
+            opened = box.pop("watch", None)
+        if opened is not None:
+            opened.close()
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["watch"]

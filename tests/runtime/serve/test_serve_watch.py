@@ -138,3 +138,33 @@ def test_serve_watch_says_while_its_source_is_being_reopened(start_server, clien
         assert watching.stop() == 0, watching.stderr
     finally:
         stream.close()
+
+
+def test_serve_watch_stops_cleanly_while_its_stream_is_being_opened():
+    """SIGTERM (systemctl stop) while the watched stream is opened at start (before anything listens; the stream's
+    server accepts and says nothing): the process ended by the signal (exit -15), as Ctrl-C only after the open's 10 s.
+    Now: "stopped", exit 0, at once."""
+    import os
+    import signal
+    import socket
+    import subprocess
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(4)
+            url = f"http://127.0.0.1:{listener.getsockname()[1]}/video.mjpg"
+            env = {key: value for key, value in os.environ.items() if key != "EDGEDIGITS_TOKEN"}
+            process = subprocess.Popen([sys.executable, "-m", "edgedigits_runtime.cli", "serve", "--port", "0",
+                                        "--watch", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       env=env)
+            try:
+                listener.settimeout(60)
+                connection, _ = listener.accept()  # the watch's stream is being opened
+                process.send_signal(sig)
+                out, err = process.communicate(timeout=60)
+                connection.close()
+            finally:
+                process.kill()
+        assert process.returncode == 0, (sig, process.returncode, err)
+        assert out.strip().splitlines() == ["stopped"] and "Traceback" not in err, (out, err)
