@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import threading
 import warnings
 
 import numpy as np
@@ -45,6 +46,10 @@ WORK_MIN = 320  # ... and, when the photo is larger, at least this many (JPEGs d
 _FLATTEN_ROWS = 256  # a transparent image is flattened this many rows at a time (memory: _flatten_four)
 _PILLOW_RGBA_PIXELS = 4_000_000  # transparent PNGs this large are decoded by Pillow (memory: _pillow_alpha_grey)
 _MIN_SIDE = 8  # fewer pixels than this either way cannot hold a digit (and breaks the 4x4 background grid)
+# Python's warning filters are process-wide and warnings.catch_warnings is not thread-safe: a server decodes in several
+# threads at once, and blocks entered and left out of order left the filters changed for the process's life (Pillow's
+# DecompressionBombWarning an error, or every warning ignored). Ours take turns (header reads only).
+_WARNINGS = threading.Lock()
 _INSTALL = 'pip install "edgedigits-runtime[image]"'
 _cv2_module = None
 
@@ -211,7 +216,7 @@ def _decode(source, name, roi):
                              "reader takes (a device or an endless stream?); pass an image file") from None
     if not data:
         raise InputError(f"{label} is empty (0 bytes): not an image")
-    with warnings.catch_warnings():
+    with _WARNINGS, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             head = Image.open(io.BytesIO(data))  # reads the header only
@@ -301,7 +306,7 @@ def decode_memory(data: bytes) -> int:
     """
     Image = _require_pillow()
     try:
-        with warnings.catch_warnings():
+        with _WARNINGS, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             head = Image.open(io.BytesIO(data))
             width, height = head.size
