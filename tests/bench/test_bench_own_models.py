@@ -12,6 +12,7 @@ import pytest
 
 from edgedigits.bench import BenchConfig, bench
 from edgedigits.errors import UsageError
+from edgedigits_runtime.manifest import ManifestWarning
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -42,8 +43,9 @@ def files(mnist_dir, tmp_path_factory):
 
 
 def test_own_files_with_their_scaling_and_error_rows_for_the_rest(files, mnist_dir):
-    report = bench(BenchConfig(targets=[str(files / "mnist_cnn.onnx"), str(files / "colour.onnx")], data_dir=str(mnist_dir),
-                               normalize="mnist", memory=True, **QUICKER))
+    with pytest.warns(ManifestWarning, match="no manifest.json beside .*: running it unverified"):  # said, not hidden
+        report = bench(BenchConfig(targets=[str(files / "mnist_cnn.onnx"), str(files / "colour.onnx")],
+                                   data_dir=str(mnist_dir), normalize="mnist", memory=True, **QUICKER))
     rows = {r.name: r for r in report.rows}
     assert rows["mnist_cnn.onnx"].ok and rows["mnist_cnn.onnx"].accuracy > 0.75, rows["mnist_cnn.onnx"]
     assert rows["mnist_cnn.onnx"].peak_rss_mb, rows["mnist_cnn.onnx"]  # the memory child loaded it with --normalize too
@@ -51,7 +53,8 @@ def test_own_files_with_their_scaling_and_error_rows_for_the_rest(files, mnist_d
 
 
 def test_without_the_scaling_the_row_says_which(files, mnist_dir):
-    report = bench(BenchConfig(targets=[str(files / "mnist_cnn.onnx")], data_dir=str(mnist_dir), memory=False, **QUICKER))
+    with pytest.warns(ManifestWarning, match="running it unverified"):
+        report = bench(BenchConfig(targets=[str(files / "mnist_cnn.onnx")], data_dir=str(mnist_dir), memory=False, **QUICKER))
     assert "--normalize mnist" in report.rows[0].error, report.rows[0]
 
 
