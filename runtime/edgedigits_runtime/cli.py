@@ -197,37 +197,30 @@ def watch_command(
     video, after --frames/--seconds, or on Ctrl-C (exit 0), with a summary; exit 1 when the source cannot be opened
     or its frames stop for longer than --reconnect.
     """
-    import signal
     import time
 
     from edgedigits_runtime.errors import SourceError
     from edgedigits_runtime.read import NumberReader, load_reader
-    from edgedigits_runtime.watch import WatchSummary, WatchWarning, _opened, watch
+    from edgedigits_runtime.watch import WatchSummary, WatchWarning, _opened, _stop_raises, watch
 
     warnings.simplefilter("always", WatchWarning)  # each time the frames stop, not only the first (within _friendly)
     chosen = _parse_roi(roi)
     reader = load_reader(threads, backend) if model is None else NumberReader(model, num_threads=threads, backend=backend)
-    previous = {}
-    if _main_thread():  # a service stopped (systemctl stop) ends as Ctrl-C does; Ctrl-C even when SIGINT was ignored (&)
-        handlers = {signal.SIGTERM: _interrupt, signal.SIGINT: signal.default_int_handler}
-        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     failed, events, start = None, None, time.monotonic()
-    try:  # the source is opened under the handlers too: a stop while a stream is being opened ends with the summary
-        events = _opened(lambda: watch(source, reader, digits=digits, roi=chosen, threshold=threshold, every=every,
-                                       stable=stable, all_readings=all_readings, frames=frames, seconds=seconds,
-                                       reconnect=reconnect))
-        with events:
-            for event in events:
-                typer.echo(json.dumps(event.to_dict()) if json_out else _watch_line(event, all_readings))
-    except KeyboardInterrupt:
-        pass
-    except SourceError as exc:
-        if events is None:
-            raise
-        failed = exc
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with _stop_raises():  # the source is opened under the handlers too: a stop while it opens ends with the summary
+        try:
+            events = _opened(lambda: watch(source, reader, digits=digits, roi=chosen, threshold=threshold, every=every,
+                                           stable=stable, all_readings=all_readings, frames=frames, seconds=seconds,
+                                           reconnect=reconnect))
+            with events:
+                for event in events:
+                    typer.echo(json.dumps(event.to_dict()) if json_out else _watch_line(event, all_readings))
+        except KeyboardInterrupt:
+            pass
+        except SourceError as exc:
+            if events is None:
+                raise
+            failed = exc
     if events is None:  # stopped while the source was being opened
         summary = WatchSummary("interrupted", 0, 0, 0, time.monotonic() - start, None, 0)
     else:
@@ -240,16 +233,6 @@ def watch_command(
                    f"last stable reading {last} ({summary.seconds:.1f} s)")
     if failed is not None:
         raise failed
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _watch_line(event, all_readings: bool) -> str:

@@ -37,11 +37,13 @@ Example:
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import datetime
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -902,6 +904,26 @@ def watch_in_background(source, reader=None, *, log=None, **options) -> Backgrou
     options["all_readings"] = True
     started = watch(source, reader, **options)
     return BackgroundWatch(started, started._source.label, log)
+
+
+@contextlib.contextmanager
+def _stop_raises():
+    """SIGTERM and SIGINT raise KeyboardInterrupt during the block, in the main thread (elsewhere nothing changes): a
+    service stopped (``systemctl stop``) ends as Ctrl-C does, and Ctrl-C works even where SIGINT was ignored (``&``).
+    ``edgedigits-rt watch`` and ``serve --watch`` hold it around :func:`_opened` and the watch."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {signal.SIGTERM: _interrupt, signal.SIGINT: signal.default_int_handler}
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _opened(open_watch):

@@ -20,7 +20,6 @@ connection, from its first byte, holds a 256 KB read buffer in asyncio's TLS lay
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import ipaddress
 import json
@@ -307,7 +306,7 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
                          "--tls-cert and --tls-key: give them too, or unset the password")
     watcher = None
     if watch is not None:
-        from edgedigits_runtime.watch import _opened, watch_in_background
+        from edgedigits_runtime.watch import _opened, _stop_raises, watch_in_background
 
         # a source that cannot be opened: an error before anything listens; its warnings: lines in the server's log.
         # SIGTERM or Ctrl-C while a stream is being opened: stopped at once (it ended the process by the signal)
@@ -324,26 +323,6 @@ def run(*, model: str | Path | None = None, host: str = "127.0.0.1", port: int =
     finally:
         if watcher is not None:
             watcher.close()
-
-
-@contextlib.contextmanager
-def _stop_raises():
-    """SIGTERM and SIGINT raise KeyboardInterrupt during the block (in the main thread; elsewhere nothing changes)."""
-    import threading
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        handlers = {signal.SIGTERM: _interrupt, signal.SIGINT: signal.default_int_handler}
-        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _log_warning(text: str) -> None:
