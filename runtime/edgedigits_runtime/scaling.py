@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import difflib
+import functools
 import math
 import zlib
 
@@ -203,8 +204,10 @@ _REFERENCE = (
 )
 
 
+@functools.lru_cache(maxsize=1)
 def reference_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 30 reference digits, uint8 (30, 28, 28) white on black, and their labels (three of each, 0 to 9)."""
+    """The 30 reference digits, uint8 (30, 28, 28) white on black (read-only), and their labels (three of each, 0 to 9);
+    decoded once per process (a model load may ask up to three times)."""
     raw = zlib.decompress(base64.b64decode("".join(_REFERENCE)))
     return np.frombuffer(raw, np.uint8).reshape(len(REFERENCE_INDICES), 28, 28), REFERENCE_LABELS
 

@@ -78,7 +78,7 @@ def check_tls(cert: str | Path, key: str | Path, password: str | None = None) ->
                          f"--tls-key-password), or store it decrypted, readable by the server's user only: "
                          f"openssl pkey -in {key} -out key.pem && chmod 600 key.pem") from None
     except ssl.SSLError as exc:
-        raise UsageError(_load_error(cert, key, exc, password, cert_bytes)) from None
+        raise UsageError(_load_error(cert, key, exc, password, cert_bytes, key_bytes)) from None
     except OSError as exc:  # the file changed or vanished since it was read
         raise UsageError(f"cannot load the certificate {cert} and key {key}: {exc.strerror or exc}") from None
 
@@ -188,12 +188,13 @@ def _not_a_key(path: Path, data: bytes) -> str:
     return f"{path} is not a PEM private key (no -----BEGIN ... PRIVATE KEY----- line): give --tls-key a PEM file"
 
 
-def _load_error(cert: Path, key: Path, exc: ssl.SSLError, password: str | None, cert_bytes: bytes) -> str:
+def _load_error(cert: Path, key: Path, exc: ssl.SSLError, password: str | None, cert_bytes: bytes,
+                key_bytes: bytes) -> str:
     reason = f"{exc.reason or ''} {exc}".upper()
     if any(word in reason for word in ("KEY_VALUES_MISMATCH", "KEY VALUES MISMATCH", "NO_CERTIFICATE_ASSIGNED")):
         return (f"the key {key} does not belong to the certificate {cert}: give --tls-key the key the certificate "
                 "was made with (and the server's own certificate first in --tls-cert, any intermediates after it)")
-    if password and b"ENCRYPTED" in _peek(key):  # "ENCRYPTED PRIVATE KEY" (PKCS#8) or "Proc-Type: 4,ENCRYPTED"
+    if password and b"ENCRYPTED" in key_bytes:  # "ENCRYPTED PRIVATE KEY" (PKCS#8) or "Proc-Type: 4,ENCRYPTED"
         return f"wrong password for the encrypted key {key}: check EDGEDIGITS_TLS_KEY_PASSWORD (or --tls-key-password)"
     try:  # which of the two OpenSSL could not read: the certificates alone
         ssl.create_default_context().load_verify_locations(cadata=cert_bytes.decode("ascii", "replace"))
@@ -201,11 +202,3 @@ def _load_error(cert: Path, key: Path, exc: ssl.SSLError, password: str | None, 
         return f"the certificate {cert} is damaged (OpenSSL cannot read it): copy it again, whole ({_MAKE})"
     return (f"the key {key} is damaged or of a kind OpenSSL cannot read ({exc.reason or exc}): copy it again, whole, "
             f"or make a new pair ({_MAKE})")
-
-
-def _peek(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(_MAX_BYTES)
-    except OSError:
-        return b""
