@@ -58,6 +58,7 @@ from edgedigits.train.negatives import drawn  # noqa: F401  (textures, scribbles
 from edgedigits.train.negatives import from_digits  # noqa: F401  (digit_parts, digit_pairs, digit_cutoff)
 from edgedigits.train.negatives import wide  # noqa: F401  (the wide variant's own kinds)
 from edgedigits.train.negatives import marks  # noqa: F401  (the marks variant's own kind)
+from edgedigits.train.negatives import scripts  # noqa: F401  (the scripts variant's own kind)
 # isort: on
 from edgedigits.train.negatives.glyphs import font_source
 from edgedigits.train.negatives.registry import (

@@ -17,8 +17,9 @@ VARIANTS = {  # generator variants (registry: name -> what it changes); "standar
     "near": "near-digit non-digits too: circled and barred symbols, more plain Latin letters, clock faces and discs",
     "wide": "near, plus kinds of its own: pictograms, patterns, fragments cut by the frame, brush strokes",
     "marks": "near, plus hand-drawn marks and operators: + x - = < > arrows, ticks, * # %",
+    "scripts": "near, plus letters of 19 scripts glyphs never draws (Indic, Canadian syllabics, Tifinagh, Runic, ...)",
 }
-_DRAWN_AS_NEAR = ("near", "wide", "marks")  # the variants whose kinds with a near form draw it
+_DRAWN_AS_NEAR = ("near", "wide", "marks", "scripts")  # the variants whose kinds with a near form draw it
 
 
 @dataclasses.dataclass(frozen=True)
