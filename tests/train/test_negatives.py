@@ -90,7 +90,7 @@ def test_glyphs_leave_out_anything_with_a_numeric_value():
 
 def test_the_near_variant_changes_only_glyphs_words_and_shapes(fake_digits):
     changed = sorted(name for name in list_kinds() if KINDS[name].has_near)
-    assert changed == ["glyphs", "shapes", "words"] and set(VARIANTS) == {"standard", "near", "wide", "marks"}
+    assert changed == ["glyphs", "shapes", "words"] and set(VARIANTS) == {"standard", "near", "wide", "marks", "scripts"}
     for name in list_kinds():
         standard, _ = generate(8, seed=2, kinds=[name], digits=fake_digits)
         near, _ = generate(8, seed=2, kinds=[name], digits=fake_digits, variant="near")
@@ -210,3 +210,40 @@ def test_marks_are_drawn_by_the_marks_variant_only_and_never_the_held_out_ones(f
     minus = draw_marks(np.random.default_rng(1), 12, ("minus",))
     assert all(_elongation(im) >= 3.0 and np.ptp(np.nonzero(im > 100)[1]) > 2 * np.ptp(np.nonzero(im > 100)[0])
                for im in minus)
+
+
+def test_scripts_are_drawn_by_the_scripts_variant_only_and_never_the_held_out_alphabets(fake_digits):
+    """``scripts`` (letters of alphabets ``glyphs`` never draws): the ``scripts`` variant's own kind, an equal share
+    beside the kinds drawn as ``near`` draws them; reproducible; MNIST-shaped with ink; no letter of a held-out alphabet
+    (Georgian, Cherokee, Ethiopic, Thai, kana) and none a digit model reads as a digit is ever among the letters drawn."""
+    from edgedigits.train.negatives.scripts import (
+        _READ_AS_A_DIGIT,
+        HELD_OUT_SCRIPTS,
+        TRAINED_SCRIPTS,
+        draw_letters,
+        script_pools,
+    )
+
+    assert KINDS["scripts"].only == "scripts" and variant_kinds("scripts") == list_kinds() + ["scripts"]
+    for variant in ("standard", "near", "wide", "marks"):
+        _, kinds = generate(60, seed=4, digits=fake_digits, variant=variant)
+        assert "scripts" not in set(kinds.tolist())
+    _, kinds = generate(len(variant_kinds("scripts")) * 2, seed=4, digits=fake_digits, variant="scripts")
+    names, counts = np.unique(kinds, return_counts=True)
+    assert "scripts" in names.tolist() and counts.min() == counts.max() == 2
+    for name in list_kinds():  # the other kinds: as near draws them
+        np.testing.assert_array_equal(generate(6, seed=2, kinds=[name], digits=fake_digits, variant="scripts")[0],
+                                      generate(6, seed=2, kinds=[name], digits=fake_digits, variant="near")[0])
+    pools = script_pools(TRAINED_SCRIPTS)
+    if not pools:
+        pytest.skip("GNU FreeFont (fonts-freefont-ttf) is not installed")
+    trained = {ch for _, letters in pools for ch in letters}
+    held = [(lo, hi) for lo, hi in HELD_OUT_SCRIPTS.values()]
+    assert not any(lo <= ord(ch) <= hi for ch in trained for lo, hi in held)
+    assert not trained & _READ_AS_A_DIGIT and len(trained) > 1000
+    images, _ = generate(40, seed=3, kinds=["scripts"], variant="scripts")
+    np.testing.assert_array_equal(images, generate(40, seed=3, kinds=["scripts"], variant="scripts")[0])
+    assert images.shape == (40, 28, 28) and images.dtype == np.uint8
+    assert (images.max(axis=(1, 2)) > 100).all()
+    held_out = draw_letters(np.random.default_rng(0), 12, script_pools({"Georgian": HELD_OUT_SCRIPTS["Georgian"]}))
+    assert held_out.shape == (12, 28, 28) and (held_out.max(axis=(1, 2)) > 100).all()

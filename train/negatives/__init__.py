@@ -100,7 +100,7 @@ def generate(n: int, *, seed: int, kinds=None, exclude=(), digits: np.ndarray | 
       digits: uint8 (M, 28, 28) MNIST *training* digits, needed by the digit-based kinds
         (when None those kinds are skipped).
       variant: :data:`VARIANTS` (``near``: near-digit non-digits in ``glyphs``, ``words`` and ``shapes``; ``wide``
-        and ``marks``: the same, plus their own kinds, each an equal share too).
+        ``marks`` and ``scripts``: the same, plus their own kinds, each an equal share too).
 
     Returns:
       ``(images uint8 (n, 28, 28), kind names (n,) as a numpy str array)``.

@@ -76,12 +76,17 @@ def script_letters(path: str, first: int, last: int) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _pools(scripts: dict) -> list[tuple[str, tuple[str, ...]]]:
-    """(font path, letters) for every script and installed face that draws some of it."""
+_DROID = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")  # CJK and kana (fonts-droid-fallback)
+
+
+def script_pools(scripts: dict, *, fallback: bool = False) -> list[tuple[str, tuple[str, ...]]]:
+    """(font path, letters) for every script of ``scripts`` (name -> code point range) and every installed FreeFont
+    face that draws some of it; ``fallback``: Droid Sans Fallback too, when installed (measurement only: training
+    draws from FreeFont alone)."""
     pools = []
+    paths = [_FREEFONT / face for face in _FACES] + ([_DROID] if fallback else [])
     for first, last in scripts.values():
-        for face in _FACES:
-            path = _FREEFONT / face
+        for path in paths:
             if path.is_file():
                 letters = script_letters(str(path), first, last)
                 if letters:
@@ -122,4 +127,4 @@ def draw_letters(rng: np.random.Generator, n: int, pools) -> np.ndarray:
 @_register("scripts", "letters of 19 scripts the glyphs kind never draws (Indic, Canadian syllabics, Tifinagh, "
            "Runic, ...), distorted like handwriting", only="scripts")
 def _scripts(rng, n, digits):
-    return draw_letters(rng, n, _pools(TRAINED_SCRIPTS))
+    return draw_letters(rng, n, script_pools(TRAINED_SCRIPTS))
