@@ -39,7 +39,12 @@ TRAINED_SCRIPTS = {
 # model (W0) accepted them as a digit with probability >= 0.9 (twentieth session; 214 of 1,676 letters: S- O- 2- 8- 9-
 # 6- 3- 7- and 1-like shapes of other alphabets). Never drawn: a non-digit label on them would teach the model to refuse
 # digits. Found by /work/scratch/lead20/scripts/digitlike.py's procedure, kept here as data so that drawing needs no model.
-_READ_AS_A_DIGIT = frozenset('ܐܘܟވމތގछडनऽণভਕਙਠਡਤਨਭੜકછપવઽଚଞଠଡତମഋടഠറഽඛචධපබᐟᐠᐤᐳᐷᑀᑁᑫᑲᑳᑵᑾᑿᒀᒁᒂᒃᒅᒈᒉᒐᒑᒒᒓᒝᒣᒧᒨᒩᒬᒭᒾᒿᔆᔎᔰᕂᕊᕋᕌᕑᕒᕗᕘᕤᕥᕴᕹᖂᖆᖉᖊᖌᖗᖚᖯᖲᖳᖷᖺᗁᗒᗔᗱᗲᗳᗷᗽᗾᘀᘂᘃᘈᘊᘋᘌᘐᘕᘝᘤᘪᘫᘮᘶᘷᘸᘼᘽᘾᙆᙐᙒᙬᙯᚳᚿᛌᛍᛧⰅⰓⰘⰠⰦⰵⱃⱈⱐⱖⲊⲋⲜⲝⳉⳊⳋⴰⴷⴺⵀⵊⵏⵑⵔⵖⵙꔇꔈꔎꔏꔒꔕꔡꔬꔿꕃꕄꕎꕐꕘꕜꕝꕢꕳꕶꖇꖉꖊꖎꖝꖞꖴꗃꗉꗚꗟꗻꗿꘀꘁꘂꘞꘫ𐌃𐌚𐌳𐍃𐤈𐤊𐤌𐤏𐤓')
+_READ_AS_A_DIGIT = frozenset(
+    "ܐܘܟވމތގछडनऽণভਕਙਠਡਤਨਭੜકછપવઽଚଞଠଡତମഋടഠറഽඛචධපබᐟᐠᐤᐳᐷᑀᑁᑫᑲᑳᑵᑾᑿᒀᒁᒂᒃᒅ"
+    "ᒈᒉᒐᒑᒒᒓᒝᒣᒧᒨᒩᒬᒭᒾᒿᔆᔎᔰᕂᕊᕋᕌᕑᕒᕗᕘᕤᕥᕴᕹᖂᖆᖉᖊᖌᖗᖚᖯᖲᖳᖷᖺᗁᗒᗔᗱᗲᗳᗷᗽᗾᘀᘂᘃᘈᘊᘋᘌᘐᘕ"
+    "ᘝᘤᘪᘫᘮᘶᘷᘸᘼᘽᘾᙆᙐᙒᙬᙯᚳᚿᛌᛍᛧⰅⰓⰘⰠⰦⰵⱃⱈⱐⱖⲊⲋⲜⲝⳉⳊⳋⴰⴷⴺⵀⵊⵏⵑⵔⵖⵙꔇꔈꔎꔏꔒꔕꔡꔬꔿꕃꕄꕎ"
+    "ꕐꕘꕜꕝꕢꕳꕶꖇꖉꖊꖎꖝꖞꖴꗃꗉꗚꗟꗻꗿꘀꘁꘂꘞꘫ𐌃𐌚𐌳𐍃𐤈𐤊𐤌𐤏𐤓"
+)
 # Never drawn: their rejection is the kind's honest estimate (kana from Droid Sans Fallback, when installed).
 HELD_OUT_SCRIPTS = {"Georgian": (0x10A0, 0x10FF), "Cherokee": (0x13A0, 0x13FF), "Ethiopic": (0x1200, 0x137F),
                     "Thai": (0x0E00, 0x0E7F), "kana": (0x3040, 0x30FF)}
