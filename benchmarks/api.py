@@ -70,6 +70,8 @@ def bench(config: BenchConfig, progress: Progress | None = None) -> BenchReport:
     timing_images = images[:_TIMING_IMAGES]
 
     subjects = [_Subject(a, config) for a in artifacts]
+    for subject, name in zip(subjects, _distinct_names([a.path for a in artifacts])):
+        subject.row.name = name  # two runs' edge_int8.tflite side by side: C/export/edge_int8.tflite, S/export/...
     steps = list(schedule(len(subjects), config.rounds, config.threads,
                           config.batch_sizes if config.throughput_calls else []))
     backends = sorted({a.runtime for a in artifacts if a.runtime in memory.BACKEND_MODULES})
@@ -99,6 +101,19 @@ def bench(config: BenchConfig, progress: Progress | None = None) -> BenchReport:
                          seconds=round(time.perf_counter() - started, 1), load_average=[load_before, _load_average()])
     _write(report, config, run_dir)
     return report
+
+
+def _distinct_names(paths) -> list[str]:
+    """Each file's name, or for files whose names are alike, the shortest end of their paths that tells them apart
+    (``runs/a/export/edge_int8.tflite`` and ``runs/b/export/edge_int8.tflite``: ``a/export/edge_int8.tflite``, ...)."""
+    parts = [Path(p).resolve().parts for p in paths]
+    names = []
+    for i, mine in enumerate(parts):
+        depth = 1
+        while depth < len(mine) and any(j != i and other[-depth:] == mine[-depth:] for j, other in enumerate(parts)):
+            depth += 1
+        names.append("/".join(mine[-depth:]).lstrip("/") or str(paths[i]))
+    return names
 
 
 class _Subject:

@@ -65,6 +65,24 @@ def test_model_files_are_benchmarked_directly(tiny_run, mnist_dir):
     assert "written: " not in result.output  # files alone: no default folder to write to
 
 
+@pytest.mark.slow
+@pytest.mark.needs_tf
+def test_files_of_the_same_name_are_told_apart(tiny_run, mnist_dir, tmp_path):
+    """Two runs' ``tiny_int8.tflite`` side by side: each row names the end of its path that tells them apart."""
+    import shutil
+
+    pytest.importorskip("tensorflow")
+    for run in ("a", "b"):
+        shutil.copytree(tiny_run / "export", tmp_path / run / "export")
+    files = [tmp_path / run / "export" / "tiny_int8.tflite" for run in ("a", "b")]
+    result = _bench(*files, *QUICK, "--min-accuracy", "0", "--threads", "1", "--json", tmp_path / "r.json",
+                    mnist_dir=mnist_dir)
+    assert result.exit_code == 0, result.output
+    names = [r["name"] for r in json.loads((tmp_path / "r.json").read_text())["rows"]]
+    assert names == ["a/export/tiny_int8.tflite", "b/export/tiny_int8.tflite"]
+    assert all(name in result.output for name in names)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--runs", "0"], "--runs must be a whole number >= 1, got 0"),
     (["--threads", "-1"], "--threads must be whole numbers from 1 to 64"),
