@@ -15,6 +15,7 @@ from edgedigits.bench.measure import Step, import_backend, load_classifier_class
 from edgedigits.bench.report import BenchReport, BenchRow, machine_info
 from edgedigits.bench.stats import summarize
 from edgedigits.bench.targets import Artifact, load_reference, resolve_targets
+from edgedigits.errors import RunError
 from edgedigits.runs import CONFIG_FILE, EXPORT_DIR, REPORT_FILE, bench_dir
 from edgedigits.train.negatives import HOLDOUT_IMAGES
 from edgedigits_runtime.errors import first_line
@@ -239,7 +240,7 @@ def _saved_holdout(kind: str, config, run_dir: Path | None):
 
     try:
         run_config = TrainConfig.from_file(run_dir / CONFIG_FILE)
-    except (OSError, ValueError, TypeError):
+    except (RunError, TypeError):  # no readable options: the held-out kind is generated anew
         return None
     if run_config.holdout_kind != kind:
         return None

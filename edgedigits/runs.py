@@ -8,16 +8,20 @@ already exists is refused unless the user asks to resume or overwrite.
 from __future__ import annotations
 
 import errno
+import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Callable
 
-from edgedigits.errors import RunError, TrainError
+from edgedigits.errors import ModelError, RunError, TrainError
+from edgedigits_runtime.errors import first_line
 from edgedigits_runtime.fileio import atomic_path
 
 __all__ = ["RUNS_ROOT", "MODEL_FILE", "CONFIG_FILE", "HISTORY_FILE", "METRICS_FILE", "CURVES_FILE", "CONFUSION_FILE",
            "CHECKPOINT_DIR", "EXTRAS_FILE", "REPORT_FILE", "EXPORT_DIR", "BENCH_DIR", "export_dir", "bench_dir", "choose_run_dir",
-           "resolve_run", "latest_run", "write_run_file"]
+           "check_run_dir",
+           "resolve_run", "latest_run", "write_run_file", "load_run_model"]
 
 # The run folder's layout (docs/DESIGN.md "Run folder"): every stage names these from here.
 RUNS_ROOT = Path("runs")
@@ -64,19 +68,31 @@ def choose_run_dir(out: str | None, arch: str, *, resume: bool, overwrite: bool)
             run_dir = base.with_name(f"{arch}-{n}")
         run_dir.mkdir(parents=True)
         return run_dir
+    run_dir = check_run_dir(out, resume=resume, overwrite=overwrite)
+    if resume:
+        return run_dir
+    if run_dir.exists() and any(run_dir.iterdir()):
+        shutil.rmtree(run_dir)  # overwrite, checked above
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def check_run_dir(out: str | Path, *, resume: bool, overwrite: bool) -> Path:
+    """What :func:`choose_run_dir` would refuse about an explicit ``out``, checked without writing anything (before
+    TensorFlow is imported and the data loaded).
+
+    Raises:
+      RunError: ``out`` is a file, exists (without resume/overwrite), or resume finds no checkpoint.
+    """
     run_dir = Path(out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"--out {run_dir} is a file, not a folder; choose another --out")
     if resume:
         if not (run_dir / CHECKPOINT_DIR / "state.json").is_file():
             raise RunError(f"nothing to resume in {run_dir}: it has no {CHECKPOINT_DIR}/state.json; start a new run instead")
-        return run_dir
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise RunError(
-                f"run folder {run_dir} already exists; pass --overwrite to replace it, "
-                "--resume to continue it, or choose another --out"
-            )
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    elif run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+        raise RunError(f"run folder {run_dir} already exists; pass --overwrite to replace it, "
+                       "--resume to continue it, or choose another --out")
     return run_dir
 
 
@@ -97,17 +113,56 @@ def resolve_run(run: str | Path | None) -> Path:
     """The run folder a command should use: ``run`` itself, or the latest run when None.
 
     Raises:
-      RunError: the folder does not exist or holds no trained model.
+      RunError: the folder does not exist or holds no trained model (an interrupted run, whose
+        ``checkpoint/`` is there, is told to resume; a folder that is no run at all, to train one).
     """
     if run is None:
         return latest_run()
     run_dir = Path(run)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a run folder; name the folder `edgedigits train` wrote (e.g. runs/edge)")
     if not run_dir.is_dir():
         raise RunError(f"run folder {run_dir} does not exist; train one with `edgedigits train --out {run_dir}`")
     if not (run_dir / MODEL_FILE).is_file():
-        raise RunError(f"{run_dir} holds no {MODEL_FILE}: the run did not finish "
-                       f"(resume it with `edgedigits train --resume --out {run_dir}`)")
+        if (run_dir / CHECKPOINT_DIR / "state.json").is_file():
+            raise RunError(f"{run_dir} holds no {MODEL_FILE}: the run did not finish "
+                           f"(resume it with `edgedigits train --resume --out {run_dir}`)")
+        raise RunError(f"{run_dir} is not a run folder: it holds no {MODEL_FILE} and no {CHECKPOINT_DIR}/ to resume; "
+                       "name the folder `edgedigits train` wrote (e.g. runs/edge), or train one")
     return run_dir
+
+
+def load_run_model(keras, path: Path):
+    """Load a run's ``model.keras`` (or another tf_keras model file) without its training loss.
+
+    Args:
+      keras: the tf_keras module (:func:`edgedigits._tf.tf_and_keras`).
+      path: the model file.
+
+    Raises:
+      ModelError: the file cannot be loaded; the message says why when it can tell (not a ``.keras`` archive,
+        saved by Keras 3) and what to do.
+    """
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 (Keras raises anything on a bad file)
+        raise ModelError(f"cannot load {path} as a Keras model: {_why_unloadable(path, exc)}") from None
+
+
+def _why_unloadable(path: Path, exc: Exception) -> str:
+    """Why ``path`` did not load, in words a user can act on."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            saved_by = str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
+    except (OSError, zipfile.BadZipFile):
+        return (f"it is not a .keras model archive (truncated, or not a model: {first_line(exc, with_type=True)}); "
+                "train it again with `edgedigits train`")
+    except (KeyError, ValueError, AttributeError):
+        saved_by = ""
+    if saved_by.startswith("3."):
+        return (f"it was saved by Keras {saved_by} (Keras 3), and edgedigits reads tf_keras (Keras 2) models; train it "
+                "with `edgedigits train`, or build and save it with `import tf_keras` instead of `import keras`")
+    return f"{first_line(exc, with_type=True)}; train it again with `edgedigits train`"
 
 
 def write_run_file(write: Callable[[Path], object], dest: Path, *, direct: bool = False) -> None:

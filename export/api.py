@@ -59,8 +59,8 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
 
     Raises:
       UsageError: bad options (unknown format, gate outside its range, ...).
-      RunError: the run folder is missing or unfinished, or the output folder already
-        holds an export and ``overwrite`` is off.
+      RunError: the run folder is missing or unfinished, its config.json is unreadable, or the output folder
+        already holds an export and ``overwrite`` is off.
       ModelError: ``model.keras`` cannot be loaded or has another input/output shape.
       DataError: MNIST cannot be found or read.
     """
@@ -230,23 +230,29 @@ def _split_options(run_dir: Path) -> dict:
 
 
 def _train_config(run_dir: Path):
-    """The run's TrainConfig when it was trained with non-digits; None otherwise (older runs, hand-made runs)."""
+    """The run's TrainConfig when it was trained with non-digits; None otherwise (older runs, and a model.keras from
+    elsewhere in a folder without config.json: exported as a digits-only model).
+
+    Raises:
+      RunError: config.json is there but unreadable: exporting without it would silently drop the run's
+        "not a digit" rule and use other validation images than the run's.
+    """
     from edgedigits.train.config import TrainConfig
 
-    try:
-        saved = json.loads((run_dir / "config.json").read_text())
-        if "negatives" not in saved:
-            return None  # a run from before "not a digit": exported as before
-        config = TrainConfig.from_file(run_dir / "config.json")
-        if "negative_target" not in saved:  # runs from before the 11th class taught a uniform output
-            config = dataclasses.replace(config, negative_target="uniform")
-        if "photo_digits" not in saved:  # runs from before photo-path digits were part of training
-            config = dataclasses.replace(config, photo_digits=0.0)
-        if "photo_negatives" not in saved:
-            config = dataclasses.replace(config, photo_negatives=0.0)
-        return config
-    except (OSError, ValueError, TypeError):
+    path = run_dir / runs.CONFIG_FILE
+    if not path.is_file():
         return None
+    config = TrainConfig.from_file(path)
+    saved = json.loads(path.read_text(encoding="utf-8"))  # which options the run recorded at all
+    if "negatives" not in saved:
+        return None  # a run from before "not a digit": exported as before
+    if "negative_target" not in saved:  # runs from before the 11th class taught a uniform output
+        config = dataclasses.replace(config, negative_target="uniform")
+    if "photo_digits" not in saved:  # runs from before photo-path digits were part of training
+        config = dataclasses.replace(config, photo_digits=0.0)
+    if "photo_negatives" not in saved:
+        config = dataclasses.replace(config, photo_negatives=0.0)
+    return config
 
 
 def _reject_calibration(model, splits, train_config, config, keras_probs, y_test, run_dir: Path) -> RejectCalibration:
@@ -281,18 +287,21 @@ def _failed(row: ExportRow, message: str, kind: str, log) -> ExportRow:
     return row
 
 
-def _existing_export(out_dir: Path) -> list[str]:
-    """What an earlier export left in ``out_dir``: its own files and anything named like a format's artifact."""
+def _existing_export(out_dir: Path, *, records: bool = True) -> list[str]:
+    """What an earlier export left in ``out_dir``: its own files and anything named like a format's artifact.
+    ``records=False`` leaves out ``export_config.json``/``export_results.json``: alone, they are what an export whose
+    every format failed leaves, nothing that could pass for a result."""
     if not out_dir.is_dir():
         return []
     suffixes = tuple({row.suffix for row in FORMATS.values()} | {".tflite", ".onnx"})
-    return sorted(p.name for p in out_dir.iterdir() if p.name in _OWN_FILES or p.name.endswith(suffixes))
+    own = _OWN_FILES if records else tuple(name for name in _OWN_FILES if name not in (CONFIG_FILE, RESULTS_FILE))
+    return sorted(p.name for p in out_dir.iterdir() if p.name in own or p.name.endswith(suffixes))
 
 
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise RunError(f"--out {out_dir} is a file, not a folder; choose another --out")
-    found = _existing_export(out_dir)
+    found = _existing_export(out_dir, records=False)  # a failed export's records alone are replaced (a retry)
     if found and not overwrite:
         shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
         raise RunError(f"{out_dir} already holds an export ({shown}); pass --overwrite to replace it, or choose another --out")
@@ -309,10 +318,7 @@ def _clear_out_dir(out_dir: Path) -> None:
 
 
 def _load_model(keras, path: Path):
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001 (Keras raises anything on a bad file)
-        raise ModelError(f"cannot load {path} as a Keras model ({first_line(exc, with_type=True)}); re-run `edgedigits train`") from None
+    model = runs.load_run_model(keras, path)
     inp, out = tuple(model.input_shape), tuple(model.output_shape)
     if inp != _INPUT_SHAPE or out != _OUTPUT_SHAPE:
         raise ModelError(f"{path} takes input {inp} and gives output {out}; edgedigits exports MNIST classifiers "

@@ -171,3 +171,104 @@ def test_export_qat_options_default_to_the_config():
     params = inspect.signature(export).parameters
     assert (params["distill_weight"].default.default, params["temperature"].default.default) == (
         config.distill_weight, config.temperature)
+
+
+# --------------------------------------------------------------------------- run folders a user gets wrong
+# Each is refused in one line before TensorFlow is imported or any folder is written.
+
+
+def _interrupted_run(folder: Path) -> Path:
+    (folder / "checkpoint").mkdir(parents=True)
+    (folder / "checkpoint" / "state.json").write_text('{"epoch": 1}')
+    return folder
+
+
+@pytest.mark.parametrize("make, says, not_says", [
+    (lambda p: (p.write_text("hello"), p)[1], "is a file, not a run folder", "does not exist"),
+    (lambda p: (p.mkdir(), p)[1], "is not a run folder: it holds no model.keras and no checkpoint/", "--resume"),
+    (_interrupted_run, "the run did not finish (resume it with `edgedigits train --resume --out", "not a run folder"),
+])
+def test_export_of_something_that_is_no_finished_run(tmp_path, make, says, not_says):
+    target = make(tmp_path / "target")
+    result = _run("export", str(target), "--int8")
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert says in line and not_says not in line
+
+
+def test_train_out_naming_a_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = _run("train", "--out", str(tmp_path / "notes.txt"), "--limit", "100")
+    assert result.exit_code == 1
+    assert "--out " + str(tmp_path / "notes.txt") + " is a file, not a folder" in _one_error_line(result)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _run_with_config(folder: Path, config_text: str | None) -> Path:
+    folder.mkdir()
+    (folder / "model.keras").write_bytes(b"a model from elsewhere")
+    if config_text is not None:
+        (folder / "config.json").write_text(config_text)
+    return folder
+
+
+_DAMAGED = [("{not json", "config.json cannot be read as a run's options"),
+            ("[1, 2]", "holds a JSON list, not a run's options")]
+
+
+@pytest.mark.parametrize("option, config_text, says", [
+    ("--init", None, "has no config.json: it is not a run folder written by `edgedigits train`"),  # a teacher needs only its model
+    *[("--init", text, says) for text, says in _DAMAGED],
+    *[("--teacher", text, says) for text, says in _DAMAGED],
+])
+def test_train_from_a_run_whose_options_are_missing_or_damaged(tmp_path, option, config_text, says):
+    run = _run_with_config(tmp_path / "other", config_text)
+    result = _run("train", option, str(run), "--out", str(tmp_path / "new"), "--limit", "100")
+    assert result.exit_code == 1
+    assert says in _one_error_line(result)
+    assert not (tmp_path / "new").exists()
+
+
+def test_resume_of_a_run_whose_options_are_damaged(tmp_path):
+    run = _interrupted_run(tmp_path / "run")
+    (run / "config.json").write_text('{"arch": "edge", ')  # cut short by hand
+    result = _run("train", "--resume", "--out", str(run))
+    assert result.exit_code == 1
+    assert "cannot be read as a run's options" in _one_error_line(result)
+
+
+def test_export_of_a_run_whose_options_are_damaged_is_refused_not_exported_without_them(tmp_path):
+    # Without them the export would drop the run's "not a digit" rule and calibrate on other validation images.
+    run = _run_with_config(tmp_path / "run", '{"negatives": 0.5, ')
+    result = _run("export", str(run), "--int8")
+    assert result.exit_code == 1
+    assert "config.json cannot be read as a run's options" in _one_error_line(result)
+    assert not (run / "export").exists()
+
+
+@pytest.mark.needs_tf
+def test_a_model_keras_that_cannot_be_loaded_is_one_line_before_any_work(tmp_path, mnist_dir):
+    pytest.importorskip("tensorflow")
+    keras3 = pytest.importorskip("keras")
+    if not keras3.__version__.startswith("3."):
+        pytest.skip(f"keras {keras3.__version__} is not Keras 3")
+    from edgedigits.train.config import TrainConfig
+
+    options = TrainConfig(arch="seed").to_json()
+    junk = _run_with_config(tmp_path / "junk", options)
+    (junk / "model.keras").write_bytes((junk / "model.keras").read_bytes()[:10])  # not even a zip archive
+    made = _run_with_config(tmp_path / "keras3", options)
+    model = keras3.Sequential([keras3.layers.Input((28, 28, 1)), keras3.layers.Flatten(),
+                               keras3.layers.Dense(10, activation="softmax")])
+    model.save(made / "model.keras")  # what `import keras` saves today: Keras 3, which tf_keras cannot read
+    for run, says in ((junk, "it is not a .keras model archive"), (made, "it was saved by Keras 3.")):
+        result = _run("train", "--init", str(run), "--arch", "seed", "--out", str(tmp_path / "new"), "--limit", "100",
+                      "--batch-size", "16", "--data-dir", str(mnist_dir))
+        assert result.exit_code == 1
+        line = _one_error_line(result)
+        assert f"cannot load {run / 'model.keras'} as a Keras model: {says}" in line
+        assert "generated" not in result.output  # refused before minutes of generated images
+        assert not (tmp_path / "new").exists()
+        result = _run("export", str(run), "--float32", "--data-dir", str(mnist_dir))
+        assert result.exit_code == 1 and says in _one_error_line(result)
+        assert not (run / "export").exists()

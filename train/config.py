@@ -6,7 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from edgedigits.errors import UsageError
+from edgedigits.errors import RunError, UsageError
 from edgedigits.train.architectures import get_architecture
 from edgedigits.train.targets import check_distillation
 
@@ -186,8 +186,24 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
         """Read a saved ``config.json`` (unknown keys, e.g. versions, are ignored; a run saved before ``epoch_basis``
-        existed counted its epochs on all its images)."""
-        data = json.loads(Path(path).read_text())
+        existed counted its epochs on all its images).
+
+        Raises:
+          RunError: the file is missing (the folder is not a run written by ``edgedigits train``) or is not a run's
+            options (not JSON, not an object): the run folder is damaged.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunError(f"{path.parent} has no {path.name}: it is not a run folder written by `edgedigits train` "
+                           "(its options are needed); train one with `edgedigits train`") from None
+        except (OSError, ValueError) as exc:  # ValueError: not JSON, not UTF-8
+            raise RunError(f"{path} cannot be read as a run's options ({exc}); the run folder is damaged: "
+                           "train the run again") from None
+        if not isinstance(data, dict):
+            raise RunError(f"{path} holds a JSON {type(data).__name__}, not a run's options; the run folder is damaged: "
+                           "train the run again")
         data.setdefault("epoch_basis", "all")
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})

@@ -37,7 +37,9 @@ from edgedigits.runs import (
     METRICS_FILE,
     MODEL_FILE,
     REPORT_FILE,
+    check_run_dir,
     choose_run_dir,
+    load_run_model,
     resolve_run,
     write_run_file,
 )
@@ -85,24 +87,28 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
     Raises:
       UsageError: an option makes no sense (checked up front).
       RunError: the run folder exists (and neither resume nor overwrite was asked), a resumed
-        run has already finished, or the ``init`` run is missing or unfinished.
+        run has already finished, or the ``init`` run is missing or unfinished; a run's config.json is unreadable.
+      ModelError: the ``init`` run's model cannot be loaded (checked before the generated images are made).
       DataError: MNIST is missing or corrupted.
       TrainError: saving failed (for example a full disk); the last checkpoint stays usable.
     """
     config.validate()
     run_dir = None
+    if config.out is not None and not config.resume:
+        check_run_dir(config.out, resume=False, overwrite=config.overwrite)  # before TensorFlow and the data
     if config.resume:  # from here on the run's own options (its --limit, --seed, split), not this call's defaults
         run_dir = choose_run_dir(config.out, config.arch, resume=True, overwrite=False)
         config = _resumed_config(run_dir, config)
         _refuse_finished(run_dir, config)
-    init_model = check_init(config)  # the warm start's model file (None: random weights, or a resumed run)
+    init_file = check_init(config)  # the warm start's model file (None: random weights, or a resumed run)
+    _check_teachers(config)  # before TensorFlow, MNIST and the run folder
     tf, keras = _seeded_tf(config.seed)
+    init_model = None if init_file is None else load_run_model(keras, init_file)  # before minutes of generated images
     splits = load_splits(config.data_dir, val_fraction=config.val_fraction, limit=config.limit)
     if config.batch_size > len(splits.x_train):
         raise UsageError(f"--batch-size {config.batch_size} is larger than the {len(splits.x_train)} "
                          "training images; choose a smaller batch size")
     run_dir = run_dir or choose_run_dir(config.out, config.arch, resume=False, overwrite=config.overwrite)
-    _check_teachers(config)
     x_train, labels = with_negatives(splits, config, log, cache=run_dir / EXTRAS_FILE)
     started = time.perf_counter()
 
@@ -269,7 +275,7 @@ def _loss_and_metric(tf, config: TrainConfig):
                                      not_a_digit_class=reject_method(config) == "digit_mass"), _targets_mod.accuracy)
 
 
-def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_epoch: int, init_model: Path | None):
+def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_epoch: int, init_model):
     ckpt = run_dir / CHECKPOINT_DIR
     loss, metric = _loss_and_metric(tf, config)
     if config.resume:
@@ -279,7 +285,7 @@ def _model_and_state(tf, keras, config: TrainConfig, run_dir: Path, steps_per_ep
         _use_sam(tf, keras, model, config, steps_per_epoch)
         return model, state
     if init_model is not None:  # a warm start: the run's trained model, compiled below with a fresh optimiser
-        model = keras.models.load_model(init_model, compile=False)
+        model = init_model
     else:
         model = create_model(config.arch, keras)
         if reject_method(config) == "digit_mass":
@@ -313,7 +319,7 @@ def check_init(config: TrainConfig) -> Path | None:
     """The ``init`` run's model file, checked against this run's architecture and outputs (before any work starts).
 
     Raises:
-      RunError: the folder is missing or unfinished.
+      RunError: the folder is missing or unfinished, or has no readable config.json.
       UsageError: it was trained with another architecture, or with/without the "not a digit" class when this run is not.
     """
     if not config.init or config.resume:  # a resumed run continues from its own checkpoint
