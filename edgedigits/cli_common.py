@@ -12,6 +12,7 @@ from typing import Callable, TypeVar
 import typer
 
 from edgedigits.errors import EdgeDigitsError
+from edgedigits_runtime.cli import warning_lines
 
 __all__ = ["fail", "friendly_errors"]
 
@@ -25,12 +26,13 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
 
 
 def friendly_errors(fn: F) -> F:
-    """Turn library errors (and Ctrl-C) into one line and a non-zero exit."""
+    """Turn library errors (and Ctrl-C) into one line and a non-zero exit; the runtime's warnings into ``warning:`` lines."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with warning_lines():  # the runtime's warnings (a model file without a manifest, ...): one line each
+                return fn(*args, **kwargs)
         except EdgeDigitsError as exc:
             raise fail(str(exc)) from None
         except KeyboardInterrupt:

@@ -8,6 +8,7 @@ are these same commands.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -30,8 +31,7 @@ def _friendly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+        with warning_lines():
             try:
                 return fn(*args, **kwargs)
             except EdgeDigitsError as exc:
@@ -39,6 +39,16 @@ def _friendly(fn):
                 raise typer.Exit(1) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def warning_lines():
+    """During a command: each of the runtime's own warnings (``ManifestWarning``, ``SourceWarning``, ...) is one
+    ``warning: <message>`` line on stderr, not Python's two lines with a source file and line (``edgedigits``'
+    commands use it too); other warnings are shown as Python shows them."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        yield
 
 
 _default_showwarning = warnings.showwarning

@@ -61,3 +61,18 @@ def test_without_the_scaling_the_row_says_which(files, mnist_dir):
 def test_a_bad_scaling_is_refused_up_front():
     with pytest.raises(UsageError, match="--normalize 'mnsit' is not a scaling: did you mean 'mnist'"):
         BenchConfig(targets=["m.onnx"], normalize="mnsit").validate()
+
+
+def test_on_the_command_line_the_unverified_file_is_one_warning_line(files, mnist_dir):
+    import os
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "edgedigits", "bench", str(files / "mnist_cnn.onnx"), "--normalize", "mnist",
+                           "--quick", "--rounds", "1", "--runs", "3", "--warmup", "1", "--test-limit", "300", "--batch-sizes", "8",
+                           "--threads", "1", "--no-memory", "--no-save", "--min-accuracy", "0", "--data-dir", str(mnist_dir)],
+                          capture_output=True, text=True, timeout=300, cwd=files, env=dict(os.environ, COLUMNS="200"))
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert [line for line in lines if "no manifest.json beside" in line] == [
+        next(line for line in lines if line.startswith("warning: no manifest.json beside"))], done.stderr
+    assert "ManifestWarning" not in done.stderr and ".py:" not in done.stderr, done.stderr  # not Python's source lines
