@@ -33,7 +33,8 @@ def quiet_native_stderr(replay_on_error: bool = True):
     Args:
       replay_on_error: if the block raises, write what was captured to stderr first (a crash
         while loading TensorFlow explains itself there); callers that turn failures into their
-        own one-line errors pass False.
+        own one-line errors pass False. Never for Ctrl-C (``KeyboardInterrupt``): the library's
+        chatter explains nothing there.
 
     The redirection is process-wide: another thread's stderr output during the block is
     captured too (write lines another thread may print inside :func:`held_stderr`: they wait
@@ -56,9 +57,9 @@ def quiet_native_stderr(replay_on_error: bool = True):
             os.dup2(sink.fileno(), 2)
             try:
                 yield
-            except BaseException:
+            except BaseException as exc:
                 os.dup2(saved, 2)
-                if replay_on_error:
+                if replay_on_error and not isinstance(exc, KeyboardInterrupt):  # Ctrl-C: the user stopped it
                     sink.seek(0)
                     sys.stderr.write(sink.read().decode(errors="replace"))
                 raise

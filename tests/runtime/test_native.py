@@ -33,6 +33,16 @@ def test_no_replay_when_the_caller_reports_failures_itself(capfd):
     assert capfd.readouterr().err == ""
 
 
+def test_no_replay_when_the_user_presses_ctrl_c(capfd):
+    # Ctrl-C while TensorFlow loads (`edgedigits train`'s first seconds) printed its three lines of chatter before
+    # "interrupted": they explain nothing there.
+    with pytest.raises(KeyboardInterrupt):
+        with quiet_native_stderr():
+            os.write(2, b"I0000 oneDNN custom operations are on\n")
+            raise KeyboardInterrupt
+    assert capfd.readouterr().err == ""
+
+
 def test_verbose_environment_variable_shows_everything(capfd, monkeypatch):
     monkeypatch.setenv("EDGEDIGITS_VERBOSE", "1")
     with quiet_native_stderr():
