@@ -193,3 +193,19 @@ def test_gate_failure_on_the_command_line(tiny_run, mnist_dir, tmp_path):
     assert result.exit_code == 1
     assert "error: ptq: test accuracy" in output and "below the gate 99.40%" in output and "--min-accuracy" in output
     assert not list((tmp_path / "o").glob("*.tflite"))
+
+
+@pytest.mark.slow
+def test_a_failed_export_is_retried_without_overwrite(tiny_run, mnist_dir, tmp_path):
+    # Every format failed its gate: the folder holds only that attempt's records (export_config.json,
+    # export_results.json), nothing that could pass for a result; lowering the gate is a retry, not an overwrite.
+    out = tmp_path / "o"
+    result, output = _cli(tiny_run, "--ptq", "--out", out, "--data-dir", mnist_dir, "--calibration-samples", "32")
+    assert result.exit_code == 1 and "below the gate" in output
+    assert sorted(p.name for p in out.iterdir()) == ["export_config.json", "export_results.json"]
+    result, output = _cli(tiny_run, "--ptq", "--out", out, "--data-dir", mnist_dir, "--calibration-samples", "32",
+                          "--min-accuracy", "0.5", "--max-drop", "100")
+    assert result.exit_code == 0, output
+    assert (out / "manifest.json").is_file() and json.loads((out / "export_results.json").read_text())["rows"][0]["status"] == "ok"
+    result, output = _cli(tiny_run, "--ptq", "--out", out, "--data-dir", mnist_dir, "--calibration-samples", "32")
+    assert result.exit_code == 1 and "already holds an export (edge_ptq_int8.tflite, keras_predictions.npy, manifest.json)" in output
