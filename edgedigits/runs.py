@@ -21,7 +21,7 @@ from edgedigits_runtime.fileio import atomic_path
 __all__ = ["RUNS_ROOT", "MODEL_FILE", "CONFIG_FILE", "HISTORY_FILE", "METRICS_FILE", "CURVES_FILE", "CONFUSION_FILE",
            "CHECKPOINT_DIR", "EXTRAS_FILE", "REPORT_FILE", "EXPORT_DIR", "BENCH_DIR", "export_dir", "bench_dir", "choose_run_dir",
            "check_run_dir",
-           "resolve_run", "latest_run", "write_run_file", "load_run_model"]
+           "resolve_run", "latest_run", "write_run_file", "write_problem", "load_run_model"]
 
 # The run folder's layout (docs/DESIGN.md "Run folder"): every stage names these from here.
 RUNS_ROOT = Path("runs")
@@ -63,17 +63,27 @@ def choose_run_dir(out: str | None, arch: str, *, resume: bool, overwrite: bool)
     if out is None:
         base = RUNS_ROOT / arch
         run_dir, n = base, 1
-        while run_dir.exists():
-            n += 1
-            run_dir = base.with_name(f"{arch}-{n}")
-        run_dir.mkdir(parents=True)
-        return run_dir
+        while True:
+            while run_dir.exists():
+                n += 1
+                run_dir = base.with_name(f"{arch}-{n}")
+            try:
+                run_dir.mkdir(parents=True)
+                return run_dir
+            except FileExistsError:  # another run took this name meanwhile: the next one
+                continue
+            except OSError as exc:
+                raise RunError(f"cannot create the run folder {run_dir}: {write_problem(exc)}; run from a folder you can "
+                               "write to, or choose one with --out") from None
     run_dir = check_run_dir(out, resume=resume, overwrite=overwrite)
     if resume:
         return run_dir
     if run_dir.exists() and any(run_dir.iterdir()):
         shutil.rmtree(run_dir)  # overwrite, checked above
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create the run folder {run_dir}: {write_problem(exc)}; choose another --out") from None
     return run_dir
 
 
@@ -166,7 +176,12 @@ def _why_unloadable(path: Path, exc: Exception) -> str:
 
 
 def write_run_file(write: Callable[[Path], object], dest: Path, *, direct: bool = False) -> None:
-    """Write a run folder's file ``dest`` atomically (or let ``write`` do so when ``direct``); a full disk is a TrainError."""
+    """Write a run folder's file ``dest`` atomically (or let ``write`` do so when ``direct``).
+
+    Raises:
+      TrainError: it could not be written (a full disk, a folder made read-only): what happened, and whether the run
+        can be resumed (it has a checkpoint) or must start again.
+    """
     try:
         if direct:
             write(dest)
@@ -174,7 +189,18 @@ def write_run_file(write: Callable[[Path], object], dest: Path, *, direct: bool 
         with atomic_path(dest) as tmp:
             write(tmp)
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise TrainError(f"disk full while writing {dest}; free some space, then resume with "
-                             f"`edgedigits train --resume --out {dest.parent}`") from None
-        raise TrainError(f"could not write {dest}: {exc.strerror or exc}") from None
+        run_dir = dest.parent.parent if dest.parent.name == CHECKPOINT_DIR else dest.parent
+        then = (f"resume with `edgedigits train --resume --out {run_dir}`" if (run_dir / CHECKPOINT_DIR / "state.json").is_file()
+                else "start the run again (it has no checkpoint to resume yet)")
+        fix = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "fix that"
+        raise TrainError(f"could not write {dest}: {write_problem(exc)}; {fix}, then {then}") from None
+
+
+def write_problem(exc: OSError) -> str:
+    """What went wrong writing a file, in words (``No space left on device (disk full)``), for one-line errors."""
+    why = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{why} (disk full)"
+    if exc.errno == errno.EROFS:
+        return f"{why} (the folder cannot be written to)"
+    return why

@@ -120,9 +120,12 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
                          pass_images=None if train_config is None else epoch_images(train_config, len(splits.x_train), train_y),
                          run_dir=run_dir)
 
-    if config.overwrite:
-        _clear_out_dir(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if config.overwrite:
+            _clear_out_dir(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot write to {out_dir}: {runs.write_problem(exc)}; choose another --out") from None
     source = {"path": str(run_dir), "arch": arch, "model_sha256": sha256_file(run_dir / MODEL_FILE),
               "test_accuracy": keras_accuracy}
     shared = {"labels": _manifest.LABELS, "preprocessing": _manifest.PREPROCESSING, "tools": _manifest.tool_versions(),
@@ -136,17 +139,22 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
             entries[Path(row.path).name] = entry
 
     manifest_path = None
-    if entries:
-        reference_path = atomic_write_bytes(out_dir / _manifest.REFERENCE_FILE, _npy_bytes(reference.astype(np.uint8)))
-        document = _manifest.build_manifest(source_run=source, artifacts=entries, reference={
-            "file": reference_path.name, "sha256": sha256_file(reference_path),
-            "what": "top-1 predictions (uint8) of the Keras model on the MNIST test set, in file order"})
-        manifest_path = _manifest.write_manifest(out_dir, document)
-    result = ExportResult(rows=rows, out_dir=out_dir, manifest_path=manifest_path, run_dir=run_dir,
-                          keras_accuracy=keras_accuracy, test_images=int(len(y_test)),
-                          keras_reject=None if calibrate is None else calibrate.keras)
-    atomic_write_text(out_dir / CONFIG_FILE, config.to_json() + "\n")
-    atomic_write_text(out_dir / RESULTS_FILE, result.to_json() + "\n")
+    try:
+        if entries:
+            reference_path = atomic_write_bytes(out_dir / _manifest.REFERENCE_FILE, _npy_bytes(reference.astype(np.uint8)))
+            document = _manifest.build_manifest(source_run=source, artifacts=entries, reference={
+                "file": reference_path.name, "sha256": sha256_file(reference_path),
+                "what": "top-1 predictions (uint8) of the Keras model on the MNIST test set, in file order"})
+            manifest_path = _manifest.write_manifest(out_dir, document)
+        result = ExportResult(rows=rows, out_dir=out_dir, manifest_path=manifest_path, run_dir=run_dir,
+                              keras_accuracy=keras_accuracy, test_images=int(len(y_test)),
+                              keras_reject=None if calibrate is None else calibrate.keras)
+        atomic_write_text(out_dir / CONFIG_FILE, config.to_json() + "\n")
+        atomic_write_text(out_dir / RESULTS_FILE, result.to_json() + "\n")
+    except OSError as exc:
+        raise ExportError(f"could not finish the export in {out_dir}: {runs.write_problem(exc)}"
+                          f"{'' if manifest_path else ' (its artifacts have no manifest.json)'}; free some space or "
+                          "choose another --out, then export again (with --overwrite in the same folder)") from None
     return result
 
 
@@ -197,6 +205,11 @@ def _export_one(fmt, arch, ctx, out_dir, x_test, y_test, reference, keras_accura
         path = fmt.write(out_dir / fmt.filename(arch), data, ctx) if fmt.write else atomic_write_bytes(out_dir / fmt.filename(arch), data)
     except EdgeDigitsError as exc:  # a writer that verifies further (the micro pack in TFLM) may refuse
         return _failed(row, f"{fmt.name}: {exc}", "conversion", log), None
+    except OSError as exc:  # passed its gate, but a full disk or a read-only folder: this format fails, the others go on
+        target = out_dir / fmt.filename(arch)
+        if target.is_dir() and not target.is_symlink():  # a source pack cut short: no half-written folder stays
+            shutil.rmtree(target, ignore_errors=True)
+        return _failed(row, f"{fmt.name}: could not write {target}: {runs.write_problem(exc)}", "write", log), None
     entry.update(ctx.notes.get(fmt.name) or {})  # what the writer measured (the micro pack's figures)
     row.path = str(path)
     log(f"{fmt.name}: {path.name} {len(data):,} bytes, accuracy {row.accuracy:.2%}, "

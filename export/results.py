@@ -29,7 +29,8 @@ class ExportRow:
       digits_accepted: share of test digits that threshold accepts.
       holdout_rejected: share of the held-out non-digit kind it rejects.
       error: one-line message when ``status == "error"``.
-      error_kind: ``gate`` (converted but fell short) or ``conversion`` (did not convert or run).
+      error_kind: ``gate`` (converted but fell short), ``conversion`` (did not convert or run) or ``write`` (passed,
+        but its file could not be written: a full disk, a read-only folder).
     """
 
     format: str

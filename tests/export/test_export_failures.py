@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,3 +210,39 @@ def test_a_failed_export_is_retried_without_overwrite(tiny_run, mnist_dir, tmp_p
     assert (out / "manifest.json").is_file() and json.loads((out / "export_results.json").read_text())["rows"][0]["status"] == "ok"
     result, output = _cli(tiny_run, "--ptq", "--out", out, "--data-dir", mnist_dir, "--calibration-samples", "32")
     assert result.exit_code == 1 and "already holds an export (edge_ptq_int8.tflite, keras_predictions.npy, manifest.json)" in output
+
+
+@pytest.mark.slow
+def test_a_file_that_cannot_be_written_is_that_formats_error_row(tiny_run, mnist_dir, tmp_path, monkeypatch):
+    """A full disk while writing one artifact (the kernel's own ENOSPC: /dev/full) was a traceback that stopped the
+    export; now that format is an error row, the others are written and listed, and no half-written folder stays."""
+    def write_to_full_disk(path, data, ctx):
+        path.mkdir()
+        (path / "model.tflite").write_bytes(data[:100])
+        with open("/dev/full", "wb") as full:
+            full.write(data)
+            full.flush()
+        return path
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    monkeypatch.setitem(FORMATS, "pack", dataclasses.replace(FORMATS["float32"], name="pack", pattern="{arch}_pack",
+                                                             write=write_to_full_disk))
+    out = tmp_path / "o"
+    result = export(ExportConfig(run=str(tiny_run), out=str(out), formats=["float32", "pack"], data_dir=str(mnist_dir),
+                                 **TINY_GATES))
+    pack = result.row("pack")
+    assert (pack.status, pack.error_kind, pack.path) == ("error", "write", None)
+    assert f"pack: could not write {out / 'edge_pack'}: No space left on device (disk full)" in pack.error
+    assert result.row("float32").status == "ok" and not (out / "edge_pack").exists()
+    assert list(json.loads((out / "manifest.json").read_text())["artifacts"]) == ["edge_float32.tflite"]
+    with pytest.raises(ExportError, match="pack: could not write"):
+        result.raise_for_errors()
+
+
+@pytest.mark.slow
+def test_an_out_folder_that_cannot_be_made_is_one_line(tiny_run, mnist_dir, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result, output = _cli(tiny_run, "--float32", "--out", tmp_path / "notes.txt" / "export", "--data-dir", mnist_dir)
+    assert result.exit_code == 1 and "Traceback" not in output
+    assert f"error: cannot write to {tmp_path / 'notes.txt' / 'export'}: Not a directory; choose another --out" in output
