@@ -24,32 +24,28 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
+from rejection import header, load_models, rejected
 
 
 def main(argv=None) -> int:
     from edgedigits.train.negatives import REPORT_SEED
     from edgedigits.train.negatives.marks import HELD_OUT_MARKS, MARKS, draw_marks
-    from edgedigits_runtime import DigitClassifier
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+", type=Path, help="int8 model files (their manifest.json beside them)")
     p.add_argument("--count", type=int, default=300, help="images of each mark (default 300)")
     args = p.parse_args(argv)
     print(describe())
-    classifiers = [DigitClassifier(m) for m in args.models]
-    names = [m.parent.parent.parent.name if m.parent.name == "export" else m.name for m in args.models]
-    print("| mark | " + " | ".join(f"{n}: rejected (read as)" for n in names) + " |")
-    print("|---|" + "---|" * len(names))
+    classifiers, names = load_models(args.models)
+    print(header("mark", names))
     totals = {True: [[] for _ in names], False: [[] for _ in names]}
     for i, mark in enumerate(MARKS):
         images = draw_marks(np.random.default_rng([REPORT_SEED + 47, i]), args.count, (mark,))
         cells = []
         for j, clf in enumerate(classifiers):
-            c = clf.classify(images)
-            kept = c.labels[~c.not_a_digit]
-            read = ", ".join(f"{d}: {int(k)}" for d, k in enumerate(np.bincount(kept, minlength=10)) if k)
-            totals[mark in HELD_OUT_MARKS][j].append(float(c.not_a_digit.mean()))
-            cells.append(f"{100 * c.not_a_digit.mean():.1f}%" + (f" ({read})" if read else ""))
+            share, cell = rejected(clf, images)
+            totals[mark in HELD_OUT_MARKS][j].append(share)
+            cells.append(cell)
         label = f"{mark} (held out)" if mark in HELD_OUT_MARKS else mark
         print(f"| {label} | " + " | ".join(cells) + " |")
     for held, title in ((False, "trained marks, mean"), (True, "held-out marks, mean")):

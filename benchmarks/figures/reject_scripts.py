@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
+from rejection import header, load_models, rejected
 
 _NEVER_TRAINED = {"CJK ideographs": (0x4E00, 0x9FFF), "Hangul": (0xAC00, 0xD7A3)}
 
@@ -33,17 +34,14 @@ _NEVER_TRAINED = {"CJK ideographs": (0x4E00, 0x9FFF), "Hangul": (0xAC00, 0xD7A3)
 def main(argv=None) -> int:
     from edgedigits.train.negatives import REPORT_SEED
     from edgedigits.train.negatives.scripts import HELD_OUT_SCRIPTS, TRAINED_SCRIPTS, draw_letters, script_pools
-    from edgedigits_runtime import DigitClassifier
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+", type=Path, help="int8 model files (their manifest.json beside them)")
     p.add_argument("--count", type=int, default=300, help="images of each script (default 300)")
     args = p.parse_args(argv)
     print(describe())
-    classifiers = [DigitClassifier(m) for m in args.models]
-    names = [m.parent.parent.parent.name if m.parent.name == "export" else m.name for m in args.models]
-    print("| script (letters) | " + " | ".join(f"{n}: rejected (read as)" for n in names) + " |")
-    print("|---|" + "---|" * len(names))
+    classifiers, names = load_models(args.models)
+    print(header("script (letters)", names))
     groups = {"trained": TRAINED_SCRIPTS, "held out": HELD_OUT_SCRIPTS, "never trained": _NEVER_TRAINED}
     totals = {g: [[] for _ in names] for g in groups}
     i = 0
@@ -57,11 +55,9 @@ def main(argv=None) -> int:
             images = draw_letters(np.random.default_rng([REPORT_SEED + 53, i]), args.count, pools)
             cells = []
             for j, clf in enumerate(classifiers):
-                c = clf.classify(images)
-                kept = c.labels[~c.not_a_digit]
-                read = ", ".join(f"{d}: {int(k)}" for d, k in enumerate(np.bincount(kept, minlength=10)) if k)
-                totals[group][j].append(float(c.not_a_digit.mean()))
-                cells.append(f"{100 * c.not_a_digit.mean():.1f}%" + (f" ({read})" if read else ""))
+                share, cell = rejected(clf, images)
+                totals[group][j].append(share)
+                cells.append(cell)
             letters = len({ch for _, chars in pools for ch in chars})
             print(f"| {script} ({group}, {letters}) | " + " | ".join(cells) + " |", flush=True)
     for group in groups:

@@ -89,13 +89,7 @@ def _charset(path: str | None, subset: str = "standard") -> tuple[str, ...]:
         return tuple(ch for ch in _charset(path, "with_near") if ch in _NEAR_DIGIT_SYMBOLS)
     if subset == "latin":
         return tuple(ch for ch in _charset(path) if ch.isascii() and ch.isalpha())
-    font = _font(path, 32)
-
-    def _render(ch):  # the glyph's bitmap (Pillow's C rasteriser, no image drawing)
-        mask = font.getmask(ch)
-        return np.asarray(mask, np.uint8).reshape(mask.size[1], mask.size[0])
-
-    missing = _render("\uffff")  # the font's "no such glyph" box
+    draws = _draws(_font(path, 32))
     chars = []
     for lo, hi in _RANGES:
         for code in range(lo, hi + 1):
@@ -103,11 +97,26 @@ def _charset(path: str | None, subset: str = "standard") -> tuple[str, ...]:
             near = subset == "with_near" and ch in _NEAR_DIGIT_SYMBOLS
             if (_looks_like_a_digit(ch) and not near) or not ch.isprintable() or ch.isspace():
                 continue
-            drawn = _render(ch)
-            if int((drawn > 128).sum()) < 12 or (drawn.shape == missing.shape and np.array_equal(drawn, missing)):
-                continue
-            chars.append(ch)
+            if draws(ch):
+                chars.append(ch)
     return tuple(chars)
+
+
+def _draws(font):
+    """A test of whether ``font`` really draws a character: at least 12 inked pixels (of its 32 px bitmap, Pillow's C
+    rasteriser, no image drawing) and not the font's 'no such glyph' box."""
+
+    def _render(ch):
+        mask = font.getmask(ch)
+        return np.asarray(mask, np.uint8).reshape(mask.size[1], mask.size[0])
+
+    missing = _render("\uffff")
+
+    def draws(ch: str) -> bool:
+        drawn = _render(ch)
+        return int((drawn > 128).sum()) >= 12 and not (drawn.shape == missing.shape and np.array_equal(drawn, missing))
+
+    return draws
 
 
 def _glyph_canvas(rng, fonts, count: int, spacing=(0.0, 0.15), mix: tuple[float, float] | None = None):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.train.negatives._draw import _elongation, _ink_level, _normalise, _warp
-from edgedigits.train.negatives.glyphs import _looks_like_a_digit
+from edgedigits.train.negatives.glyphs import _draws, _looks_like_a_digit
 from edgedigits.train.negatives.registry import _FIELD, _HI, _register
 
 _FREEFONT = Path("/usr/share/fonts/truetype/freefont")
@@ -64,24 +64,10 @@ def _font(path: str, size: int):
 def script_letters(path: str, first: int, last: int) -> tuple[str, ...]:
     """The letters of code points ``first..last`` that the font at ``path`` really draws (not its 'missing glyph'
     box, at least 12 inked pixels at 32 px), minus what the ``glyphs`` kind calls digit-like."""
-    font = _font(path, 32)
-
-    def _render(ch):
-        mask = font.getmask(ch)
-        return np.asarray(mask, np.uint8).reshape(mask.size[1], mask.size[0])
-
-    missing = _render("\uffff")
-    out = []
-    for code in range(first, last + 1):
-        ch = chr(code)
-        if (not ch.isprintable() or unicodedata.category(ch)[0] != "L" or _looks_like_a_digit(ch)
-                or ch in _READ_AS_A_DIGIT):
-            continue
-        drawn = _render(ch)
-        if int((drawn > 128).sum()) < 12 or (drawn.shape == missing.shape and np.array_equal(drawn, missing)):
-            continue
-        out.append(ch)
-    return tuple(out)
+    draws = _draws(_font(path, 32))
+    return tuple(ch for ch in map(chr, range(first, last + 1))
+                 if ch.isprintable() and unicodedata.category(ch)[0] == "L" and not _looks_like_a_digit(ch)
+                 and ch not in _READ_AS_A_DIGIT and draws(ch))
 
 
 _DROID = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")  # CJK and kana (fonts-droid-fallback)
