@@ -7,8 +7,10 @@ already exists is refused unless the user asks to resume or overwrite.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -21,7 +23,7 @@ from edgedigits_runtime.fileio import atomic_path
 __all__ = ["RUNS_ROOT", "MODEL_FILE", "CONFIG_FILE", "HISTORY_FILE", "METRICS_FILE", "CURVES_FILE", "CONFUSION_FILE",
            "CHECKPOINT_DIR", "EXTRAS_FILE", "REPORT_FILE", "EXPORT_DIR", "BENCH_DIR", "export_dir", "bench_dir", "choose_run_dir",
            "check_run_dir",
-           "resolve_run", "latest_run", "write_run_file", "write_problem", "load_run_model"]
+           "resolve_run", "latest_run", "write_run_file", "write_problem", "load_run_model", "folder_lock"]
 
 # The run folder's layout (docs/DESIGN.md "Run folder"): every stage names these from here.
 RUNS_ROOT = Path("runs")
@@ -204,3 +206,41 @@ def write_problem(exc: OSError) -> str:
     if exc.errno == errno.EROFS:
         return f"{why} (the folder cannot be written to)"
     return why
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, command: str):
+    """Hold an exclusive lock on ``folder`` (created if missing) while ``edgedigits <command>`` writes into it: the same
+    command started again into the same folder meanwhile is refused instead of mixing two results' files. The lock is
+    the kernel's (``flock``), so a killed process never leaves it behind. A folder created here and still empty when
+    the block fails is removed again.
+
+    Raises:
+      RunError: another process holds the lock, or the folder cannot be created.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot write to {folder}: {write_problem(exc)}; choose another --out") from None
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"another `edgedigits {command}` is writing to {folder} right now; wait for it to finish, "
+                           "or choose another --out") from None
+        try:
+            yield
+        except BaseException:
+            if created:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when still empty
+            raise
+    finally:
+        os.close(fd)

@@ -63,11 +63,19 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
         already holds an export and ``overwrite`` is off.
       ModelError: ``model.keras`` cannot be loaded or has another input/output shape.
       DataError: MNIST cannot be found or read.
+      ExportError: the output folder cannot be written.
     """
     log = progress or (lambda message: None)
     config.validate()
     run_dir = resolve_run(config.run)
     out_dir = config.out_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunError(f"--out {out_dir} is a file, not a folder; choose another --out")
+    with runs.folder_lock(out_dir, "export"):  # a second export into the same folder at once is refused
+        return _export(config, run_dir, out_dir, log)
+
+
+def _export(config: ExportConfig, run_dir: Path, out_dir: Path, log) -> ExportResult:
     _check_out_dir(out_dir, config.overwrite)
     train_config = _train_config(run_dir)
     if config.teacher:  # a teacher exists, finished, and must know "not a digit" when the run's model has that class
@@ -312,8 +320,6 @@ def _existing_export(out_dir: Path, *, records: bool = True) -> list[str]:
 
 
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RunError(f"--out {out_dir} is a file, not a folder; choose another --out")
     found = _existing_export(out_dir, records=False)  # a failed export's records alone are replaced (a retry)
     if found and not overwrite:
         shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")

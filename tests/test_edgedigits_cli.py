@@ -272,3 +272,22 @@ def test_a_model_keras_that_cannot_be_loaded_is_one_line_before_any_work(tmp_pat
         result = _run("export", str(run), "--float32", "--data-dir", str(mnist_dir))
         assert result.exit_code == 1 and says in _one_error_line(result)
         assert not (run / "export").exists()
+
+
+def test_a_second_export_into_a_folder_being_written_is_refused(tmp_path):
+    # Two exports into one folder at once mixed their files: the manifest of the last one listed only its own formats.
+    fcntl = pytest.importorskip("fcntl")
+    run = _run_with_config(tmp_path / "run", None)
+    out = tmp_path / "out"
+    out.mkdir()
+    held = os.open(out, os.O_RDONLY)  # what a running export holds
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = subprocess.run([sys.executable, "-m", "edgedigits", "export", str(run), "--float32", "--out", str(out)],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    finally:
+        os.close(held)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"error: another `edgedigits export` is writing to {out} right now; "
+                                   "wait for it to finish, or choose another --out")
+    assert list(out.iterdir()) == []
