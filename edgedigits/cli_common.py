@@ -7,6 +7,8 @@ so that the command modules never import the app back.
 from __future__ import annotations
 
 import functools
+import sys
+import threading
 from typing import Callable, TypeVar
 
 import typer
@@ -14,7 +16,7 @@ import typer
 from edgedigits.errors import EdgeDigitsError
 from edgedigits_runtime.cli import warning_lines
 
-__all__ = ["fail", "friendly_errors"]
+__all__ = ["fail", "friendly_errors", "progress_echo"]
 
 F = TypeVar("F", bound=Callable)
 
@@ -30,6 +32,8 @@ def friendly_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
+        _SWALLOWED.clear()
         try:
             with warning_lines():  # the runtime's warnings (a model file without a manifest, ...): one line each
                 return fn(*args, **kwargs)
@@ -38,5 +42,32 @@ def friendly_errors(fn: F) -> F:
         except KeyboardInterrupt:
             typer.secho("interrupted", err=True)
             raise typer.Exit(130) from None
+        finally:
+            sys.unraisablehook = previous_hook
 
     return wrapper  # type: ignore[return-value]
+
+
+# Ctrl-C that landed where Python cannot raise it (a garbage-collection callback inside TensorFlow's training loop:
+# one export in four in the twentieth session) printed "Exception ignored in ... KeyboardInterrupt" and the command
+# went on to the end. It is remembered here, and the command stops at its next progress line.
+_SWALLOWED = threading.Event()
+
+
+def _unraisable(unraisable) -> None:
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _SWALLOWED.set()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def progress_echo(err: bool = False) -> Callable[[str], None]:
+    """The progress-line printer a long command gives the library (``log=``/``progress=``): it prints the line, or
+    stops the command there (``KeyboardInterrupt``, "interrupted", exit 130) when a Ctrl-C was swallowed since."""
+
+    def echo(message: str) -> None:
+        if _SWALLOWED.is_set():
+            raise KeyboardInterrupt
+        typer.echo(message, err=err)
+
+    return echo

@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from edgedigits.cli_common import friendly_errors
+from edgedigits.cli_common import friendly_errors, progress_echo
 from edgedigits.export.config import QAT_DEFAULTS as _QAT
 from edgedigits.export.config import ExportConfig as _ExportConfig
 from edgedigits.export.formats import DEFAULT_FORMATS, FORMATS, formats_table
@@ -104,7 +104,7 @@ def export(
         reject_accept=reject_accept, reject_split=reject_split, min_digits_accepted=min_digits_accepted, max_reject_drop=max_reject_drop,
         data_dir=None if data_dir is None else str(data_dir), seed=seed,
     ).validate()
-    result = run_export(config, progress=functools.partial(typer.echo, err=True))
+    result = run_export(config, progress=progress_echo(err=True))
     if json_out:
         typer.echo(result.to_json())
     else:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from edgedigits.cli_common import fail, friendly_errors
+from edgedigits.cli_common import fail, friendly_errors, progress_echo
 from edgedigits.train.config import TrainConfig  # no TensorFlow: dataclass and checks only
 from edgedigits.train.negatives import VARIANTS  # the variants' registry (numpy only)
 from edgedigits.train.reader import ReaderConfig
@@ -81,7 +81,7 @@ def train(
         data_dir=None if data_dir is None else str(data_dir), out=None if out is None else str(out),
         init=None if init is None else str(init), resume=resume, overwrite=overwrite,
     ).validate()
-    result = run_training(config, log=typer.echo, progress=sys.stdout.isatty())
+    result = run_training(config, log=progress_echo(), progress=sys.stdout.isatty())
     if not result.ok:
         raise fail(result.problem)
     typer.echo(f"\nnext: edgedigits export {result.run_dir} --int8")
@@ -171,6 +171,6 @@ def train_reader(
                           freeze_bn=freeze_bn, holdout="" if holdout_kind == "none" else holdout_kind,
                           data_dir=None if data_dir is None else str(data_dir),
                           out=str(out), overwrite=overwrite).validate()
-    metrics = run(config, progress=typer.echo)
+    metrics = run(config, progress=progress_echo())
     typer.echo(json.dumps(metrics, indent=2))
     typer.echo(f"\nnext: python scripts/ship_reader_model.py {out}")

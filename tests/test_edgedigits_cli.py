@@ -291,3 +291,37 @@ def test_a_second_export_into_a_folder_being_written_is_refused(tmp_path):
     assert done.stderr.strip() == (f"error: another `edgedigits export` is writing to {out} right now; "
                                    "wait for it to finish, or choose another --out")
     assert list(out.iterdir()) == []
+
+
+_SWALLOWING_COMMAND = """
+import gc, signal, sys, weakref
+from edgedigits.cli_common import friendly_errors, progress_echo
+
+class Tensor:
+    pass
+
+@friendly_errors
+def command():
+    log = progress_echo()
+    log("stage 1")
+    # What TensorFlow's training loop does now and then: a weak reference's callback runs while Ctrl-C arrives,
+    # and the KeyboardInterrupt, raised inside the callback, is one Python can only print and drop.
+    kept = weakref.ref(Tensor(), lambda ref: signal.raise_signal(signal.SIGINT))
+    gc.collect()
+    log("stage 2")
+    print("finished", flush=True)
+
+try:
+    command()
+except SystemExit as exit:
+    sys.exit(exit.code)
+except BaseException as exc:  # typer.Exit outside an app
+    sys.exit(getattr(exc, "exit_code", 99))
+"""
+
+
+def test_a_ctrl_c_swallowed_in_a_callback_stops_the_command_at_its_next_progress_line(tmp_path):
+    done = subprocess.run([sys.executable, "-c", _SWALLOWING_COMMAND], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.stdout.splitlines() == ["stage 1"], done.stdout + done.stderr  # never "stage 2", never "finished"
+    assert done.returncode == 130 and done.stderr.strip() == "interrupted", done.stderr
