@@ -80,8 +80,11 @@ def choose_run_dir(out: str | None, arch: str, *, resume: bool, overwrite: bool)
     run_dir = check_run_dir(out, resume=resume, overwrite=overwrite)
     if resume:
         return run_dir
-    if run_dir.exists() and any(run_dir.iterdir()):
-        shutil.rmtree(run_dir)  # overwrite, checked above
+    for old in list(run_dir.iterdir()) if run_dir.is_dir() else []:  # overwrite, checked above: the folder itself
+        if old.is_dir() and not old.is_symlink():                       # stays (a run's lock is held on it)
+            shutil.rmtree(old)
+        else:
+            old.unlink()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -325,3 +325,20 @@ def test_a_ctrl_c_swallowed_in_a_callback_stops_the_command_at_its_next_progress
                           cwd=tmp_path)
     assert done.stdout.splitlines() == ["stage 1"], done.stdout + done.stderr  # never "stage 2", never "finished"
     assert done.returncode == 130 and done.stderr.strip() == "interrupted", done.stderr
+
+
+def test_a_second_training_into_a_run_folder_being_written_is_refused(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    out = tmp_path / "run"
+    out.mkdir()
+    held = os.open(out, os.O_RDONLY)  # what a running `edgedigits train --out run` holds
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = subprocess.run([sys.executable, "-m", "edgedigits", "train", "--out", str(out), "--limit", "100"],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    finally:
+        os.close(held)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"error: another `edgedigits train` is writing to {out} right now; "
+                                   "wait for it to finish, or choose another --out")
+    assert list(out.iterdir()) == []

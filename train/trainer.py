@@ -39,6 +39,7 @@ from edgedigits.runs import (
     REPORT_FILE,
     check_run_dir,
     choose_run_dir,
+    folder_lock,
     load_run_model,
     resolve_run,
     write_run_file,
@@ -86,16 +87,22 @@ def train(config: TrainConfig, *, log: Callable[[str], None] = print, progress: 
 
     Raises:
       UsageError: an option makes no sense (checked up front).
-      RunError: the run folder exists (and neither resume nor overwrite was asked), a resumed
+      RunError: the run folder exists (and neither resume nor overwrite was asked), another run is writing to it, a resumed
         run has already finished, or the ``init`` run is missing or unfinished; a run's config.json is unreadable.
       ModelError: the ``init`` run's model cannot be loaded (checked before the generated images are made).
       DataError: MNIST is missing or corrupted.
       TrainError: saving failed (for example a full disk); the last checkpoint stays usable.
     """
     config.validate()
+    if config.out is None:  # runs/<arch>-N: a fresh folder of its own (choose_run_dir)
+        return _train(config, log, progress)
+    check_run_dir(config.out, resume=config.resume, overwrite=config.overwrite)  # before TensorFlow and the data
+    with folder_lock(Path(config.out), "train"):  # a second run into the same --out at once is refused
+        return _train(config, log, progress)
+
+
+def _train(config: TrainConfig, log: Callable[[str], None], progress: bool) -> TrainResult:
     run_dir = None
-    if config.out is not None and not config.resume:
-        check_run_dir(config.out, resume=False, overwrite=config.overwrite)  # before TensorFlow and the data
     if config.resume:  # from here on the run's own options (its --limit, --seed, split), not this call's defaults
         run_dir = choose_run_dir(config.out, config.arch, resume=True, overwrite=False)
         config = _resumed_config(run_dir, config)
