@@ -154,7 +154,10 @@ class BenchReport:
         """Raise :class:`GateError` naming every artifact that failed the gate (or could not be run)."""
         failures = self.gate_failures()
         if failures:
-            raise GateError(f"{len(failures)} of {len(self.rows)} artifacts failed the gate: " + "; ".join(failures))
+            low = sum(1 for row in self.rows if row.ok and row.gate == "fail")
+            what = ("failed the gate" if low == len(failures) else "could not be benchmarked" if not low
+                    else f"failed ({low} below the gate, {len(failures) - low} could not be benchmarked)")
+            raise GateError(f"{len(failures)} of {len(self.rows)} {_artifacts(len(self.rows))} {what}: " + "; ".join(failures))
 
     def recommended(self) -> BenchRow | None:
         """The fastest artifact (batch-1 p50 at one thread, else the fewest threads measured) that passed the gate."""
@@ -361,3 +364,7 @@ def _ms(x) -> str:
 
 def _num(x, digits: int = 0) -> str:
     return "–" if x is None else f"{x:,.{digits}f}"
+
+
+def _artifacts(n: int) -> str:
+    return "artifact" if n == 1 else "artifacts"

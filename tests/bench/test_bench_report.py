@@ -47,7 +47,17 @@ def test_gate_names_low_and_failed_artifacts(report):
     assert len(failures) == 2
     assert "a_ptq.tflite (ptq) scored 98.50%" in failures[0] and "99.00%" in failures[0]
     assert "a_float32.onnx" in failures[1] and "pip install onnxruntime" in failures[1]
-    with pytest.raises(GateError, match="2 of 4 artifacts failed the gate"):
+    with pytest.raises(GateError, match=r"2 of 4 artifacts failed \(1 below the gate, 1 could not be benchmarked\): a_ptq"):
+        report.raise_for_gate()
+
+
+def test_a_file_that_could_not_be_run_is_not_said_to_fail_the_gate(report):
+    # `bench notamodel.tflite` ended with "1 of 1 artifacts failed the gate: ... could not be benchmarked: ...".
+    report.rows = report.rows[-1:]
+    with pytest.raises(GateError, match=r"^1 of 1 artifact could not be benchmarked: a_float32.onnx \(onnx\) could not"):
+        report.raise_for_gate()
+    report.rows = [BenchRow(**{**vars(report.rows[0]), "name": name}) for name in ("x.onnx", "y.onnx")]
+    with pytest.raises(GateError, match=r"^2 of 2 artifacts could not be benchmarked: x.onnx"):
         report.raise_for_gate()
 
 
