@@ -111,7 +111,8 @@ def export(
         typer.echo("\n" + result.to_table())
     result.raise_for_errors()
     if not json_out:
-        typer.echo(f"\nexported to {result.out_dir}/ (manifest.json, {len(result.rows)} artifacts, "
+        count = len(result.rows)
+        typer.echo(f"\nexported to {result.out_dir}/ (manifest.json, {count} artifact{'' if count == 1 else 's'}, "
                    f"each checked on {result.test_images:,} test images)")
         typer.echo(_next_steps(result))
 

@@ -208,6 +208,7 @@ def test_a_failed_export_is_retried_without_overwrite(tiny_run, mnist_dir, tmp_p
                           "--min-accuracy", "0.5", "--max-drop", "100")
     assert result.exit_code == 0, output
     assert (out / "manifest.json").is_file() and json.loads((out / "export_results.json").read_text())["rows"][0]["status"] == "ok"
+    assert "(manifest.json, 1 artifact, each checked on 10,000 test images)" in output  # not "1 artifacts"
     result, output = _cli(tiny_run, "--ptq", "--out", out, "--data-dir", mnist_dir, "--calibration-samples", "32")
     assert result.exit_code == 1 and "already holds an export (edge_ptq_int8.tflite, keras_predictions.npy, manifest.json)" in output
 
