@@ -23,7 +23,8 @@ from edgedigits_runtime.fileio import atomic_path
 __all__ = ["RUNS_ROOT", "MODEL_FILE", "CONFIG_FILE", "HISTORY_FILE", "METRICS_FILE", "CURVES_FILE", "CONFUSION_FILE",
            "CHECKPOINT_DIR", "EXTRAS_FILE", "REPORT_FILE", "EXPORT_DIR", "BENCH_DIR", "export_dir", "bench_dir", "choose_run_dir",
            "check_run_dir",
-           "resolve_run", "latest_run", "write_run_file", "write_problem", "load_run_model", "folder_lock"]
+           "resolve_run", "latest_run", "write_run_file", "write_problem", "load_run_model", "check_run_model",
+           "folder_lock"]
 
 # The run folder's layout (docs/DESIGN.md "Run folder"): every stage names these from here.
 RUNS_ROOT = Path("runs")
@@ -164,19 +165,46 @@ def load_run_model(keras, path: Path):
         raise ModelError(f"cannot load {path} as a Keras model: {_why_unloadable(path, exc)}") from None
 
 
-def _why_unloadable(path: Path, exc: Exception) -> str:
-    """Why ``path`` did not load, in words a user can act on."""
+def check_run_model(path: Path) -> None:
+    """What can be told about a model file without TensorFlow (before any work starts): it is a tf_keras ``.keras``
+    archive or an HDF5 file, and not one saved by Keras 3.
+
+    Raises:
+      ModelError: as :func:`load_run_model` would, for those cases.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(len(_HDF5))
+    if head == _HDF5:
+        return
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"cannot load {path} as a Keras model: {_NOT_AN_ARCHIVE.format('not a model')}")
+    saved_by = _saved_by(path)
+    if saved_by.startswith("3."):
+        raise ModelError(f"cannot load {path} as a Keras model: {_KERAS3.format(saved_by)}")
+
+
+_HDF5 = b"\x89HDF\r\n\x1a\n"  # the older Keras format, which tf_keras also reads
+_NOT_AN_ARCHIVE = "it is not a .keras model archive (truncated, or {}); train it again with `edgedigits train`"
+_KERAS3 = ("it was saved by Keras {} (Keras 3), and edgedigits reads tf_keras (Keras 2) models; train it with "
+           "`edgedigits train`, or build and save it with `import tf_keras` instead of `import keras`")
+
+
+def _saved_by(path: Path) -> str:
+    """The ``keras_version`` a ``.keras`` archive records ("" when it records none)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            saved_by = str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
-    except (OSError, zipfile.BadZipFile):
-        return (f"it is not a .keras model archive (truncated, or not a model: {first_line(exc, with_type=True)}); "
-                "train it again with `edgedigits train`")
-    except (KeyError, ValueError, AttributeError):
-        saved_by = ""
+            return str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, AttributeError):
+        return ""
+
+
+def _why_unloadable(path: Path, exc: Exception) -> str:
+    """Why ``path`` did not load, in words a user can act on."""
+    if not zipfile.is_zipfile(path):
+        return _NOT_AN_ARCHIVE.format(f"not a model: {first_line(exc, with_type=True)}")
+    saved_by = _saved_by(path)
     if saved_by.startswith("3."):
-        return (f"it was saved by Keras {saved_by} (Keras 3), and edgedigits reads tf_keras (Keras 2) models; train it "
-                "with `edgedigits train`, or build and save it with `import tf_keras` instead of `import keras`")
+        return _KERAS3.format(saved_by)
     return f"{first_line(exc, with_type=True)}; train it again with `edgedigits train`"
 
 

@@ -78,6 +78,7 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
 def _export(config: ExportConfig, run_dir: Path, out_dir: Path, log) -> ExportResult:
     _check_out_dir(out_dir, config.overwrite)
     train_config = _train_config(run_dir)
+    runs.check_run_model(run_dir / MODEL_FILE)  # before TensorFlow
     if config.teacher:  # a teacher exists, finished, and must know "not a digit" when the run's model has that class
         from edgedigits.train.config import reject_method
         from edgedigits.train.targets import check_teacher_classes

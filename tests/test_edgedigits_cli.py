@@ -342,3 +342,15 @@ def test_a_second_training_into_a_run_folder_being_written_is_refused(tmp_path):
     assert done.stderr.strip() == (f"error: another `edgedigits train` is writing to {out} right now; "
                                    "wait for it to finish, or choose another --out")
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--init", "--teacher"])
+def test_a_run_whose_model_is_no_keras_file_is_refused_before_tensorflow(tmp_path, option):
+    # A teacher's was found only after TensorFlow, MNIST and the generated images (minutes at full size).
+    from edgedigits.train.config import TrainConfig
+
+    run = _run_with_config(tmp_path / "other", TrainConfig().to_json())  # model.keras: 22 bytes of text
+    result = _run("train", option, str(run), "--out", str(tmp_path / "new"), "--limit", "100")
+    assert result.exit_code == 1
+    assert f"cannot load {run / 'model.keras'} as a Keras model: it is not a .keras model archive" in _one_error_line(result)
+    assert not (tmp_path / "new").exists() and "generated" not in result.output

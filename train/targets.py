@@ -27,7 +27,7 @@ import numpy as np
 
 from edgedigits.data import to_float
 from edgedigits.errors import RunError, UsageError
-from edgedigits.runs import MODEL_FILE, resolve_run
+from edgedigits.runs import MODEL_FILE, check_run_model, resolve_run
 
 __all__ = ["TEACHER_CACHE", "load_teachers", "ensemble_log_probs", "teacher_log_probs", "online_soft_targets",
            "packed_targets", "packed_loss", "accuracy", "check_distillation", "check_teacher_classes",
@@ -56,7 +56,8 @@ def check_teacher_classes(teachers: list[str], *, not_a_digit_class: bool) -> No
     soft targets carry it).
 
     Raises:
-      RunError: a teacher folder is missing or unfinished.
+      RunError: a teacher folder is missing or unfinished, or its config.json unreadable.
+      ModelError: a teacher's model.keras is no tf_keras model file (not an archive, or saved by Keras 3).
       UsageError: a teacher run was trained without that class.
     """
     from edgedigits.runs import CONFIG_FILE
@@ -67,6 +68,7 @@ def check_teacher_classes(teachers: list[str], *, not_a_digit_class: bool) -> No
         if not_a_digit_class and saved.is_file() and reject_method(TrainConfig.from_file(saved)) != "digit_mass":
             raise UsageError(f"the teacher {teacher} has no 'not a digit' class but this run learns one: distil from "
                              "runs trained with the same --negatives/--negative-target, or train with --negatives 0")
+        check_run_model(saved.parent / MODEL_FILE)  # before TensorFlow and minutes of generated images
 
 
 def load_teachers(keras, teachers: list[str]) -> tuple[list, list[Path], list[str]]:

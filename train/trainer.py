@@ -38,6 +38,7 @@ from edgedigits.runs import (
     MODEL_FILE,
     REPORT_FILE,
     check_run_dir,
+    check_run_model,
     choose_run_dir,
     folder_lock,
     load_run_model,
@@ -342,6 +343,7 @@ def check_init(config: TrainConfig) -> Path | None:
         had = {None: "digits only", "digit_mass": "a 'not a digit' class", "max_prob": "uniform non-digit targets"}
         raise UsageError(f"--init {config.init} was trained with {had[reject_method(saved)]} and this run with "
                          f"{had[reject_method(config)]}: give the same --negatives/--negative-target as that run")
+    check_run_model(run_dir / MODEL_FILE)  # before TensorFlow: a file that is no tf_keras model at all
     return run_dir / MODEL_FILE
 
 
