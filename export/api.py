@@ -78,13 +78,13 @@ def export(config: ExportConfig, progress: Callable[[str], None] | None = None) 
 def _export(config: ExportConfig, run_dir: Path, out_dir: Path, log) -> ExportResult:
     _check_out_dir(out_dir, config.overwrite)
     train_config = _train_config(run_dir)
-    runs.check_run_model(run_dir / MODEL_FILE)  # before TensorFlow
     if config.teacher:  # a teacher exists, finished, and must know "not a digit" when the run's model has that class
         from edgedigits.train.config import reject_method
         from edgedigits.train.targets import check_teacher_classes
 
         check_teacher_classes(config.teacher, not_a_digit_class=train_config is not None
                               and reject_method(train_config) == "digit_mass")
+    runs.check_run_model(run_dir / MODEL_FILE)  # before TensorFlow
 
     from edgedigits._tf import tf_and_keras
     from edgedigits.data import load_splits, load_test
