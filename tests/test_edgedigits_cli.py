@@ -275,7 +275,7 @@ def test_a_model_keras_that_cannot_be_loaded_is_one_line_before_any_work(tmp_pat
 
 
 def test_a_second_export_into_a_folder_being_written_is_refused(tmp_path):
-    # Two exports into one folder at once mixed their files: the manifest of the last one listed only its own formats.
+    # Two exports into one folder at once would mix their files: the last one's manifest lists only its own formats.
     fcntl = pytest.importorskip("fcntl")
     run = _run_with_config(tmp_path / "run", None)
     out = tmp_path / "out"
