@@ -63,7 +63,7 @@ def export(
                                           help=f"Comma-separated format names from {', '.join(FORMATS)} (adds to the flags)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Export folder (default RUN/export, where `edgedigits bench RUN` looks)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier export in the folder (all of it)."),
-    min_accuracy: float = typer.Option(0.994, "--min-accuracy", help="Gate: int8 formats' test accuracy, a fraction."),
+    min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Gate: int8 formats' test accuracy, a fraction; " + _BY_ARCH.format(f"{_QAT['min_accuracy']:g}") + "."),
     max_drop: float = typer.Option(0.15, "--max-drop", help="Gate: int8 formats may lose at most this many percentage points vs Keras."),
     min_agreement: float = typer.Option(0.999, "--min-agreement", help="Gate: float formats' share of test images with Keras' top-1."),
     reject_accept: float = typer.Option(0.99, "--reject-accept", help="Runs that learnt 'not a digit': each artifact's threshold keeps this share of validation digits."),

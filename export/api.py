@@ -102,7 +102,7 @@ def _export(config: ExportConfig, run_dir: Path, out_dir: Path, log) -> ExportRe
     keras_accuracy = float((reference == y_test).mean())
     log(f"{run_dir}/{MODEL_FILE}: {arch}, Keras test accuracy {keras_accuracy:.2%} on {len(y_test)} images")
     if from_arch:
-        log(f"QAT fine-tune options from {arch}'s export recipe (its registry row): "
+        log(f"export options from {arch}'s export recipe (its registry row): "
             + ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in from_arch.items()))
 
     from edgedigits.train.trainer import epoch_images

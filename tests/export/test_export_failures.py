@@ -39,7 +39,7 @@ def _verification(accuracy, agreement):
 
 
 def test_accuracy_gate_absolute_and_drop():
-    config = ExportConfig(run="r").validate()
+    config = ExportConfig(run="r").resolved()  # the default gate, 99.4%
     check_gate("accuracy", _verification(0.9950, 0.99), 0.9960, config, "int8")  # 0.10 points down: fine
     with pytest.raises(GateError, match=r"int8: test accuracy 99\.30% is below the gate 99\.40%"):
         check_gate("accuracy", _verification(0.9930, 0.99), 0.9935, config, "int8")

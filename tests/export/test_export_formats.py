@@ -63,7 +63,7 @@ def test_parse_formats_orders_and_deduplicates():
 
 
 def test_config_defaults_and_out_dir(tmp_path):
-    config = ExportConfig(run=str(tmp_path)).validate()
+    config = ExportConfig(run=str(tmp_path)).resolved()  # gates not set by an architecture's row: the defaults
     assert config.formats == list(DEFAULT_FORMATS)
     assert config.out_dir == tmp_path / "export"
     assert (config.min_accuracy, config.max_drop, config.min_agreement) == (0.994, 0.15, 0.999)
