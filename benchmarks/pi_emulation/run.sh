@@ -12,6 +12,9 @@
 #        LIMIT=500        MNIST test images compared label by label (the first LIMIT)
 #        EVALUATE=1|0     also `edgedigits-rt evaluate` on the full test set (default 1)
 #        TESTS=none|all|"-k expr"  pytest tests/runtime inside the emulation, one process per file (default none)
+#        TEST_FILES="test_watch.py test_own_model.py"  only these files of tests/runtime (default: every test_*.py
+#                         there; serve/ files need the serve extra's wheels: serve.sh's WORK/TARGET/wheels-serve)
+#        MARKS="not slow"  pytest -m expression for those files (default: none, every test)
 #        MNIST=folder     the MNIST files (default: $EDGEDIGITS_DATA)
 #        PYTHON=python3   host Python (builds the wheel, makes the host reference venvs)
 #
@@ -207,11 +210,21 @@ if [ "$TESTS" != none ]; then
   _install "$TV" "$EXTRAS,test" "$T/wheels"
   # One pytest process per test file, each with a time limit: the whole suite in one process did not
   # finish under qemu-user (see RESULTS.md); file by file it does.
-  for f in "$RUN"/src/tests/runtime/test_*.py; do
-    name="pi-pytest-$(basename "$f" .py)"
+  m_args=(); [ -n "${MARKS:-}" ] && m_args=(-m "$MARKS")
+  files=()
+  if [ -n "${TEST_FILES:-}" ]; then
+    for f in $TEST_FILES; do
+      [ -e "$RUN/src/tests/runtime/$f" ] || { note "FAIL no tests/runtime/$f"; FAILED=1; continue; }
+      files+=("$f")
+    done
+  else
+    for f in "$RUN"/src/tests/runtime/test_*.py; do files+=("$(basename "$f")"); done
+  fi
+  for f in "${files[@]}"; do
+    name="pi-pytest-$(printf '%s' "${f%.py}" | tr / -)"
     (cd "$RUN/src" && PI_TIMEOUT=1800 GUEST_ENV="EDGEDIGITS_DATA=$MNIST" check "$name" \
-      _pi "$TV/bin/python" -m pytest "tests/runtime/$(basename "$f")" -q -p no:cacheprovider --basetemp "$RUN/pytest-tmp" "${k_args[@]}")
-    note "  $(basename "$f"): $(tail -1 "$LOGS/$name.log")"
+      _pi "$TV/bin/python" -m pytest "tests/runtime/$f" -q -p no:cacheprovider --basetemp "$RUN/pytest-tmp" "${k_args[@]}" "${m_args[@]}")
+    note "  $f: $(tail -1 "$LOGS/$name.log")"
   done
 fi
 
