@@ -141,7 +141,9 @@ class DeviceFacts:
       in_venv / system_site_packages: running in a venv, and whether it sees the system's packages.
       numpy: numpy's version (None if missing); numpy_error: why it does not import.
       interpreters: each backend's :class:`InterpreterCheck`.
-      extras: the runtime's extras -> ``{"installed": bool, "missing": [requirement names]}``.
+      extras: the runtime's extras -> ``{"installed": bool, "missing": [requirement names]}``, plus ``"outside_pip"``:
+        the image libraries the extra names that import without their pip distribution (Debian's python3-opencv on
+        32-bit Raspberry Pi OS, or another OpenCV wheel), counted as there.
       image_packages: the image-library pip packages the ``image`` extra names (``opencv-python-headless``, ``pillow``).
       image_modules: image library module -> version, None when it does not import.
       video: what ``edgedigits-rt watch`` can open: ``{"ffmpeg": bool, "v4l2": bool}`` (OpenCV's video backends for
@@ -295,7 +297,11 @@ class Report:
             text = c.status + (f" {c.version}" if c.version else "") + (f": {c.detail}" if c.detail else "")
             rows.append((f"  {c.backend}", text))
         for name, state in f.extras.items():
-            rows.append((f"  [{name}]", "installed" if state["installed"] else "missing " + ", ".join(state["missing"])))
+            text = "installed" if state["installed"] else "missing " + ", ".join(state["missing"])
+            outside = [_IMAGE_LIBS[n][0] for n in state.get("outside_pip", ())]
+            if outside:
+                text += f" ({', '.join(dict.fromkeys(outside))} from outside pip, e.g. Debian's)"
+            rows.append((f"  [{name}]", text))
         for module, version in f.image_modules.items():
             rows.append((f"  {module}", version or "does not import"))
         if f.video:
@@ -388,6 +394,17 @@ def _extras() -> tuple[dict, tuple]:
     return state, image
 
 
+def _image_libs_outside_pip(extras: dict, image_modules: dict) -> dict:
+    """``extras`` with an image library that imports though pip has no record of it (Debian's python3-opencv, as
+    32-bit Raspberry Pi OS uses; opencv-python instead of -headless) no longer missing: listed in ``outside_pip``."""
+    out = {}
+    for extra, state in extras.items():
+        found = [n for n in state["missing"] if n in _IMAGE_LIBS and image_modules.get(_IMAGE_LIBS[n][0])]
+        missing = [n for n in state["missing"] if n not in found]
+        out[extra] = {**state, "installed": not missing, "missing": missing, **({"outside_pip": found} if found else {})}
+    return out
+
+
 def _installed(dist: str) -> bool:
     try:
         importlib.metadata.version(dist)
@@ -469,13 +486,15 @@ def gather_facts(probe: bool = True) -> DeviceFacts:
         numpy_version, numpy_error = None, _first_line(exc)
     in_venv, system_site = _venv_state()
     extras, image_packages = _extras()
+    image_modules = _image_modules(image_packages)
     return DeviceFacts(
         machine=platform.machine(), bits=8 * struct.calcsize("P"), python=platform.python_version(),
         glibc=libc_version if libc == "glibc" and libc_version else None, model=model or None, cpu=_cpu(cpuinfo),
         os_name=release.get("PRETTY_NAME"), os_id=release.get("ID"), os_codename=release.get("VERSION_CODENAME"),
         in_venv=in_venv, system_site_packages=system_site, numpy=numpy_version, numpy_error=numpy_error,
         interpreters=tuple(probe_interpreter(name) for name in _backend_names()) if probe else (),
-        extras=extras, image_packages=image_packages, image_modules=_image_modules(image_packages), video=_video(),
+        extras=_image_libs_outside_pip(extras, image_modules), image_packages=image_packages,
+        image_modules=image_modules, video=_video(),
         executable=sys.executable)
 
 

@@ -271,3 +271,24 @@ def test_doctor_says_what_watch_can_open(report):
         "FFmpeg (files, streams) yes, V4L2 (cameras) yes; cameras: /dev/video0, /dev/video2")
     assert _video_row({"ffmpeg": None, "v4l2": None, "cameras": []}).startswith("OpenCV not available")
     assert "none found" in _video_row({"ffmpeg": True, "v4l2": False, "cameras": []})
+
+
+def test_an_image_library_from_debian_is_not_reported_missing():
+    """32-bit Raspberry Pi OS reads images with Debian's python3-opencv: cv2 imports, but pip has no record of
+    opencv-python-headless. Seen there (emulated, twentieth session): "[image] missing opencv-python-headless" beside
+    "cv2 4.6.0", which invites the pip install the README warns against (it builds OpenCV from source)."""
+    from edgedigits_runtime.doctor import Report, _image_libs_outside_pip
+
+    as_read = {"image": {"installed": False, "missing": ["opencv-python-headless"]},
+               "serve": {"installed": False, "missing": ["starlette", "uvicorn", "opencv-python-headless"]}}
+    debian = {"cv2": "4.6.0", "PIL": "9.4.0"}
+    extras = _image_libs_outside_pip(as_read, debian)
+    assert extras["image"] == {"installed": True, "missing": [], "outside_pip": ["opencv-python-headless"]}
+    assert extras["serve"]["missing"] == ["starlette", "uvicorn"] and not extras["serve"]["installed"]
+    facts = DeviceFacts("armv7l", 32, "3.11.2", "2.36", in_venv=True, system_site_packages=True, numpy="1.24.2",
+                        interpreters=(_works("tflite-runtime"),), extras=extras, image_modules=debian)
+    rows = dict(Report(facts, None, advise(facts)).rows())
+    assert rows["  [image]"] == "installed (cv2 from outside pip, e.g. Debian's)"
+    assert rows["  [serve]"] == "missing starlette, uvicorn (cv2 from outside pip, e.g. Debian's)"
+    # OpenCV that does not import is still missing
+    assert _image_libs_outside_pip(as_read, {"cv2": None, "PIL": "9.4.0"})["image"]["missing"] == ["opencv-python-headless"]
