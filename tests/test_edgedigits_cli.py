@@ -297,6 +297,10 @@ _SWALLOWING_COMMAND = """
 import gc, signal, sys, weakref
 from edgedigits.cli_common import friendly_errors, progress_echo
 
+# Ctrl-C as in a terminal: a process started in the background by a non-interactive shell (a CI job's `cmd &`) inherits
+# SIGINT ignored, and Python then leaves it ignored, so the signal below would do nothing.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 class Tensor:
     pass
 
