@@ -176,11 +176,9 @@ def check_run_model(path: Path) -> None:
         head = fh.read(len(_HDF5))
     if head == _HDF5:
         return
-    if not zipfile.is_zipfile(path):
-        raise ModelError(f"cannot load {path} as a Keras model: {_NOT_AN_ARCHIVE.format('not a model')}")
-    saved_by = _saved_by(path)
-    if saved_by.startswith("3."):
-        raise ModelError(f"cannot load {path} as a Keras model: {_KERAS3.format(saved_by)}")
+    problem = _archive_problem(path, "not a model")
+    if problem:
+        raise ModelError(f"cannot load {path} as a Keras model: {problem}")
 
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"  # the older Keras format, which tf_keras also reads
@@ -198,14 +196,19 @@ def _saved_by(path: Path) -> str:
         return ""
 
 
+def _archive_problem(path: Path, detail: str) -> str | None:
+    """What is wrong with ``path`` as a tf_keras ``.keras`` archive (not one: ``detail`` says what else it may be;
+    saved by Keras 3), or None when nothing can be told from the file itself."""
+    if not zipfile.is_zipfile(path):
+        return _NOT_AN_ARCHIVE.format(detail)
+    saved_by = _saved_by(path)
+    return _KERAS3.format(saved_by) if saved_by.startswith("3.") else None
+
+
 def _why_unloadable(path: Path, exc: Exception) -> str:
     """Why ``path`` did not load, in words a user can act on."""
-    if not zipfile.is_zipfile(path):
-        return _NOT_AN_ARCHIVE.format(f"not a model: {first_line(exc, with_type=True)}")
-    saved_by = _saved_by(path)
-    if saved_by.startswith("3."):
-        return _KERAS3.format(saved_by)
-    return f"{first_line(exc, with_type=True)}; train it again with `edgedigits train`"
+    return (_archive_problem(path, f"not a model: {first_line(exc, with_type=True)}")
+            or f"{first_line(exc, with_type=True)}; train it again with `edgedigits train`")
 
 
 def write_run_file(write: Callable[[Path], object], dest: Path, *, direct: bool = False) -> None:
